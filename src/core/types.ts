@@ -1,0 +1,166 @@
+/**
+ * Shared vocabulary of the core. Nothing here imports Node or VS Code APIs.
+ */
+
+/** The wire dialect a request speaks; it decides error shapes and auth headers. */
+export type ApiShape = 'openai' | 'anthropic';
+
+/** How a provider expects its key. */
+export type AuthStyle = 'bearer' | 'x-api-key' | 'x-goog-api-key';
+
+/** A key's health (DESIGN §3). */
+export type KeyState = 'active' | 'cooling' | 'invalid' | 'discarded';
+
+/** Key-selection strategies (DESIGN §4). */
+export type StrategyName = 'round-robin' | 'random' | 'weighted' | 'least-used' | 'latency' | 'cache-affinity';
+
+export const STRATEGIES: readonly StrategyName[] = ['round-robin', 'random', 'weighted', 'least-used', 'latency', 'cache-affinity'];
+
+/** Milliseconds since the epoch, injectable so tests run on a fake clock. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Shaped like VS Code's LogOutputChannel so it satisfies this structurally. */
+export interface Logger {
+  trace(message: string, ...args: unknown[]): void;
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(error: string | Error, ...args: unknown[]): void;
+}
+
+/** A logger that drops everything (tests, benchmarks). */
+export const nullLogger: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/** A cheap request used to test a key. `path` is appended to the provider base URL. */
+export interface TestRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: string;
+}
+
+/** A provider preset or custom entry (DESIGN §2). */
+export interface ProviderSpec {
+  id: string;
+  name: string;
+  shape: ApiShape;
+  /** Base URL including the version segment, no trailing slash, e.g. `https://api.openai.com/v1`. */
+  baseUrl: string;
+  auth: AuthStyle;
+  testRequest: TestRequest;
+  /** Known model ids, used when answering `/v1/models` without asking upstream. */
+  models?: string[];
+  /** Prefix of this provider's keys (`sk-ant-`), used for masking and import detection. */
+  keyPrefix?: string;
+  /** Environment variable stems: `OPENAI` reads `OPENAI_API_KEY`, `OPENAI_API_KEY_1..N`, `OPENAI_KEYS`. */
+  envNames: string[];
+  /** Whether `/fim/completions` is served by this provider. */
+  hasFim?: boolean;
+}
+
+/** The non-secret description of a key: safe for globalState, status JSON and the tree. */
+export interface KeyRecord {
+  id: string;
+  providerId: string;
+  label: string;
+  /** Masked form, e.g. `sk-…abcd`; computed once when the key is added. */
+  masked: string;
+  weight?: number;
+  /** Model allow-list; `others` matches every model no key of the provider lists. */
+  models?: string[];
+  /** Per-key base URL (a key for a reverse proxy); overrides the provider's. */
+  baseUrl?: string;
+  /** Keys of one account share limits; the tree groups and says so. */
+  account?: string;
+  addedAt: number;
+}
+
+/** A key as the pool holds it in memory: the record plus its secret text. */
+export interface PoolKey extends KeyRecord {
+  readonly secret: string;
+}
+
+/** One recorded state change of a key, with its reason (key text already redacted). */
+export interface Transition {
+  at: number;
+  from: KeyState;
+  to: KeyState;
+  reason: string;
+  status?: number;
+  errorType?: string;
+  model?: string;
+}
+
+/** What happened upstream with one key on one attempt; the pool turns it into state. */
+export type Outcome =
+  | { kind: 'success'; ttfbMs: number }
+  | { kind: 'rate-limited'; status: number; retryAfterMs?: number; reason: string; errorType?: string }
+  | { kind: 'invalid'; status: number; reason: string; errorType?: string }
+  | { kind: 'exhausted'; status: number; reason: string; errorType?: string }
+  | { kind: 'server-error'; status?: number; reason: string; errorType?: string };
+
+/** Failure classes counted by the stats. */
+export type FailureClass = 'client' | 'rate-limit' | 'auth' | 'quota' | 'server' | 'network' | 'timeout' | 'aborted' | 'local';
+
+/** The proxy's settings; the same names serve VS Code settings and the CLI config file. */
+export interface ProxyConfig {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  strategy: StrategyName;
+  /** Escalating cooldown steps used when upstream gives no reset time. */
+  cooldownStepsMs: number[];
+  /** Upper bound on any cooldown, including ones upstream asks for. */
+  maxCooldownMs: number;
+  /** Consecutive 5xx/timeouts that make a key cool as degraded. */
+  degradedAfter: number;
+  connectTimeoutMs: number;
+  /** Time to the upstream's response headers. */
+  headersTimeoutMs: number;
+  /** Idle time between response chunks; a long healthy stream is never cut. */
+  idleTimeoutMs: number;
+  /** Time to read the client's request body. */
+  bodyTimeoutMs: number;
+  /** 0 = every candidate key. */
+  maxAttempts: number;
+  /** Wait for a cooling key this long before answering 429 (0 = answer at once). */
+  maxWaitMs: number;
+  maxBodyBytes: number;
+  /** Forward the client's own credential when a provider has no keys. */
+  passthrough: boolean;
+  allowedOrigins: string[];
+  /** Treat 402 / quota-exhausted as discarded (else as a long cooldown). */
+  discardOnQuota: boolean;
+  /** Directory for redacted request logs; empty = off. */
+  requestLogDir: string;
+  /** Hour of day (0–23, local time) at which daily counters reset; -1 = never. */
+  dailyResetHour: number;
+  /** Grace period for in-flight streams on shutdown. */
+  shutdownGraceMs: number;
+}
+
+/** Defaults for every ProxyConfig field (DESIGN numbers). */
+export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
+  host: '127.0.0.1',
+  port: 8787,
+  strategy: 'round-robin',
+  cooldownStepsMs: [10_000, 30_000, 60_000, 120_000, 300_000],
+  maxCooldownMs: 3_600_000,
+  degradedAfter: 3,
+  connectTimeoutMs: 10_000,
+  headersTimeoutMs: 120_000,
+  idleTimeoutMs: 120_000,
+  bodyTimeoutMs: 30_000,
+  maxAttempts: 0,
+  maxWaitMs: 0,
+  maxBodyBytes: 32 * 1024 * 1024,
+  passthrough: true,
+  allowedOrigins: [],
+  discardOnQuota: true,
+  requestLogDir: '',
+  dailyResetHour: -1,
+  shutdownGraceMs: 3_000,
+} satisfies ProxyConfig);
