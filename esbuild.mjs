@@ -1,4 +1,5 @@
 // Bundles the extension and the CLI. `--production` minifies; `--watch` rebuilds on change.
+import { readFileSync } from 'node:fs';
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -19,7 +20,10 @@ const problemMatcher = {
   },
 };
 
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+
 const common = {
+  define: { KEYRELAY_VERSION: JSON.stringify(version) },
   bundle: true,
   format: 'cjs',
   platform: 'node',

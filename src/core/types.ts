@@ -25,6 +25,8 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /** Shaped like VS Code's LogOutputChannel so it satisfies this structurally. */
 export interface Logger {
+  /** VS Code's LogLevel numbering (0 off, 1 trace … 5 error); lets hot paths skip building trace text. */
+  readonly logLevel?: number;
   trace(message: string, ...args: unknown[]): void;
   debug(message: string, ...args: unknown[]): void;
   info(message: string, ...args: unknown[]): void;

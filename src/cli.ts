@@ -1,0 +1,112 @@
+import { parseArgs } from 'node:util';
+import { ProxyError } from './core/errors';
+import { STRATEGIES } from './core/types';
+import type { StrategyName } from './core/types';
+import { ConsoleLogger, parseLevel } from './cli/consoleLogger';
+import { serve } from './cli/serve';
+
+declare const KEYRELAY_VERSION: string | undefined;
+const VERSION = typeof KEYRELAY_VERSION === 'string' ? KEYRELAY_VERSION : '0.0.0-dev';
+
+const HELP = `KeyRelay ${VERSION} — a rotating API-key proxy for coding assistants, on 127.0.0.1.
+
+Usage:
+  keyrelay serve [options]     run the proxy in the foreground (Ctrl+C stops it cleanly)
+  keyrelay --help              this text
+  keyrelay --version           the version
+
+Options for serve:
+  --port N          port to listen on (default 8787; 0 picks a free one)
+  --host H          address to bind (default 127.0.0.1; anything else exposes your keys
+                    to the network: only with a reason)
+  --config FILE     JSON config: {"proxy": {...settings}, "providers": [...], "keys": [...]}
+  --keys-file FILE  keys to load: .env (OPENAI_API_KEY, OPENAI_API_KEY_1..N, GROQ_KEYS=a,b),
+                    one key per line, a pasted list separated by ; , or newlines, or JSON
+                    {"apiKeys": [{"key", "url", "models"}]}
+  --data-dir DIR    where state.json (health, stats) and the token live (default ~/.keyrelay,
+                    or KEYRELAY_DATA_DIR); files are written atomically with mode 0600
+  --token T         the local access token clients must send (or KEYRELAY_TOKEN); default:
+                    generated once into DIR/token
+  --strategy S      ${STRATEGIES.join(' | ')} (default round-robin)
+  --log-level L     off | trace | debug | info | warn | error (default info; trace logs one line
+                    per request with the masked key)
+
+Keys are also read from the environment: <PROVIDER>_API_KEY, <PROVIDER>_API_KEY_1..N and
+<PROVIDER>_KEYS (comma- or semicolon-separated), for OPENAI, ANTHROPIC, OPENROUTER, GEMINI,
+GROQ, MISTRAL, DEEPSEEK, XAI, TOGETHER, FIREWORKS, CEREBRAS. With no keys KeyRelay still starts
+(fallback mode: clients' own keys are forwarded).
+
+Settings in the config file's "proxy" object: port, host, strategy, cooldownStepsMs,
+maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
+maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuota,
+requestLogDir, dailyResetHour, shutdownGraceMs.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
+      port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, 'keys-file': { type: 'string' },
+      'data-dir': { type: 'string' }, token: { type: 'string' }, strategy: { type: 'string' }, 'log-level': { type: 'string' },
+    },
+  });
+  if (values.help || positionals[0] === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (positionals[0] !== 'serve' || positionals.length > 1) {
+    process.stderr.write(`Unknown command "${positionals.join(' ')}". Run "keyrelay serve", or "keyrelay --help" for the options.\n`);
+    return 2;
+  }
+  const level = parseLevel(values['log-level'] ?? 'info');
+  if (level === undefined) throw usage(`--log-level must be one of off, trace, debug, info, warn, error.`);
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw usage('--port must be an integer from 0 to 65535.');
+  const strategy = values.strategy as StrategyName | undefined;
+  if (strategy !== undefined && !STRATEGIES.includes(strategy)) throw usage(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
+  const log = new ConsoleLogger(level);
+  const served = await serve({
+    config: values.config, keysFile: values['keys-file'], dataDir: values['data-dir'], token: values.token,
+    port, host: values.host, strategy, version: VERSION,
+  }, log, (line) => process.stdout.write(`${line}\n`));
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting now`);
+        resolve(130);
+        return;
+      }
+      stopping = true;
+      log.info(`${signal}: finishing in-flight requests, then stopping`);
+      served.shutdown().then(() => resolve(0), (err) => {
+        log.error(err as Error);
+        resolve(1);
+      });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+function usage(message: string): ProxyError {
+  return new ProxyError('invalid_config', 400, `${message} Run "keyrelay --help" for the options.`);
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  const message = err instanceof ProxyError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+    ? (err as Error).message
+    : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? `The port is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port.`
+      : String((err as Error).stack ?? err);
+  process.stderr.write(`keyrelay: ${message}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { normalizeConfig } from '../core/config';
+import { ProxyError } from '../core/errors';
+import { importKeys } from '../core/importers';
+import { ProviderCatalogue, validateProviderSpec } from '../core/providers';
+import type { ProviderSpec, ProxyConfig } from '../core/types';
+import type { KeyInput } from './keySources';
+
+/** What a CLI config file holds once checked. */
+export interface LoadedConfig {
+  proxy: ProxyConfig;
+  providers: ProviderSpec[];
+  keys: KeyInput[];
+}
+
+/**
+ * Reads `{ proxy, providers, keys }` (DESIGN §9); the older tools' `{ apiKeys: [{ key, url,
+ * models }] }` is accepted too. Every problem names the file and the field.
+ */
+export function loadConfigFile(file: string | undefined): LoadedConfig {
+  if (!file) return { proxy: normalizeConfig(undefined), providers: [], keys: [] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const why = err instanceof SyntaxError ? `is not valid JSON (${err.message})` : `cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`;
+    throw new ProxyError('invalid_config', 400, `Config file ${file} ${why}.`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ProxyError('invalid_config', 400, `Config file ${file} must hold a JSON object like {"proxy": {...}, "providers": [...], "keys": [...]}.`);
+  }
+  const obj = raw as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    if (!['proxy', 'providers', 'keys', 'apiKeys', '$schema'].includes(k)) {
+      throw new ProxyError('invalid_config', 400, `Config file ${file}: unknown top-level field "${k}" (expected proxy, providers, keys).`);
+    }
+  }
+  const proxy = normalizeConfig(obj.proxy, `${file}: proxy`);
+  const providers = asArray(obj.providers, file, 'providers').map((p, i) => {
+    try {
+      return validateProviderSpec(p);
+    } catch (err) {
+      throw new ProxyError('invalid_config', 400, `${file}: providers[${i}]: ${(err as Error).message}`);
+    }
+  });
+  const catalogue = new ProviderCatalogue(providers);
+  const keys = asArray(obj.keys, file, 'keys').map((k, i) => keyEntry(k, `${file}: keys[${i}]`));
+  if (obj.apiKeys !== undefined) {
+    const imported = importKeys(JSON.stringify({ apiKeys: obj.apiKeys }), { fileName: 'config.json', catalogue });
+    keys.push(...imported.keys.map((k) => ({ providerId: k.providerId, secret: k.secret, label: k.label, models: k.models, baseUrl: k.baseUrl, weight: k.weight })));
+  }
+  return { proxy, providers, keys };
+}
+
+function asArray(v: unknown, file: string, field: string): unknown[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new ProxyError('invalid_config', 400, `Config file ${file}: "${field}" must be a list.`);
+  return v;
+}
+
+function keyEntry(v: unknown, where: string): KeyInput {
+  if (typeof v !== 'object' || v === null) throw new ProxyError('invalid_config', 400, `${where} must be an object like {"provider": "openai", "key": "sk-…"}.`);
+  const e = v as Record<string, unknown>;
+  if (typeof e.key !== 'string' || e.key.trim() === '' || /\s/.test(e.key.trim())) {
+    throw new ProxyError('invalid_config', 400, `${where}: "key" must be the key text (a non-empty string without spaces).`);
+  }
+  if (typeof e.provider !== 'string') throw new ProxyError('invalid_config', 400, `${where}: "provider" must name a provider id such as "openai" or "anthropic".`);
+  if (e.models !== undefined && !(Array.isArray(e.models) && e.models.every((m) => typeof m === 'string'))) {
+    throw new ProxyError('invalid_config', 400, `${where}: "models" must be a list of model ids (use "others" for the rest).`);
+  }
+  if (e.weight !== undefined && !(typeof e.weight === 'number' && e.weight > 0)) {
+    throw new ProxyError('invalid_config', 400, `${where}: "weight" must be a positive number.`);
+  }
+  for (const f of ['label', 'baseUrl', 'account'] as const) {
+    if (e[f] !== undefined && typeof e[f] !== 'string') throw new ProxyError('invalid_config', 400, `${where}: "${f}" must be a string.`);
+  }
+  return {
+    providerId: e.provider, secret: e.key.trim(), label: e.label as string | undefined, models: e.models as string[] | undefined,
+    weight: e.weight as number | undefined, baseUrl: (e.baseUrl as string | undefined)?.replace(/\/+$/, ''), account: e.account as string | undefined,
+  };
+}

@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ProxyError } from '../core/errors';
+import { importKeys } from '../core/importers';
+import type { ProviderCatalogue } from '../core/providers';
+import { maskKey } from '../core/redact';
+import type { PoolKey } from '../core/types';
+
+/** A key as a config file, keys file or environment variable describes it. */
+export interface KeyInput {
+  providerId: string;
+  secret: string;
+  label?: string;
+  models?: string[];
+  baseUrl?: string;
+  weight?: number;
+  account?: string;
+}
+
+/**
+ * A stable id from the key's provider and text, so persisted health and stats find their key
+ * again after a restart without the state file ever holding the key.
+ */
+export function keyId(providerId: string, secret: string): string {
+  return createHash('sha256').update(`${providerId}\0${secret}`).digest('hex').slice(0, 16);
+}
+
+/** Turns inputs into pool keys, dropping repeats, with labels where none was given. */
+export function toPoolKeys(inputs: KeyInput[], catalogue: ProviderCatalogue, now: number): { keys: PoolKey[]; duplicates: string[] } {
+  const seen = new Set<string>();
+  const keys: PoolKey[] = [];
+  const duplicates: string[] = [];
+  const perProvider = new Map<string, number>();
+  for (const k of inputs) {
+    const provider = catalogue.get(k.providerId);
+    if (!provider) {
+      throw new ProxyError('invalid_config', 400, `A key names provider "${k.providerId}", which is neither a preset (${catalogue.list().map((p) => p.id).join(', ')}) nor in "providers".`);
+    }
+    const masked = maskKey(k.secret, provider.keyPrefix);
+    if (seen.has(k.secret)) {
+      duplicates.push(masked);
+      continue;
+    }
+    seen.add(k.secret);
+    const n = (perProvider.get(provider.id) ?? 0) + 1;
+    perProvider.set(provider.id, n);
+    keys.push({
+      id: keyId(provider.id, k.secret), providerId: provider.id, label: k.label ?? `${provider.id}-${n}`, masked,
+      models: k.models, baseUrl: k.baseUrl, weight: k.weight, account: k.account, addedAt: now, secret: k.secret,
+    });
+  }
+  return { keys, duplicates };
+}
+
+/** `*_API_KEY`, `*_API_KEY_N` and `*_KEYS` variables, as the .env importer reads them. */
+export function keysFromEnv(env: NodeJS.ProcessEnv, catalogue: ProviderCatalogue): KeyInput[] {
+  const lines: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value && /^[A-Z][A-Z0-9_]*_(API_KEY(_\d+)?|KEYS)$/.test(name) && name !== 'KEYRELAY_KEYS') lines.push(`${name}=${value}`);
+  }
+  if (lines.length === 0) return [];
+  return importKeys(lines.join('\n'), { fileName: '.env', catalogue }).keys.map(fromImported);
+}
+
+/** Any file the importers understand: .env, one key per line, pasted lists, JSON. */
+export function keysFromFile(file: string, catalogue: ProviderCatalogue, defaultProvider?: string): { keys: KeyInput[]; skipped: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ProxyError('invalid_config', 400, `Cannot read keys file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+  }
+  const r = importKeys(text, { fileName: basename(file), catalogue, defaultProvider });
+  return { keys: r.keys.map(fromImported), skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`) };
+}
+
+function fromImported(k: { providerId: string; secret: string; label?: string; models?: string[]; baseUrl?: string; weight?: number }): KeyInput {
+  return { providerId: k.providerId, secret: k.secret, label: k.label, models: k.models, baseUrl: k.baseUrl, weight: k.weight };
+}

@@ -1,0 +1,73 @@
+import type { KeyPool } from './keyPool';
+import type { ProviderCatalogue } from './providers';
+import type { Stats } from './stats';
+import type { ApiShape } from './types';
+
+/** The readable state behind `/keyrelay/status` and the VS Code views; never holds key text. */
+export function buildStatus(opts: {
+  pool: KeyPool; stats: Stats; catalogue: ProviderCatalogue; version: string; instanceId: string; endpoint?: string;
+}): Record<string, unknown> {
+  const snap = opts.pool.snapshot();
+  const stats = opts.stats.snapshot();
+  const keys = snap.keys.map((k) => ({
+    id: k.id,
+    providerId: k.providerId,
+    label: k.label,
+    masked: k.masked,
+    account: k.account,
+    models: k.models,
+    weight: k.weight,
+    state: k.health.state,
+    coolingUntil: k.health.coolingUntil,
+    modelCooldowns: k.health.modelCooldowns,
+    lastError: k.health.lastError,
+    history: k.health.history,
+    inFlight: k.health.inFlight,
+    requestsToday: stats.today.byKey[k.id] ?? 0,
+    stats: stats.byKey[k.id],
+    byModel: stats.byKeyModel[k.id],
+  }));
+  const providerIds = new Set(snap.keys.map((k) => k.providerId));
+  const providers = opts.catalogue.list().filter((p) => providerIds.has(p.id)).map((p) => {
+    const mine = keys.filter((k) => k.providerId === p.id);
+    return {
+      id: p.id, name: p.name, shape: p.shape, baseUrl: p.baseUrl,
+      keys: mine.length, usable: mine.filter((k) => k.state === 'active').length,
+    };
+  });
+  return {
+    keyrelay: true,
+    version: opts.version,
+    instanceId: opts.instanceId,
+    endpoint: opts.endpoint,
+    strategy: snap.strategy,
+    at: snap.at,
+    providers,
+    keys,
+    totals: stats.total,
+    endpoints: stats.byEndpoint,
+    since: stats.since,
+  };
+}
+
+/**
+ * `GET /v1/models`: the union over providers that have keys (DESIGN §1), each id as the client
+ * must send it: bare for the default provider of the shape, `providerId/model` otherwise.
+ */
+export function buildModels(shape: ApiShape, pool: KeyPool, catalogue: ProviderCatalogue): string {
+  const ids: Array<{ id: string; owner: string }> = [];
+  const def = catalogue.defaultFor(shape, (id) => pool.hasKeys(id));
+  for (const providerId of pool.providerIds()) {
+    const provider = catalogue.get(providerId);
+    if (!provider) continue;
+    const models = new Set([...pool.modelsFor(providerId), ...(provider.models ?? [])]);
+    for (const m of models) {
+      ids.push({ id: provider.id === def?.id ? m : `${provider.id}/${m}`, owner: provider.id });
+    }
+  }
+  if (shape === 'anthropic') {
+    const data = ids.map(({ id }) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' }));
+    return JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+  }
+  return JSON.stringify({ object: 'list', data: ids.map(({ id, owner }) => ({ id, object: 'model', created: 0, owned_by: owner })) });
+}
