@@ -1,0 +1,126 @@
+/**
+ * Key masking and redaction: the only way key text may leave the process is masked (DESIGN §6).
+ */
+
+/** Longest prefix we ever show; a longer "prefix" would be part of the secret itself. */
+const MAX_PREFIX = 8;
+/** Shortest secret the redactor replaces: shorter strings would mangle ordinary words and cannot be real keys. */
+const MIN_REDACT_LEN = 4;
+/** Above this many secrets, per-secret indexOf costs more than one tokenising pass over the text. */
+const INDEXOF_LIMIT = 32;
+/** Characters API keys are made of; a secret with any other character is checked by indexOf instead. */
+const KEY_CHARS = /^[A-Za-z0-9_-]+$/;
+const KEY_RUN = /[A-Za-z0-9_-]+/g;
+
+/**
+ * The masked form of a key: provider prefix + `…` + last 4 (keys < 12 chars: last 2; < 6: nothing).
+ * Without a matching `prefix`, a leading `xx-` segment (≤ 8 chars) is shown. The prefix is dropped
+ * when prefix and tail together would reveal half the key or more, so short keys never leak.
+ */
+export function maskKey(secret: string, prefix?: string): string {
+  const tailLen = secret.length < 6 ? 0 : secret.length < 12 ? 2 : 4;
+  let head = '';
+  if (prefix && prefix.length <= MAX_PREFIX && secret.startsWith(prefix)) {
+    head = prefix;
+  } else {
+    const dash = secret.indexOf('-');
+    if (dash > 0 && dash + 1 <= MAX_PREFIX) head = secret.slice(0, dash + 1);
+  }
+  if ((head.length + tailLen) * 2 > secret.length) head = '';
+  return head + '…' + (tailLen ? secret.slice(-tailLen) : '');
+}
+
+/**
+ * Replaces every known secret in a text with its masked form. `redact` returns the very same string
+ * when no secret occurs, so callers can compare by identity. Cost: per-secret indexOf for a few
+ * secrets; one pass over the text's key-like runs (hash lookups) for thousands of secrets.
+ */
+export class SecretRedactor {
+  /** secret → masked form. */
+  private readonly masked = new Map<string, string>();
+  /** Last 8 chars → secrets ending with them, for the tokenising path. */
+  private readonly byTail = new Map<string, string[]>();
+  /** Secrets with characters outside KEY_CHARS: always checked by indexOf. */
+  private readonly odd = new Set<string>();
+  private minLen = Infinity;
+
+  /** Registers a secret; `prefix` (the provider's key prefix) shapes its masked form. */
+  add(secret: string, prefix?: string): void {
+    if (secret.length < MIN_REDACT_LEN || this.masked.has(secret)) return;
+    this.masked.set(secret, maskKey(secret, prefix));
+    // Short or oddly-charactered secrets do not fit the 8-char tail index: plain indexOf finds them.
+    if (secret.length < 8 || !KEY_CHARS.test(secret)) {
+      this.odd.add(secret);
+      return;
+    }
+    const tail = secret.slice(-8);
+    const list = this.byTail.get(tail);
+    if (list) list.push(secret);
+    else this.byTail.set(tail, [secret]);
+    if (secret.length < this.minLen) this.minLen = secret.length;
+  }
+
+  /** Forgets a secret (the key was removed). */
+  delete(secret: string): void {
+    if (!this.masked.delete(secret)) return;
+    if (this.odd.delete(secret)) return;
+    const tail = secret.slice(-8);
+    const list = this.byTail.get(tail);
+    if (!list) return;
+    const rest = list.filter(s => s !== secret);
+    if (rest.length) this.byTail.set(tail, rest);
+    else this.byTail.delete(tail);
+    // minLen only ever shrinks on add; recomputing here keeps the tokenising path's cut-off tight.
+    this.minLen = Infinity;
+    for (const s of this.masked.keys()) if (!this.odd.has(s) && s.length < this.minLen) this.minLen = s.length;
+  }
+
+  /** Number of secrets known. */
+  get size(): number {
+    return this.masked.size;
+  }
+
+  /** `text` with every known secret masked; the same string object when none occurs. */
+  redact(text: string): string {
+    if (this.masked.size === 0) return text;
+    const found = this.masked.size <= INDEXOF_LIMIT ? this.findByIndexOf(text) : this.findByRuns(text);
+    for (const s of this.odd) if (text.includes(s)) found.add(s);
+    if (found.size === 0) return text;
+    // Longest first, so a secret that contains a shorter one is replaced whole.
+    let out = text;
+    for (const s of [...found].sort((a, b) => b.length - a.length)) out = out.split(s).join(this.masked.get(s)!);
+    return out;
+  }
+
+  private findByIndexOf(text: string): Set<string> {
+    const found = new Set<string>();
+    for (const s of this.masked.keys()) {
+      if (this.odd.has(s)) continue;
+      // The tail check is the cheap filter the contract asks for; the full check confirms it.
+      if (text.includes(s.slice(-8)) && text.includes(s)) found.add(s);
+    }
+    return found;
+  }
+
+  private findByRuns(text: string): Set<string> {
+    const found = new Set<string>();
+    const min = Math.max(this.minLen, MIN_REDACT_LEN);
+    KEY_RUN.lastIndex = 0;
+    for (let m = KEY_RUN.exec(text); m; m = KEY_RUN.exec(text)) {
+      const run = m[0];
+      if (run.length < min) continue;
+      const whole = this.masked.get(run);
+      if (whole !== undefined) {
+        found.add(run);
+        continue;
+      }
+      // A secret glued to other key characters: look up every 8-char window as a possible tail.
+      for (let end = Math.min(8, run.length); end <= run.length; end++) {
+        const list = this.byTail.get(run.slice(Math.max(0, end - 8), end));
+        if (!list) continue;
+        for (const s of list) if (end >= s.length && run.startsWith(s, end - s.length)) found.add(s);
+      }
+    }
+    return found;
+  }
+}
