@@ -1,0 +1,101 @@
+import * as vscode from 'vscode';
+import type { Logger } from '../core/types';
+import type { ClientWiring } from './clientWiring';
+import { Command } from './ids';
+import { keyCommands } from './keyCommands';
+import type { KeyCommandDeps } from './keyCommands';
+import { getLocalJson } from './leader';
+import type { ProxyController } from './leader';
+import type { KeyVault } from './secretVault';
+
+export interface CommandDeps extends KeyCommandDeps {
+  vault: KeyVault;
+  controller: ProxyController;
+  wiring: ClientWiring;
+  log: Logger & { show(preserveFocus?: boolean): void };
+}
+
+/** The one error path of every command: log it, tell the user briefly, offer the log. */
+export function runCommand(log: CommandDeps['log'], fn: (...args: unknown[]) => Promise<unknown>) {
+  return async (...args: unknown[]): Promise<unknown> => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      log.error(err instanceof Error ? err : String(err));
+      const msg = err instanceof Error ? err.message : String(err);
+      void vscode.window.showErrorMessage(`KeyRelay: ${msg}`, 'Show Log').then((a) => { if (a) log.show(); });
+      return undefined;
+    }
+  };
+}
+
+const STATUS_SCHEME = 'keyrelay-status';
+
+/** Registers every contributed command; returns the registrations to dispose. */
+export function registerCommands(d: CommandDeps): vscode.Disposable[] {
+  const statusDocs = new Map<string, string>();
+  const endpoint = () => d.controller.state.endpoint;
+  const requireEndpoint = () => {
+    const e = endpoint();
+    if (!e) throw new Error('The proxy is not running: run "KeyRelay: Start Proxy".');
+    return e;
+  };
+
+  const handlers: Record<string, (arg?: unknown) => Promise<unknown>> = {
+    ...keyCommands(d),
+    [Command.startProxy]: () => d.controller.start(),
+    [Command.stopProxy]: () => d.controller.stop(),
+    [Command.restartProxy]: () => d.controller.restart(),
+    [Command.copyEndpoint]: async () => {
+      const e = requireEndpoint();
+      await vscode.env.clipboard.writeText(e);
+      void d.prompts.info(`Copied ${e} (OpenAI clients may need ${e}/v1; Anthropic clients use it as is).`);
+      return e;
+    },
+    [Command.copyAccessToken]: async () => {
+      await vscode.env.clipboard.writeText(d.vault.accessToken);
+      void d.prompts.info('Copied the KeyRelay access token: use it as the API key in your assistant.');
+    },
+    [Command.showLog]: async () => d.log.show(),
+    [Command.showStatus]: async () => {
+      const e = endpoint();
+      const port = d.controller.state.port;
+      let body: unknown = { running: false, note: 'The proxy is not running.', keys: d.hub.refresh().keys.map(({ history: _h, ...k }) => k) };
+      if (e && port) body = (await getLocalJson(port, '/keyrelay/status', d.vault.accessToken, 5_000)).body;
+      const name = `/KeyRelay status ${new Date().toLocaleTimeString()}.json`;
+      statusDocs.set(name, JSON.stringify(body, null, 2));
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: STATUS_SCHEME, path: name }));
+      await vscode.languages.setTextDocumentLanguage(doc, 'json');
+      await vscode.window.showTextDocument(doc, { preview: true });
+    },
+    [Command.showActions]: async () => {
+      const serving = d.controller.isServing;
+      const actions = [
+        { label: '$(add) Add Key', command: Command.addKey },
+        { label: '$(cloud-download) Import Keys', command: Command.importKeys },
+        { label: '$(beaker) Test All Keys', command: Command.testAllKeys },
+        { label: '$(copy) Copy Endpoint', command: Command.copyEndpoint, description: endpoint() },
+        { label: '$(key) Copy Access Token', command: Command.copyAccessToken },
+        { label: '$(info) Show Status', command: Command.showStatus },
+        { label: '$(output) Show Log', command: Command.showLog },
+        serving ? { label: '$(debug-stop) Stop Proxy', command: Command.stopProxy } : { label: '$(play) Start Proxy', command: Command.startProxy },
+        { label: '$(debug-restart) Restart Proxy', command: Command.restartProxy },
+        { label: '$(plug) Configure Continue', command: Command.configureContinue },
+        { label: '$(plug) Configure Claude Code', command: Command.configureClaudeCode },
+        { label: '$(plug) Configure Codex', command: Command.configureCodex },
+        { label: '$(plug) Show Cline / Roo Setup', command: Command.showClineSetup },
+      ];
+      const pick = await d.prompts.quickPick(actions, { title: 'KeyRelay', placeHolder: 'What do you want to do?' });
+      if (pick) await vscode.commands.executeCommand(pick.command);
+    },
+    [Command.configureContinue]: () => d.wiring.configure('continue'),
+    [Command.configureClaudeCode]: () => d.wiring.configure('claude'),
+    [Command.configureCodex]: () => d.wiring.configure('codex'),
+    [Command.showClineSetup]: () => d.wiring.showCline(),
+  };
+
+  return [
+    vscode.workspace.registerTextDocumentContentProvider(STATUS_SCHEME, { provideTextDocumentContent: (uri) => statusDocs.get(uri.path) ?? '' }),
+    ...Object.entries(handlers).map(([id, fn]) => vscode.commands.registerCommand(id, runCommand(d.log, fn))),
+  ];
+}

@@ -1,0 +1,151 @@
+import * as vscode from 'vscode';
+import { DisposableBase } from '../core/events';
+import type { KeyState } from '../core/types';
+import type { KeyRow, ViewModel, ViewModelHub } from './viewModel';
+
+export type Node =
+  | { kind: 'provider'; providerId: string; name: string; keys: KeyRow[] }
+  | { kind: 'account'; providerId: string; account: string; keys: KeyRow[] }
+  | { kind: 'key'; row: KeyRow };
+
+const STATE_ICON: Record<KeyState, [string, string]> = {
+  active: ['pass', 'charts.green'],
+  cooling: ['watch', 'charts.yellow'],
+  invalid: ['error', 'charts.red'],
+  discarded: ['circle-slash', 'disabledForeground'],
+};
+
+/** "12s", "4m", "2h": the rest of a cooldown, short enough for a tree row. */
+export function formatRemaining(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  if (s < 90) return `${s}s`;
+  if (s < 5400) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
+
+/** The plain data a key row renders to; the tree compares these to skip no-op refreshes. */
+export function renderKey(row: KeyRow, now: number): { label: string; description: string; icon: string; color: string; contextValue: string } {
+  const [icon, color] = STATE_ICON[row.state] ?? STATE_ICON.active;
+  let description = `${row.masked} · ${row.today} today`;
+  if (row.state === 'cooling' && row.coolingUntil) description += ` · cools for ${formatRemaining(row.coolingUntil - now)}`;
+  if (row.state === 'invalid') description += ' · invalid';
+  if (row.state === 'discarded') description += ' · discarded';
+  return { label: row.label, description, icon, color, contextValue: `key:${row.state}` };
+}
+
+function tooltip(row: KeyRow): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  const rate = row.requests ? `${Math.round((row.successes / row.requests) * 100)}% of ${row.requests}` : 'no requests yet';
+  md.appendMarkdown(`**${escape(row.label)}** \`${escape(row.masked)}\` — ${row.state}\n\n`);
+  md.appendMarkdown(`Success rate: ${rate}  \nTokens: ${row.inputTokens} in / ${row.outputTokens} out  \nToday: ${row.today} requests\n\n`);
+  if (row.account) md.appendMarkdown(`Account \`${escape(row.account)}\` (its keys share one limit)\n\n`);
+  if (row.lastError) md.appendMarkdown(`Last error: ${escape(row.lastError)}\n\n`);
+  const history = row.history.slice(-5).reverse();
+  if (history.length) {
+    md.appendMarkdown('Recent changes:\n');
+    for (const t of history) {
+      const status = t.status ? ` (${t.status})` : '';
+      md.appendMarkdown(`- ${new Date(t.at).toLocaleTimeString()} ${t.from} → ${t.to}: ${escape(t.reason)}${status}\n`);
+    }
+  }
+  return md;
+}
+
+const escape = (s: string): string => s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+
+/**
+ * Providers → (accounts →) keys, rendered from the view model only. `onDidChangeTreeData` fires
+ * only when what the rows show changed, so live counters do not make the tree flicker.
+ */
+export class KeysView extends DisposableBase implements vscode.TreeDataProvider<Node> {
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<Node | undefined>());
+  readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+  private vm: ViewModel;
+  private signature = '';
+
+  constructor(private readonly hub: ViewModelHub, private readonly providerName: (id: string) => string) {
+    super();
+    this.vm = hub.current;
+    this.signature = this.sign(this.vm);
+    this._register(hub.onDidChange((vm) => this.update(vm)));
+    this._register(vscode.window.createTreeView('keyRelay.keys', { treeDataProvider: this, showCollapseAll: true }));
+  }
+
+  private update(vm: ViewModel): void {
+    this.vm = vm;
+    const sig = this.sign(vm);
+    if (sig === this.signature) return;
+    this.signature = sig;
+    this._onDidChangeTreeData.fire(undefined);
+  }
+
+  private sign(vm: ViewModel): string {
+    return JSON.stringify(vm.keys.map((k) => [k.providerId, k.account, renderKey(k, vm.at), k.requests, k.successes, k.inputTokens, k.outputTokens, k.lastError, k.history.length]));
+  }
+
+  /** The rendered rows, flat (tests assert on these). */
+  items(): Array<{ id: string; providerId: string } & ReturnType<typeof renderKey>> {
+    return this.vm.keys.map((k) => ({ id: k.id, providerId: k.providerId, ...renderKey(k, this.vm.at) }));
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (!node) {
+      const byProvider = new Map<string, KeyRow[]>();
+      for (const k of this.vm.keys) byProvider.set(k.providerId, [...(byProvider.get(k.providerId) ?? []), k]);
+      return [...byProvider].map(([providerId, keys]) => ({ kind: 'provider', providerId, name: this.providerName(providerId), keys }));
+    }
+    if (node.kind === 'key') return [];
+    if (node.kind === 'account') return node.keys.map((row) => ({ kind: 'key', row }));
+    const accounts = new Map<string, KeyRow[]>();
+    const loose: Node[] = [];
+    for (const k of node.keys) {
+      if (k.account) accounts.set(k.account, [...(accounts.get(k.account) ?? []), k]);
+      else loose.push({ kind: 'key', row: k });
+    }
+    return [...[...accounts].map(([account, keys]): Node => ({ kind: 'account', providerId: node.providerId, account, keys })), ...loose];
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === 'provider') {
+      const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
+      const usable = node.keys.filter((k) => k.state === 'active').length;
+      item.id = `provider:${node.providerId}`;
+      item.description = `${usable}/${node.keys.length} usable`;
+      item.contextValue = 'provider';
+      item.iconPath = new vscode.ThemeIcon('server');
+      return item;
+    }
+    if (node.kind === 'account') {
+      const item = new vscode.TreeItem(node.account, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `account:${node.providerId}:${node.account}`;
+      item.description = `${node.keys.length} keys share this account's limits`;
+      item.tooltip = 'Keys of one account share its rate limits: rotating between them gains no capacity.';
+      item.iconPath = new vscode.ThemeIcon('organization');
+      return item;
+    }
+    const r = renderKey(node.row, this.vm.at);
+    const item = new vscode.TreeItem(r.label, vscode.TreeItemCollapsibleState.None);
+    item.id = `key:${node.row.id}`;
+    item.description = r.description;
+    item.iconPath = new vscode.ThemeIcon(r.icon, new vscode.ThemeColor(r.color));
+    item.contextValue = r.contextValue;
+    item.tooltip = tooltip(node.row);
+    item.accessibilityInformation = { label: `${r.label}, ${node.row.state}, ${r.description}` };
+    return item;
+  }
+}
+
+/** Keeps the `when`-clause context keys (title actions, welcome view) in step with the model. */
+export function syncContextKeys(hub: ViewModelHub): vscode.Disposable {
+  let last = '';
+  const apply = (vm: ViewModel) => {
+    const running = vm.role === 'leader' || vm.role === 'follower';
+    const sig = `${running}/${vm.keys.length > 0}`;
+    if (sig === last) return;
+    last = sig;
+    void vscode.commands.executeCommand('setContext', 'keyRelay.proxyRunning', running);
+    void vscode.commands.executeCommand('setContext', 'keyRelay.hasKeys', vm.keys.length > 0);
+  };
+  apply(hub.current);
+  return hub.onDidChange(apply);
+}

@@ -1,0 +1,88 @@
+import * as net from 'node:net';
+import * as vscode from 'vscode';
+import type { KeyPool, PoolOptions } from '../core/keyPool';
+import { validateProviderSpec } from '../core/providers';
+import type { ProviderCatalogue } from '../core/providers';
+import type { Stats } from '../core/stats';
+import type { Logger, ProviderSpec, ProxyConfig } from '../core/types';
+import type { ClientWiring } from './clientWiring';
+import { needsRestart } from './config';
+import type { ExtensionConfig } from './config';
+import { StorageKey } from './ids';
+import type { ProxyController } from './leader';
+
+/** The pool's share of the proxy settings. */
+export function poolOptions(p: ProxyConfig): Omit<PoolOptions, 'clock'> {
+  return { strategy: p.strategy, cooldownStepsMs: p.cooldownStepsMs, maxCooldownMs: p.maxCooldownMs, degradedAfter: p.degradedAfter, discardOnQuota: p.discardOnQuota };
+}
+
+/** Custom providers from settings; a bad entry is logged and left out, the rest still load. */
+export function customProviders(raw: unknown[], log: Logger): ProviderSpec[] {
+  return raw.flatMap((x, i) => {
+    try {
+      return [validateProviderSpec(x)];
+    } catch (err) {
+      log.warn(`keyRelay.providers[${i}] ignored: ${(err as Error).message}`);
+      return [];
+    }
+  });
+}
+
+const isLoopback = (host: string) => host === '127.0.0.1' || host === 'localhost' || host === '::1';
+
+/** Applies a settings change live; a port or host change rebinds the server (DESIGN §8). */
+export function applyConfig(d: { pool: KeyPool; stats: Stats; catalogue: ProviderCatalogue; controller: ProxyController; wiring: ClientWiring; log: Logger }) {
+  return ({ next, previous }: { next: ExtensionConfig; previous: ExtensionConfig }): void => {
+    d.catalogue.set(customProviders(next.providers, d.log));
+    d.pool.setOptions(poolOptions(next.proxy));
+    if (next.proxy.strategy !== previous.proxy.strategy) d.pool.setStrategy(next.proxy.strategy);
+    d.stats.setDailyResetHour(next.proxy.dailyResetHour);
+    d.controller.updateConfig(next.proxy);
+    if (next.proxy.host !== previous.proxy.host && !isLoopback(next.proxy.host)) {
+      void vscode.window.showWarningMessage(`KeyRelay now listens on ${next.proxy.host}: other machines that can reach it may use your keys if they learn the access token.`);
+    }
+    if (needsRestart(previous.proxy, next.proxy) && d.controller.state.role !== 'stopped') {
+      d.log.info(`Proxy settings changed (port ${previous.proxy.port} → ${next.proxy.port}); restarting.`);
+      void d.controller.restart().then((s) => (s.role === 'leader' ? d.wiring.followPortChange() : undefined)).catch((err) => d.log.error(err));
+    }
+  };
+}
+
+/** A port nobody holds right now, on loopback. */
+export function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The port is held by a program that is not KeyRelay: say so, offer a free one in one click. */
+export async function offerAnotherPort(port: number): Promise<void> {
+  const pick = await vscode.window.showErrorMessage(`KeyRelay cannot start: port ${port} is in use by another program (not KeyRelay).`, 'Pick Another Port');
+  if (pick !== 'Pick Another Port') return;
+  const free = await findFreePort();
+  // The settings listener restarts the proxy on the new port.
+  await vscode.workspace.getConfiguration('keyRelay').update('proxy.port', free, vscode.ConfigurationTarget.Global);
+}
+
+/**
+ * Tells the user once where their keys are weakly protected: web hosts such as code-server keep
+ * secrets in the browser, and VS Code on Linux without a keyring uses "basic text" encryption.
+ */
+export function warnAboutSecretStorage(memento: vscode.Memento, log: Logger): void {
+  if (memento.get<boolean>(StorageKey.warnedStorage)) return;
+  const web = vscode.env.uiKind === vscode.UIKind.Web || vscode.env.appHost !== 'desktop';
+  // VS Code does not expose which backend it chose; no D-Bus session on Linux means no keyring.
+  const weakLinux = !web && process.platform === 'linux' && !process.env.DBUS_SESSION_BUS_ADDRESS;
+  if (!web && !weakLinux) return;
+  const msg = web
+    ? 'KeyRelay: this is a web host (code-server or similar). API keys are kept in this browser\'s storage for the editor, which is weaker than an OS keychain.'
+    : 'KeyRelay: no OS keyring was found, so VS Code likely stores API keys with weak "basic text" encryption. Install and unlock a keyring (e.g. gnome-keyring) to protect them.';
+  log.warn(msg);
+  void memento.update(StorageKey.warnedStorage, true);
+  void vscode.window.showWarningMessage(msg);
+}

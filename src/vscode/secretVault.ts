@@ -1,0 +1,138 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type * as vscode from 'vscode';
+import { DisposableBase, Emitter } from '../core/events';
+import type { Event } from '../core/events';
+import type { KeyRecord, Logger, PoolKey } from '../core/types';
+import type { KeyPool } from '../core/keyPool';
+import { maskKey } from '../core/redact';
+import { StorageKey } from './ids';
+
+/** What the user gives when adding a key; the record's other fields are derived. */
+export interface NewKey {
+  providerId: string;
+  secret: string;
+  label?: string;
+  models?: string[];
+  baseUrl?: string;
+  weight?: number;
+  account?: string;
+}
+
+/**
+ * Keys in SecretStorage (one secret per key), the non-secret index in globalState, both mirrored
+ * into the pool in memory. SecretStorage is read only here, at load and on change, because
+ * `secrets.get` can hang in code-server while no browser is connected: never on the request path.
+ */
+export class KeyVault extends DisposableBase {
+  private readonly _onDidChangeToken = this._register(new Emitter<string>());
+  /** The access token changed in another window. */
+  readonly onDidChangeToken: Event<string> = this._onDidChangeToken.event;
+  private token = '';
+
+  constructor(
+    private readonly secrets: vscode.SecretStorage,
+    private readonly memento: vscode.Memento,
+    private readonly pool: KeyPool,
+    private readonly log: Logger,
+    private readonly prefixOf: (providerId: string) => string | undefined,
+  ) {
+    super();
+    // Fires in every window of this profile: a key added anywhere is served by the leader at once.
+    this._register(secrets.onDidChange((e) => void this.onSecretChanged(e.key).catch((err) => log.error(err))));
+  }
+
+  get accessToken(): string {
+    return this.token;
+  }
+
+  /** Reads the index and every secret into the pool; makes the access token on first run. */
+  async load(): Promise<void> {
+    this.token = (await this.secrets.get(StorageKey.accessToken)) ?? '';
+    if (!this.token) {
+      this.token = `kr-${randomBytes(24).toString('base64url')}`;
+      await this.secrets.store(StorageKey.accessToken, this.token);
+    }
+    const keys: PoolKey[] = [];
+    for (const rec of this.index()) {
+      const secret = await this.secrets.get(StorageKey.secretPrefix + rec.id);
+      if (secret) keys.push({ ...rec, secret });
+      else this.log.warn(`Key ${rec.label} (${rec.masked}) has no secret in SecretStorage; skipped.`);
+    }
+    this.pool.setKeys(keys);
+  }
+
+  index(): KeyRecord[] {
+    return this.memento.get<KeyRecord[]>(StorageKey.index, []);
+  }
+
+  secretsInUse(): string[] {
+    return this.pool.list().map((k) => k.secret);
+  }
+
+  /** Stores a new key and puts it in the pool. The label defaults to the masked key. */
+  async add(input: NewKey): Promise<KeyRecord> {
+    const secret = input.secret.trim();
+    const masked = maskKey(secret, this.prefixOf(input.providerId));
+    const rec: KeyRecord = {
+      id: randomUUID(), providerId: input.providerId, label: input.label?.trim() || masked, masked,
+      addedAt: Date.now(),
+      ...(input.models?.length ? { models: input.models } : {}),
+      ...(input.baseUrl ? { baseUrl: input.baseUrl } : {}),
+      ...(input.weight !== undefined ? { weight: input.weight } : {}),
+      ...(input.account ? { account: input.account } : {}),
+    };
+    // Index first, so another window that sees the secret event can find the record.
+    await this.memento.update(StorageKey.index, [...this.index(), rec]);
+    await this.secrets.store(StorageKey.secretPrefix + rec.id, secret);
+    this.pool.upsert({ ...rec, secret });
+    return rec;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.memento.update(StorageKey.index, this.index().filter((r) => r.id !== id));
+    await this.secrets.delete(StorageKey.secretPrefix + id);
+    this.pool.remove(id);
+  }
+
+  async rename(id: string, label: string): Promise<void> {
+    const index = this.index().map((r) => (r.id === id ? { ...r, label } : r));
+    await this.memento.update(StorageKey.index, index);
+    const key = this.pool.get(id);
+    if (key) this.pool.upsert({ ...key, label });
+  }
+
+  private async onSecretChanged(name: string): Promise<void> {
+    if (name === StorageKey.accessToken) {
+      const t = await this.secrets.get(name);
+      if (t && t !== this.token) {
+        this.token = t;
+        this._onDidChangeToken.fire(t);
+      }
+      return;
+    }
+    if (!name.startsWith(StorageKey.secretPrefix)) return;
+    const id = name.slice(StorageKey.secretPrefix.length);
+    const secret = await this.secrets.get(name);
+    if (!secret) {
+      if (this.pool.remove(id)) this.log.info(`Key ${id} was removed in another window.`);
+      return;
+    }
+    const rec = await this.findRecord(id);
+    if (!rec) {
+      this.log.warn(`A key was stored in another window but its index entry did not arrive; run "Developer: Reload Window".`);
+      return;
+    }
+    const known = this.pool.get(id);
+    if (!known || known.secret !== secret) this.pool.upsert({ ...rec, secret });
+  }
+
+  /** The index entry may reach this window a moment after the secret: wait a bounded while. */
+  private async findRecord(id: string): Promise<KeyRecord | undefined> {
+    for (let i = 0; i < 10; i++) {
+      const rec = this.index().find((r) => r.id === id);
+      if (rec) return rec;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return undefined;
+  }
+}

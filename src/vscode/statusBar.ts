@@ -1,0 +1,57 @@
+import * as vscode from 'vscode';
+import { DisposableBase } from '../core/events';
+import { Command, STATUS_ITEM_ID } from './ids';
+import { usableCount } from './viewModel';
+import type { ViewModel, ViewModelHub } from './viewModel';
+
+/** What the status item shows for a view model (pure: tests and the e2e match the text). */
+export function renderStatus(vm: ViewModel): { text: string; level: 'ok' | 'warning' | 'error'; summary: string } {
+  const total = vm.keys.length;
+  const usable = usableCount(vm);
+  const serving = vm.role === 'leader' || vm.role === 'follower';
+  if (!serving) {
+    const why = vm.role === 'conflict' ? `port ${vm.port} is taken` : vm.role === 'starting' ? 'starting' : vm.error ?? 'stopped';
+    return { text: '$(key) KeyRelay off', level: vm.role === 'starting' ? 'ok' : 'error', summary: `KeyRelay proxy is off (${why})` };
+  }
+  const text = total > 0 ? `$(key) KeyRelay ${usable}/${total} · ${vm.requestsToday}` : `$(key) KeyRelay ${usable}/${total}`;
+  const level = total === 0 || usable === 0 ? 'error' : usable < total ? 'warning' : 'ok';
+  const role = vm.role === 'follower' ? ' (served by another window)' : '';
+  return { text, level, summary: `KeyRelay${role}: ${usable} of ${total} keys usable, ${vm.requestsToday} requests today` };
+}
+
+/** The status-bar item; click opens the common actions. */
+export class StatusBarController extends DisposableBase {
+  private readonly item: vscode.StatusBarItem;
+
+  constructor(hub: ViewModelHub) {
+    super();
+    this.item = this._register(vscode.window.createStatusBarItem(STATUS_ITEM_ID, vscode.StatusBarAlignment.Right, 100));
+    this.item.name = 'KeyRelay';
+    this.item.command = Command.showActions;
+    this.render(hub.current);
+    this._register(hub.onDidChange((vm) => this.render(vm)));
+    this.item.show();
+  }
+
+  get text(): string {
+    return this.item.text;
+  }
+
+  private render(vm: ViewModel): void {
+    const r = renderStatus(vm);
+    this.item.text = r.text;
+    this.item.accessibilityInformation = { label: r.summary, role: 'button' };
+    this.item.backgroundColor = r.level === 'ok' ? undefined
+      : new vscode.ThemeColor(r.level === 'warning' ? 'statusBarItem.warningBackground' : 'statusBarItem.errorBackground');
+    const md = new vscode.MarkdownString(undefined, true);
+    md.isTrusted = { enabledCommands: Object.values(Command) };
+    md.appendMarkdown(`**${r.summary}**\n\n`);
+    if (vm.endpoint) md.appendMarkdown(`Endpoint: \`${vm.endpoint}\` (OpenAI clients: \`${vm.endpoint}/v1\`)\n\n`);
+    if (vm.error && vm.role !== 'follower') md.appendMarkdown(`${vm.error}\n\n`);
+    const link = (label: string, cmd: string) => `[${label}](command:${cmd})`;
+    const toggle = vm.role === 'leader' || vm.role === 'follower' ? link('$(debug-stop) Stop', Command.stopProxy) : link('$(play) Start', Command.startProxy);
+    md.appendMarkdown([link('$(add) Add Key', Command.addKey), link('$(copy) Copy Endpoint', Command.copyEndpoint),
+      link('$(info) Status', Command.showStatus), link('$(output) Log', Command.showLog), toggle].join(' · '));
+    this.item.tooltip = md;
+  }
+}
