@@ -1,7 +1,6 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { openaiShape } from './upstreamOpenAI';
 import { anthropicShape } from './upstreamAnthropic';
@@ -26,10 +25,7 @@ export type Behaviour = StreamKnobs & (
 
 /** Start options. `keys` omitted: any non-empty key is accepted (plus those given behaviours). */
 export interface FakeUpstreamOptions extends StreamKnobs {
-  keys?: readonly string[];
-  echoKey?: boolean;
-  openaiModels?: readonly string[];
-  anthropicModels?: readonly string[];
+  keys?: readonly string[]; echoKey?: boolean; openaiModels?: readonly string[]; anthropicModels?: readonly string[];
 }
 
 /** One request as the fake saw it. `aborted`: the client went away before the response ended. */
@@ -72,35 +68,27 @@ export class FakeUpstream {
   private readonly behaviours = new Map<string, Behaviour>();
   private readonly keys: Set<string> | undefined;
   private readonly live = new Set<AbortController>();
-  private abortWaiters: Array<(r: RecordedRequest) => void> = [];
   private closing = false;
+  private closed: Promise<void> | undefined;
   private readonly models: FakeCall['models'];
 
   private constructor(private readonly server: Server, opts: FakeUpstreamOptions) {
-    this.chunks = opts.chunks ?? 5;
-    this.chunkDelayMs = opts.chunkDelayMs ?? 0;
-    this.echoKey = opts.echoKey ?? false;
+    [this.chunks, this.chunkDelayMs, this.echoKey] = [opts.chunks ?? 5, opts.chunkDelayMs ?? 0, opts.echoKey ?? false];
     this.keys = opts.keys ? new Set(opts.keys) : undefined;
-    this.models = {
-      openai: opts.openaiModels ?? ['gpt-4o', 'gpt-4o-mini', 'gpt-5'],
-      anthropic: opts.anthropicModels ?? ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-haiku-4-5'],
-    };
+    this.models = { openai: opts.openaiModels ?? ['gpt-4o', 'gpt-4o-mini', 'gpt-5'],
+      anthropic: opts.anthropicModels ?? ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-haiku-4-5'] };
   }
 
   /** Listens on 127.0.0.1 with an ephemeral port. */
   static async start(opts: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
-    const server = createServer();
+    const server = createServer((req, res) => fake.onRequest(req, res));
     const fake = new FakeUpstream(server, opts);
-    server.on('request', (req, res) => fake.onRequest(req, res));
     server.on('connection', (s: Socket) => {
       fake.connectionsOpened++;
       fake.sockets.add(s);
       s.on('close', () => fake.sockets.delete(s));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
     return fake;
   }
 
@@ -112,15 +100,13 @@ export class FakeUpstream {
   get openConnections(): number { return this.sockets.size; }
 
   /** Sets how requests with `key` are answered; the key becomes a known (accepted) key. */
-  setKeyBehaviour(key: string, b: Behaviour): void { this.behaviours.set(key, b); }
+  setKeyBehaviour(key: string, b: Behaviour): void { this.keys?.add(key); this.behaviours.set(key, b); }
   /** Adds accepted keys when the server was started with an explicit `keys` list. */
   addKeys(...keys: string[]): void { for (const k of keys) this.keys?.add(k); }
 
   /** Requests seen per credential (missing credential counts under ''). */
   countsByKey(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const r of this.requests) out[r.key] = (out[r.key] ?? 0) + 1;
-    return out;
+    return this.requests.reduce<Record<string, number>>((o, r) => ((o[r.key] = (o[r.key] ?? 0) + 1), o), {});
   }
 
   /** Forgets recorded requests and behaviours (keys stay accepted); restarts the connection count. */
@@ -130,11 +116,10 @@ export class FakeUpstream {
     this.connectionsOpened = this.sockets.size;
   }
 
-  /** Resolves with the first request whose client went away before its response ended. */
-  waitForAbort(timeoutMs = 2000): Promise<RecordedRequest> {
-    const seen = this.requests.find(r => r.aborted);
-    if (seen) return Promise.resolve(seen);
-    return this.waitFor(timeoutMs, 'an aborted request', resolve => this.abortWaiters.push(resolve));
+  /** Resolves with the first recorded request whose client went away before its response ended. */
+  async waitForAbort(timeoutMs = 2000): Promise<RecordedRequest> {
+    await this.poll(() => this.requests.some(r => r.aborted), timeoutMs, 'an aborted request');
+    return this.requests.find(r => r.aborted)!;
   }
 
   /** Resolves once at least `n` requests were recorded (polls; bounded by `timeoutMs`). */
@@ -149,20 +134,14 @@ export class FakeUpstream {
   }
 
   /** Stops listening and destroys every socket, stalled ones included. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    if (this.closed) return this.closed; // idempotent: teardown may call it after a test did
     this.closing = true;
     for (const c of this.live) c.abort();
-    const closed = new Promise<void>(resolve => this.server.close(() => resolve()));
+    this.closed = new Promise<void>(resolve => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     for (const s of this.sockets) s.destroy();
-    await closed;
-  }
-
-  private waitFor<T>(ms: number, what: string, arm: (resolve: (v: T) => void) => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`FakeUpstream: timed out waiting for ${what}`)), ms);
-      arm(v => { clearTimeout(t); resolve(v); });
-    });
+    return this.closed;
   }
 
   private async poll(done: () => boolean, ms: number, what: string): Promise<void> {
@@ -174,6 +153,7 @@ export class FakeUpstream {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Only work per request: collect the body and JSON.parse it once.
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => this.respond(req, res, Buffer.concat(parts).toString('utf8')));
@@ -185,8 +165,7 @@ export class FakeUpstream {
     const isAnthropic = path.startsWith('/v1/messages') || (path === '/v1/models' && req.headers['anthropic-version'] !== undefined);
     const shape = isAnthropic ? anthropicShape : openaiShape;
     const key = shape.keyOf(req);
-    let body: Record<string, any> = {};
-    let badJson = false;
+    let body: Record<string, any> = {}, badJson = false;
     try { if (raw) body = JSON.parse(raw); } catch { badJson = true; }
     const rec: RecordedRequest = {
       method, path, headers: req.headers, body: raw, key, shape: isAnthropic ? 'anthropic' : 'openai',
@@ -195,20 +174,13 @@ export class FakeUpstream {
     this.requests.push(rec);
     const ctl = new AbortController();
     this.live.add(ctl);
-    const ctx: Ctx = {
-      req, res, shape, key, path, method, raw, body, badJson, rec, isAnthropic, signal: ctl.signal, cut: false,
-      requestId: `req_${randomBytes(12).toString('hex')}`,
-    };
+    const requestId = `req_${randomBytes(12).toString('hex')}`;
+    const ctx: Ctx = { req, res, shape, key, path, method, raw, body, badJson, rec, isAnthropic, signal: ctl.signal, cut: false, requestId };
     res.on('close', () => {
       this.live.delete(ctl);
       ctl.abort();
       // Only a close we did not cause ourselves counts as the client going away.
-      if (!res.writableFinished && !ctx.cut && !this.closing) {
-        rec.aborted = true;
-        const waiters = this.abortWaiters;
-        this.abortWaiters = [];
-        for (const w of waiters) w(rec);
-      }
+      if (!res.writableFinished && !ctx.cut && !this.closing) rec.aborted = true;
     });
     const pre = shape.precheck(req, key);
     if (pre) return this.sendReply(ctx, pre, { kind: 'ok' });
@@ -246,8 +218,7 @@ export class FakeUpstream {
   }
 
   private isKnown(key: string): boolean {
-    if (!key) return false;
-    return this.behaviours.has(key) || (this.keys ? this.keys.has(key) : true);
+    return key !== '' && (this.keys ? this.keys.has(key) : true);
   }
 
   /** Text pieces of the answer, one per chunk; with echoKey the first piece names the key. */
@@ -273,13 +244,12 @@ export class FakeUpstream {
     const { res } = ctx;
     if (reply.type === 'json') {
       const text = JSON.stringify(reply.body);
-      if (limit === Infinity) return this.send(ctx, reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers }, text);
-      // Promise the full length, deliver half: the client sees a truncated body.
-      res.writeHead(reply.status ?? 200, { ...ctx.shape.headers(ctx.requestId), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
-      res.flushHeaders();
-      if (limit > 0) res.write(text.slice(0, text.length >> 1));
-      if (cut) this.cut(ctx);
-      return;
+      const headers = { 'content-type': 'application/json', ...reply.headers };
+      if (limit === Infinity) return this.send(ctx, reply.status ?? 200, headers, text);
+      // Promise the full length, deliver at most half: the client sees a truncated body.
+      res.writeHead(reply.status ?? 200, { ...ctx.shape.headers(ctx.requestId), ...headers, 'content-length': String(Buffer.byteLength(text)) });
+      if (limit > 0) res.write(text.slice(0, text.length >> 1)); else res.flushHeaders();
+      return cut ? this.cut(ctx) : undefined;
     }
     const delay = num(ctx.req.headers['x-fake-chunk-delay-ms']) ?? b.chunkDelayMs ?? this.chunkDelayMs;
     res.writeHead(200, { ...ctx.shape.headers(ctx.requestId), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
@@ -292,9 +262,9 @@ export class FakeUpstream {
     const { res, signal } = ctx;
     const n = Math.min(limit, events.length);
     for (let i = 0; i < n; i++) {
-      if (i > 0 && delay > 0) await sleep(delay, signal);
+      if (i > 0 && delay > 0) await until(signal, d => { const t = setTimeout(d, delay); return () => clearTimeout(t); });
       if (signal.aborted || res.destroyed) return;
-      if (!res.write(events[i])) await drained(res, signal);
+      if (!res.write(events[i])) await until(signal, d => { res.on('drain', d); return () => res.off('drain', d); });
     }
     if (signal.aborted || res.destroyed) return;
     if (limit === Infinity || limit > events.length) return void res.end();
@@ -319,18 +289,11 @@ function num(v: string | string[] | undefined): number | undefined {
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves when `arm`'s trigger fires or the request ends, whichever comes first; `arm` returns its disarm. */
+function until(signal: AbortSignal, arm: (done: () => void) => () => void): Promise<void> {
   return new Promise(resolve => {
-    const done = (): void => { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
-  return new Promise(resolve => {
-    const done = (): void => { res.off('drain', done); signal.removeEventListener('abort', done); resolve(); };
-    res.on('drain', done);
+    const done = (): void => { disarm(); signal.removeEventListener('abort', done); resolve(); };
+    const disarm = arm(done);
     signal.addEventListener('abort', done, { once: true });
   });
 }
