@@ -1,0 +1,45 @@
+// Loads one bundled extension with the stub `vscode`, runs activate() with a fake context and
+// prints `ACTIVATED <ms from require to listening> <ms since process start>` once a server
+// listens (any net.Server: the product's proxy or the baseline's). Then deactivates and exits.
+//   node test/bench/activationHarness.cjs <bundle.js> <storageDir>
+'use strict';
+const { performance } = require('node:perf_hooks');
+const Module = require('node:module');
+const net = require('node:net');
+const path = require('node:path');
+const { vscode, makeContext } = require('./vscodeStub.cjs');
+
+const [bundle, storageDir] = process.argv.slice(2);
+const origLoad = Module._load;
+Module._load = function (request, parent, isMain) {
+  if (request === 'vscode') return vscode;
+  return origLoad.call(this, request, parent, isMain);
+};
+
+let t0;
+let done = false;
+const origListen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  this.once('listening', () => {
+    if (done) return;
+    done = true;
+    const now = performance.now();
+    process.stdout.write(`ACTIVATED ${(now - t0).toFixed(2)} ${now.toFixed(2)} ${this.address().port}\n`);
+    setImmediate(finish);
+  });
+  return origListen.apply(this, args);
+};
+
+const timer = setTimeout(() => { process.stdout.write('ACTIVATION_TIMEOUT\n'); process.exit(3); }, 15_000);
+let ext, ctx;
+async function finish() {
+  clearTimeout(timer);
+  try { if (ext && ext.deactivate) await Promise.race([ext.deactivate(), new Promise((r) => setTimeout(r, 2000))]); } catch { /* measuring, not testing */ }
+  for (const d of ctx.subscriptions) { try { d.dispose(); } catch { /* ignore */ } }
+  process.exit(0);
+}
+
+t0 = performance.now();
+ext = require(path.resolve(bundle));
+ctx = makeContext(path.resolve(__dirname, '../..'), storageDir);
+Promise.resolve(ext.activate(ctx)).catch((e) => { process.stdout.write(`ACTIVATION_ERROR ${String(e && e.stack || e).split('\n').slice(0, 3).join(' | ')}\n`); process.exit(4); });

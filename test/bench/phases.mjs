@@ -1,0 +1,94 @@
+// Bench phases after the timed rounds: correctness gates (errors, round-robin evenness, failover
+// with a 429 key, one upstream call for a 400, connection reuse, Anthropic SSE, client cancel) and
+// memory over load cycles. Each returns table rows plus raw data for the results JSON.
+import { valueRow, fmt } from './report.mjs';
+import { cancelProbe, sseProbe, oneRequest } from './probes.mjs';
+import { benchKey, BARE_KEY } from './targets.mjs';
+import { rssMb, sleep, median } from './lib.mjs';
+
+const family = (k) => k.replace(/-\d+-/, '-#-');
+
+export async function gates({ T, mock, load, seconds, errors }) {
+  const rows = [];
+  const data = {};
+  const kr = T.keyrelay;
+  const keys3 = [0, 1, 2].map((i) => benchKey(i, 3));
+
+  // 0 errors over every load run so far (before we inject failures on purpose).
+  data.errors = { ...errors };
+  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: errors under load', metric: 'errors', direct: errors.direct ?? 0, bare: errors.bare ?? 0, keyrelay: errors.keyrelay ?? 0, extras: Object.fromEntries(Object.entries(errors).filter(([k]) => !['direct', 'bare', 'keyrelay'].includes(k))), goal: '0', pass: (errors.keyrelay ?? 0) === 0 && (errors['keyrelay-10k'] ?? 0) === 0 && (errors['keyrelay-1k'] ?? 0) === 0 }) });
+
+  // Round-robin evenness from the mock's per-key counters.
+  await mock.reset();
+  const rr = await load(kr, { c: 10, secs: seconds * 2 });
+  const perKey = (await mock.stats()).perKey;
+  const counts = keys3.map((k) => perKey[k] ?? 0);
+  const rrRatio = Math.max(...counts) / Math.min(...counts);
+  data.roundRobin = { counts, requests: rr.requests };
+  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: round-robin max/min per key', metric: 'ratio', keyrelay: rrRatio, ratio: `counts ${counts.join('/')}`, goal: '≤ 1.01', pass: rrRatio <= 1.01 }) });
+
+  // Connection reuse: upstream connections per 1,000 requests over the whole run, per key family.
+  const st = await mock.stats();
+  const connPerK = (key) => { const f = family(key); return st.groupRequests[f] ? (st.connGroups[f] * 1000) / st.groupRequests[f] : NaN; };
+  data.connections = { connGroups: st.connGroups, groupRequests: st.groupRequests };
+  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: upstream connections / 1,000 req', metric: 'conns', bare: connPerK(BARE_KEY), keyrelay: connPerK(keys3[0]), ratio: `${st.connGroups[family(keys3[0])]} conns for ${fmt(st.groupRequests[family(keys3[0])])} req`, goal: '≤ 1', pass: connPerK(keys3[0]) <= 1 }) });
+
+  // One key of three answers 429: clients should still succeed (failover before the first byte).
+  await mock.fail({ [keys3[0]]: 429 });
+  const f429 = await load(kr, { c: 10, secs: seconds * 2 });
+  const st429 = await mock.stats();
+  await mock.fail({ [keys3[0]]: null });
+  const success = 1 - f429.errors / f429.requests;
+  errors.keyrelay -= f429.errors; // counted here, not in the 0-errors gate
+  data.failover429 = { requests: f429.requests, errors: f429.errors, callsTo429Key: (st429.perKey[keys3[0]] ?? 0) - (perKey[keys3[0]] ?? 0) };
+  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: 1 of 3 keys answers 429', metric: 'client success', keyrelay: `${(success * 100).toFixed(2)}%`, ratio: `${fmt(data.failover429.callsTo429Key)} calls hit the 429 key`, goal: '≥ 99%', pass: success >= 0.99 }) });
+  await sleep(1200); // let the 429 key's 1 s cooldown lapse
+
+  // A 400 is the client's fault: exactly one upstream call, no retry on other keys.
+  const one400 = async (t, ks) => {
+    await mock.reset();
+    await mock.fail(Object.fromEntries(ks.map((k) => [k, 400])));
+    const r = await oneRequest(t);
+    const calls = (await mock.stats()).requests;
+    await mock.reset();
+    return { status: r.status, calls };
+  };
+  data.bad400 = { bare: await one400(T.bare, [BARE_KEY]), keyrelay: await one400(kr, keys3) };
+  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: a 400 → upstream calls', metric: 'calls', bare: data.bad400.bare.calls, keyrelay: data.bad400.keyrelay.calls, ratio: `client got ${data.bad400.keyrelay.status}`, goal: '= 1', pass: data.bad400.keyrelay.calls === 1 && data.bad400.keyrelay.status === 400 }) });
+
+  // Anthropic shape: SSE passes through unbuffered with its end marker.
+  const an = { bare: await sseProbe(T.bare, { n: 3, anthropic: true }), keyrelay: await sseProbe(kr, { n: 3, anthropic: true }) };
+  data.anthropicSse = an;
+  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: Anthropic /v1/messages SSE', metric: 'reads (min)', bare: an.bare.minReads, keyrelay: an.keyrelay.minReads, ratio: `end marker: ${an.keyrelay.endMarker ? 'yes' : 'NO'}`, goal: '≥ 18, end marker', pass: an.keyrelay.minReads >= 18 && an.keyrelay.endMarker && !an.keyrelay.errors }) });
+
+  // Client cancel mid-stream → upstream connection closed.
+  const cancel = {};
+  for (const n of ['direct', 'bare', 'keyrelay']) cancel[n] = await cancelProbe(T[n], mock, { n: 5 });
+  data.cancel = cancel;
+  const worst = (a) => Math.max(...a.map((x) => (Number.isFinite(x) ? x : Infinity)));
+  const cm = (a) => `${fmt(median(a))} [max ${fmt(worst(a))}]`;
+  rows.push({ order: 'early', row: valueRow({ scenario: 'client cancel → upstream closed', metric: 'ms (5 tries)', direct: cm(cancel.direct), bare: cm(cancel.bare), keyrelay: cm(cancel.keyrelay), ratio: `worst ${fmt(worst(cancel.keyrelay))} ms`, goal: '≤ 50 ms', pass: worst(cancel.keyrelay) <= 50 }) });
+  return { rows, data };
+}
+
+/** RSS after each of three load cycles (1,000-key KeyRelay, bare alongside for scale). */
+export async function memoryCycles(t1k, bare, load) {
+  if (!t1k) return undefined;
+  const rss = { [t1k.name]: [], bare: [] };
+  for (let i = 0; i < 3; i++) {
+    for (const t of [t1k, bare]) { await load(t, { c: 10, secs: 3 }); }
+    await sleep(1000);
+    for (const t of [t1k, bare]) rss[t.name].push(rssMb(t.pid));
+  }
+  return {
+    data: rss,
+    rows: (idle) => {
+      const d = idle[t1k.name] - idle.keyrelay;
+      const grow = (a) => a[2] - a[0];
+      return [
+        valueRow({ scenario: 'idle memory, 1,000 keys vs 3 keys', metric: 'RSS MB', bare: `3 keys: ${fmt(idle.keyrelay)}`, keyrelay: idle[t1k.name], ratio: `+${fmt(d)} MB`, goal: '≤ +2 MB', pass: d <= 2, note: `bare idle RSS ${fmt(idle.bare)} MB` }),
+        valueRow({ scenario: 'memory growth over 3 load cycles (1,000 keys)', metric: 'RSS MB', bare: `+${fmt(grow(rss.bare))}`, keyrelay: `+${fmt(grow(rss[t1k.name]))}`, ratio: `RSS ${rss[t1k.name].map((x) => fmt(x)).join(' → ')}`, goal: '≤ +10 MB', pass: grow(rss[t1k.name]) <= 10 }),
+      ];
+    },
+  };
+}
