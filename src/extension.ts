@@ -11,7 +11,7 @@ import { registerCommands } from './vscode/commands';
 import { ConfigWatcher } from './vscode/config';
 import { KeysView, syncContextKeys } from './vscode/keysView';
 import { ProxyController } from './vscode/leader';
-import { applyConfig, customProviders, offerAnotherPort, poolOptions, warnAboutSecretStorage } from './vscode/lifecycle';
+import { applyConfig, customProviders, offerAnotherPort, poolOptions, startUp } from './vscode/lifecycle';
 import { HealthPersistence } from './vscode/persistence';
 import { Prompts } from './vscode/prompts';
 import { KeyVault } from './vscode/secretVault';
@@ -20,17 +20,18 @@ import { ViewModelHub } from './vscode/viewModel';
 
 let shutdown: (() => Promise<void>) | undefined;
 
+export type KeyRelayApi = ReturnType<typeof activate>;
+
 /** Composition root: builds everything in dependency order; the API object serves the host tests. */
 export function activate(context: vscode.ExtensionContext) {
   const log = vscode.window.createOutputChannel('KeyRelay', { log: true });
   const config = new ConfigWatcher(context.globalStorageUri.fsPath);
-  const cfg = config.current;
+  const { current: cfg } = config, instanceId = randomUUID();
   const catalogue = new ProviderCatalogue(customProviders(cfg.providers, log));
   const pool = new KeyPool({ clock: systemClock, ...poolOptions(cfg.proxy) });
   const stats = Stats.fromJSON(systemClock, context.globalState.get('keyRelay.stats'), { dailyResetHour: cfg.proxy.dailyResetHour });
   const vault = new KeyVault(context.secrets, context.globalState, pool, log, (id) => catalogue.get(id)?.keyPrefix);
   const persistence = new HealthPersistence(context.globalState, pool, stats);
-  const instanceId = randomUUID();
   const controller = new ProxyController({
     createServer: (c) => new ProxyServer({ config: c, pool, stats, catalogue, logger: log, clock: systemClock,
       accessToken: vault.accessToken, version: String(context.extension.packageJSON.version), instanceId }),
@@ -38,27 +39,18 @@ export function activate(context: vscode.ExtensionContext) {
     onBecameLeader: () => pool.importHealth(persistence.loadHealth() ?? {}),
     onConflict: (port) => void offerAnotherPort(port).catch((err) => log.error(err)),
   });
-  const hub = new ViewModelHub(pool, stats, controller);
-  const prompts = new Prompts();
+  const [hub, prompts] = [new ViewModelHub(pool, stats, controller), new Prompts()];
   const wiring = new ClientWiring({ prompts, memento: context.globalState, log, homeDir: os.homedir,
     target: () => (controller.state.endpoint ? { endpoint: controller.state.endpoint, token: vault.accessToken } : undefined) });
-  const keysView = new KeysView(hub, (id) => catalogue.get(id)?.name ?? id);
-  const statusBar = new StatusBarController(hub);
+  const [keysView, statusBar] = [new KeysView(hub, (id) => catalogue.get(id)?.name ?? id), new StatusBarController(hub)];
   context.subscriptions.push(log, config, pool, stats, vault, persistence, controller, hub, wiring, keysView, statusBar,
     syncContextKeys(hub), ...registerCommands({ vault, pool, stats, catalogue, prompts, hub, log, controller, wiring }),
     config.onDidChange(applyConfig({ pool, stats, catalogue, controller, wiring, log })),
     vault.onDidChangeToken((t) => controller.setAccessToken(t)),
     controller.onDidChange((s) => { persistence.enabled = s.role === 'leader'; }));
   shutdown = async () => { await controller.stop(cfg.proxy.shutdownGraceMs); await persistence.flush(); };
-  const ready = (async () => {
-    await vault.load();
-    pool.importHealth(persistence.loadHealth() ?? {});
-    warnAboutSecretStorage(context.globalState, log);
-    if (config.current.autoStart) await controller.start();
-    hub.refresh();
-  })().catch((err) => log.error(err));
-  return { pool, stats, vault, controller, hub, prompts, wiring, catalogue, config, ready,
-    statusText: () => statusBar.text, treeItems: () => keysView.items() };
+  const ready = startUp({ vault, pool, persistence, controller, hub, memento: context.globalState, log, autoStart: () => config.current.autoStart });
+  return { pool, stats, vault, controller, hub, prompts, wiring, catalogue, config, ready, statusText: () => statusBar.text, treeItems: () => keysView.items() };
 }
 
 /** Lets in-flight streams end within VS Code's 5-second budget, then saves health and counters. */

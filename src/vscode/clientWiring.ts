@@ -67,7 +67,7 @@ export class ClientWiring extends DisposableBase {
     const before = await readOrUndefined(file);
     const after = spec.transform(before, { ...t, model: model.trim() || spec.defaultModel });
     if (after === before) {
-      await this.deps.prompts.info(`${spec.title} already points at ${t.endpoint}.`);
+      void this.deps.prompts.info(`${spec.title} already points at ${t.endpoint}.`);
       await this.remember(client, model);
       return undefined;
     }

@@ -10,6 +10,9 @@ import { needsRestart } from './config';
 import type { ExtensionConfig } from './config';
 import { StorageKey } from './ids';
 import type { ProxyController } from './leader';
+import type { HealthPersistence } from './persistence';
+import type { KeyVault } from './secretVault';
+import type { ViewModelHub } from './viewModel';
 
 /** The pool's share of the proxy settings. */
 export function poolOptions(p: ProxyConfig): Omit<PoolOptions, 'clock'> {
@@ -85,4 +88,19 @@ export function warnAboutSecretStorage(memento: vscode.Memento, log: Logger): vo
   log.warn(msg);
   void memento.update(StorageKey.warnedStorage, true);
   void vscode.window.showWarningMessage(msg);
+}
+
+/** Loads keys and health, then starts the proxy; never rejects (failures go to the log). */
+export async function startUp(d: { vault: KeyVault; pool: KeyPool; persistence: HealthPersistence; controller: ProxyController;
+  hub: ViewModelHub; memento: vscode.Memento; log: Logger; autoStart: () => boolean }): Promise<void> {
+  try {
+    await d.vault.load();
+    d.pool.importHealth(d.persistence.loadHealth() ?? {});
+    warnAboutSecretStorage(d.memento, d.log);
+    if (d.autoStart()) await d.controller.start();
+  } catch (err) {
+    d.log.error(err instanceof Error ? err : String(err));
+  } finally {
+    d.hub.refresh();
+  }
 }

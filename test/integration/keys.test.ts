@@ -1,0 +1,138 @@
+// Keys through the real commands: added with stubbed prompts, stored in SecretStorage, shown in the
+// tree and the status bar, used by the proxy for a real HTTP request, discarded and restored.
+import * as assert from 'node:assert';
+import * as vscode from 'vscode';
+import { FakeUpstream } from '../fakes/upstreamServer';
+import type { KeyRelayApi } from '../../src/extension';
+import { answers, getApi, httpRequest, moveToFreePort, stubPrompts, waitFor } from './extensionHelpers';
+
+const SECRET = 'sk-test-integration-0123456789abcdefWXYZ';
+
+suite('KeyRelay keys', () => {
+  let api: KeyRelayApi;
+  let fake: FakeUpstream;
+  let port: number;
+  const cleanups: Array<() => unknown> = [];
+
+  suiteSetup(async () => {
+    api = await getApi();
+    fake = await FakeUpstream.start();
+    cleanups.push(() => fake.close());
+    const moved = await moveToFreePort(api);
+    port = moved.port;
+    cleanups.push(moved.restore);
+  });
+
+  suiteTeardown(async () => {
+    for (const id of api.vault.index().filter((r) => r.label.startsWith('it-')).map((r) => r.id)) await api.vault.remove(id);
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  test('Add Key stores the key in SecretStorage and shows it masked in the tree', async () => {
+    const asked: string[] = [];
+    const stub = stubPrompts(api, {
+      quickPick: answers(
+        (items: Array<{ provider?: { id: string } }>) => items.find((i) => i.provider?.id === 'custom'),
+        (items: Array<{ label: string }>) => items.find((i) => i.label === 'Skip'),
+      ),
+      input: answers(
+        (o: vscode.InputBoxOptions) => { asked.push(String(o.title)); return fake.openaiBase; },
+        (o: vscode.InputBoxOptions) => {
+          asked.push(String(o.title));
+          assert.strictEqual(o.password, true, 'the key box must be a password box');
+          assert.ok(o.validateInput?.('has space') && o.validateInput?.(''), 'blank or spaced keys must be refused');
+          return SECRET;
+        },
+        (o: vscode.InputBoxOptions) => { asked.push(String(o.title)); return 'it-first'; },
+      ),
+      info: async () => undefined,
+    });
+    try {
+      await vscode.commands.executeCommand('keyRelay.addKey');
+    } finally {
+      stub.restore();
+    }
+    assert.strictEqual(asked.length, 3, `prompts seen: ${asked.join(' | ')}`);
+    const rec = api.vault.index().find((r) => r.label === 'it-first');
+    assert.ok(rec, 'the key is in the index');
+    assert.strictEqual(rec.providerId, 'custom');
+    assert.ok(!JSON.stringify(api.vault.index()).includes(SECRET), 'the index never holds the secret');
+
+    // Proof that SecretStorage (not only memory) holds it: reload the pool from storage.
+    api.pool.remove(rec.id);
+    assert.strictEqual(api.pool.get(rec.id), undefined);
+    await api.vault.load();
+    assert.strictEqual(api.pool.get(rec.id)?.secret, SECRET);
+
+    api.hub.refresh();
+    const row = api.treeItems().find((i) => i.id === rec.id);
+    assert.ok(row, 'the key is in the tree');
+    assert.strictEqual(row.contextValue, 'key:active');
+    assert.match(row.description, /^sk-…WXYZ · 0 today$/);
+    assert.ok(!JSON.stringify(api.treeItems()).includes(SECRET));
+    assert.match(api.statusText(), /^\$\(key\) KeyRelay 1\/1 · \d+$/);
+  });
+
+  test('a request with the access token is served upstream with the pool key', async () => {
+    const before = fake.requests.length;
+    const res = await httpRequest(port, 'POST', '/v1/chat/completions', { authorization: `Bearer ${api.vault.accessToken}` },
+      JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }));
+    assert.strictEqual(res.status, 200, res.body);
+    assert.strictEqual(fake.requests.length, before + 1);
+    assert.strictEqual(fake.requests.at(-1)!.key, SECRET);
+    assert.ok(!JSON.stringify(fake.requests.at(-1)!.headers).includes(api.vault.accessToken), 'the token never goes upstream');
+    await waitFor(() => /KeyRelay 1\/1 · [1-9]\d*$/.test(api.hub.refresh() && api.statusText()), 'the request to count in the status bar');
+    const wrong = await httpRequest(port, 'POST', '/v1/chat/completions', { authorization: 'Bearer kr-wrong' }, '{"model":"gpt-4o"}');
+    assert.strictEqual(wrong.status, 401);
+  });
+
+  test('Discard and Restore change the tree item and the status bar', async () => {
+    const rec = api.vault.index().find((r) => r.label === 'it-first')!;
+    await vscode.commands.executeCommand('keyRelay.discardKey', rec.id);
+    let row = api.treeItems().find((i) => i.id === rec.id)!;
+    assert.strictEqual(row.contextValue, 'key:discarded');
+    assert.strictEqual(row.icon, 'circle-slash');
+    assert.match(api.statusText(), /KeyRelay 0\/1 · \d+/);
+
+    const res = await httpRequest(port, 'POST', '/v1/chat/completions', { authorization: `Bearer ${api.vault.accessToken}` }, '{"model":"gpt-4o"}');
+    assert.notStrictEqual(res.status, 200, 'a discarded key is never used');
+
+    // From the tree the argument is the node; the command also takes that shape.
+    await vscode.commands.executeCommand('keyRelay.restoreKey', { kind: 'key', row: { id: rec.id } });
+    row = api.treeItems().find((i) => i.id === rec.id)!;
+    assert.strictEqual(row.contextValue, 'key:active');
+    assert.strictEqual(row.icon, 'pass');
+    assert.match(api.statusText(), /KeyRelay 1\/1 · \d+/);
+  });
+
+  test('Discard from the palette asks which key with a quick pick', async () => {
+    const rec = api.vault.index().find((r) => r.label === 'it-first')!;
+    let offered: string[] = [];
+    const stub = stubPrompts(api, { quickPick: answers((items: Array<{ id: string; label: string }>) => { offered = items.map((i) => i.label); return items.find((i) => i.id === rec.id); }) });
+    try {
+      await vscode.commands.executeCommand('keyRelay.discardKey');
+    } finally {
+      stub.restore();
+    }
+    assert.ok(offered.includes('it-first'));
+    assert.strictEqual(api.pool.health(rec.id)?.state, 'discarded');
+    api.pool.restore(rec.id);
+  });
+
+  test('Remove Key asks first and deletes the key everywhere', async () => {
+    const rec = api.vault.index().find((r) => r.label === 'it-first')!;
+    const stub = stubPrompts(api, { confirm: answers(undefined, 'Remove') });
+    try {
+      await vscode.commands.executeCommand('keyRelay.removeKey', rec.id);
+      assert.ok(api.pool.get(rec.id), 'cancelled: the key stays');
+      await vscode.commands.executeCommand('keyRelay.removeKey', rec.id);
+    } finally {
+      stub.restore();
+    }
+    assert.strictEqual(api.pool.get(rec.id), undefined);
+    assert.ok(!api.vault.index().some((r) => r.id === rec.id));
+    await api.vault.load();
+    assert.strictEqual(api.pool.get(rec.id), undefined, 'the secret is gone from SecretStorage too');
+    assert.ok(!api.treeItems().some((i) => i.id === rec.id));
+  });
+});

@@ -1,0 +1,49 @@
+// Settings apply live, without a reload: the rotation strategy reaches the pool, a port change
+// moves the server.
+import * as assert from 'node:assert';
+import type { KeyRelayApi } from '../../src/extension';
+import { freePort, getApi, httpRequest, moveToFreePort, setSetting, waitFor } from './extensionHelpers';
+
+suite('KeyRelay settings', () => {
+  let api: KeyRelayApi;
+  const restores: Array<() => Promise<void>> = [];
+
+  suiteSetup(async () => {
+    api = await getApi();
+    restores.push((await moveToFreePort(api)).restore);
+  });
+
+  suiteTeardown(async () => {
+    for (const r of restores.reverse()) await r();
+  });
+
+  test('changing keyRelay.rotation.strategy changes the pool strategy', async () => {
+    assert.notStrictEqual(api.pool.snapshot().strategy, 'least-used');
+    restores.push(await setSetting('rotation.strategy', 'least-used'));
+    await waitFor(() => api.pool.snapshot().strategy === 'least-used', 'the pool to use least-used');
+    restores.push(await setSetting('rotation.strategy', 'round-robin'));
+    await waitFor(() => api.pool.snapshot().strategy === 'round-robin', 'the pool to use round-robin');
+  });
+
+  test('changing keyRelay.proxy.port moves the server', async () => {
+    const oldPort = api.controller.state.port!;
+    const port = await freePort();
+    restores.push(await setSetting('proxy.port', port));
+    await waitFor(() => api.controller.state.role === 'leader' && api.controller.state.port === port, `the proxy on ${port}`);
+    const health = await httpRequest(port, 'GET', '/keyrelay/health');
+    assert.strictEqual(health.status, 200);
+    assert.strictEqual(JSON.parse(health.body).keyrelay, true);
+    await assert.rejects(httpRequest(oldPort, 'GET', '/keyrelay/health'), /ECONNREFUSED/, 'the old port is free');
+    assert.match(api.statusText(), /^\$\(key\) KeyRelay/);
+  });
+
+  test('Stop and Start Proxy turn the status bar off and on', async () => {
+    const { executeCommand } = (await import('vscode')).commands;
+    await executeCommand('keyRelay.stopProxy');
+    api.hub.refresh();
+    assert.strictEqual(api.statusText(), '$(key) KeyRelay off');
+    await executeCommand('keyRelay.startProxy');
+    await waitFor(() => api.controller.state.role === 'leader', 'the proxy to lead again');
+    assert.notStrictEqual(api.hub.refresh() && api.statusText(), '$(key) KeyRelay off');
+  });
+});
