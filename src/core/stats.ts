@@ -1,0 +1,298 @@
+import type { Clock, FailureClass } from './types';
+import { Emitter } from './events';
+import type { Disposable, Event } from './events';
+
+/** Request counters for one key, key × model, endpoint, or everything (DESIGN §3). */
+export interface Counters {
+  requests: number;
+  successes: number;
+  failures: Partial<Record<FailureClass, number>>;
+  inputTokens: number;
+  outputTokens: number;
+  latencyMsTotal: number;
+  ttfbMsTotal: number;
+  ttfbCount: number;
+  lastUsed?: number;
+}
+
+/** One finished request (or attempt) as the forwarder reports it. Holds key ids, never key text. */
+export interface RequestRecord {
+  keyId?: string;
+  providerId: string;
+  model?: string;
+  endpoint: string;
+  ok: boolean;
+  failure?: FailureClass;
+  status: number;
+  latencyMs: number;
+  ttfbMs?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+/** A copy of all counters, safe to hand to views and status JSON. */
+export interface StatsSnapshot {
+  since: number;
+  total: Counters;
+  byKey: Record<string, Counters>;
+  byKeyModel: Record<string, Record<string, Counters>>;
+  byEndpoint: Record<string, Counters>;
+  today: { day: string; byKey: Record<string, number> };
+}
+
+const VERSION = 1;
+const THROTTLE_MS = 250;
+/** Model ids and endpoints come from clients: cap how many distinct ones we keep per key / in all. */
+const MAX_MODELS_PER_KEY = 200;
+const MAX_ENDPOINTS = 100;
+const MAX_NAME_LEN = 200;
+const OVERFLOW = '(other)';
+
+function emptyCounters(): Counters {
+  return { requests: 0, successes: 0, failures: {}, inputTokens: 0, outputTokens: 0, latencyMsTotal: 0, ttfbMsTotal: 0, ttfbCount: 0 };
+}
+
+function cloneCounters(c: Counters): Counters {
+  return { ...c, failures: { ...c.failures } };
+}
+
+function add(c: Counters, r: RequestRecord, failure: FailureClass | undefined, now: number): void {
+  c.requests++;
+  if (r.ok) c.successes++;
+  else if (failure) c.failures[failure] = (c.failures[failure] ?? 0) + 1;
+  if (r.inputTokens) c.inputTokens += r.inputTokens;
+  if (r.outputTokens) c.outputTokens += r.outputTokens;
+  c.latencyMsTotal += r.latencyMs;
+  if (r.ttfbMs !== undefined) {
+    c.ttfbMsTotal += r.ttfbMs;
+    c.ttfbCount++;
+  }
+  c.lastUsed = now;
+}
+
+/** A failure without a class is classified from its status, so every failure is counted somewhere. */
+function classOf(r: RequestRecord): FailureClass | undefined {
+  if (r.ok) return undefined;
+  if (r.failure) return r.failure;
+  const s = r.status;
+  return s === 429 ? 'rate-limit' : s === 401 || s === 403 ? 'auth' : s === 402 ? 'quota' : s >= 500 ? 'server' : s >= 400 ? 'client' : 'network';
+}
+
+/** 0–23, anything else (NaN, 24, -5) means "never reset". */
+function normHour(h: number | undefined): number {
+  return h !== undefined && Number.isInteger(h) && h >= 0 && h <= 23 ? h : -1;
+}
+
+/** A null-prototype record, so ids like `__proto__` from clients stay plain keys. */
+function record<V>(entries: Iterable<[string, V]>): Record<string, V> {
+  const o = Object.create(null) as Record<string, V>;
+  for (const [k, v] of entries) o[k] = v;
+  return o;
+}
+
+function entries(x: unknown): Array<[string, unknown]> {
+  return typeof x === 'object' && x !== null ? Object.entries(x) : [];
+}
+
+function toCounters(x: unknown): Counters | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const o = x as Record<string, unknown>;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+  const c = emptyCounters();
+  for (const f of ['requests', 'successes', 'inputTokens', 'outputTokens', 'latencyMsTotal', 'ttfbMsTotal', 'ttfbCount'] as const) c[f] = num(o[f]);
+  for (const [k, v] of entries(o.failures)) if (num(v)) c.failures[k as FailureClass] = num(v);
+  if (typeof o.lastUsed === 'number') c.lastUsed = o.lastUsed;
+  return c;
+}
+
+/**
+ * Request counters per key, key × model and endpoint, plus today's per-key request counts.
+ * `record` is O(1) (Map lookups). "Today" is the local calendar day shifted by `dailyResetHour`:
+ * with H the day rolls at H:00 local time; -1 never rolls (the first day's label stays).
+ * Only key ids are stored, never key text.
+ */
+export class Stats implements Disposable {
+  private readonly _onDidChange = new Emitter<void>();
+  /** Fires at most every 250 ms after changes (for views and persistence). */
+  readonly onDidChange: Event<void> = this._onDidChange.event;
+
+  private since: number;
+  private total = emptyCounters();
+  private byKey = new Map<string, Counters>();
+  private byKeyModel = new Map<string, Map<string, Counters>>();
+  private byEndpoint = new Map<string, Counters>();
+  private day = '';
+  private todayByKey = new Map<string, number>();
+  private todayTotal = 0;
+  /** When the current day ends; checked on every access instead of running a timer. */
+  private nextRollAt = Infinity;
+  private resetHour: number;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly clock: Clock, opts: { dailyResetHour?: number } = {}) {
+    this.since = clock.now();
+    this.resetHour = normHour(opts.dailyResetHour);
+    this.startDay(this.since);
+  }
+
+  /** Counts one request. O(1). */
+  record(r: RequestRecord): void {
+    const now = this.clock.now();
+    this.roll(now);
+    const failure = classOf(r);
+    add(this.total, r, failure, now);
+    const endpoint = r.endpoint.split('?', 1)[0].slice(0, MAX_NAME_LEN);
+    add(this.bucket(this.byEndpoint, endpoint, MAX_ENDPOINTS), r, failure, now);
+    this.todayTotal++;
+    if (r.keyId !== undefined) {
+      add(this.bucket(this.byKey, r.keyId, Infinity), r, failure, now);
+      this.todayByKey.set(r.keyId, (this.todayByKey.get(r.keyId) ?? 0) + 1);
+      if (r.model) {
+        let models = this.byKeyModel.get(r.keyId);
+        if (!models) this.byKeyModel.set(r.keyId, (models = new Map()));
+        add(this.bucket(models, r.model.slice(0, MAX_NAME_LEN), MAX_MODELS_PER_KEY), r, failure, now);
+      }
+    }
+    this.changed();
+  }
+
+  /** A copy of one key's counters. */
+  forKey(id: string): Counters | undefined {
+    const c = this.byKey.get(id);
+    return c && cloneCounters(c);
+  }
+
+  /** Requests today for one key, or for everything (keyless passthrough included) without an id. */
+  requestsToday(id?: string): number {
+    this.roll(this.clock.now());
+    return id === undefined ? this.todayTotal : this.todayByKey.get(id) ?? 0;
+  }
+
+  /** A deep copy of every counter. */
+  snapshot(): StatsSnapshot {
+    this.roll(this.clock.now());
+    const copy = (m: Map<string, Counters>) => record([...m].map(([k, c]) => [k, cloneCounters(c)] as [string, Counters]));
+    return {
+      since: this.since,
+      total: cloneCounters(this.total),
+      byKey: copy(this.byKey),
+      byKeyModel: record([...this.byKeyModel].map(([k, m]) => [k, copy(m)] as [string, Record<string, Counters>])),
+      byEndpoint: copy(this.byEndpoint),
+      today: { day: this.day, byKey: record(this.todayByKey) },
+    };
+  }
+
+  /** Zeroes every counter ("Reset Statistics"). */
+  reset(): void {
+    this.since = this.clock.now();
+    this.total = emptyCounters();
+    this.byKey.clear();
+    this.byKeyModel.clear();
+    this.byEndpoint.clear();
+    this.startDay(this.since);
+    this.changed();
+  }
+
+  /** Changes the hour the day rolls at (0–23, -1 = never); today's counts restart if the day changed. */
+  setDailyResetHour(hour: number): void {
+    const h = normHour(hour);
+    if (h === this.resetHour) return;
+    this.resetHour = h;
+    const now = this.clock.now();
+    if (h < 0) {
+      this.nextRollAt = Infinity;
+      return;
+    }
+    const day = this.dayOf(now);
+    if (day !== this.day) this.startDay(now);
+    else this.nextRollAt = this.boundaryAfter(now);
+    this.changed();
+  }
+
+  /** Persistable form: `{ version, since, total, byKey, byKeyModel, byEndpoint, today }`. */
+  toJSON(): unknown {
+    return { version: VERSION, ...this.snapshot() };
+  }
+
+  /**
+   * Restores counters saved by `toJSON`. Anything unreadable (corrupt file, unknown version) gives
+   * fresh stats rather than an error: losing counters must never stop the proxy from starting.
+   */
+  static fromJSON(clock: Clock, json: unknown, opts?: { dailyResetHour?: number }): Stats {
+    const s = new Stats(clock, opts);
+    if (typeof json !== 'object' || json === null || (json as { version?: unknown }).version !== VERSION) return s;
+    const j = json as Record<string, unknown>;
+    const map = (x: unknown) => new Map(entries(x).flatMap(([k, v]) => { const c = toCounters(v); return c ? [[k, c] as [string, Counters]] : []; }));
+    if (typeof j.since === 'number') s.since = j.since;
+    s.total = toCounters(j.total) ?? emptyCounters();
+    s.byKey = map(j.byKey);
+    s.byEndpoint = map(j.byEndpoint);
+    for (const [k, v] of entries(j.byKeyModel)) s.byKeyModel.set(k, map(v));
+    const today = j.today as { day?: unknown; byKey?: unknown } | undefined;
+    // Today's counts carry over only while it is still the same day (or the day never rolls).
+    if (today && typeof today.day === 'string' && (s.resetHour < 0 || today.day === s.day)) {
+      s.day = today.day;
+      for (const [k, v] of entries(today.byKey)) {
+        if (typeof v === 'number' && v > 0) {
+          s.todayByKey.set(k, v);
+          s.todayTotal += v;
+        }
+      }
+    }
+    return s;
+  }
+
+  /** Stops the throttle timer and drops listeners. */
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this._onDidChange.dispose();
+  }
+
+  private bucket(m: Map<string, Counters>, name: string, cap: number): Counters {
+    let c = m.get(name);
+    if (c) return c;
+    if (m.size >= cap) name = OVERFLOW;
+    c = m.get(name);
+    if (!c) m.set(name, (c = emptyCounters()));
+    return c;
+  }
+
+  private changed(): void {
+    // Trailing throttle: one fire per 250 ms window however many requests land in it.
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this._onDidChange.fire();
+    }, THROTTLE_MS);
+    this.timer.unref();
+  }
+
+  private startDay(now: number): void {
+    this.day = this.dayOf(now);
+    this.todayByKey = new Map();
+    this.todayTotal = 0;
+    this.nextRollAt = this.resetHour < 0 ? Infinity : this.boundaryAfter(now);
+  }
+
+  private roll(now: number): void {
+    if (now < this.nextRollAt) return;
+    this.startDay(now);
+    this.changed();
+  }
+
+  /** The local date (YYYY-MM-DD) whose "day" contains `t`, days starting at resetHour:00. */
+  private dayOf(t: number): string {
+    const d = new Date(t);
+    const h = Math.max(0, this.resetHour);
+    const shifted = d.getHours() < h ? new Date(d.getFullYear(), d.getMonth(), d.getDate() - 1) : d;
+    return `${shifted.getFullYear()}-${String(shifted.getMonth() + 1).padStart(2, '0')}-${String(shifted.getDate()).padStart(2, '0')}`;
+  }
+
+  /** The first resetHour:00 local time strictly after `t` (Date handles DST and month ends). */
+  private boundaryAfter(t: number): number {
+    const d = new Date(t);
+    const b = new Date(d.getFullYear(), d.getMonth(), d.getDate(), this.resetHour, 0, 0, 0).getTime();
+    return b > t ? b : new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1, this.resetHour, 0, 0, 0).getTime();
+  }
+}
