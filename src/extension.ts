@@ -11,7 +11,7 @@ import { registerCommands } from './vscode/commands';
 import { ConfigWatcher } from './vscode/config';
 import { KeysView, syncContextKeys } from './vscode/keysView';
 import { ProxyController } from './vscode/leader';
-import { applyConfig, customProviders, offerAnotherPort, poolOptions, startUp } from './vscode/lifecycle';
+import { applyConfig, customProviders, logTransitions, offerAnotherPort, poolOptions, startUp } from './vscode/lifecycle';
 import { HealthPersistence } from './vscode/persistence';
 import { Prompts } from './vscode/prompts';
 import { KeyVault } from './vscode/secretVault';
@@ -44,7 +44,7 @@ export function activate(context: vscode.ExtensionContext) {
     target: () => (controller.state.endpoint ? { endpoint: controller.state.endpoint, token: vault.accessToken } : undefined) });
   const [keysView, statusBar] = [new KeysView(hub, (id) => catalogue.get(id)?.name ?? id), new StatusBarController(hub)];
   context.subscriptions.push(log, config, pool, stats, vault, persistence, controller, hub, wiring, keysView, statusBar,
-    syncContextKeys(hub), ...registerCommands({ vault, pool, stats, catalogue, prompts, hub, log, controller, wiring }),
+    syncContextKeys(hub), logTransitions(pool, log), ...registerCommands({ vault, pool, stats, catalogue, prompts, hub, log, controller, wiring }),
     config.onDidChange(applyConfig({ pool, stats, catalogue, controller, wiring, log })),
     vault.onDidChangeToken((t) => controller.setAccessToken(t)),
     controller.onDidChange((s) => { persistence.enabled = s.role === 'leader'; }));

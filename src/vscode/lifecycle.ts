@@ -104,3 +104,8 @@ export async function startUp(d: { vault: KeyVault; pool: KeyPool; persistence: 
     d.hub.refresh();
   }
 }
+
+/** One warn line per key state change (the key masked, the reason already redacted by the pool). */
+export function logTransitions(pool: KeyPool, log: Logger): vscode.Disposable {
+  return pool.onDidTransition(({ key, transition: t }) => log.warn(`Key ${key.label} (${key.masked}) ${t.from} → ${t.to}: ${t.reason}${t.status ? ` (HTTP ${t.status})` : ''}${t.model ? ` [${t.model}]` : ''}`));
+}
