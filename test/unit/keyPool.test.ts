@@ -8,12 +8,12 @@ const STEPS = [10_000, 30_000, 60_000];
 const MAX = 600_000;
 
 /** A fake key that looks like a real one; only its masked form may ever be shown. */
-export function fakeKey(id: string, extra: Partial<PoolKey> = {}): PoolKey {
+function fakeKey(id: string, extra: Partial<PoolKey> = {}): PoolKey {
   const secret = `sk-test-${id}-${'Zq8vLm3Np7Rt'.repeat(3)}${id.length}`;
   return { id, providerId: 'openai', label: id, masked: `sk-…${secret.slice(-4)}`, addedAt: 1, secret, ...extra };
 }
 
-export function makePool(clock: FakeClock, o: Partial<PoolOptions> = {}): KeyPool {
+function makePool(clock: FakeClock, o: Partial<PoolOptions> = {}): KeyPool {
   return new KeyPool({ clock, strategy: 'round-robin', cooldownStepsMs: STEPS, maxCooldownMs: MAX, degradedAfter: 3, discardOnQuota: true, ...o });
 }
 
