@@ -7,6 +7,7 @@ export function fmt(v, unit = '') {
   if (typeof v === 'string') return v;
   if (!Number.isFinite(v)) return 'n/a';
   const a = Math.abs(v);
+  if (Number.isInteger(v)) return v.toLocaleString('en-US') + unit;
   const s = a >= 1000 ? Math.round(v).toLocaleString('en-US') : a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
   return s + unit;
 }
