@@ -251,17 +251,16 @@ export class HeapSelector<T> implements Selector<T> {
 
   pick(isExcluded: (x: T) => boolean, excludeSize: number): T | undefined {
     // Best-first walk from the root: only excluded nodes expand, so at most excludeSize expand.
-    const frontier = [0];
+    const frontier = this.heap.length > 0 ? [0] : [];
     let expanded = 0;
     while (frontier.length > 0 && expanded <= excludeSize) {
       let k = 0;
       for (let j = 1; j < frontier.length; j++) if (this.less(this.heap[frontier[j]], this.heap[frontier[k]])) k = j;
       const i = frontier.splice(k, 1)[0];
-      if (i >= this.heap.length) continue;
       const x = this.heap[i];
       if (!isExcluded(x)) return x;
       expanded++;
-      frontier.push(2 * i + 1, 2 * i + 2);
+      for (const c of [2 * i + 1, 2 * i + 2]) if (c < this.heap.length) frontier.push(c);
     }
     return undefined;
   }

@@ -192,6 +192,17 @@ suite('strategies', () => {
       assert.equal(hs.pick((x) => x !== 'c', 2), 'c');
     });
 
+    test('HeapSelector: excluding the root of a two-element heap (children past the end)', () => {
+      const hs = new HeapSelector<{ v: number }>((x, y) => x.v < y.v);
+      const a = { v: 1 };
+      const b = { v: 2 };
+      hs.add(a);
+      hs.add(b);
+      assert.equal(hs.pick((x) => x === a, 1), b);
+      assert.equal(hs.pick(() => true, 5), undefined);
+      assert.equal(new HeapSelector<{ v: number }>((x, y) => x.v < y.v).pick(none, 0), undefined);
+    });
+
     test('WeightedSelector: grows past its initial size and keeps exact proportions', () => {
       const w = new Map<number, number>();
       const ws = new WeightedSelector<number>((x) => w.get(x) ?? 0, seeded(7));
