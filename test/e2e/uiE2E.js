@@ -154,7 +154,18 @@ async function runSteps(page, upstream, proxyPort, st) {
     await keyRow().click({ button: 'right', timeout: WAIT });
     const entry = page.locator('.context-view .action-item', { hasText: item }).first();
     await entry.waitFor({ timeout: WAIT });
+    // the menu ignores a click that comes right after it opened (a guard against the right-click's own
+    // mouse-up): hover, give it a moment, click; if the menu is still open, Enter runs the hovered item
+    await entry.hover();
+    await host.sleep(300);
     await entry.click();
+    const menu = page.locator('.context-view .monaco-menu');
+    if (!(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false))) {
+      log('context menu still open after the click; pressing Enter');
+      await entry.hover();
+      await page.keyboard.press('Enter');
+      await menu.waitFor({ state: 'hidden', timeout: WAIT });
+    }
     // a modal confirmation is allowed; answer it when it shows up
     const confirm = page.locator('.monaco-dialog-box .monaco-button', { hasText: UI.confirmDiscard }).first();
     if (await confirm.waitFor({ timeout: 1500 }).then(() => true, () => false)) await confirm.click();
@@ -188,8 +199,9 @@ async function runSteps(page, upstream, proxyPort, st) {
   step('the tree shows the key row with its masked key', async () => {
     const viewIcon = page.locator(`.activitybar .action-item .action-label[aria-label^="${UI.viewContainer}"]`).first();
     await viewIcon.waitFor({ timeout: WAIT });
-    const item = page.locator('.activitybar .action-item', { has: viewIcon }).first();
-    if (!/checked/.test(await item.getAttribute('class') || '')) await viewIcon.click();
+    const item = page.locator(`.activitybar .action-item:has(.action-label[aria-label^="${UI.viewContainer}"])`).first();
+    // clicking an already selected container would close the side bar
+    if (!/\bchecked\b/.test(await item.getAttribute('class', { timeout: WAIT }) || '')) await viewIcon.click();
     const deadline = Date.now() + WAIT;
     // providers → keys: expand the provider node if the key row is not shown yet
     while (!(await keyRow().isVisible()) && Date.now() < deadline) {

@@ -95,6 +95,8 @@ const BASE_SETTINGS = {
   'chat.disableAIFeatures': true, 'typescript.disableAutomaticTypeAcquisition': true, 'npm.fetchOnlinePackageInfo': false,
   'extensions.ignoreRecommendations': true, 'git.enabled': false, 'github.gitAuthentication': false,
   'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false, 'window.restoreWindows': 'none',
+  // the empty chat side bar would take a third of every screenshot
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
 /** A per-run temp tree: user data, extensions, XDG dirs, TMPDIR, HOME, browser profiles, workspace. */
