@@ -55,9 +55,9 @@ const JSONH = { 'content-type': 'application/json' };
 const SSEH = { ...JSONH, 'x-mock-mode': 'sse', 'x-mock-chunks': '20', 'x-mock-delay': '0' };
 const errors = {};
 /** One load run against one target, with the target process's CPU time over the run. */
-async function load(t, { c, body = small, headers = JSONH, secs = seconds }) {
+async function load(t, { c, body = small, headers = JSONH, secs = seconds, kind = loadgen }) {
   const cpu0 = t.pid ? cpuSeconds(t.pid) : NaN;
-  const r = await runLoad({ kind: loadgen, url: t.url, c, seconds: secs, path: '/v1/chat/completions', headers: { ...headers, ...t.headers }, bodyFile: body });
+  const r = await runLoad({ kind, url: t.url, c, seconds: secs, path: '/v1/chat/completions', headers: { ...headers, ...t.headers }, bodyFile: body });
   r.cpuUsPerReq = t.pid ? ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests : NaN;
   errors[t.name] = (errors[t.name] ?? 0) + r.errors;
   return r;
@@ -67,7 +67,6 @@ async function load(t, { c, body = small, headers = JSONH, secs = seconds }) {
 // measured load; the connection gate counts only connections opened after this point.
 for (const t of Object.values(T)) await load(t, { c: quick ? 50 : 100, secs: 1 });
 await sleep(1000);
-const connBase = await mock.stats();
 const idleRss = Object.fromEntries(Object.values(T).filter((t) => t.pid).map((t) => [t.name, rssMb(t.pid)]));
 
 const base = ['direct', 'bare', 'keyrelay', ...extraNames];
@@ -86,6 +85,7 @@ for (let r = 0; r < rounds; r++) {
   for (const s of scenarios) {
     const got = {};
     for (const name of shuffle(s.targets)) got[name] = await load(T[name], s);
+    await sleep(200); // let the last target settle before the next scenario or probe
     per[s.id].push(got);
   }
   const probe = {};
@@ -101,7 +101,7 @@ const keySel = await (async () => {
   return line ? JSON.parse(line.slice(11)) : { error: (r.err || r.out).split('\n').slice(0, 3).join(' | ') };
 })();
 const mem = quick ? undefined : await memoryCycles(T['keyrelay-1k'], T.bare, load);
-const g = await gates({ T, mock, load, seconds: quick ? 1 : 2, errors, connBase });
+const g = await gates({ T, mock, load, seconds: quick ? 1 : 2, errors });
 const act = quick || argv.includes('--no-activation') ? undefined : await activationBench({ samples: 7 });
 
 // ---- rows ----
