@@ -47,7 +47,7 @@ export function activate(context: vscode.ExtensionContext) {
     syncContextKeys(hub), logTransitions(pool, log), ...registerCommands({ vault, pool, stats, catalogue, prompts, hub, log, controller, wiring }),
     config.onDidChange(applyConfig({ pool, stats, catalogue, controller, wiring, log })),
     vault.onDidChangeToken((t) => controller.setAccessToken(t)),
-    controller.onDidChange((s) => { persistence.enabled = s.role === 'leader'; }));
+    controller.onDidChange((s) => { persistence.enabled = s.role !== 'follower'; }));
   shutdown = async () => { await controller.stop(cfg.proxy.shutdownGraceMs); await persistence.flush(); };
   const ready = startUp({ vault, pool, persistence, controller, hub, memento: context.globalState, log, autoStart: () => config.current.autoStart });
   return { pool, stats, vault, controller, hub, prompts, wiring, catalogue, config, ready, statusText: () => statusBar.text, treeItems: () => keysView.items() };

@@ -10,7 +10,7 @@ import { StorageKey } from './ids';
  */
 export class HealthPersistence extends DisposableBase {
   private timer: NodeJS.Timeout | undefined;
-  /** Followers do not write: only the leader's counters are real. */
+  /** Followers do not write: the leader's counters are the real ones. */
   enabled = true;
 
   constructor(

@@ -52,12 +52,14 @@ export class KeyVault extends DisposableBase {
       this.token = `kr-${randomBytes(24).toString('base64url')}`;
       await this.secrets.store(StorageKey.accessToken, this.token);
     }
+    const index = this.index();
+    const secrets = await Promise.all(index.map((rec) => this.secrets.get(StorageKey.secretPrefix + rec.id)));
     const keys: PoolKey[] = [];
-    for (const rec of this.index()) {
-      const secret = await this.secrets.get(StorageKey.secretPrefix + rec.id);
+    index.forEach((rec, i) => {
+      const secret = secrets[i];
       if (secret) keys.push({ ...rec, secret });
       else this.log.warn(`Key ${rec.label} (${rec.masked}) has no secret in SecretStorage; skipped.`);
-    }
+    });
     this.pool.setKeys(keys);
   }
 
