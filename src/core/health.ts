@@ -4,6 +4,7 @@
  */
 import { TimeHeap } from './candidates';
 import type { CandidateGroup } from './candidates';
+import type { KeyHealth } from './keyPool';
 import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, Transition } from './types';
 
 /** Transition history kept per key (newest last). */
@@ -62,8 +63,8 @@ export function scrubReason(reason: string, key: PoolKey): string {
 }
 
 /** Public, JSON-safe copy of a key's health (model cooldowns already drained to future ones). */
-export function publicHealth(h: HealthState): KeyHealthView {
-  const v: KeyHealthView = {
+export function publicHealth(h: HealthState): KeyHealth {
+  const v: KeyHealth = {
     state: h.state, modelCooldowns: Object.fromEntries(h.modelCooldowns), consecutiveFailures: h.consecutiveFailures,
     backoffLevel: h.backoffLevel, history: h.history.map((t) => ({ ...t })), inFlight: h.inFlight, uses: h.uses, successRate: h.successRate,
   };
@@ -73,11 +74,6 @@ export function publicHealth(h: HealthState): KeyHealthView {
   return v;
 }
 
-/** Shape of KeyPool's KeyHealth, repeated here so this file does not import keyPool.ts. */
-export interface KeyHealthView {
-  state: KeyState; coolingUntil?: number; modelCooldowns: Record<string, number>; consecutiveFailures: number;
-  backoffLevel: number; lastError?: string; history: Transition[]; inFlight: number; uses: number; ewmaTtfbMs?: number; successRate: number;
-}
 
 /** Persisted form of one key's health (KeyPool's PersistedHealth values). */
 export interface PersistedKeyHealth {

@@ -7,16 +7,20 @@ import { DisposableBase, Emitter } from './events';
 import type { Event } from './events';
 import { ProviderIndex, selectorFor } from './candidates';
 import { HealthMachine, newHealth, persistHealth, publicHealth, scrubReason, toRecord } from './health';
-import type { Entry, KeyHealthView, PersistedKeyHealth } from './health';
-import type { Clock, KeyRecord, Outcome, PoolKey, StrategyName, Transition } from './types';
+import type { Entry, PersistedKeyHealth } from './health';
+import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, StrategyName, Transition } from './types';
 
 /** Pool settings; the numbers come from ProxyConfig. */
 export interface PoolOptions {
   clock: Clock; strategy: StrategyName; cooldownStepsMs: number[]; maxCooldownMs: number;
   degradedAfter: number; discardOnQuota: boolean; random?: () => number;
 }
-/** A key's health as views and status JSON see it. */
-export type KeyHealth = KeyHealthView;
+/** A key's health as views and status JSON see it (`modelCooldowns`: model → until, future ones only). */
+export interface KeyHealth {
+  state: KeyState; coolingUntil?: number; modelCooldowns: Record<string, number>; consecutiveFailures: number;
+  backoffLevel: number; lastError?: string; history: Transition[] /* newest last, max 20 */; inFlight: number;
+  /** Requests since the last daily reset. */ uses: number; ewmaTtfbMs?: number; /** Recent, 0..1. */ successRate: number;
+}
 /** What `pick` found: a key, or why there is none. */
 export type PickResult =
   | { kind: 'key'; key: PoolKey }

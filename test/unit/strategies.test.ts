@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { KeyPool } from '../../src/core/keyPool';
 import type { PoolOptions } from '../../src/core/keyPool';
 import { HeapSelector, RandomSelector, RingSelector, WeightedSelector } from '../../src/core/strategies';
-import type { PoolKey, StrategyName } from '../../src/core/types';
+import type { Outcome, PoolKey, StrategyName } from '../../src/core/types';
 import { FakeClock } from './fakes/fakeClock';
 
 function fakeKey(id: string, extra: Partial<PoolKey> = {}): PoolKey {
@@ -217,6 +217,63 @@ suite('strategies', () => {
       for (let i = 20; i < 39; i++) ws.remove(i);
       assert.equal(ws.pick((x) => x === 39, 1), undefined);
       assert.equal(ws.pick(none, 0), 39);
+    });
+  });
+
+  suite('selection through the pool', () => {
+    let pool: KeyPool;
+    setup(() => { pool = makePool(clock, { cooldownStepsMs: [10_000] }); pools.push(pool); });
+    const rl = (retryAfterMs?: number): Outcome => ({ kind: 'rate-limited', status: 429, retryAfterMs, reason: 'Rate limit reached' });
+    const pickId = (p: KeyPool, model?: string, exclude?: Iterable<string>) => {
+      const r = p.pick({ providerId: 'openai', model, exclude: exclude && new Set(exclude) });
+      return r.kind === 'key' ? r.key.id : undefined;
+    };
+
+    test('exclude skips keys already tried by this request', () => {
+      pool.setKeys(['a', 'b', 'c'].map((id) => fakeKey(id)));
+      assert.equal(pickId(pool, 'm', ['a', 'b']), 'c');
+      assert.equal(pickId(pool, 'm', ['a', 'c']), 'b');
+      assert.deepEqual(pool.pick({ providerId: 'openai', exclude: new Set(['a', 'b', 'c']) }), { kind: 'none' });
+      pool.report('c', undefined, rl(5000));
+      assert.deepEqual(pool.pick({ providerId: 'openai', exclude: new Set(['a', 'b']) }), { kind: 'cooling', retryAfterMs: 5000, count: 1 });
+    });
+
+    test('groups evicted past the per-provider cache are rebuilt with current health', () => {
+      pool.setKeys([fakeKey('a'), fakeKey('b')]);
+      pool.report('a', 'm0', rl(60_000));
+      for (let i = 0; i < 100; i++) pickId(pool, `m${i}`);
+      for (let i = 0; i < 4; i++) assert.equal(pickId(pool, 'm0'), 'b');
+      pool.report('b', undefined, { kind: 'invalid', status: 401, reason: 'x' });
+      for (let i = 1; i < 100; i++) assert.equal(pickId(pool, `m${i}`), 'a');
+      assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm0' }), { kind: 'cooling', retryAfterMs: 60_000, count: 1 });
+    });
+
+    test('10,000 keys with 9,990 cooling: pick returns only the active ones, evenly and fast', () => {
+      const keys = Array.from({ length: 10_000 }, (_, i) => fakeKey(`k${i}`));
+      pool.setKeys(keys);
+      const active = new Set<string>();
+      for (let i = 0; i < 10_000; i++) {
+        if (i % 1000 === 7) active.add(`k${i}`);
+        // Half cool key-wide, half for the model only: both must be skipped without a scan.
+        else pool.report(`k${i}`, i % 2 ? 'gpt-4o' : undefined, rl(60_000 + i));
+      }
+      assert.equal(active.size, 10);
+      const counts = new Map<string, number>();
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 50_000; i++) {
+        const id = pickId(pool, 'gpt-4o') as string;
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.deepEqual([...counts.keys()].sort(), [...active].sort());
+      assert.ok([...counts.values()].every((c) => c === 5000));
+      assert.ok(ms < 2000, `50,000 picks took ${ms} ms`);
+      // Once every active key is excluded, the answer is the soonest cooldown, not a scan.
+      assert.deepEqual(pool.pick({ providerId: 'openai', model: 'gpt-4o', exclude: active }), { kind: 'cooling', retryAfterMs: 60_000, count: 9_990 });
+      clock.advance(60_001);
+      assert.equal(pool.health('k1')?.state, 'active');
+      assert.deepEqual(pool.health('k1')?.modelCooldowns, {});
+      assert.equal(pool.health('k2')?.state, 'cooling');
     });
   });
 });
