@@ -35,7 +35,7 @@ export class CandidateGroup {
   private readonly cooling = new TimeHeap<{ at: number; e: Entry }>();
   private readonly pushed = new Map<Entry, number>();
 
-  constructor(readonly model: string | undefined, public selector: Selector<Entry>) {}
+  constructor(readonly model: string | undefined, readonly selector: Selector<Entry>) {}
 
   addMember(e: Entry): void {
     if (this.members.has(e)) return;
@@ -74,12 +74,6 @@ export class CandidateGroup {
 
   isAvailable(e: Entry): boolean {
     return this.members.get(e) === 'avail';
-  }
-
-  /** Swaps in another strategy's selector, filled with the currently available members. */
-  setSelector(sel: Selector<Entry>): void {
-    this.selector = sel;
-    for (const [e, s] of this.members) if (s === 'avail') sel.add(e);
   }
 
   /** Earliest time a cooling member becomes usable; stale heap tops are dropped lazily. */
