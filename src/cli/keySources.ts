@@ -64,7 +64,7 @@ export function keysFromEnv(env: NodeJS.ProcessEnv, catalogue: ProviderCatalogue
 }
 
 /** Any file the importers understand: .env, one key per line, pasted lists, JSON. */
-export function keysFromFile(file: string, catalogue: ProviderCatalogue, defaultProvider?: string): { keys: KeyInput[]; skipped: string[] } {
+export function keysFromFile(file: string, catalogue: ProviderCatalogue, defaultProvider?: string): { keys: KeyInput[]; skipped: string[]; duplicates: string[] } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -72,7 +72,7 @@ export function keysFromFile(file: string, catalogue: ProviderCatalogue, default
     throw new ProxyError('invalid_config', 400, `Cannot read keys file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
   }
   const r = importKeys(text, { fileName: basename(file), catalogue, defaultProvider });
-  return { keys: r.keys.map(fromImported), skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`) };
+  return { keys: r.keys.map(fromImported), skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`), duplicates: r.duplicates };
 }
 
 function fromImported(k: { providerId: string; secret: string; label?: string; models?: string[]; baseUrl?: string; weight?: number }): KeyInput {

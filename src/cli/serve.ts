@@ -50,14 +50,18 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   const catalogue = new ProviderCatalogue(loaded.providers);
 
   const inputs: KeyInput[] = [...loaded.keys];
+  const duplicates: string[] = [];
   if (opts.keysFile) {
     const fromFile = keysFromFile(opts.keysFile, catalogue);
     inputs.push(...fromFile.keys);
+    duplicates.push(...fromFile.duplicates);
     for (const s of fromFile.skipped) log.warn(`skipped ${s}`);
   }
   inputs.push(...keysFromEnv(process.env, catalogue));
   const clock = systemClock;
-  const { keys, duplicates } = toPoolKeys(inputs, catalogue, clock.now());
+  const pooled = toPoolKeys(inputs, catalogue, clock.now());
+  const keys = pooled.keys;
+  duplicates.push(...pooled.duplicates);
   if (duplicates.length > 0) log.info(`Dropped ${duplicates.length} duplicate key(s): ${duplicates.join(', ')}`);
 
   const statePath = join(dataDir, 'state.json');

@@ -86,7 +86,8 @@ function isSpace(c: number): boolean {
 
 /** The body with the model string replaced (the `provider/` prefix stripped). */
 export function replaceModel(body: Buffer, at: { start: number; end: number }, model: string): Buffer {
-  return Buffer.concat([body.subarray(0, at.start), Buffer.from(model, 'utf8'), body.subarray(at.end)]);
+  // The found value was decoded; write it back JSON-escaped so a `"` or `\\` cannot break the body.
+  return Buffer.concat([body.subarray(0, at.start), Buffer.from(JSON.stringify(model).slice(1, -1), 'utf8'), body.subarray(at.end)]);
 }
 
 /**

@@ -204,9 +204,13 @@ export class ProxyServer implements Disposable {
         throw new ProxyError('method_not_allowed', 405, `Method ${method} is not supported. Use GET or POST.`);
       }
       const access = guard.credential(req.headers);
-      if (rest === '/models' && method === 'GET' && access.isToken && this.deps.pool.list().length > 0) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(buildModels(shape, this.deps.pool, this.deps.catalogue));
-        return;
+      if (rest === '/models' && method === 'GET' && access.isToken) {
+        // The union of what the keys and presets list; when nothing is known, ask the provider.
+        const models = buildModels(shape, this.deps.pool, this.deps.catalogue);
+        if (models !== undefined) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(models);
+          return;
+        }
       }
       void forwardRequest(this.forward, {
         req, res, shape, rest, query: q < 0 ? '' : url.slice(q), isToken: access.isToken, credential: access.credential, t0,

@@ -53,8 +53,9 @@ export function buildStatus(opts: {
 /**
  * `GET /v1/models`: the union over providers that have keys (DESIGN §1), each id as the client
  * must send it: bare for the default provider of the shape, `providerId/model` otherwise.
+ * `undefined` when no key or preset lists a model: the caller then forwards to the provider.
  */
-export function buildModels(shape: ApiShape, pool: KeyPool, catalogue: ProviderCatalogue): string {
+export function buildModels(shape: ApiShape, pool: KeyPool, catalogue: ProviderCatalogue): string | undefined {
   const ids: Array<{ id: string; owner: string }> = [];
   const def = catalogue.defaultFor(shape, (id) => pool.hasKeys(id));
   for (const providerId of pool.providerIds()) {
@@ -65,6 +66,7 @@ export function buildModels(shape: ApiShape, pool: KeyPool, catalogue: ProviderC
       ids.push({ id: provider.id === def?.id ? m : `${provider.id}/${m}`, owner: provider.id });
     }
   }
+  if (ids.length === 0) return undefined;
   if (shape === 'anthropic') {
     const data = ids.map(({ id }) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' }));
     return JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });

@@ -1,0 +1,152 @@
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import OpenAI from 'openai';
+import { request } from 'undici';
+import { FakeUpstream } from '../fakes/upstreamServer';
+import { assertNoKeys, OPENAI_KEYS } from './harness';
+
+const CLI = resolve(__dirname, '../../../dist/cli.js');
+
+interface Run { child: ChildProcess; stdout: string; stderr: string; exited: Promise<number> }
+
+/** Starts the built CLI with a clean environment (no stray *_API_KEY from the machine). */
+function start(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const run: Run = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 : 1)))) };
+  child.stdout!.on('data', (d) => { run.stdout += d; });
+  child.stderr!.on('data', (d) => { run.stderr += d; });
+  return run;
+}
+
+async function endpointOf(run: Run): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const m = /KeyRelay listening on (http:\/\/\S+)/.exec(run.stdout);
+    if (m) return m[1];
+    if (run.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`CLI did not start:\n${run.stdout}\n${run.stderr}`);
+}
+
+/** `keyrelay serve` as a user runs it (DESIGN §9). */
+suite('the headless CLI', () => {
+  let dir: string;
+  let fake: FakeUpstream;
+  const runs: Run[] = [];
+
+  setup(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyrelay-cli-'));
+    fake = await FakeUpstream.start();
+  });
+  teardown(async () => {
+    for (const r of runs.splice(0)) if (r.child.exitCode === null) { r.child.kill('SIGKILL'); await r.exited; }
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function config(extra: Record<string, unknown> = {}): string {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({
+      proxy: { port: 0 },
+      providers: [{ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' }],
+      ...extra,
+    }));
+    return file;
+  }
+
+  test('--help documents every flag', async () => {
+    const r = start(['--help']);
+    runs.push(r);
+    assert.equal(await r.exited, 0);
+    for (const flag of ['--port', '--host', '--config', '--keys-file', '--data-dir', '--token', '--strategy', '--log-level']) {
+      assert.ok(r.stdout.includes(flag), flag);
+    }
+  });
+
+  test('serves with keys from a keys file, persists state with mode 0600 and no key text, stops cleanly on SIGTERM', async () => {
+    const keysFile = join(dir, 'factory_keys.txt');
+    writeFileSync(keysFile, `${OPENAI_KEYS.join('\n')}\n${OPENAI_KEYS[0]}\n`);
+    const data = join(dir, 'data');
+    const r = start(['serve', '--config', config({ keys: [] }), '--keys-file', keysFile, '--data-dir', data, '--token', 'kr-cli-test-token', '--log-level', 'trace'],
+      {});
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    assert.match(r.stdout, /Continue/);
+    assert.match(r.stdout, /Claude Code/);
+    assert.match(r.stdout, /Codex/);
+    assert.match(r.stdout, /Cline/);
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: 'kr-cli-test-token', maxRetries: 0 });
+    // The keys file holds bare keys: they belong to the provider detected by prefix (openai), so
+    // route them with a model whose provider prefix is explicit.
+    const status = await request(`${endpoint}/keyrelay/status`, { headers: { authorization: 'Bearer kr-cli-test-token' } });
+    const body = await status.body.text();
+    assertNoKeys(body, 'status');
+    assert.equal((JSON.parse(body) as { keys: unknown[] }).keys.length, 3, 'the duplicate was dropped');
+    assert.ok(sdk);
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exited, 0);
+    const stateFile = join(data, 'state.json');
+    assert.equal(statSync(stateFile).mode & 0o777, 0o600);
+    assertNoKeys(readFileSync(stateFile, 'utf8'), 'state.json');
+    assertNoKeys(r.stdout + r.stderr, 'CLI output');
+    assert.match(r.stderr, /duplicate/);
+  });
+
+  test('keys from the environment and config; requests go through with a pool key; state survives a restart', async () => {
+    const data = join(dir, 'data');
+    const cfg = config({ keys: [{ provider: 'mock', key: OPENAI_KEYS[0], label: 'one' }, { provider: 'mock', key: OPENAI_KEYS[1] }] });
+    let r = start(['serve', '--config', cfg, '--data-dir', data]);
+    runs.push(r);
+    let endpoint = await endpointOf(r);
+    const token = readFileSync(join(data, 'token'), 'utf8').trim();
+    assert.equal(statSync(join(data, 'token')).mode & 0o777, 0o600);
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: token, maxRetries: 0 });
+    for (let i = 0; i < 4; i++) await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.deepEqual(Object.values(fake.countsByKey()).sort(), [2, 2]);
+    r.child.kill('SIGINT');
+    assert.equal(await r.exited, 0);
+
+    r = start(['serve', '--config', cfg, '--data-dir', data]);
+    runs.push(r);
+    endpoint = await endpointOf(r);
+    const status = await request(`${endpoint}/keyrelay/status`, { headers: { authorization: `Bearer ${token}` } });
+    const json = (await status.body.json()) as { totals: { requests: number } };
+    assert.equal(json.totals.requests, 4, 'stats survived the restart');
+  });
+
+  test('no keys: starts in fallback mode and says so', async () => {
+    const r = start(['serve', '--port', '0', '--data-dir', join(dir, 'd')]);
+    runs.push(r);
+    await endpointOf(r);
+    assert.match(r.stdout, /fallback mode/);
+  });
+
+  test('an invalid config file: exit 2 with a message naming the field', async () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ proxy: { port: 'eighty' } }));
+    const r = start(['serve', '--config', file, '--data-dir', join(dir, 'd')]);
+    runs.push(r);
+    assert.equal(await r.exited, 2);
+    assert.match(r.stderr, /"port" must be an integer/);
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, '{ "keys": [ { "provider": "openai", "key": "sk-x" } ');
+    const r2 = start(['serve', '--config', broken, '--data-dir', join(dir, 'd')]);
+    runs.push(r2);
+    assert.equal(await r2.exited, 2);
+    assert.match(r2.stderr, /not valid JSON/);
+  });
+
+  test('an unknown flag or command: exit 2 pointing at --help', async () => {
+    const r = start(['serve', '--prot', '1']);
+    runs.push(r);
+    assert.equal(await r.exited, 2);
+    const r2 = start(['srv']);
+    runs.push(r2);
+    assert.equal(await r2.exited, 2);
+    assert.match(r2.stderr, /--help/);
+  });
+});

@@ -1,0 +1,68 @@
+// `npm test`: every test this project has, in order, from a fresh clone. It installs what the
+// tests need (the code-server host and Chromium, via test/vscode-host/setup.sh), runs each stage,
+// and ends with one line `N passed, M failed` over all stages. Exit code 0 only if all passed.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+const only = process.argv.slice(2); // e.g. `npm test -- unit` runs just that stage
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+/** Each stage: a command and how its output counts tests (mocha's spec reporter or our e2e's line). */
+const stages = [
+  { name: 'build', cmd: 'node esbuild.mjs && npx tsc -p .', counts: false },
+  { name: 'unit', cmd: 'npx mocha --config .mocharc.json', counts: 'mocha' },
+  { name: 'host-setup', cmd: 'bash test/vscode-host/setup.sh', counts: false },
+  { name: 'host', cmd: 'node out/test/integration/runTest.js', counts: 'mocha' },
+  { name: 'package', cmd: 'npx vsce package --no-dependencies', counts: false },
+  { name: 'e2e', cmd: `node test/e2e/uiE2E.js keyrelay-${version}.vsix`, counts: 'line' },
+  { name: 'bench-quick', cmd: 'node test/bench/run.mjs --quick', counts: 'line' },
+];
+
+function run(cmd) {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+function count(kind, out) {
+  // eslint-disable-next-line no-control-regex
+  const text = out.replace(/\x1b\[[0-9;]*m/g, '');
+  if (kind === 'mocha') {
+    const passed = [...text.matchAll(/^\s*(\d+) passing/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const failed = [...text.matchAll(/^\s*(\d+) failing/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    return { passed, failed };
+  }
+  const m = [...text.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].at(-1);
+  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
+}
+
+let passed = 0;
+let failed = 0;
+const broken = [];
+for (const stage of stages) {
+  if (only.length && !only.includes(stage.name)) continue;
+  if (stage.name === 'bench-quick' && !existsSync('test/bench/run.mjs')) continue;
+  console.log(`\n=== ${stage.name}: ${stage.cmd}`);
+  const started = Date.now();
+  const { code, out } = await run(stage.cmd);
+  console.log(`=== ${stage.name}: exit ${code} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (stage.counts) {
+    const c = count(stage.counts, out);
+    passed += c.passed;
+    failed += c.failed;
+    if (code !== 0 && c.failed === 0) failed += 1; // crashed before reporting: still a failure
+  } else if (code !== 0) {
+    failed += 1;
+  }
+  if (code !== 0) {
+    broken.push(stage.name);
+    // Later stages need what an earlier one builds; stop at the first broken prerequisite.
+    if (!stage.counts) break;
+  }
+}
+if (broken.length) console.log(`\nbroken stages: ${broken.join(', ')}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && broken.length === 0 ? 0 : 1);
