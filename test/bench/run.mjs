@@ -1,7 +1,7 @@
 // KeyRelay benchmark: KeyRelay vs a bare pass-through (and the upstream called directly), rounds in
 // random target order, goals from issue 4, one table, results JSON in bench-results/.
 //   node test/bench/run.mjs [--quick] [--rounds N] [--seconds S] [--keyrelay-cli dist/cli.js|bare]
-//                           [--loadgen auto|wrk|builtin] [--no-activation]
+//                           [--loadgen auto|wrk|builtin] [--no-activation] [--profile]
 // Extra proxies: KEYRELAY_BENCH_EXTRA='name=x;cmd=<start command, {MOCK} = mock URL>;url=http://127.0.0.1:4000'
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +24,9 @@ const cliOpt = opt('--keyrelay-cli', 'dist/cli.js');
 const log = (s) => process.stderr.write(`${s}\n`);
 
 pinSelf();
+const loadAvg = () => Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+const loadStart = loadAvg();
+if (loadStart > 1.5) log(`warning: load average ${loadStart} before the bench: other work shares these CPUs; expect noisy rounds`);
 const loadgen = await chooseLoadgen(opt('--loadgen', 'auto'));
 log(`bench: ${quick ? 'quick' : 'full'}, ${rounds} rounds × ${seconds}s, loadgen ${loadgen}, ${CPUS} CPUs${hasTaskset ? `, proxies on CPU ${PIN.proxy}, load+mock on CPU ${PIN.load}` : ', not pinned'}`);
 
@@ -44,8 +47,11 @@ const big = path.join(dir, 'chat-200k.json');
 fs.writeFileSync(big, JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'lorem ipsum '.repeat(200 * 1024 / 12) }] }));
 
 const mock = await startMock();
-const kr = (n, name) => (cli === 'bare' ? startBare(mock).then((t) => ({ ...t, name, keys: n })) : startKeyRelay(mock, n, { cli, name }));
-const T = { direct: directTarget(mock), bare: await startBare(mock), keyrelay: await kr(3, 'keyrelay') };
+// --profile: the 3-key KeyRelay runs with --cpu-prof; summarise with profileTop.mjs afterwards.
+const profDir = path.join(root, 'bench-results', 'prof');
+const nodeArgs = (n) => (argv.includes('--profile') && n === 3 ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
+const kr = (n, name) => (cli === 'bare' ? startBare(mock).then((t) => ({ ...t, name, keys: n })) : startKeyRelay(mock, n, { cli, name, nodeArgs: nodeArgs(n) }));
+const T = { direct: directTarget(mock), bare: await startBare(mock, { nodeArgs: nodeArgs(3) }), keyrelay: await kr(3, 'keyrelay') };
 if (!quick) { T['keyrelay-10k'] = await kr(10_000, 'keyrelay-10k'); T['keyrelay-1k'] = await kr(1000, 'keyrelay-1k'); }
 const extraNames = [];
 for (const spec of parseExtra()) { T[spec.name] = await startExtra(mock, spec); extraNames.push(spec.name); }
@@ -143,12 +149,14 @@ if (act) {
 
 const table = printTable(rows, extraNames);
 console.log(table);
+log(`load average: ${loadStart} at start, ${loadAvg()} at end (${CPUS} CPUs)`);
 fs.mkdirSync(path.join(root, 'bench-results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outFile = path.join(root, 'bench-results', `bench-${quick ? 'quick' : 'full'}-${stamp}.json`);
-fs.writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), argv, quick, rounds, seconds, loadgen, cpus: CPUS, pinned: hasTaskset, cli: cli === 'bare' ? 'bare' : path.relative(root, cli), targets: Object.values(T).map((t) => ({ name: t.name, url: t.url })), per, sse, keySel, idleRss, memory: mem?.data, gates: g.data, activation: act && { ...act, samples: undefined }, errors, rows, table }, null, 2));
+fs.writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), argv, loadAvg: { start: loadStart, end: loadAvg() }, quick, rounds, seconds, loadgen, cpus: CPUS, pinned: hasTaskset, cli: cli === 'bare' ? 'bare' : path.relative(root, cli), targets: Object.values(T).map((t) => ({ name: t.name, url: t.url })), per, sse, keySel, idleRss, memory: mem?.data, gates: g.data, activation: act && { ...act, samples: undefined }, errors, rows, table }, null, 2));
 log(`results: ${path.relative(root, outFile)}`);
 closeProbeAgent();
 for (const t of Object.values(T)) await t.stop();
 await mock.stop();
+if (argv.includes('--profile')) log(`profiles in ${path.relative(root, profDir)}: node test/bench/profileTop.mjs <file> --filter src/`);
 process.exit(rows.some((r) => r.pass === false) ? 1 : 0);

@@ -29,8 +29,8 @@ export function directTarget(mock) {
   return { name: 'direct', url: mock.url, pid: undefined, headers: { authorization: `Bearer sk-bench-direct-${'z'.repeat(40)}` }, stop: async () => {} };
 }
 
-export async function startBare(mock) {
-  const [cmd, args] = pinned(PIN.proxy, process.execPath, [path.join(here, 'bare.mjs'), '--upstream', mock.url, '--key', BARE_KEY]);
+export async function startBare(mock, { nodeArgs = [] } = {}) {
+  const [cmd, args] = pinned(PIN.proxy, process.execPath, [...nodeArgs, path.join(here, 'bare.mjs'), '--upstream', mock.url, '--key', BARE_KEY]);
   const p = await startChild(cmd, args, { ready: /BARE listening on (http:\/\/127\.0\.0\.1:\d+)/ });
   return { name: 'bare', url: p.match[1], pid: p.pid, headers: { authorization: `Bearer ${TOKEN}` }, stop: () => stop(p.child) };
 }
