@@ -13,6 +13,7 @@ import type { Stats } from './stats';
 import type { ApiShape, Clock, FailureClass, Logger, Outcome, PoolKey, ProviderSpec, ProxyConfig } from './types';
 import { classifyNetworkError } from './upstream';
 import type { Upstream, UpstreamRequest } from './upstream';
+import type { RequestLog } from './requestLog';
 
 /** Everything the forwarder needs, injected by the server. */
 export interface ForwardDeps {
@@ -26,6 +27,8 @@ export interface ForwardDeps {
   config(): ProxyConfig;
   /** Providers already announced as running in fallback mode (one log line each). */
   fallbackLogged: Set<string>;
+  /** The optional redacted request log (setting requestLogDir). */
+  requestLog(): RequestLog | undefined;
 }
 
 /** One client request that passed local access checks. */
@@ -46,6 +49,7 @@ export interface ProxiedRequest {
 
 /** Per-request bookkeeping for the log line and the stats. */
 interface Trace {
+  body?: Buffer;
   provider?: ProviderSpec;
   model?: string;
   key?: PoolKey;
@@ -84,12 +88,22 @@ export async function forwardRequest(deps: ForwardDeps, p: ProxiedRequest): Prom
     const ms = deps.clock.now() - p.t0;
     logger.trace(`${p.req.method} ${p.req.url} model=${trace.model ?? '-'} key=${trace.key?.masked ?? '-'} attempts=${trace.attempts} status=${status} ms=${ms} ttfb=${trace.ttfbMs ?? '-'}`);
   }
+  const log = deps.requestLog();
+  if (log) {
+    const now = deps.clock.now();
+    log.write({
+      method: p.req.method ?? '', path: p.req.url ?? '', headers: p.req.headers, body: trace.body ?? Buffer.alloc(0),
+      provider: trace.provider?.id, model: trace.model, key: trace.key?.masked, attempts: trace.attempts, status,
+      ms: now - p.t0, ttfbMs: trace.ttfbMs,
+    }, now);
+  }
 }
 
 async function run(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Promise<number> {
   const { pool, catalogue } = deps;
   const cfg = deps.config();
   let body = await readBody(p.req, cfg.maxBodyBytes, cfg.bodyTimeoutMs);
+  trace.body = body;
   const facts = p.req.method === 'POST' ? inspectJsonBody(body, p.shape) : {};
   const route = resolveRoute({ shape: p.shape, model: facts.model?.value }, catalogue, pool);
   trace.provider = route.provider;

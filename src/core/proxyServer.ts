@@ -15,6 +15,7 @@ import { runFanOut } from './fanOut';
 import type { Stats } from './stats';
 import { buildModels, buildStatus } from './status';
 import type { ApiShape, Clock, Logger, ProxyConfig } from './types';
+import { RequestLog } from './requestLog';
 import { Upstream } from './upstream';
 
 /** What the server needs; the VS Code adapter and the CLI both build one. */
@@ -61,6 +62,7 @@ export class ProxyServer implements Disposable {
   private readonly forward: ForwardDeps;
   private readonly inFlight = new Set<ServerResponse>();
   private readonly subscriptions: Disposable[] = [];
+  private requestLog: RequestLog | undefined;
 
   constructor(private readonly deps: ProxyDeps) {
     this.config = deps.config;
@@ -73,7 +75,9 @@ export class ProxyServer implements Disposable {
     this.forward = {
       pool: deps.pool, stats: deps.stats, catalogue: deps.catalogue, upstream: this.upstream, logger: deps.logger,
       clock: deps.clock, redactor: this.redactor, config: () => this.config, fallbackLogged: new Set(),
+      requestLog: () => this.requestLog,
     };
+    this.openRequestLog();
   }
 
   get state(): ProxyState {
@@ -139,6 +143,7 @@ export class ProxyServer implements Disposable {
     const old = this.config;
     this.config = config;
     if (config.connectTimeoutMs !== old.connectTimeoutMs) this.upstream.reconfigure(config.connectTimeoutMs);
+    if (config.requestLogDir !== old.requestLogDir) this.openRequestLog();
     if (this.guard && this._state.port !== undefined) {
       this.guard = new AccessGuard({ port: this._state.port, bindHost: config.host, allowedOrigins: config.allowedOrigins, token: this.token });
     }
@@ -160,8 +165,20 @@ export class ProxyServer implements Disposable {
       server.closeAllConnections();
     }
     this.upstream.destroy();
+    this.requestLog?.dispose();
     for (const s of this.subscriptions) s.dispose();
     this._onDidChangeState.dispose();
+  }
+
+  private openRequestLog(): void {
+    this.requestLog?.dispose();
+    this.requestLog = undefined;
+    if (!this.config.requestLogDir) return;
+    try {
+      this.requestLog = new RequestLog(this.config.requestLogDir, this.redactor);
+    } catch (err) {
+      this.deps.logger.error(`Request logging is off: cannot use ${this.config.requestLogDir} (${(err as Error).message}).`);
+    }
   }
 
   private setState(s: ProxyState): void {
