@@ -273,13 +273,18 @@ async function runSteps(page, upstream, proxyPort, st) {
   }
 }
 
-const hard = setTimeout(() => {
-  log('hard TIMEOUT');
-  host.killOwnBrowsers();
-  host.stopCodeServer(live.cs);
-  host.removeRunDirs(live.dirs);
-  console.log(`0 passed, ${Math.max(steps.length, 1)} failed`);
-  process.exit(124);
-}, Number(process.env.E2E_TIMEOUT_MS || 300_000));
-hard.unref();
-main().then((code) => process.exit(code), (e) => { console.error(e); console.log('0 passed, 1 failed'); process.exit(1); });
+function start() {
+  const hard = setTimeout(() => {
+    log('hard TIMEOUT');
+    host.killOwnBrowsers();
+    host.stopCodeServer(live.cs);
+    host.removeRunDirs(live.dirs);
+    console.log(`0 passed, ${Math.max(steps.length, 1)} failed`);
+    process.exit(124);
+  }, Number(process.env.E2E_TIMEOUT_MS || 300_000));
+  hard.unref();
+  main().then((code) => process.exit(code), (e) => { console.error(e); console.log('0 passed, 1 failed'); process.exit(1); });
+}
+
+// VSHOST_NETNS=1: the copy re-run inside a loopback-only network namespace does the work
+if (!host.reexecInNetns()) start();
