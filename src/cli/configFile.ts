@@ -47,7 +47,7 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
   const keys = asArray(obj.keys, file, 'keys').map((k, i) => keyEntry(k, `${file}: keys[${i}]`));
   if (obj.apiKeys !== undefined) {
     const imported = importKeys(JSON.stringify({ apiKeys: obj.apiKeys }), { fileName: 'config.json', catalogue });
-    keys.push(...imported.keys.map((k) => ({ providerId: k.providerId, secret: k.secret, label: k.label, models: k.models, baseUrl: k.baseUrl, weight: k.weight })));
+    keys.push(...imported.keys);
   }
   return { proxy, providers, keys };
 }

@@ -3,20 +3,13 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ProxyError } from '../core/errors';
 import { importKeys } from '../core/importers';
+import type { ImportedKey } from '../core/importers';
 import type { ProviderCatalogue } from '../core/providers';
 import { maskKey } from '../core/redact';
 import type { PoolKey } from '../core/types';
 
 /** A key as a config file, keys file or environment variable describes it. */
-export interface KeyInput {
-  providerId: string;
-  secret: string;
-  label?: string;
-  models?: string[];
-  baseUrl?: string;
-  weight?: number;
-  account?: string;
-}
+export type KeyInput = ImportedKey & { account?: string };
 
 /**
  * A stable id from the key's provider and text, so persisted health and stats find their key
@@ -60,7 +53,7 @@ export function keysFromEnv(env: NodeJS.ProcessEnv, catalogue: ProviderCatalogue
     if (value && /^[A-Z][A-Z0-9_]*_(API_KEY(_\d+)?|KEYS)$/.test(name) && name !== 'KEYRELAY_KEYS') lines.push(`${name}=${value}`);
   }
   if (lines.length === 0) return [];
-  return importKeys(lines.join('\n'), { fileName: '.env', catalogue }).keys.map(fromImported);
+  return importKeys(lines.join('\n'), { fileName: '.env', catalogue }).keys;
 }
 
 /** Any file the importers understand: .env, one key per line, pasted lists, JSON. */
@@ -72,9 +65,5 @@ export function keysFromFile(file: string, catalogue: ProviderCatalogue, default
     throw new ProxyError('invalid_config', 400, `Cannot read keys file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
   }
   const r = importKeys(text, { fileName: basename(file), catalogue, defaultProvider });
-  return { keys: r.keys.map(fromImported), skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`), duplicates: r.duplicates };
-}
-
-function fromImported(k: { providerId: string; secret: string; label?: string; models?: string[]; baseUrl?: string; weight?: number }): KeyInput {
-  return { providerId: k.providerId, secret: k.secret, label: k.label, models: k.models, baseUrl: k.baseUrl, weight: k.weight };
+  return { keys: r.keys, skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`), duplicates: r.duplicates };
 }
