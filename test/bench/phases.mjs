@@ -93,12 +93,12 @@ export async function memoryCycles(t1k, bare, load) {
   }
   return {
     data: rss,
-    rows: (idle) => {
+    rows: (idle, warm) => {
       const d = idle[t1k.name] - idle.keyrelay;
       const grow = (a) => a[2] - a[0];
       return [
-        valueRow({ scenario: 'idle memory, 1,000 keys vs 3 keys', metric: 'RSS MB', bare: `3 keys: ${fmt(idle.keyrelay)}`, keyrelay: idle[t1k.name], ratio: `+${fmt(d)} MB`, goal: '≤ +2 MB', pass: d <= 2, note: `bare idle RSS ${fmt(idle.bare)} MB` }),
-        valueRow({ scenario: 'memory growth over 3 load cycles (1,000 keys)', metric: 'RSS MB', bare: `+${fmt(grow(rss.bare))}`, keyrelay: `+${fmt(grow(rss[t1k.name]))}`, ratio: `RSS ${rss[t1k.name].map((x) => fmt(x)).join(' → ')}`, goal: '≤ +10 MB', pass: grow(rss[t1k.name]) <= 10 }),
+        valueRow({ scenario: 'idle memory, 1,000 keys vs 3 keys', metric: 'RSS MB', bare: `3 keys: ${fmt(idle.keyrelay)}`, keyrelay: idle[t1k.name], ratio: `${d >= 0 ? '+' : ''}${fmt(d)} MB`, goal: '≤ +2 MB', pass: d <= 2, note: `idle after start, before traffic; bare ${fmt(idle.bare)} MB. After warm-up: 3 keys ${fmt(warm.keyrelay)}, 1,000 keys ${fmt(warm[t1k.name])}, bare ${fmt(warm.bare)} MB` }),
+        valueRow({ scenario: 'memory growth over 3 load cycles (1,000 keys)', metric: 'RSS MB', bare: `${grow(rss.bare) >= 0 ? '+' : ''}${fmt(grow(rss.bare))}`, keyrelay: `${grow(rss[t1k.name]) >= 0 ? '+' : ''}${fmt(grow(rss[t1k.name]))}`, ratio: `RSS ${rss[t1k.name].map((x) => fmt(x)).join(' → ')}`, goal: '≤ +10 MB', pass: grow(rss[t1k.name]) <= 10 }),
       ];
     },
   };

@@ -69,11 +69,14 @@ async function load(t, { c, body = small, headers = JSONH, secs = seconds, kind 
   return r;
 }
 
-// Warm-up (JIT, connection pools at the highest concurrency used), then idle memory before any
-// measured load; the connection gate counts only connections opened after this point.
+// Idle memory once started (keys loaded, no traffic yet: load garbage would swamp a 2 MB goal),
+// then a warm-up (JIT, connection pools at the highest concurrency used) and idle again.
+await sleep(1000);
+const rssNow = () => Object.fromEntries(Object.values(T).filter((t) => t.pid).map((t) => [t.name, rssMb(t.pid)]));
+const idleRss = rssNow();
 for (const t of Object.values(T)) await load(t, { c: quick ? 50 : 100, secs: 1 });
 await sleep(1000);
-const idleRss = Object.fromEntries(Object.values(T).filter((t) => t.pid).map((t) => [t.name, rssMb(t.pid)]));
+const warmRss = rssNow();
 
 const base = ['direct', 'bare', 'keyrelay', ...extraNames];
 const scenarios = [
@@ -137,7 +140,7 @@ else for (const [op, label] of [['pick', 'pick'], ['cycle', 'pick+begin/end/repo
   const p = keySel[`${op}3`].map((v, i) => ({ keyrelay: keySel[`${op}10k`][i], bare: v }));
   rows.push(ratioRow({ scenario: `key selection (${label}), 10,000 vs 3 keys`, metric: 'ns/op', per: p, goal: '≤ 2×', limit: 2, better: 'low', cols: { direct: '–', bare: `3 keys: ${p.map((x) => x.bare).sort((a, b) => a - b)[p.length >> 1].toFixed(0)}` }, note: 'keyrelay column = 10,000 keys; real KeyPool bundled from src/core/keyPool.ts' }));
 }
-if (mem) rows.push(...mem.rows(idleRss));
+if (mem) rows.push(...mem.rows(idleRss, warmRss));
 rows.push(...g.rows.filter((x) => x.order !== 'early').map((x) => x.row));
 if (act) {
   if (act.error) rows.push(valueRow({ scenario: 'activation (bundled, stub vscode)', metric: 'ms', goal: '≤ 1.25× baseline, ≤ +50 ms', pass: false, note: act.error }));
@@ -153,7 +156,7 @@ log(`load average: ${loadStart} at start, ${loadAvg()} at end (${CPUS} CPUs)`);
 fs.mkdirSync(path.join(root, 'bench-results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outFile = path.join(root, 'bench-results', `bench-${quick ? 'quick' : 'full'}-${stamp}.json`);
-fs.writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), argv, loadAvg: { start: loadStart, end: loadAvg() }, quick, rounds, seconds, loadgen, cpus: CPUS, pinned: hasTaskset, cli: cli === 'bare' ? 'bare' : path.relative(root, cli), targets: Object.values(T).map((t) => ({ name: t.name, url: t.url })), per, sse, keySel, idleRss, memory: mem?.data, gates: g.data, activation: act && { ...act, samples: undefined }, errors, rows, table }, null, 2));
+fs.writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), argv, loadAvg: { start: loadStart, end: loadAvg() }, quick, rounds, seconds, loadgen, cpus: CPUS, pinned: hasTaskset, cli: cli === 'bare' ? 'bare' : path.relative(root, cli), targets: Object.values(T).map((t) => ({ name: t.name, url: t.url })), per, sse, keySel, idleRss, warmRss, memory: mem?.data, gates: g.data, activation: act && { ...act, samples: undefined }, errors, rows, table }, null, 2));
 log(`results: ${path.relative(root, outFile)}`);
 closeProbeAgent();
 for (const t of Object.values(T)) await t.stop();
