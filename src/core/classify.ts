@@ -2,10 +2,14 @@ import { parseRetryAfter } from './retryAfter';
 import type { Outcome } from './types';
 
 /**
- * Bodies that mean the account is out of money, not momentarily throttled. Gemini's
- * "Quota exceeded for metric … per minute" is a rate limit and deliberately does not match.
+ * Bodies that mean the account is out of money, not momentarily throttled. OpenAI and Gemini
+ * share the words "You exceeded your current quota", so only OpenAI's `insufficient_quota`
+ * code counts: Gemini's per-minute and per-day quotas are rate limits with a retry delay.
  */
-const QUOTA_BODY = /insufficient_quota|exceeded your current quota|credit balance is too low|insufficient[_ ]credits|billing_hard_limit|out of credits/i;
+const QUOTA_BODY = /insufficient_quota|credit balance is too low|insufficient[_ ]credits|billing_hard_limit|out of credits/i;
+
+/** Gemini puts the wait in the body: `"retryDelay": "43s"`. */
+const RETRY_DELAY_BODY = /"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"/;
 
 /** Pulls `"type"`/`"code"` and `"message"` out of an error body without trusting its shape. */
 export function errorFacts(body: string): { errorType?: string; message?: string } {
@@ -30,7 +34,9 @@ export function classifyRejection(
     return { kind: 'exhausted', status, reason, errorType };
   }
   if (status === 429) {
-    return { kind: 'rate-limited', status, retryAfterMs: parseRetryAfter(headers, now), reason, errorType };
+    const delay = RETRY_DELAY_BODY.exec(body);
+    const retryAfterMs = parseRetryAfter(headers, now) ?? (delay ? Math.ceil(Number(delay[1]) * 1000) : undefined);
+    return { kind: 'rate-limited', status, retryAfterMs, reason, errorType };
   }
   if (status === 401 || status === 403) return { kind: 'invalid', status, reason, errorType };
   if (status >= 500 || status === 408) return { kind: 'server-error', status, reason, errorType };
