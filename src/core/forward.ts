@@ -108,6 +108,9 @@ async function run(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Promise<
   const route = resolveRoute({ shape: p.shape, model: facts.model?.value }, catalogue, pool);
   trace.provider = route.provider;
   trace.model = route.model;
+  if (p.rest.startsWith('/fim/') && route.provider.hasFim === false) {
+    throw new ProxyError('not_found', 404, `${route.provider.name} has no fill-in-the-middle endpoint (/v1/fim/completions). Point autocomplete at a provider that has one, e.g. model "mistral/codestral-latest".`);
+  }
   if (route.stripped && facts.model && route.model !== undefined) body = replaceModel(body, facts.model, route.model);
 
   const headers = forwardableRequestHeaders(p.req.headers);

@@ -5,7 +5,9 @@ import { ProxyError } from './errors';
 const LIST_MODELS: TestRequest = { method: 'GET', path: '/models' };
 
 function preset(p: Omit<ProviderSpec, 'testRequest'> & { testRequest?: TestRequest }): ProviderSpec {
-  return Object.freeze({ ...p, testRequest: p.testRequest ?? LIST_MODELS, envNames: Object.freeze([...p.envNames]) as string[] });
+  // A preset knows whether it serves /fim/completions; a custom one (no base URL) is left to try.
+  const hasFim = p.hasFim ?? (p.baseUrl ? false : undefined);
+  return Object.freeze({ ...p, hasFim, testRequest: p.testRequest ?? LIST_MODELS, envNames: Object.freeze([...p.envNames]) as string[] });
 }
 
 /**

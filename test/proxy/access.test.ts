@@ -143,3 +143,23 @@ suite('local access and bad input', () => {
     assert.equal(h.fake.requests.at(-1)!.model, 'meta-llama/llama-3-70b');
   });
 });
+
+suite('fill-in-the-middle routing', () => {
+  test('a preset without FIM answers 404 naming a provider that has it; a custom provider is forwarded', async () => {
+    // groq is a real preset without FIM: the answer is local, nothing leaves the machine.
+    const h = await startHarness({ keys: { openai: ['sk-test-fimfimfimfimfimfimfim9999'], groq: ['gsk_testgroqgroqgroqgroq7777'] } });
+    try {
+      const r = await request(`${h.endpoint}/v1/fim/completions`, { method: 'POST', headers: { ...json, ...auth }, body: '{"model":"groq/llama-3.3-70b","prompt":"def f(","suffix":")"}' });
+      const body = (await r.body.json()) as { error: { message: string } };
+      assert.equal(r.statusCode, 404);
+      assert.match(body.error.message, /mistral/);
+      assert.equal(h.fake.requests.length, 0);
+      // The harness's openai provider points at the fake as a custom entry: forwarded.
+      const ok = await request(`${h.endpoint}/v1/fim/completions`, { method: 'POST', headers: { ...json, ...auth }, body: '{"model":"gpt-4o","prompt":"def f(","suffix":")"}' });
+      await ok.body.text();
+      assert.equal(ok.statusCode, 200);
+    } finally {
+      await h.close();
+    }
+  });
+});
