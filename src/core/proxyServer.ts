@@ -71,7 +71,10 @@ export class ProxyServer implements Disposable {
     this.upstream = new Upstream(deps.config.connectTimeoutMs);
     this.redactor.add(deps.accessToken);
     this.syncRedactor();
-    this.subscriptions.push(deps.pool.onDidChange(() => this.syncRedactor()));
+    this.subscriptions.push(
+      deps.pool.onDidChange(() => this.syncRedactor()),
+      deps.stats.onDidRollDay(() => deps.pool.resetDaily()),
+    );
     this.forward = {
       pool: deps.pool, stats: deps.stats, catalogue: deps.catalogue, upstream: this.upstream, logger: deps.logger,
       clock: deps.clock, redactor: this.redactor, config: () => this.config, fallbackLogged: new Set(),

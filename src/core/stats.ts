@@ -115,6 +115,9 @@ export class Stats implements Disposable {
   private readonly _onDidChange = new Emitter<void>();
   /** Fires at most every 250 ms after changes (for views and persistence). */
   readonly onDidChange: Event<void> = this._onDidChange.event;
+  private readonly _onDidRollDay = new Emitter<string>();
+  /** A new day began (at dailyResetHour): "today" counts restart, so do least-used's. */
+  readonly onDidRollDay: Event<string> = this._onDidRollDay.event;
 
   private since: number;
   private total = emptyCounters();
@@ -247,6 +250,7 @@ export class Stats implements Disposable {
     clearTimeout(this.timer);
     this.timer = undefined;
     this._onDidChange.dispose();
+    this._onDidRollDay.dispose();
   }
 
   private bucket(m: Map<string, Counters>, name: string, cap: number): Counters {
@@ -279,6 +283,7 @@ export class Stats implements Disposable {
     if (now < this.nextRollAt) return;
     this.startDay(now);
     this.changed();
+    this._onDidRollDay.fire(this.day);
   }
 
   /** The local date (YYYY-MM-DD) whose "day" contains `t`, days starting at resetHour:00. */

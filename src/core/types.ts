@@ -138,7 +138,7 @@ export interface ProxyConfig {
   discardOnQuota: boolean;
   /** Directory for redacted request logs; empty = off. */
   requestLogDir: string;
-  /** Hour of day (0–23, local time) at which daily counters reset; -1 = never. */
+  /** Hour of day (0–23, local time) at which "today" counters restart; -1 = never (count since start). */
   dailyResetHour: number;
   /** Grace period for in-flight streams on shutdown. */
   shutdownGraceMs: number;
@@ -163,6 +163,6 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   allowedOrigins: [],
   discardOnQuota: true,
   requestLogDir: '',
-  dailyResetHour: -1,
+  dailyResetHour: 0,
   shutdownGraceMs: 3_000,
 } satisfies ProxyConfig);

@@ -143,3 +143,35 @@ suite('key rotation and failover', () => {
     });
   });
 });
+
+suite('least-used across a day boundary', () => {
+  test('a new day restarts the counts least-used balances on', async () => {
+    let now = new Date(2025, 0, 15, 23, 59).getTime();
+    const clock = { now: () => now };
+    const { KeyPool } = await import('../../src/core/keyPool');
+    const { Stats } = await import('../../src/core/stats');
+    const pool = new KeyPool({ clock, strategy: 'least-used', cooldownStepsMs: [1000], maxCooldownMs: 10_000, degradedAfter: 3, discardOnQuota: true });
+    const stats = new Stats(clock, { dailyResetHour: 0 });
+    const sub = stats.onDidRollDay(() => pool.resetDaily());
+    const key = (id: string) => ({ id, providerId: 'openai', label: id, masked: '…', addedAt: 0, secret: `sk-test-${id}-000000000000` });
+    pool.setKeys([key('old')]);
+    for (let i = 0; i < 5; i++) {
+      const p = pool.pick({ providerId: 'openai' });
+      assert.equal(p.kind, 'key');
+      if (p.kind === 'key') { pool.begin(p.key.id); pool.end(p.key.id); }
+    }
+    pool.upsert(key('new'));
+    now += 2 * 60_000; // past midnight
+    stats.record({ keyId: 'old', providerId: 'openai', endpoint: '/chat/completions', ok: true, status: 200, latencyMs: 1 });
+    assert.equal(pool.health('old')!.uses, 0, 'yesterday\'s uses are gone');
+    const picks = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const p = pool.pick({ providerId: 'openai' });
+      if (p.kind === 'key') { picks.add(p.key.id); pool.begin(p.key.id); pool.end(p.key.id); }
+    }
+    assert.deepEqual([...picks].sort(), ['new', 'old'], 'both keys share the new day');
+    sub.dispose();
+    pool.dispose();
+    stats.dispose();
+  });
+});

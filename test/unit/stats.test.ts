@@ -66,6 +66,19 @@ suite('stats: Stats', () => {
     assert.equal(s.forKey('k1')!.requests, 3);
   });
 
+  test('onDidRollDay fires once when a new day begins, with its label', () => {
+    const clock = fake(at(15, 23));
+    const s = make(clock, { dailyResetHour: 0 });
+    const days: string[] = [];
+    s.onDidRollDay((d) => days.push(d));
+    s.record(ok('k1'));
+    assert.deepEqual(days, []);
+    clock.t = at(16, 0, 1);
+    s.record(ok('k1'));
+    s.record(ok('k1'));
+    assert.deepEqual(days, ['2025-01-16']);
+  });
+
   test('dailyResetHour 0 = midnight; -1 = never, the first day stays', () => {
     const clock = fake(at(15, 23, 59));
     const midnight = make(clock, { dailyResetHour: 0 });
