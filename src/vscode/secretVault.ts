@@ -100,7 +100,10 @@ export class KeyVault extends DisposableBase {
     const index = this.index().map((r) => (r.id === id ? { ...r, label } : r));
     await this.memento.update(StorageKey.index, index);
     const key = this.pool.get(id);
-    if (key) this.pool.upsert({ ...key, label });
+    if (!key) return;
+    this.pool.upsert({ ...key, label });
+    // globalState has no change event: re-storing the secret tells the other windows to re-read.
+    await this.secrets.store(StorageKey.secretPrefix + id, key.secret);
   }
 
   private async onSecretChanged(name: string): Promise<void> {
@@ -124,8 +127,8 @@ export class KeyVault extends DisposableBase {
       this.log.warn(`A key was stored in another window but its index entry did not arrive; run "Developer: Reload Window".`);
       return;
     }
-    const known = this.pool.get(id);
-    if (!known || known.secret !== secret) this.pool.upsert({ ...rec, secret });
+    // Always upsert: a rename elsewhere re-stores the same secret to carry the new label here.
+    this.pool.upsert({ ...rec, secret });
   }
 
   /** The index entry may reach this window a moment after the secret: wait a bounded while. */
