@@ -9,6 +9,7 @@ import { systemClock } from './core/types';
 import { ClientWiring } from './vscode/clientWiring';
 import { registerCommands } from './vscode/commands';
 import { ConfigWatcher } from './vscode/config';
+import { StorageKey } from './vscode/ids';
 import { KeysView, syncContextKeys } from './vscode/keysView';
 import { ProxyController } from './vscode/leader';
 import { applyConfig, customProviders, logTransitions, offerAnotherPort, poolOptions, startUp } from './vscode/lifecycle';
@@ -29,7 +30,7 @@ export function activate(context: vscode.ExtensionContext) {
   const { current: cfg } = config, instanceId = randomUUID();
   const catalogue = new ProviderCatalogue(customProviders(cfg.providers, log));
   const pool = new KeyPool({ clock: systemClock, ...poolOptions(cfg.proxy) });
-  const stats = Stats.fromJSON(systemClock, context.globalState.get('keyRelay.stats'), { dailyResetHour: cfg.proxy.dailyResetHour });
+  const stats = Stats.fromJSON(systemClock, context.globalState.get(StorageKey.stats), { dailyResetHour: cfg.proxy.dailyResetHour });
   const vault = new KeyVault(context.secrets, context.globalState, pool, log, (id) => catalogue.get(id)?.keyPrefix);
   const persistence = new HealthPersistence(context.globalState, pool, stats);
   const controller = new ProxyController({
@@ -44,7 +45,7 @@ export function activate(context: vscode.ExtensionContext) {
     target: () => (controller.state.endpoint ? { endpoint: controller.state.endpoint, token: vault.accessToken } : undefined) });
   const [keysView, statusBar] = [new KeysView(hub, (id) => catalogue.get(id)?.name ?? id), new StatusBarController(hub)];
   context.subscriptions.push(log, config, pool, stats, vault, persistence, controller, hub, wiring, keysView, statusBar,
-    syncContextKeys(hub), logTransitions(pool, log), ...registerCommands({ vault, pool, stats, catalogue, prompts, hub, log, controller, wiring }),
+    syncContextKeys(hub), logTransitions(pool, log), ...registerCommands({ vault, pool, stats, catalogue, prompts, hub, log, controller, wiring, isFollower: () => controller.state.role === 'follower' }),
     config.onDidChange(applyConfig({ pool, stats, catalogue, controller, wiring, log })),
     vault.onDidChangeToken((t) => controller.setAccessToken(t)),
     controller.onDidChange((s) => { persistence.enabled = s.role !== 'follower'; }));

@@ -19,6 +19,8 @@ export interface KeyCommandDeps {
   prompts: Prompts;
   hub: ViewModelHub;
   log: Logger;
+  /** True while another window's proxy serves: its key states are not this window's to change. */
+  isFollower: () => boolean;
 }
 
 /** A tree node, a key id, or nothing (then the user picks). */
@@ -60,6 +62,13 @@ export function keyCommands(d: KeyCommandDeps): Record<string, (arg?: unknown) =
     if (withDetect) items.unshift({ label: 'Detect from the keys', description: 'by key prefix or variable name, else OpenAI' });
     const pick = await d.prompts.quickPick(items, { title, placeHolder: 'Which provider are these keys for?', matchOnDescription: true });
     return pick && (pick.provider ?? 'detect');
+  }
+
+  /** Discard/restore change the serving proxy's state, which lives in the leading window. */
+  function refuseWhenFollowing(): boolean {
+    if (!d.isFollower()) return false;
+    void d.prompts.info('Another VS Code window runs the KeyRelay proxy: discard or restore keys there (adding and removing keys works from any window).');
+    return true;
   }
 
   return {
@@ -140,6 +149,7 @@ export function keyCommands(d: KeyCommandDeps): Record<string, (arg?: unknown) =
     },
 
     [Command.discardKey]: async (arg) => {
+      if (refuseWhenFollowing()) return;
       const key = await pickKey(arg as KeyArg, 'Discard Key', ['active', 'cooling', 'invalid']);
       if (!key) return;
       d.pool.discard(key.id, 'discarded by the user');
@@ -147,6 +157,7 @@ export function keyCommands(d: KeyCommandDeps): Record<string, (arg?: unknown) =
     },
 
     [Command.restoreKey]: async (arg) => {
+      if (refuseWhenFollowing()) return;
       const key = await pickKey(arg as KeyArg, 'Restore Key', ['invalid', 'discarded', 'cooling']);
       if (!key) return;
       d.pool.restore(key.id);
