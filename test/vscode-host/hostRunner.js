@@ -207,6 +207,24 @@ async function launchBrowser(dirs, { name = 'chrome', viewport = { width: 1400, 
   return ctx;
 }
 
+/**
+ * Resolves 1 when the extension host process exits without the workbench reporting a result within
+ * 10 s (a crash, or process.exit in an extension): fail fast instead of waiting for the hard timeout.
+ */
+async function hostDied(logFile, running) {
+  while (running()) {
+    const m = /Extension Host Process exited with code: (\S+), signal: (\S+)\./.exec(tail(logFile, 400));
+    if (m) {
+      await sleep(10000);
+      if (!running()) return new Promise(() => {});
+      log(`the extension host exited (code ${m[1]}, signal ${m[2]}) without reporting a test result`);
+      return 1;
+    }
+    await sleep(1000);
+  }
+  return new Promise(() => {}); // the run ended otherwise: never settle
+}
+
 /** Host log lines worth showing without VERBOSE (the workbench is chatty about sockets and resolving). */
 const NOISE = /^(Resolv|Creating a socket|\[|Updating|Started|Extension host agent|Ignoring fetching|Starting extension host|Creation of workbench contribution)/;
 // errors the workbench logs on every offline start (no GitHub auth extension in code-server): not ours
@@ -218,7 +236,9 @@ const KNOWN_HARMLESS = /authentication provider 'github'/;
  */
 async function runExtensionTests({ devPath, testsPath, folder, timeoutMs, extraEnv = {}, settings = {}, settingsFile }) {
   const dirs = makeRunDirs();
-  let cs, ctx, timer, exitCode = 1;
+  let cs, ctx, timer, exitCode = 1, finished = false, sawSummary = false;
+  // mocha's closing "N passing" line; VSHOST_DONE_PATTERN='' turns the check off for other runners
+  const donePattern = process.env.VSHOST_DONE_PATTERN === '' ? undefined : new RegExp(process.env.VSHOST_DONE_PATTERN || '^\\s*\\d+ passing\\b', 'm');
   try {
     if (settingsFile) Object.assign(settings, readJsonLoose(settingsFile), settings);
     writeUserSettings(dirs, settings);
@@ -226,26 +246,34 @@ async function runExtensionTests({ devPath, testsPath, folder, timeoutMs, extraE
     log(`code-server up on ${cs.port}`);
     ctx = await launchBrowser(dirs);
     const page = ctx.pages()[0] || await ctx.newPage();
-    const done = new Promise((resolve) => {
-      page.exposeFunction('codeAutomationLog', (type, args) => {
-        const line = util.format(...(Array.isArray(args) ? args : [args]));
-        if (process.env.VERBOSE || (type === 'error' ? !KNOWN_HARMLESS.test(line) : !NOISE.test(line))) console.log(line);
-      });
-      page.exposeFunction('codeAutomationExit', (code) => resolve(Number(code)));
+    let finish;
+    const done = new Promise((resolve) => { finish = resolve; });
+    // the workbench's smoke-test driver reports through these two globals; bound before navigation
+    await page.exposeFunction('codeAutomationLog', (type, args) => {
+      const line = util.format(...(Array.isArray(args) ? args : [args]));
+      if (donePattern && donePattern.test(line)) sawSummary = true;
+      if (process.env.VERBOSE || (type === 'error' ? !KNOWN_HARMLESS.test(line) : !NOISE.test(line))) console.log(line);
     });
+    await page.exposeFunction('codeAutomationExit', (code) => finish(Number(code)));
     const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(124), timeoutMs || Number(process.env.VSHOST_TIMEOUT_MS || 300000)); });
     const auth = `127.0.0.1:${cs.port}`;
     const devPaths = Array.isArray(devPath) ? devPath : [devPath];
     const payload = [...devPaths.map((p) => ['extensionDevelopmentPath', `vscode-remote://${auth}${p}`]), ['extensionTestsPath', `vscode-remote://${auth}${testsPath}`]];
     await page.goto(`http://${auth}/?folder=${encodeURIComponent(folder || dirs.ws)}&payload=${encodeURIComponent(JSON.stringify(payload))}`, { timeout: 60000 });
     log('workbench loading');
-    exitCode = await Promise.race([done, timeout]);
+    exitCode = await Promise.race([done, timeout, hostDied(dirs.log, () => !finished)]);
     if (exitCode === 124) log('TIMEOUT: the test run did not finish; code-server log tail:\n' + tail(dirs.log));
     else log('extension host exited with', exitCode);
+    if (exitCode === 0 && donePattern && !sawSummary) {
+      // the workbench reports 0 when the extension host dies mid-suite (process.exit, crash): no summary = no pass
+      log(`no test summary (${donePattern}) was printed: the suite did not run to completion; failing the run`);
+      exitCode = 1;
+    }
   } catch (e) {
     log('ERROR', e && e.stack || e);
     exitCode = 1;
   } finally {
+    finished = true;
     clearTimeout(timer);
     try { await Promise.race([ctx?.close(), sleep(10000)]); } catch { /* browser already gone */ }
     killOwnBrowsers();
