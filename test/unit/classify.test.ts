@@ -69,6 +69,16 @@ suite('classifyRejection', () => {
     assert.equal(classify(429, GEMINI_RPM)?.kind, 'rate-limited');
   });
 
+  test("Gemini's real per-minute 429 (\"You exceeded your current quota\" + RetryInfo) is a rate limit with the body's retryDelay", () => {
+    const body = JSON.stringify([{ error: { code: 429, message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.', status: 'RESOURCE_EXHAUSTED', details: [
+      { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] },
+      { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '43s' },
+    ] } }]);
+    assert.equal(wait(classify(429, body)), 43_000);
+    // A header, when present, wins over the body's hint.
+    assert.equal(wait(classify(429, body, { 'retry-after': '5' })), 5000);
+  });
+
   test('402 is exhausted whatever the body says', () => {
     assert.equal(classify(402, OPENROUTER_CREDITS)?.kind, 'exhausted');
     assert.equal(classify(402, '')?.kind, 'exhausted');
