@@ -36,9 +36,9 @@ export function renderKey(row: KeyRow, now: number): { label: string; descriptio
 function tooltip(row: KeyRow): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   const rate = row.requests ? `${Math.round((row.successes / row.requests) * 100)}% of ${row.requests}` : 'no requests yet';
-  md.appendMarkdown(`**${escape(row.label)}** \`${escape(row.masked)}\` — ${row.state}\n\n`);
+  md.appendMarkdown(`**${escape(row.label)}** ${code(row.masked)} — ${row.state}\n\n`);
   md.appendMarkdown(`Success rate: ${rate}  \nTokens: ${row.inputTokens} in / ${row.outputTokens} out  \nToday: ${row.today} requests\n\n`);
-  if (row.account) md.appendMarkdown(`Account \`${escape(row.account)}\` (its keys share one limit)\n\n`);
+  if (row.account) md.appendMarkdown(`Account ${code(row.account)} (its keys share one limit)\n\n`);
   if (row.lastError) md.appendMarkdown(`Last error: ${escape(row.lastError)}\n\n`);
   const history = row.history.slice(-5).reverse();
   if (history.length) {
@@ -52,6 +52,8 @@ function tooltip(row: KeyRow): vscode.MarkdownString {
 }
 
 const escape = (s: string): string => s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+/** Markdown escapes do not apply inside code spans: only backticks need care there. */
+const code = (s: string): string => `\`${s.replace(/`/g, "'")}\``;
 
 /**
  * Providers → (accounts →) keys, rendered from the view model only. `onDidChangeTreeData` fires
