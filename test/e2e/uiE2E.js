@@ -84,6 +84,7 @@ const step = (name, fn) => steps.push({ name, fn });
 async function main() {
   const dirs = host.makeRunDirs('keyrelay-e2e-');
   live.dirs = dirs;
+  fs.rmSync(path.join(SHOTS, 'e2e-failure.png'), { force: true }); // a stale one would mislead
   const upstream = await startUpstream();
   const proxyPort = await host.freePort();
   let cs, ctx, page;
