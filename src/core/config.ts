@@ -35,7 +35,7 @@ const RULES: { [K in keyof ProxyConfig]: [Check, string] } = {
  * names the field, what it must be, and where it came from.
  */
 export function normalizeConfig(input: unknown, source = 'config'): ProxyConfig {
-  if (input === undefined || input === null) return { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs] };
+  if (input === undefined || input === null) return { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], allowedOrigins: [] };
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new ProxyError('invalid_config', 400, `${source}: "proxy" must be an object of settings.`);
   }

@@ -60,7 +60,8 @@ export function buildModels(shape: ApiShape, pool: KeyPool, catalogue: ProviderC
   const def = catalogue.defaultFor(shape, (id) => pool.hasKeys(id));
   for (const providerId of pool.providerIds()) {
     const provider = catalogue.get(providerId);
-    if (!provider) continue;
+    // The router never crosses API shapes, so neither does the list a client picks from.
+    if (!provider || provider.shape !== shape) continue;
     const models = new Set([...pool.modelsFor(providerId), ...(provider.models ?? [])]);
     for (const m of models) {
       ids.push({ id: provider.id === def?.id ? m : `${provider.id}/${m}`, owner: provider.id });

@@ -45,7 +45,9 @@ suite('normalizeConfig', () => {
     assert.deepEqual(DEFAULT_CONFIG.allowedOrigins, []);
     const d = normalizeConfig(undefined);
     d.cooldownStepsMs.push(1);
+    d.allowedOrigins.push('http://x');
     assert.deepEqual(DEFAULT_CONFIG.cooldownStepsMs, [10_000, 30_000, 60_000, 120_000, 300_000]);
+    assert.deepEqual(DEFAULT_CONFIG.allowedOrigins, []);
   });
 
   test('an unknown setting is rejected by name, listing the known ones', () => {

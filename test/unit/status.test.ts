@@ -93,9 +93,10 @@ suite('buildModels', () => {
     pool.setKeys([
       key('o1', 'openai', ['gpt-4o']), key('g1', 'groq', ['llama-3.3-70b-versatile']),
       key('r1', 'openrouter', ['anthropic/claude-sonnet-4.5']), key('l1', 'local'),
+      key('a1', 'anthropic', ['claude-sonnet-4-5']),
     ]);
     const data = openai().data;
-    assert.equal(data.length, 4);
+    assert.equal(data.length, 4, 'the Anthropic model is not offered to an OpenAI-shape client');
     for (const m of data) {
       const route = resolveRoute({ shape: 'openai', model: m.id }, catalogue, pool);
       assert.equal(route.provider.id, m.owned_by, m.id);
