@@ -47,7 +47,7 @@ export function readConfig(globalStorageDir: string, cfg = vscode.workspace.getC
     passthrough: get<boolean>('proxy.passthrough') ?? DEFAULT_CONFIG.passthrough,
     allowedOrigins: Array.isArray(origins) ? origins.filter((o): o is string => typeof o === 'string') : [],
     requestLogDir: get<boolean>('logging.requests') ? path.join(globalStorageDir, 'requests') : '',
-    dailyResetHour: Number.isInteger(resetHour) && resetHour! >= -1 && resetHour! <= 23 ? resetHour! : -1,
+    dailyResetHour: Number.isInteger(resetHour) && resetHour! >= -1 && resetHour! <= 23 ? resetHour! : DEFAULT_CONFIG.dailyResetHour,
   };
   const providers = get<unknown[]>('providers');
   return { proxy, autoStart: get<boolean>('proxy.autoStart') ?? true, providers: Array.isArray(providers) ? providers : [] };
