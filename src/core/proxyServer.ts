@@ -255,12 +255,28 @@ export class ProxyServer implements Disposable {
       res.writeHead(200, { 'content-type': 'application/json' }).end(this.redactor.redact(JSON.stringify(body)));
       return;
     }
+    const keyAction = /^\/keyrelay\/keys\/([^/]+)\/(discard|restore)$/.exec(path);
+    if (keyAction && req.method === 'POST') {
+      this.keyAction(res, decodeURIComponent(keyAction[1]), keyAction[2] as 'discard' | 'restore');
+      return;
+    }
     if (path === '/keyrelay/run' && req.method === 'POST') {
       void runFanOut(req, res, { endpoint: this.endpoint ?? '', token: this.token, dispatcher: this.upstream.dispatcher, catalogue: this.deps.catalogue, pool: this.deps.pool, maxBodyBytes: this.config.maxBodyBytes })
         .catch((err) => this.fail(req, res, 'openai', err));
       return;
     }
-    throw new ProxyError('not_found', 404, `Unknown KeyRelay endpoint ${req.method} ${path}. Available: GET /keyrelay/health, GET /keyrelay/status, POST /keyrelay/run.`);
+    throw new ProxyError('not_found', 404, `Unknown KeyRelay endpoint ${req.method} ${path}. Available: GET /keyrelay/health, GET /keyrelay/status, POST /keyrelay/run, POST /keyrelay/keys/<id>/discard|restore.`);
+  }
+
+  /** Discard/Restore asked for by another window, which only follows this one (DESIGN §7). */
+  private keyAction(res: ServerResponse, id: string, action: 'discard' | 'restore'): void {
+    const pool = this.deps.pool;
+    if (!pool.get(id)) {
+      throw new ProxyError('not_found', 404, `No key with id "${id}" in this KeyRelay. Reload the window so both see the same keys.`);
+    }
+    if (action === 'discard') pool.discard(id, 'discarded by the user (another window)');
+    else pool.restore(id);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id, state: pool.health(id)?.state }));
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, shape: ApiShape, err: unknown): void {

@@ -223,26 +223,37 @@ export class Stats implements Disposable {
    */
   static fromJSON(clock: Clock, json: unknown, opts?: { dailyResetHour?: number }): Stats {
     const s = new Stats(clock, opts);
-    if (typeof json !== 'object' || json === null || (json as { version?: unknown }).version !== VERSION) return s;
+    s.load(json);
+    return s;
+  }
+
+  /**
+   * Replaces every counter with ones saved by `toJSON` (a window taking over the proxy adopts
+   * the leader's saved counters). Returns false, changing nothing, when `json` is unreadable.
+   */
+  load(json: unknown): boolean {
+    if (typeof json !== 'object' || json === null || (json as { version?: unknown }).version !== VERSION) return false;
+    this.startDay(this.clock.now());
     const j = json as Record<string, unknown>;
     const map = (x: unknown) => new Map(entries(x).flatMap(([k, v]) => { const c = toCounters(v); return c ? [[k, c] as [string, Counters]] : []; }));
-    if (typeof j.since === 'number') s.since = j.since;
-    s.total = toCounters(j.total) ?? emptyCounters();
-    s.byKey = map(j.byKey);
-    s.byEndpoint = map(j.byEndpoint);
-    for (const [k, v] of entries(j.byKeyModel)) s.byKeyModel.set(k, map(v));
+    if (typeof j.since === 'number') this.since = j.since;
+    this.total = toCounters(j.total) ?? emptyCounters();
+    this.byKey = map(j.byKey);
+    this.byEndpoint = map(j.byEndpoint);
+    this.byKeyModel = new Map(entries(j.byKeyModel).map(([k, v]) => [k, map(v)]));
     const today = j.today as { day?: unknown; byKey?: unknown } | undefined;
     // Today's counts carry over only while it is still the same day (or the day never rolls).
-    if (today && typeof today.day === 'string' && (s.resetHour < 0 || today.day === s.day)) {
-      s.day = today.day;
+    if (today && typeof today.day === 'string' && (this.resetHour < 0 || today.day === this.day)) {
+      this.day = today.day;
       for (const [k, v] of entries(today.byKey)) {
         if (typeof v === 'number' && v > 0) {
-          s.todayByKey.set(k, v);
-          s.todayTotal += v;
+          this.todayByKey.set(k, v);
+          this.todayTotal += v;
         }
       }
     }
-    return s;
+    this.changed();
+    return true;
   }
 
   /** Stops the throttle timer and drops listeners. */

@@ -129,6 +129,18 @@ suite('local access and bad input', () => {
     assert.match(out, /body_timeout/);
   });
 
+  test('another window can discard and restore a key through the leader, with the token only', async () => {
+    assert.equal((await call('/keyrelay/keys/openai-1/discard', { headers: {} })).status, 401);
+    const d = await call('/keyrelay/keys/openai-1/discard', { headers: auth });
+    assert.deepEqual([d.status, d.json.state], [200, 'discarded']);
+    assert.equal(h.pool.health('openai-1')!.state, 'discarded');
+    const r = await call('/keyrelay/keys/openai-1/restore', { headers: auth });
+    assert.deepEqual([r.status, r.json.state], [200, 'active']);
+    const missing = await call('/keyrelay/keys/nope/restore', { headers: auth });
+    assert.equal(missing.status, 404);
+    assert.match(missing.json.error.message, /Reload/);
+  });
+
   test('status needs the token and holds masked keys only', async () => {
     assert.equal((await call('/keyrelay/status', { method: 'GET' })).status, 401);
     const r = await call('/keyrelay/status', { method: 'GET', headers: auth });

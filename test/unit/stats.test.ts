@@ -119,6 +119,20 @@ suite('stats: Stats', () => {
     }
   });
 
+  test('load() replaces every counter with saved ones; unreadable input changes nothing', () => {
+    const clock = fake(at(15, 12));
+    const saved = make(clock);
+    saved.record(ok('k1'));
+    saved.record(ok('k2', { ok: false, failure: 'rate-limit', status: 429 }));
+    const s = make(clock);
+    s.record(ok('mine'));
+    assert.equal(s.load({ version: 999 }), false);
+    assert.equal(s.forKey('mine')!.requests, 1);
+    assert.equal(s.load(JSON.parse(JSON.stringify(saved.toJSON()))), true);
+    assert.equal(s.forKey('mine'), undefined);
+    assert.deepEqual(s.snapshot(), saved.snapshot());
+  });
+
   test('stores ids only, caps client-chosen names, survives __proto__', () => {
     const clock = fake(at(15, 12));
     const s = make(clock);
