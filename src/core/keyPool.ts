@@ -109,6 +109,8 @@ export class KeyPool extends DisposableBase {
   providerIds(): string[] { return [...this.providers.keys()]; }
   /** Union of the provider's explicit model lists (without `others`). */
   modelsFor(providerId: string): string[] { return [...(this.providers.get(providerId)?.listed.keys() ?? [])]; }
+  /** Whether some key of the provider lists `model` explicitly: a Map lookup, for the router's hot path. */
+  listsModel(providerId: string, model: string): boolean { return this.providers.get(providerId)?.listed.has(model) ?? false; }
 
   /** Chooses a key for one attempt: O(1)/O(log n) amortised at 10,000 keys, no scan of all keys. */
   pick(req: PickRequest): PickResult {

@@ -5,8 +5,8 @@ import { ProxyError } from './errors';
 /** What the router needs from the key pool (structural, so it does not depend on keyPool.ts). */
 export interface RoutingPool {
   hasKeys(providerId: string): boolean;
-  /** Union of the explicit model lists of the provider's keys (without `others`). */
-  modelsFor(providerId: string): string[];
+  /** Whether some key of the provider lists the model explicitly (without `others`). */
+  listsModel(providerId: string, model: string): boolean;
 }
 
 /** Where one request goes, and the model id to forward. */
@@ -54,7 +54,7 @@ export function resolveRoute(input: { shape: ApiShape; model?: string }, catalog
       }
     }
     for (const p of catalogue.list()) {
-      if (p.shape === shape && pool.hasKeys(p.id) && pool.modelsFor(p.id).includes(model)) return { provider: p, model, stripped: false };
+      if (p.shape === shape && pool.hasKeys(p.id) && pool.listsModel(p.id, model)) return { provider: p, model, stripped: false };
     }
   }
   const hasKeys = (id: string) => pool.hasKeys(id);

@@ -6,7 +6,7 @@ import { ProxyError } from '../../src/core/errors';
 
 /** A pool stand-in: provider id → explicit model lists of its keys ([] = keys without lists). */
 function pool(keys: Record<string, string[]>): RoutingPool {
-  return { hasKeys: id => id in keys, modelsFor: id => keys[id] ?? [] };
+  return { hasKeys: id => id in keys, listsModel: (id, model) => (keys[id] ?? []).includes(model) };
 }
 
 const custom = [
