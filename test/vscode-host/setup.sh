@@ -52,7 +52,9 @@ CS="$ROOT/cs/node_modules/code-server"
 if ! grep -q "\"version\": \"$CODE_SERVER_VERSION\"" "$CS/package.json" 2>/dev/null || [ ! -f "$ROOT/cs/.installed-$CODE_SERVER_VERSION" ]; then
   own_prefix "$ROOT/cs"
   rm -f "$ROOT/cs/.installed-"*
-  (cd "$ROOT/cs" && PATH="$N24/bin:$PATH" npm_config_nodedir="$N24" \
+  # Under `npm test` the outer npm (Node 20) exports npm_* variables (npm_node_execpath among
+  # them) that make the inner npm run code-server's postinstall on Node 20: start it clean.
+  (cd "$ROOT/cs" && env $(env | sed -n 's/^\(npm_[^=]*\)=.*/-u \1/p') PATH="$N24/bin:$PATH" npm_config_nodedir="$N24" \
      npm install --prefix "$ROOT/cs" --no-save --no-package-lock --no-audit --no-fund --loglevel=error "code-server@$CODE_SERVER_VERSION" >"$ROOT/cs-install.log" 2>&1) \
      || { tail -50 "$ROOT/cs-install.log" >&2; die "npm install code-server@$CODE_SERVER_VERSION (log: $ROOT/cs-install.log)"; }
   # marker written only after a complete install, so an interrupted install is retried
