@@ -33,13 +33,13 @@ async function sample(kind, bundle, dir) {
     ready = /READY/;
   } else {
     [cmd, args] = pinned(PIN.proxy, process.execPath, [path.join(here, 'activationHarness.cjs'), bundle, fs.mkdtempSync(path.join(dir, 's-'))]);
-    ready = /ACTIVATED ([\d.]+) ([\d.]+)|ACTIVATION_(TIMEOUT|ERROR.*)/;
+    ready = /ACTIVATED ([\d.]+) ([\d.]+) \d+ ([\d.]+)|ACTIVATION_(TIMEOUT|ERROR.*)/;
   }
   const p = await startChild(cmd, args, { ready, timeoutMs: 20_000, env: { BENCH_VSCODE_PORT: String(await freePort()) } });
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
   await stop(p.child);
   if (kind !== 'empty' && !p.match[1]) throw new Error(`${kind}: ${p.match[0]}`);
-  return { wallMs, activateMs: kind === 'empty' ? 0 : Number(p.match[1]) };
+  return { wallMs, activateMs: kind === 'empty' ? 0 : Number(p.match[1]), requireMs: kind === 'empty' ? 0 : Number(p.match[3]) };
 }
 
 /** Returns per-kind arrays of samples, or { error } when the extension bundle cannot activate. */
@@ -59,6 +59,7 @@ export async function activationBench({ samples = 7, extension = path.join(root,
       samples: res,
       emptyWallMs: m('empty', 'wallMs'), baselineWallMs: m('baseline', 'wallMs'), extensionWallMs: m('extension', 'wallMs'),
       baselineActivateMs: m('baseline', 'activateMs'), extensionActivateMs: m('extension', 'activateMs'),
+      baselineRequireMs: m('baseline', 'requireMs'), extensionRequireMs: m('extension', 'requireMs'),
     };
   } catch (e) {
     return { error: String(e.message ?? e).split('\n').slice(0, 4).join(' | ') };

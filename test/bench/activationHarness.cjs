@@ -1,5 +1,5 @@
 // Loads one bundled extension with the stub `vscode`, runs activate() with a fake context and
-// prints `ACTIVATED <ms from require to listening> <ms since process start>` once a server
+// prints `ACTIVATED <ms from require to listening> <ms since process start> <port> <ms in require>` once a server
 // listens (any net.Server: the product's proxy or the baseline's). Then deactivates and exits.
 //   node test/bench/activationHarness.cjs <bundle.js> <storageDir>
 'use strict';
@@ -17,6 +17,7 @@ Module._load = function (request, parent, isMain) {
 };
 
 let t0;
+let tRequired = NaN;
 let done = false;
 const origListen = net.Server.prototype.listen;
 net.Server.prototype.listen = function (...args) {
@@ -24,7 +25,7 @@ net.Server.prototype.listen = function (...args) {
     if (done) return;
     done = true;
     const now = performance.now();
-    process.stdout.write(`ACTIVATED ${(now - t0).toFixed(2)} ${now.toFixed(2)} ${this.address().port}\n`);
+    process.stdout.write(`ACTIVATED ${(now - t0).toFixed(2)} ${now.toFixed(2)} ${this.address().port} ${(tRequired - t0).toFixed(2)}\n`);
     setImmediate(finish);
   });
   return origListen.apply(this, args);
@@ -41,5 +42,6 @@ async function finish() {
 
 t0 = performance.now();
 ext = require(path.resolve(bundle));
+tRequired = performance.now();
 ctx = makeContext(path.resolve(__dirname, '../..'), storageDir);
 Promise.resolve(ext.activate(ctx)).catch((e) => { process.stdout.write(`ACTIVATION_ERROR ${String(e && e.stack || e).split('\n').slice(0, 3).join(' | ')}\n`); process.exit(4); });

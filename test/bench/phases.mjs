@@ -4,7 +4,8 @@
 import { valueRow, fmt } from './report.mjs';
 import { cancelProbe, sseProbe, oneRequest } from './probes.mjs';
 import { benchKey, BARE_KEY } from './targets.mjs';
-import { rssMb, sleep, median } from './lib.mjs';
+import { sleep, median } from './lib.mjs';
+import { measureAfterGc } from './inspect.mjs';
 
 const family = (k) => k.replace(/-\d+-/, '-#-');
 
@@ -82,23 +83,29 @@ export async function gates({ T, mock, load, seconds, errors }) {
   return { rows, data };
 }
 
-/** RSS after each of three load cycles (1,000-key KeyRelay, bare alongside for scale). */
-export async function memoryCycles(t1k, bare, load) {
+/**
+ * Memory after each of three load cycles, read after a forced GC (inspector): the 1,000-key
+ * KeyRelay, with a 3-key one alongside for scale.
+ */
+export async function memoryCycles(t1k, t3, load) {
   if (!t1k) return undefined;
-  const rss = { [t1k.name]: [], bare: [] };
+  const m = { [t1k.name]: [], [t3.name]: [] };
   for (let i = 0; i < 3; i++) {
-    for (const t of [t1k, bare]) { await load(t, { c: 10, secs: 3 }); }
-    await sleep(1000);
-    for (const t of [t1k, bare]) rss[t.name].push(rssMb(t.pid));
+    for (const t of [t1k, t3]) await load(t, { c: 10, secs: 3 });
+    await sleep(500);
+    for (const t of [t1k, t3]) m[t.name].push(await measureAfterGc(t));
   }
+  const sign = (v) => `${v >= 0 ? '+' : ''}${fmt(v)}`;
   return {
-    data: rss,
-    rows: (idle, warm) => {
-      const d = idle[t1k.name] - idle.keyrelay;
-      const grow = (a) => a[2] - a[0];
+    data: m,
+    rows: (idle, idleRss, warmRss) => {
+      const dRss = idle.k1.rssMb - idle.mem3.rssMb;
+      const dHeap = idle.k1.heapMb - idle.mem3.heapMb;
+      const grow = (a, f) => a[2][f] - a[0][f];
+      const g1 = grow(m[t1k.name], 'rssMb');
       return [
-        valueRow({ scenario: 'idle memory, 1,000 keys vs 3 keys', metric: 'RSS MB', bare: `3 keys: ${fmt(idle.keyrelay)}`, keyrelay: idle[t1k.name], ratio: `${d >= 0 ? '+' : ''}${fmt(d)} MB`, goal: '≤ +2 MB', pass: d <= 2, note: `idle after start, before traffic; bare ${fmt(idle.bare)} MB. After warm-up: 3 keys ${fmt(warm.keyrelay)}, 1,000 keys ${fmt(warm[t1k.name])}, bare ${fmt(warm.bare)} MB` }),
-        valueRow({ scenario: 'memory growth over 3 load cycles (1,000 keys)', metric: 'RSS MB', bare: `${grow(rss.bare) >= 0 ? '+' : ''}${fmt(grow(rss.bare))}`, keyrelay: `${grow(rss[t1k.name]) >= 0 ? '+' : ''}${fmt(grow(rss[t1k.name]))}`, ratio: `RSS ${rss[t1k.name].map((x) => fmt(x)).join(' → ')}`, goal: '≤ +10 MB', pass: grow(rss[t1k.name]) <= 10 }),
+        valueRow({ scenario: 'idle memory, 1,000 keys vs 3 keys', metric: 'RSS MB after GC', bare: `3 keys: ${fmt(idle.mem3.rssMb)}`, keyrelay: idle.k1.rssMb, ratio: `${sign(dRss)} MB (heap ${sign(dHeap)} MB)`, goal: '≤ +2 MB', pass: dRss <= 2, note: `idle after start, forced GC via inspector; heap 3 keys ${fmt(idle.mem3.heapMb)} MB, 1,000 keys ${fmt(idle.k1.heapMb)} MB. Without GC: RSS ${fmt(idleRss['keyrelay-mem3'])} vs ${fmt(idleRss[t1k.name])} MB; after warm-up ${fmt(warmRss['keyrelay-mem3'])} vs ${fmt(warmRss[t1k.name])} MB` }),
+        valueRow({ scenario: 'memory growth over 3 load cycles (1,000 keys)', metric: 'RSS MB after GC', bare: `3 keys: ${sign(grow(m[t3.name], 'rssMb'))}`, keyrelay: sign(g1), ratio: `RSS ${m[t1k.name].map((x) => fmt(x.rssMb)).join(' → ')}; heap ${m[t1k.name].map((x) => fmt(x.heapMb)).join(' → ')}`, goal: '≤ +10 MB', pass: g1 <= 10 }),
       ];
     },
   };

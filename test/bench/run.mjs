@@ -12,6 +12,7 @@ import { startMock, directTarget, startBare, startKeyRelay, parseExtra, startExt
 import { sseProbe, closeProbeAgent } from './probes.mjs';
 import { gates, memoryCycles } from './phases.mjs';
 import { activationBench } from './activation.mjs';
+import { INSPECT_ARGS, measureAfterGc } from './inspect.mjs';
 import { ratioRow, valueRow, printTable } from './report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -61,9 +62,14 @@ const mock = await startMock();
 // --profile: the 3-key KeyRelay runs with --cpu-prof; summarise with profileTop.mjs afterwards.
 const profDir = path.join(root, 'bench-results', 'prof');
 const nodeArgs = (n) => (argv.includes('--profile') && n === 3 ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
-const kr = (n, name) => (cli === 'bare' ? startBare(mock).then((t) => ({ ...t, name, keys: n })) : startKeyRelay(mock, n, { cli, name, nodeArgs: nodeArgs(n) }));
+const kr = (n, name, args = nodeArgs(n)) => (cli === 'bare' ? startBare(mock, { nodeArgs: args }).then((t) => ({ ...t, name, keys: n })) : startKeyRelay(mock, n, { cli, name, nodeArgs: args }));
 const T = { direct: directTarget(mock), bare: await startBare(mock, { nodeArgs: nodeArgs(3) }), keyrelay: await kr(3, 'keyrelay') };
-if (!quick) { T['keyrelay-10k'] = await kr(10_000, 'keyrelay-10k'); T['keyrelay-1k'] = await kr(1000, 'keyrelay-1k'); }
+if (!quick) {
+  T['keyrelay-10k'] = await kr(10_000, 'keyrelay-10k');
+  // Memory pair with the inspector on (forced GC before each reading); kept out of timed scenarios.
+  T['keyrelay-mem3'] = await kr(3, 'keyrelay-mem3', INSPECT_ARGS);
+  T['keyrelay-1k'] = await kr(1000, 'keyrelay-1k', INSPECT_ARGS);
+}
 const extraNames = [];
 for (const spec of parseExtra()) { T[spec.name] = await startExtra(mock, spec); extraNames.push(spec.name); }
 log(`targets: ${Object.values(T).map((t) => `${t.name} ${t.url}`).join(', ')}`);
@@ -85,6 +91,7 @@ async function load(t, { c, body = small, headers = JSONH, secs = seconds, kind 
 await sleep(1000);
 const rssNow = () => Object.fromEntries(Object.values(T).filter((t) => t.pid).map((t) => [t.name, rssMb(t.pid)]));
 const idleRss = rssNow();
+const idleGc = quick ? undefined : { mem3: await measureAfterGc(T['keyrelay-mem3']), k1: await measureAfterGc(T['keyrelay-1k']) };
 for (const t of Object.values(T)) await load(t, { c: quick ? 50 : 100, secs: 1 });
 await sleep(1000);
 const warmRss = rssNow();
@@ -120,7 +127,7 @@ const keySel = await (async () => {
   const line = r.out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   return line ? JSON.parse(line.slice(11)) : { error: (r.err || r.out).split('\n').slice(0, 3).join(' | ') };
 })();
-const mem = quick ? undefined : await memoryCycles(T['keyrelay-1k'], T.bare, load);
+const mem = quick ? undefined : await memoryCycles(T['keyrelay-1k'], T['keyrelay-mem3'], load);
 const g = await gates({ T, mock, load, seconds: quick ? 1 : 2, errors });
 const act = quick || argv.includes('--no-activation') ? undefined : await activationBench({ samples: 7 });
 
@@ -151,12 +158,12 @@ else for (const [op, label] of [['pick', 'pick'], ['cycle', 'pick+begin/end/repo
   const p = keySel[`${op}3`].map((v, i) => ({ keyrelay: keySel[`${op}10k`][i], bare: v }));
   rows.push(ratioRow({ scenario: `key selection (${label}), 10,000 vs 3 keys`, metric: 'ns/op', per: p, goal: '≤ 2×', limit: 2, better: 'low', cols: { direct: '–', bare: `3 keys: ${p.map((x) => x.bare).sort((a, b) => a - b)[p.length >> 1].toFixed(0)}` }, note: 'keyrelay column = 10,000 keys; real KeyPool bundled from src/core/keyPool.ts' }));
 }
-if (mem) rows.push(...mem.rows(idleRss, warmRss));
+if (mem) rows.push(...mem.rows(idleGc, idleRss, warmRss));
 rows.push(...g.rows.filter((x) => x.order !== 'early').map((x) => x.row));
 if (act) {
   if (act.error) rows.push(valueRow({ scenario: 'activation (bundled, stub vscode)', metric: 'ms', goal: '≤ 1.25× baseline, ≤ +50 ms', pass: false, note: act.error }));
   else {
-    rows.push(valueRow({ scenario: 'activation vs bare-listen baseline', metric: 'ms require→listening', bare: act.baselineActivateMs, keyrelay: act.extensionActivateMs, ratio: `${(act.extensionActivateMs / act.baselineActivateMs).toFixed(2)}×`, goal: '≤ 1.25×', pass: act.extensionActivateMs / act.baselineActivateMs <= 1.25, note: 'bare column = bundled bare-listen baseline extension' }));
+    rows.push(valueRow({ scenario: 'activation vs bare-listen baseline', metric: 'ms require→listening', bare: act.baselineActivateMs, keyrelay: act.extensionActivateMs, ratio: `${(act.extensionActivateMs / act.baselineActivateMs).toFixed(2)}×`, goal: '≤ 1.25×', pass: act.extensionActivateMs / act.baselineActivateMs <= 1.25, note: `bare column = bundled bare-listen baseline extension; of which require(): baseline ${act.baselineRequireMs.toFixed(1)} ms, extension ${act.extensionRequireMs.toFixed(1)} ms` }));
     rows.push(valueRow({ scenario: 'activation over empty Node start', metric: 'ms spawn→listening', direct: `empty ${act.emptyWallMs.toFixed(1)}`, bare: act.baselineWallMs, keyrelay: act.extensionWallMs, ratio: `+${(act.extensionWallMs - act.emptyWallMs).toFixed(1)} ms`, goal: '≤ +50 ms', pass: act.extensionWallMs - act.emptyWallMs <= 50 }));
   }
 }
@@ -167,7 +174,7 @@ log(`load average: ${loadStart} at start, ${loadAvg()} at end (${CPUS} CPUs)`);
 fs.mkdirSync(path.join(root, 'bench-results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outFile = path.join(root, 'bench-results', `bench-${quick ? 'quick' : 'full'}-${stamp}.json`);
-fs.writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), argv, loadAvg: { start: loadStart, end: loadAvg() }, quick, rounds, seconds, loadgen, cpus: CPUS, pinned: hasTaskset, priority, cli: cli === 'bare' ? 'bare' : path.relative(root, cli), targets: Object.values(T).map((t) => ({ name: t.name, url: t.url })), per, sse, keySel, idleRss, warmRss, memory: mem?.data, gates: g.data, activation: act && { ...act, samples: undefined }, errors, rows, table }, null, 2));
+fs.writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), argv, loadAvg: { start: loadStart, end: loadAvg() }, quick, rounds, seconds, loadgen, cpus: CPUS, pinned: hasTaskset, priority, cli: cli === 'bare' ? 'bare' : path.relative(root, cli), targets: Object.values(T).map((t) => ({ name: t.name, url: t.url })), per, sse, keySel, idleRss, warmRss, idleGc, memory: mem?.data, gates: g.data, activation: act && { ...act, samples: undefined }, errors, rows, table }, null, 2));
 log(`results: ${path.relative(root, outFile)}`);
 closeProbeAgent();
 for (const t of Object.values(T)) await t.stop();

@@ -32,7 +32,7 @@ export function directTarget(mock) {
 export async function startBare(mock, { nodeArgs = [] } = {}) {
   const [cmd, args] = pinned(PIN.proxy, process.execPath, [...nodeArgs, path.join(here, 'bare.mjs'), '--upstream', mock.url, '--key', BARE_KEY]);
   const p = await startChild(cmd, args, { ready: /BARE listening on (http:\/\/127\.0\.0\.1:\d+)/ });
-  return { name: 'bare', url: p.match[1], pid: p.pid, headers: { authorization: `Bearer ${TOKEN}` }, stop: () => stop(p.child) };
+  return { name: 'bare', url: p.match[1], pid: p.pid, headers: { authorization: `Bearer ${TOKEN}` }, stderr: p.stderr, stop: () => stop(p.child) };
 }
 
 /** KeyRelay's CLI with `n` openai-shape keys (plus one anthropic-shape provider with 3 keys). */
