@@ -19,7 +19,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const argv = process.argv.slice(2);
 const opt = (n, d) => (argv.includes(n) ? argv[argv.indexOf(n) + 1] : d);
 const quick = argv.includes('--quick');
-const rounds = Number(opt('--rounds', quick ? 3 : 5));
+const rounds = Number(opt('--rounds', 5));
 const seconds = Number(opt('--seconds', quick ? 1 : 2));
 const cliOpt = opt('--keyrelay-cli', 'dist/cli.js');
 const log = (s) => process.stderr.write(`${s}\n`);
