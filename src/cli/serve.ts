@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { KeyPool } from '../core/keyPool';
 import { ProviderCatalogue } from '../core/providers';
 import { ProxyServer } from '../core/proxyServer';
-import { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from '../core/stateFile';
+import { readJsonFile, writeFileAtomic, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../core/stateFile';
 import { Stats } from '../core/stats';
 import { systemClock } from '../core/types';
 import type { Logger, ProxyConfig } from '../core/types';
@@ -80,17 +80,31 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   await server.start();
   const endpoint = server.endpoint ?? '';
 
+  const snapshot = (): unknown => ({ version: 1, health: pool.exportHealth(), stats: stats.toJSON() });
   const persist = (): void => {
     try {
-      writeJsonFileAtomic(statePath, { version: 1, health: pool.exportHealth(), stats: stats.toJSON() });
+      writeJsonFileAtomic(statePath, snapshot());
     } catch (err) {
       log.error(`Could not save state to ${statePath}: ${(err as Error).message}`);
     }
   };
-  let dirty = false;
-  pool.onDidChange(() => { dirty = true; });
-  stats.onDidChange(() => { dirty = true; });
-  const saver = setInterval(() => { if (dirty) { dirty = false; persist(); } }, 5000);
+  // Key state changes are rare and worth saving within a second; counters change on every
+  // request and are saved once a minute (and at shutdown), off the request path's disk waits.
+  let healthDirty = false;
+  let statsDirty = false;
+  let saving = false;
+  let lastSave = clock.now();
+  pool.onDidChange(() => { healthDirty = true; });
+  stats.onDidChange(() => { statsDirty = true; });
+  const saver = setInterval(() => {
+    if (saving || !(healthDirty || (statsDirty && clock.now() - lastSave >= 60_000))) return;
+    healthDirty = statsDirty = false;
+    saving = true;
+    lastSave = clock.now();
+    writeJsonFileAtomicAsync(statePath, snapshot())
+      .catch((err: Error) => log.error(`Could not save state to ${statePath}: ${err.message}`))
+      .finally(() => { saving = false; });
+  }, 1000);
   saver.unref();
 
   printBanner(print, endpoint, token.where, keys.length, [...new Set(keys.map((k) => k.providerId))], config.passthrough);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { undici } from './undiciLoader';
 import { readBody } from './body';
 import { ProxyError } from './errors';
 import type { KeyPool } from './keyPool';
@@ -35,7 +35,7 @@ export async function runFanOut(req: IncomingMessage, res: ServerResponse, opts:
     try {
       const shape = shapeOf(model, opts.catalogue, opts.pool);
       const path = shape === 'anthropic' ? '/v1/messages' : '/v1/chat/completions';
-      const r = await request(`${opts.endpoint}${path}`, {
+      const r = await undici().request(`${opts.endpoint}${path}`, {
         dispatcher: opts.dispatcher,
         method: 'POST',
         headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },

@@ -85,6 +85,12 @@ const STATES: ReadonlySet<string> = new Set(['active', 'cooling', 'invalid', 'di
 const isTime = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
 /** Persisted copy of a key's health: only what should survive a restart. */
+/** Whether the key's health is what a new key has, so persisting it would add nothing. */
+export function isPristine(h: HealthState): boolean {
+  return h.state === 'active' && h.backoffLevel === 0 && h.history.length === 0 && h.modelCooldowns.size === 0
+    && h.lastError === undefined && h.uses === 0;
+}
+
 export function persistHealth(h: HealthState): PersistedKeyHealth {
   const p: PersistedKeyHealth = { state: h.state, backoffLevel: h.backoffLevel, history: h.history.map((t) => ({ ...t })), uses: h.uses };
   if (h.state === 'cooling' && h.coolingUntil !== undefined) p.coolingUntil = h.coolingUntil;

@@ -6,7 +6,7 @@
 import { DisposableBase, Emitter } from './events';
 import type { Event } from './events';
 import { ProviderIndex, selectorFor } from './candidates';
-import { HealthMachine, newHealth, persistHealth, publicHealth, scrubReason, toRecord } from './health';
+import { HealthMachine, isPristine, newHealth, persistHealth, publicHealth, scrubReason, toRecord } from './health';
 import type { Entry, PersistedKeyHealth } from './health';
 import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, StrategyName, Transition } from './types';
 
@@ -223,7 +223,8 @@ export class KeyPool extends DisposableBase {
   exportHealth(): PersistedHealth {
     this.drain();
     const out: PersistedHealth = {};
-    for (const [id, e] of this.entries) out[id] = persistHealth(e.h);
+    // Healthy keys that were never used are left out: at 10,000 keys that is most of the file.
+    for (const [id, e] of this.entries) if (!isPristine(e.h)) out[id] = persistHealth(e.h);
     return out;
   }
 

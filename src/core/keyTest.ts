@@ -1,5 +1,5 @@
-import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { undici } from './undiciLoader';
 import { classifyRejection } from './classify';
 import { authHeaderName, authHeaderValue } from './headers';
 import type { Outcome, PoolKey, ProviderSpec } from './types';
@@ -22,7 +22,7 @@ export async function testKey(
 ): Promise<KeyTestResult> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const now = opts.now ?? Date.now;
-  const own = opts.dispatcher ? undefined : new Agent({ connect: { timeout: timeoutMs } });
+  const own = opts.dispatcher ? undefined : new (undici().Agent)({ connect: { timeout: timeoutMs } });
   const base = (key.baseUrl ?? provider.baseUrl).replace(/\/+$/, '');
   const t = provider.testRequest;
   const headers: Record<string, string> = { [authHeaderName(provider.auth)]: authHeaderValue(provider.auth, key.secret) };
@@ -30,7 +30,7 @@ export async function testKey(
   if (t.body !== undefined) headers['content-type'] = 'application/json';
   const started = now();
   try {
-    const res = await request(base + t.path, {
+    const res = await undici().request(base + t.path, {
       method: t.method, headers, body: t.body, dispatcher: opts.dispatcher ?? own,
       headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs),
     });

@@ -118,6 +118,8 @@ export class ProxyServer implements Disposable {
         this.setState({ running: true, port });
         this.deps.logger.info(`KeyRelay listening on ${this.endpoint}`);
         resolve(port);
+        // Off the activation path, before the first request needs it.
+        setImmediate(() => this.upstream.warm());
       });
     });
   }

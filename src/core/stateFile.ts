@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -28,6 +29,14 @@ export function readJsonFile(file: string, onCorrupt?: (msg: string) => void): u
  */
 export function writeJsonFileAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value));
+}
+
+/** `writeJsonFileAtomic` without blocking the event loop on the disk (periodic saves). */
+export async function writeJsonFileAtomicAsync(file: string, value: unknown): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(value), { mode: 0o600 });
+  await rename(tmp, file);
 }
 
 /** The atomic, owner-only write behind `writeJsonFileAtomic`, for plain text (the token file). */

@@ -212,9 +212,22 @@ export class Stats implements Disposable {
     this.changed();
   }
 
-  /** Persistable form: `{ version, since, total, byKey, byKeyModel, byEndpoint, today }`. */
+  /**
+   * Persistable form: `{ version, since, total, byKey, byKeyModel, byEndpoint, today }`. It shares
+   * the live counters instead of copying them (at 10,000 keys the copy cost more than the write):
+   * serialize it at once, never keep it.
+   */
   toJSON(): unknown {
-    return { version: VERSION, ...this.snapshot() };
+    this.roll(this.clock.now());
+    return {
+      version: VERSION,
+      since: this.since,
+      total: this.total,
+      byKey: record(this.byKey),
+      byKeyModel: record([...this.byKeyModel].map(([k, m]) => [k, record(m)] as [string, Record<string, Counters>])),
+      byEndpoint: record(this.byEndpoint),
+      today: { day: this.day, byKey: record(this.todayByKey) },
+    };
   }
 
   /**

@@ -1,5 +1,5 @@
-import { Agent } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+import { undici } from './undiciLoader';
 import { ProxyError } from './errors';
 
 /** Where a base URL sends requests: undici wants the origin and the path apart. */
@@ -36,15 +36,24 @@ export interface UpstreamHandler {
  * to `fetch`: the extension host is shared with every other extension (DESIGN §6).
  */
 export class Upstream {
-  private agent: Agent;
+  private current: Agent | undefined;
   private readonly targets = new Map<string, UpstreamTarget>();
 
-  constructor(connectTimeoutMs: number) {
-    this.agent = Upstream.createAgent(connectTimeoutMs);
+  constructor(private connectTimeoutMs: number) {}
+
+  /** Created on first use, so constructing the server costs no undici load. */
+  private get agent(): Agent {
+    this.current ??= Upstream.createAgent(this.connectTimeoutMs);
+    return this.current;
+  }
+
+  /** Loads undici and builds the agent now (after listen), so the first request does not wait. */
+  warm(): void {
+    void this.agent;
   }
 
   private static createAgent(connectTimeoutMs: number): Agent {
-    return new Agent({
+    return new (undici().Agent)({
       connect: { timeout: connectTimeoutMs },
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
@@ -56,9 +65,10 @@ export class Upstream {
 
   /** Replaces the agent (connect timeout changed); the old one finishes its requests. */
   reconfigure(connectTimeoutMs: number): void {
-    const old = this.agent;
-    this.agent = Upstream.createAgent(connectTimeoutMs);
-    void old.close().catch(() => undefined);
+    const old = this.current;
+    this.connectTimeoutMs = connectTimeoutMs;
+    this.current = undefined;
+    void old?.close().catch(() => undefined);
   }
 
   /** Splits a base URL once; requests then join strings, never `new URL(path, base)` (DESIGN §5.2). */
@@ -86,11 +96,11 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.current?.close();
   }
 
   destroy(): void {
-    void this.agent.destroy().catch(() => undefined);
+    void this.current?.destroy().catch(() => undefined);
   }
 }
 
