@@ -41,7 +41,7 @@ export class CandidateGroup {
     if (this.members.has(e)) return;
     const s = groupState(e, this.model);
     this.members.set(e, s);
-    e.groups.add(this);
+    e.groups.push(this);
     this.enter(e, s);
   }
 
@@ -50,7 +50,8 @@ export class CandidateGroup {
     if (s === undefined) return;
     this.members.delete(e);
     this.pushed.delete(e);
-    e.groups.delete(this);
+    const i = e.groups.indexOf(this);
+    if (i >= 0) e.groups.splice(i, 1);
     this.counts[s]--;
     if (s === 'avail') this.selector.remove(e);
   }
@@ -87,7 +88,10 @@ export class CandidateGroup {
 
   /** Group teardown: members forget it so later refreshes skip it. */
   detach(): void {
-    for (const e of this.members.keys()) e.groups.delete(this);
+    for (const e of this.members.keys()) {
+      const i = e.groups.indexOf(this);
+      if (i >= 0) e.groups.splice(i, 1);
+    }
   }
 
   private enter(e: Entry, s: GroupState): void {
@@ -177,7 +181,7 @@ export class ProviderIndex {
   }
 
   remove(e: Entry): void {
-    for (const g of [...e.groups]) g.removeMember(e);
+    for (const g of e.groups.slice()) g.removeMember(e);
     this.entries.delete(e);
     for (const m of explicitModels(e.key)) {
       const c = (this.listed.get(m) ?? 1) - 1;

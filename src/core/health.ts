@@ -28,17 +28,22 @@ export interface HealthState {
 /** One key as the pool holds it. */
 export interface Entry {
   key: PoolKey;
-  /** The key without its secret, handed to listeners and views. */
-  record: KeyRecord;
   h: HealthState;
-  groups: Set<CandidateGroup>;
+  /** The candidate groups this key is in: usually one, so an array beats a Set's hash table. */
+  groups: CandidateGroup[];
   /** Pick sequence number of the last time this key was chosen (tie-breaker for fairness). */
   lastPick: number;
 }
 
+/**
+ * The empty cooldown map every healthy key shares until its first model-scoped 429: a Map per key
+ * cost ~150 bytes each. Never mutated: `cool()` swaps in a key's own Map before its first `set`.
+ */
+const NO_COOLDOWNS: Map<string, number> = new Map();
+
 /** Fresh health for a newly added key. */
 export function newHealth(): HealthState {
-  return { state: 'active', modelCooldowns: new Map(), consecutiveFailures: 0, backoffLevel: 0, history: [], inFlight: 0, uses: 0, successRate: 1 };
+  return { state: 'active', modelCooldowns: NO_COOLDOWNS, consecutiveFailures: 0, backoffLevel: 0, history: [], inFlight: 0, uses: 0, successRate: 1 };
 }
 
 /** The record fields only, copied field by field so a secret can never ride along. */
@@ -260,6 +265,7 @@ export class HealthMachine {
     if (model !== undefined) {
       const prev = h.modelCooldowns.get(model);
       const until = Math.max(prev ?? 0, at);
+      if (h.modelCooldowns === NO_COOLDOWNS) h.modelCooldowns = new Map();
       h.modelCooldowns.set(model, until);
       this.cooldowns.push({ at: until, e, model });
       this.note(e, prev !== undefined ? 'cooling' : 'active', 'cooling', reason, { ...extra, model });

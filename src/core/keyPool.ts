@@ -67,7 +67,7 @@ export class KeyPool extends DisposableBase {
       isLive: (e) => this.entries.get(e.key.id) === e,
       refresh: (e) => this.refreshGroups(e),
       emit: (e, t) => {
-        if (t) this.transitioned.fire({ key: e.record, transition: t });
+        if (t) this.transitioned.fire({ key: toRecord(e.key), transition: t });
         this.changed.fire();
       },
     });
@@ -216,7 +216,7 @@ export class KeyPool extends DisposableBase {
 
   snapshot(): PoolSnapshot {
     const at = this.drain();
-    const keys = [...this.entries.values()].map((e): KeyView => ({ ...toRecord(e.record), health: publicHealth(e.h) }));
+    const keys = [...this.entries.values()].map((e): KeyView => ({ ...toRecord(e.key), health: publicHealth(e.h) }));
     return { at, strategy: this.opts.strategy, keys };
   }
 
@@ -245,10 +245,10 @@ export class KeyPool extends DisposableBase {
   }
 
   private insert(key: PoolKey, old: Entry | undefined): void {
-    const e: Entry = old ?? { key, record: toRecord(key), h: newHealth(), groups: new Set(), lastPick: 0 };
+    // Per-key objects are kept few and small: at 1,000 keys each byte is a kilobyte of heap.
+    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0 };
     e.key = key;
-    e.record = toRecord(key);
-    e.groups.clear();
+    e.groups.length = 0;
     this.entries.set(key.id, e);
     let prov = this.providers.get(key.providerId);
     if (!prov) this.providers.set(key.providerId, (prov = new ProviderIndex(() => selectorFor(this.opts.strategy, this.opts.random ?? Math.random))));
