@@ -45,7 +45,7 @@ export function activate(context: vscode.ExtensionContext) {
     target: () => (controller.state.endpoint ? { endpoint: controller.state.endpoint, token: vault.accessToken } : undefined) });
   const [keysView, statusBar] = [new KeysView(hub, (id) => catalogue.get(id)?.name ?? id), new StatusBarController(hub)];
   context.subscriptions.push(log, config, pool, stats, vault, persistence, controller, hub, wiring, keysView, statusBar,
-    syncContextKeys(hub), logTransitions(pool, log), ...registerCommands({ vault, pool, stats, catalogue, prompts, hub, log, controller, wiring, isFollower: () => controller.state.role === 'follower' }),
+    syncContextKeys(hub), logTransitions(pool, log), ...registerCommands({ vault, pool, stats, catalogue, prompts, hub, log, controller, wiring, actOnLeader: (id, a) => controller.actOnLeader(id, a) }),
     config.onDidChange(applyConfig({ pool, stats, catalogue, controller, wiring, log })),
     vault.onDidChangeToken((t) => controller.setAccessToken(t)),
     controller.onDidChange((s) => { persistence.enabled = s.role !== 'follower'; }));

@@ -19,8 +19,8 @@ export interface KeyCommandDeps {
   prompts: Prompts;
   hub: ViewModelHub;
   log: Logger;
-  /** True while another window's proxy serves: its key states are not this window's to change. */
-  isFollower: () => boolean;
+  /** Discard/Restore through the leading window while following; false when this window serves. */
+  actOnLeader: (id: string, action: 'discard' | 'restore') => Promise<boolean>;
 }
 
 /** A tree node, a key id, or nothing (then the user picks). */
@@ -64,12 +64,6 @@ export function keyCommands(d: KeyCommandDeps): Record<string, (arg?: unknown) =
     return pick && (pick.provider ?? 'detect');
   }
 
-  /** Discard/restore change the serving proxy's state, which lives in the leading window. */
-  function refuseWhenFollowing(): boolean {
-    if (!d.isFollower()) return false;
-    void d.prompts.info('Another VS Code window runs the KeyRelay proxy: discard or restore keys there (adding and removing keys works from any window).');
-    return true;
-  }
 
   return {
     [Command.addKey]: async () => {
@@ -149,18 +143,17 @@ export function keyCommands(d: KeyCommandDeps): Record<string, (arg?: unknown) =
     },
 
     [Command.discardKey]: async (arg) => {
-      if (refuseWhenFollowing()) return;
       const key = await pickKey(arg as KeyArg, 'Discard Key', ['active', 'cooling', 'invalid']);
       if (!key) return;
-      d.pool.discard(key.id, 'discarded by the user');
+      // The serving window's pool is the one that matters; a following window asks it.
+      if (!(await d.actOnLeader(key.id, 'discard'))) d.pool.discard(key.id, 'discarded by the user');
       d.hub.refresh();
     },
 
     [Command.restoreKey]: async (arg) => {
-      if (refuseWhenFollowing()) return;
       const key = await pickKey(arg as KeyArg, 'Restore Key', ['invalid', 'discarded', 'cooling']);
       if (!key) return;
-      d.pool.restore(key.id);
+      if (!(await d.actOnLeader(key.id, 'restore'))) d.pool.restore(key.id);
       d.hub.refresh();
     },
 

@@ -37,10 +37,10 @@ export interface ControllerDeps {
   pollMs?: number;
 }
 
-/** GET a small JSON document from a local port; bounded, no keep-alive (no lingering sockets). */
-export function getLocalJson(port: number, path: string, token?: string, timeoutMs = 1500): Promise<{ status: number; body: unknown }> {
+/** GET (or POST) a small JSON document on a local port; bounded, no keep-alive (no lingering sockets). */
+export function getLocalJson(port: number, path: string, token?: string, timeoutMs = 1500, method = 'GET'): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs,
+    const req = http.request({ host: '127.0.0.1', port, path, method, agent: false, timeout: timeoutMs,
       headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -53,6 +53,7 @@ export function getLocalJson(port: number, path: string, token?: string, timeout
     });
     req.on('timeout', () => req.destroy(new Error(`no answer from port ${port} within ${timeoutMs} ms`)));
     req.on('error', reject);
+    req.end();
   });
 }
 
@@ -140,6 +141,23 @@ export class ProxyController extends DisposableBase {
 
   setAccessToken(t: string): void {
     this.server?.setAccessToken(t);
+  }
+
+  /**
+   * Discard/Restore while following: the key states that matter are the leader's, so ask it
+   * (token-guarded `/keyrelay/keys/<id>/<action>`) and refresh the mirrored status. Returns false
+   * when this window serves itself and should act on its own pool.
+   */
+  async actOnLeader(id: string, action: 'discard' | 'restore'): Promise<boolean> {
+    if (this._state.role !== 'follower' || this._state.port === undefined) return false;
+    const gen = this.generation;
+    const { status, body } = await getLocalJson(this._state.port, `/keyrelay/keys/${encodeURIComponent(id)}/${action}`, this.deps.token(), 3000, 'POST');
+    if (status !== 200) {
+      const message = (body as { error?: { message?: string } } | undefined)?.error?.message;
+      throw new Error(`The KeyRelay window that serves the proxy refused to ${action} the key (HTTP ${status}${message ? `: ${message}` : ''}).`);
+    }
+    await this.poll(gen);
+    return true;
   }
 
   private async tryBind(cfg: ProxyConfig): Promise<'bound' | 'in-use' | Error> {

@@ -58,6 +58,28 @@ suite('KeyRelay leader and followers', () => {
     assert.strictEqual(health, 200);
   });
 
+  test('a following window discards and restores a key through the leader', async () => {
+    const port = await freePort();
+    const a = makeWindow(port);
+    const b = makeWindow(port);
+    disposables.push(a, b);
+    const key = { id: 'k1', providerId: 'openai', label: 'shared-key', masked: 'sk-…BBBB', addedAt: 0, secret: 'sk-test-shared-000000000000BBBB' };
+    a.pool.upsert(key);
+    b.pool.upsert(key); // the same key reaches every window through SecretStorage
+    await a.controller.start();
+    await b.controller.start();
+    assert.strictEqual(b.controller.state.role, 'follower');
+    assert.strictEqual(await a.controller.actOnLeader('k1', 'discard'), false, 'the leader acts on its own pool');
+
+    assert.strictEqual(await b.controller.actOnLeader('k1', 'discard'), true);
+    assert.strictEqual(a.pool.health('k1')!.state, 'discarded', 'the serving pool changed');
+    const remote = b.controller.state.remote as { keys: Array<{ id: string; state: string }> };
+    assert.strictEqual(remote.keys.find((k) => k.id === 'k1')!.state, 'discarded', 'the follower mirrors it at once');
+    await b.controller.actOnLeader('k1', 'restore');
+    assert.strictEqual(a.pool.health('k1')!.state, 'active');
+    await assert.rejects(b.controller.actOnLeader('nope', 'discard'), /refused.*404/);
+  });
+
   test('a port held by another program is a conflict, not a follower', async () => {
     const other = http.createServer((_req, res) => res.end('not keyrelay'));
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
