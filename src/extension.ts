@@ -37,7 +37,7 @@ export function activate(context: vscode.ExtensionContext) {
     createServer: (c) => new ProxyServer({ config: c, pool, stats, catalogue, logger: log, clock: systemClock,
       accessToken: vault.accessToken, version: String(context.extension.packageJSON.version), instanceId }),
     config: () => config.current.proxy, token: () => vault.accessToken, log,
-    onBecameLeader: () => pool.importHealth(persistence.loadHealth() ?? {}),
+    onBecameLeader: () => { pool.importHealth(persistence.loadHealth() ?? {}); stats.load(persistence.loadStats()); },
     onConflict: (port) => void offerAnotherPort(port).catch((err) => log.error(err)),
   });
   const [hub, prompts] = [new ViewModelHub(pool, stats, controller), new Prompts()];

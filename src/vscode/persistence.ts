@@ -5,11 +5,13 @@ import type { Stats } from '../core/stats';
 import { StorageKey } from './ids';
 
 /**
- * Keeps key health and counters in globalState across restarts. Writes are coalesced (at most one
- * per `delayMs`) because counters change on every request; `flush()` runs on deactivate.
+ * Keeps key health and counters in globalState across restarts. Key state changes are rare and
+ * saved within a second; counters change on every request and are saved at most once a minute
+ * (and by `flush()` on deactivate), so a busy proxy does not rewrite globalState all the time.
  */
 export class HealthPersistence extends DisposableBase {
   private timer: NodeJS.Timeout | undefined;
+  private dueAt = Infinity;
   /** Followers do not write: the leader's counters are the real ones. */
   enabled = true;
 
@@ -17,11 +19,12 @@ export class HealthPersistence extends DisposableBase {
     private readonly memento: vscode.Memento,
     private readonly pool: KeyPool,
     private readonly stats: Stats,
-    private readonly delayMs = 5_000,
+    private readonly healthDelayMs = 1_000,
+    private readonly statsDelayMs = 60_000,
   ) {
     super();
-    this._register(pool.onDidChange(() => this.schedule()));
-    this._register(stats.onDidChange(() => this.schedule()));
+    this._register(pool.onDidChange(() => this.schedule(this.healthDelayMs)));
+    this._register(stats.onDidChange(() => this.schedule(this.statsDelayMs)));
     this._register(toDisposable(() => clearTimeout(this.timer)));
   }
 
@@ -34,12 +37,18 @@ export class HealthPersistence extends DisposableBase {
     return this.memento.get<unknown>(StorageKey.stats);
   }
 
-  private schedule(): void {
-    if (!this.enabled || this.timer) return;
+  /** Saves within `delay`, keeping an earlier save already scheduled. */
+  private schedule(delay: number): void {
+    if (!this.enabled) return;
+    const at = Date.now() + delay;
+    if (this.timer && at >= this.dueAt) return;
+    clearTimeout(this.timer);
+    this.dueAt = at;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.dueAt = Infinity;
       void this.flush();
-    }, this.delayMs);
+    }, delay);
     this.timer.unref?.();
   }
 
@@ -47,7 +56,9 @@ export class HealthPersistence extends DisposableBase {
     if (!this.enabled) return;
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.dueAt = Infinity;
     await this.memento.update(StorageKey.health, this.pool.exportHealth());
-    await this.memento.update(StorageKey.stats, this.stats.toJSON());
+    // toJSON shares the live counters; globalState keeps what it is given, so give it a copy.
+    await this.memento.update(StorageKey.stats, JSON.parse(JSON.stringify(this.stats.toJSON())));
   }
 }
