@@ -76,7 +76,7 @@ export class KeyVault extends DisposableBase {
     const secret = input.secret.trim();
     const masked = maskKey(secret, this.prefixOf(input.providerId));
     const rec: KeyRecord = {
-      id: randomUUID(), providerId: input.providerId, label: input.label?.trim() || masked, masked,
+      id: randomUUID(), providerId: input.providerId, label: input.label?.trim() || this.nextLabel(input.providerId), masked,
       addedAt: Date.now(),
       ...(input.models?.length ? { models: input.models } : {}),
       ...(input.baseUrl ? { baseUrl: input.baseUrl } : {}),
@@ -88,6 +88,14 @@ export class KeyVault extends DisposableBase {
     await this.secrets.store(StorageKey.secretPrefix + rec.id, secret);
     this.pool.upsert({ ...rec, secret });
     return rec;
+  }
+
+  /** `openai-3` for an unlabelled key (as the CLI names them); the tree shows the masked key beside it. */
+  private nextLabel(providerId: string): string {
+    const used = new Set(this.index().map((r) => r.label));
+    let n = 1;
+    while (used.has(`${providerId}-${n}`)) n++;
+    return `${providerId}-${n}`;
   }
 
   async remove(id: string): Promise<void> {
