@@ -9,7 +9,7 @@ import { maskKey } from '../core/redact';
 import type { PoolKey } from '../core/types';
 
 /** A key as a config file, keys file or environment variable describes it. */
-export type KeyInput = ImportedKey & { account?: string };
+export type KeyInput = ImportedKey;
 
 /**
  * A stable id from the key's provider and text, so persisted health and stats find their key

@@ -3,7 +3,7 @@ import type { ProviderCatalogue } from './providers';
 import { isPresetId, normalizeBaseUrl } from './providers';
 import { maskKey } from './redact';
 
-/** One key found by the importer. */
+/** One key as an importer, a config file or the Add Key command describes it. */
 export interface ImportedKey {
   providerId: string;
   secret: string;
@@ -11,6 +11,8 @@ export interface ImportedKey {
   models?: string[];
   baseUrl?: string;
   weight?: number;
+  /** Keys of one account share its limits (DESIGN §4). */
+  account?: string;
 }
 
 /** What an import found. `duplicates` are masked; `skipped` reasons never hold key text. */

@@ -3,20 +3,13 @@ import type * as vscode from 'vscode';
 import { DisposableBase, Emitter } from '../core/events';
 import type { Event } from '../core/events';
 import type { KeyRecord, Logger, PoolKey } from '../core/types';
+import type { ImportedKey } from '../core/importers';
 import type { KeyPool } from '../core/keyPool';
 import { maskKey } from '../core/redact';
 import { StorageKey } from './ids';
 
 /** What the user gives when adding a key; the record's other fields are derived. */
-export interface NewKey {
-  providerId: string;
-  secret: string;
-  label?: string;
-  models?: string[];
-  baseUrl?: string;
-  weight?: number;
-  account?: string;
-}
+export type NewKey = ImportedKey;
 
 /**
  * Keys in SecretStorage (one secret per key), the non-secret index in globalState, both mirrored

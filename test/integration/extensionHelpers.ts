@@ -1,8 +1,8 @@
 // Shared helpers of the extension's host tests: activation, bounded waits, settings that restore.
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as vscode from 'vscode';
 import type { KeyRelayApi } from '../../src/extension';
+import { findFreePort } from '../../src/vscode/lifecycle';
 
 export const EXTENSION_ID = 'keyrelay.keyrelay';
 
@@ -26,16 +26,8 @@ export async function waitFor<T>(cond: () => T | undefined | false | Promise<T |
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A free loopback port: the extension's own finder, so tests and product agree. */
+export const freePort = findFreePort;
 
 /** Sets a `keyRelay.*` setting globally and returns a function that puts the old value back. */
 export async function setSetting(key: string, value: unknown): Promise<() => Promise<void>> {

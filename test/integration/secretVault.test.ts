@@ -54,7 +54,7 @@ suite('KeyRelay SecretStorage sync across windows', () => {
 
     const rec = await a.vault.add({ providerId: 'openai', secret: ` ${SECRET} `, label: '' });
     assert.strictEqual(rec.masked, 'sk-…ABCD');
-    assert.strictEqual(rec.label, 'sk-…ABCD', 'the label defaults to the masked key');
+    assert.strictEqual(rec.label, 'openai-1', 'an unlabelled key is named after its provider');
     assert.strictEqual(secrets.data.get(`keyRelay.key.${rec.id}`), SECRET, 'one secret per key, trimmed');
     assert.ok(!JSON.stringify(memento.get('keyRelay.keyIndex')).includes(SECRET), 'the index holds no secret');
     await waitFor(() => b.pool.get(rec.id)?.secret === SECRET, 'the other window to load the key');
