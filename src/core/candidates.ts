@@ -244,13 +244,13 @@ function explicitModels(k: KeyRecord): string[] {
 export function selectorFor(strategy: StrategyName, random: () => number): Selector<Entry> {
   switch (strategy) {
     case 'random': return new RandomSelector(random);
-    case 'weighted': return new WeightedSelector((e) => (e.key.weight ?? 1) * Math.max(0.05, e.h.successRate), random);
+    case 'weighted': return new WeightedSelector((e) => (e.key.weight ?? 1) * Math.max(0.05, e.h.successPermille / 1000), random);
     case 'least-used': return new HeapSelector((a, b) =>
       a.h.uses !== b.h.uses ? a.h.uses < b.h.uses : a.h.inFlight !== b.h.inFlight ? a.h.inFlight < b.h.inFlight : a.lastPick < b.lastPick);
     // Untried keys (no ewma yet) sort first so every key gets measured.
     case 'latency': return new HeapSelector((a, b) => {
-      const x = a.h.ewmaTtfbMs ?? -1;
-      const y = b.h.ewmaTtfbMs ?? -1;
+      const x = a.h.ttfbEwma16;
+      const y = b.h.ttfbEwma16;
       return x !== y ? x < y : a.lastPick < b.lastPick;
     });
     default: return new RingSelector();

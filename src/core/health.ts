@@ -21,8 +21,13 @@ export interface HealthState {
   history: Transition[];
   inFlight: number;
   uses: number;
-  ewmaTtfbMs?: number;
-  successRate: number;
+  /**
+   * Recent time to first byte in 1/16 ms and recent success rate in 1/1000, -1 = not measured.
+   * Kept as small integers on purpose: a fractional number stored on every request into a
+   * long-lived object is a new heap number each time, garbage that 10,000 keys turn into GC load.
+   */
+  ttfbEwma16: number;
+  successPermille: number;
 }
 
 /** One key as the pool holds it. */
@@ -43,7 +48,7 @@ const NO_COOLDOWNS: Map<string, number> = new Map();
 
 /** Fresh health for a newly added key. */
 export function newHealth(): HealthState {
-  return { state: 'active', modelCooldowns: NO_COOLDOWNS, consecutiveFailures: 0, backoffLevel: 0, history: [], inFlight: 0, uses: 0, successRate: 1 };
+  return { state: 'active', modelCooldowns: NO_COOLDOWNS, consecutiveFailures: 0, backoffLevel: 0, history: [], inFlight: 0, uses: 0, ttfbEwma16: -1, successPermille: 1000 };
 }
 
 /** The record fields only, copied field by field so a secret can never ride along. */
@@ -71,11 +76,11 @@ export function scrubReason(reason: string, key: PoolKey): string {
 export function publicHealth(h: HealthState): KeyHealth {
   const v: KeyHealth = {
     state: h.state, modelCooldowns: Object.fromEntries(h.modelCooldowns), consecutiveFailures: h.consecutiveFailures,
-    backoffLevel: h.backoffLevel, history: h.history.map((t) => ({ ...t })), inFlight: h.inFlight, uses: h.uses, successRate: h.successRate,
+    backoffLevel: h.backoffLevel, history: h.history.map((t) => ({ ...t })), inFlight: h.inFlight, uses: h.uses, successRate: h.successPermille / 1000,
   };
   if (h.state === 'cooling' && h.coolingUntil !== undefined) v.coolingUntil = h.coolingUntil;
   if (h.lastError !== undefined) v.lastError = h.lastError;
-  if (h.ewmaTtfbMs !== undefined) v.ewmaTtfbMs = h.ewmaTtfbMs;
+  if (h.ttfbEwma16 >= 0) v.ewmaTtfbMs = h.ttfbEwma16 / 16;
   return v;
 }
 
@@ -161,12 +166,13 @@ export class HealthMachine {
     if (outcome.kind === 'success') {
       h.consecutiveFailures = 0;
       h.backoffLevel = 0;
-      h.ewmaTtfbMs = h.ewmaTtfbMs === undefined ? outcome.ttfbMs : h.ewmaTtfbMs * 0.7 + outcome.ttfbMs * 0.3;
-      h.successRate = h.successRate * 0.9 + 0.1;
+      const sample = Math.round(outcome.ttfbMs * 16);
+      h.ttfbEwma16 = h.ttfbEwma16 < 0 ? sample : Math.round(h.ttfbEwma16 * 0.7 + sample * 0.3);
+      h.successPermille = Math.round(h.successPermille * 0.9 + 100);
       return this.host.refresh(e);
     }
     h.lastError = scrubReason(outcome.reason, e.key);
-    h.successRate *= 0.9;
+    h.successPermille = Math.round(h.successPermille * 0.9);
     const extra: TransitionExtra = { status: outcome.status, errorType: outcome.errorType };
     const code = outcome.status !== undefined ? ` (${outcome.status})` : '';
     switch (outcome.kind) {
