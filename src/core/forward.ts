@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Attempt } from './attempt';
 import type { AttemptResult } from './attempt';
 import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
-import { classifyRejection, classifyStreamError } from './classify';
+import { classifyRejection, classifyStreamError, errorFacts } from './classify';
 import { ProxyError, renderError } from './errors';
 import { authHeaderName, authHeaderValue, forwardableRequestHeaders, headerRecord } from './headers';
 import type { KeyPool } from './keyPool';
@@ -135,15 +135,18 @@ async function run(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Promise<
         await sleep(pick.retryAfterMs, p.res);
         continue;
       }
-      // A key that just failed with a 5xx says more than "the others are cooling".
-      if (last && (last.kind !== 'rejected' || last.status !== 429)) return finishWith(deps, p, last, route.provider);
+      // A provider-side failure (5xx, timeout) says more than "the others are cooling"; a key's
+      // own 401/402 would wrongly tell the client its credential is bad.
+      if (last && isProviderSide(last)) return finishWith(deps, p, last, route.provider);
       const sec = Math.max(1, Math.ceil(pick.retryAfterMs / 1000));
       throw new ProxyError('all_keys_cooling', 429, `Every ${route.provider.name} key in KeyRelay is cooling down after rate limits (${pick.count} key${pick.count === 1 ? '' : 's'}; the first is ready in ${sec} s). This is not the provider's answer: wait, or add keys with "KeyRelay: Add Key".`, { retryAfterSec: sec });
     }
     if (pick.kind === 'unusable') {
-      if (last && last.kind === 'rejected') return sendRejected(deps, p, last);
+      // Always KeyRelay's own answer: the upstream's "invalid API key" would send the user
+      // hunting for a problem with the access token, which is fine.
       const states = [pick.invalid ? `${pick.invalid} invalid` : '', pick.discarded ? `${pick.discarded} discarded` : ''].filter(Boolean).join(', ');
-      throw new ProxyError('keys_unusable', pick.invalid ? 401 : 402, `No usable ${route.provider.name} key in KeyRelay (${states}). Replace them with "KeyRelay: Add Key", or run "KeyRelay: Restore Key" / "KeyRelay: Test Key" once they work again.`);
+      const said = last && (last.kind === 'rejected' || last.kind === 'stream-error') ? errorFacts(last.body.toString('utf8')).message : undefined;
+      throw new ProxyError('keys_unusable', pick.invalid ? 401 : 402, `No usable ${route.provider.name} key in KeyRelay (${states})${said ? `; the provider said: "${deps.redactor.redact(said)}"` : ''}. Replace them with "KeyRelay: Add Key", or run "KeyRelay: Restore Key" / "KeyRelay: Test Key" once they work again.`);
     }
     if (pick.kind === 'none') {
       if (last) return finishWith(deps, p, last, route.provider);
@@ -166,6 +169,11 @@ async function run(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Promise<
     }
     if (tried.size >= maxAttempts || deps.clock.now() >= deadline) return finishWith(deps, p, r, route.provider);
   }
+}
+
+/** A failure of the provider (5xx, overload, timeout, network) rather than of one key. */
+function isProviderSide(r: AttemptResult): boolean {
+  return r.kind === 'failed' || r.kind === 'stream-error' || (r.kind === 'rejected' && (r.status >= 500 || r.status === 408));
 }
 
 /** Ends a request whose attempts all failed with the last failure, as the client would see it. */

@@ -111,7 +111,14 @@ suite('key rotation and failover', () => {
 
   test('all keys invalid: a 401 naming the states and the fix', async () => {
     for (const k of OPENAI_KEYS) h.fake.setKeyBehaviour(k, { kind: 'status', status: 401 });
-    await assert.rejects(openai.chat.completions.create(chat()), { status: 401 });
+    // The request that finds them all invalid already gets KeyRelay's answer, not the provider's
+    // "invalid API key" (which would point the user at the access token), with the provider's words.
+    await assert.rejects(openai.chat.completions.create(chat()), (err: APIError) => {
+      assert.equal(err.status, 401);
+      assert.equal((err.error as { code?: string }).code, 'keys_unusable');
+      assert.match(err.message, /3 invalid.*the provider said/);
+      return true;
+    });
     const r = await request(`${h.endpoint}/v1/chat/completions`, {
       method: 'POST', body: JSON.stringify(chat()), headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
     });
@@ -120,6 +127,19 @@ suite('key rotation and failover', () => {
     assert.equal(body.error.code, 'keys_unusable');
     assert.match(body.error.message, /3 invalid/);
     assert.match(body.error.message, /Add Key|Restore Key/);
+  });
+
+  test('two keys cooling and the last one revoked: the client hears "cooling", not "invalid key"', async () => {
+    h.fake.setKeyBehaviour(OPENAI_KEYS[0], { kind: 'status', status: 429, headers: { 'retry-after': '7' } });
+    h.fake.setKeyBehaviour(OPENAI_KEYS[1], { kind: 'status', status: 429, headers: { 'retry-after': '7' } });
+    h.fake.setKeyBehaviour(OPENAI_KEYS[2], { kind: 'status', status: 401 });
+    await assert.rejects(openai.chat.completions.create(chat()), (err: APIError) => {
+      assert.equal(err.status, 429);
+      assert.equal((err.error as { type?: string }).type, 'keyrelay_all_keys_cooling');
+      assert.equal(err.headers?.get('x-should-retry'), 'true', 'a key is ready within 20 s');
+      return true;
+    });
+    assert.equal(h.pool.health('openai-3')!.state, 'invalid');
   });
 
   test('repeated 5xx make a key degraded (cooling) while the others serve', async () => {
