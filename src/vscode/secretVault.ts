@@ -77,7 +77,7 @@ export class KeyVault extends DisposableBase {
       ...(input.account ? { account: input.account } : {}),
     };
     // Index first, so another window that sees the secret event can find the record.
-    await this.memento.update(StorageKey.index, [...this.index(), rec]);
+    await this.updateIndex((index) => [...index, rec]);
     await this.secrets.store(StorageKey.secretPrefix + rec.id, secret);
     this.pool.upsert({ ...rec, secret });
     return rec;
@@ -91,15 +91,25 @@ export class KeyVault extends DisposableBase {
     return `${providerId}-${n}`;
   }
 
+  /**
+   * Read-modify-write of the index, one at a time: two overlapping writes (an import and a
+   * remove, say) would otherwise each start from the old list and the later one drop the other's.
+   */
+  private updateIndex(change: (index: KeyRecord[]) => KeyRecord[]): Promise<void> {
+    const next = this.indexWrites.then(() => this.memento.update(StorageKey.index, change(this.index())));
+    this.indexWrites = next.catch(() => undefined);
+    return next;
+  }
+  private indexWrites: Promise<unknown> = Promise.resolve();
+
   async remove(id: string): Promise<void> {
-    await this.memento.update(StorageKey.index, this.index().filter((r) => r.id !== id));
+    await this.updateIndex((index) => index.filter((r) => r.id !== id));
     await this.secrets.delete(StorageKey.secretPrefix + id);
     this.pool.remove(id);
   }
 
   async rename(id: string, label: string): Promise<void> {
-    const index = this.index().map((r) => (r.id === id ? { ...r, label } : r));
-    await this.memento.update(StorageKey.index, index);
+    await this.updateIndex((index) => index.map((r) => (r.id === id ? { ...r, label } : r)));
     const key = this.pool.get(id);
     if (!key) return;
     this.pool.upsert({ ...key, label });

@@ -30,6 +30,7 @@ suite('KeyRelay keys', () => {
 
   test('Add Key stores the key in SecretStorage and shows it masked in the tree', async () => {
     const asked: string[] = [];
+    const said: string[] = [];
     const stub = stubPrompts(api, {
       quickPick: answers(
         (items: Array<{ provider?: { id: string } }>) => items.find((i) => i.provider?.id === 'custom'),
@@ -45,7 +46,7 @@ suite('KeyRelay keys', () => {
         },
         (o: vscode.InputBoxOptions) => { asked.push(String(o.title)); return 'it-first'; },
       ),
-      info: async () => undefined,
+      info: async (m: string) => { said.push(m); return undefined; },
     });
     try {
       await vscode.commands.executeCommand('keyRelay.addKey');
@@ -54,7 +55,8 @@ suite('KeyRelay keys', () => {
     }
     assert.strictEqual(asked.length, 3, `prompts seen: ${asked.join(' | ')}`);
     const rec = api.vault.index().find((r) => r.label === 'it-first');
-    assert.ok(rec, 'the key is in the index');
+    // The command swallows its own errors (it shows them): say what the user would have seen.
+    assert.ok(rec, `the key is in the index (prompts: ${asked.join(' | ')}; messages: ${said.join(' | ') || 'none'}; index: ${api.vault.index().map((r) => r.label).join(', ')})`);
     assert.strictEqual(rec.providerId, 'custom');
     assert.ok(!JSON.stringify(api.vault.index()).includes(SECRET), 'the index never holds the secret');
 
