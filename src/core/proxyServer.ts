@@ -193,7 +193,7 @@ export class ProxyServer implements Disposable {
 
   /** Keeps every pool key and the token known to the redactor, so none can reach an output. */
   private syncRedactor(): void {
-    for (const k of this.deps.pool.list()) this.redactor.add(k.secret);
+    for (const k of this.deps.pool.list()) this.redactor.add(k.secret, k.masked);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

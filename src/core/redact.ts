@@ -44,10 +44,13 @@ export class SecretRedactor {
   private readonly odd = new Set<string>();
   private minLen = Infinity;
 
-  /** Registers a secret; `prefix` (the provider's key prefix) shapes its masked form. */
-  add(secret: string, prefix?: string): void {
+  /**
+   * Registers a secret and what replaces it: a pool key passes its `masked` form, so outputs show
+   * the same text as the key's views (and 1,000 keys are not masked a second time at startup).
+   */
+  add(secret: string, masked?: string): void {
     if (secret.length < MIN_REDACT_LEN || this.masked.has(secret)) return;
-    this.masked.set(secret, maskKey(secret, prefix));
+    this.masked.set(secret, masked ?? maskKey(secret));
     // Short or oddly-charactered secrets do not fit the 8-char tail index: plain indexOf finds them.
     if (secret.length < 8 || !KEY_CHARS.test(secret)) {
       this.odd.add(secret);

@@ -44,6 +44,8 @@ suite('no key text in any output', () => {
     h.fake.setKeyBehaviour(OPENAI_KEYS[1], { kind: 'status', status: 400, body: JSON.stringify({ error: { message: `bad request for ${OPENAI_KEYS[1]}`, type: 'invalid_request_error' } }) });
     h.fake.setKeyBehaviour(OPENAI_KEYS[2], { kind: 'status', status: 429, headers: { 'retry-after': '5' } });
     for (let i = 0; i < 4; i++) await send('/v1/chat/completions', chat);
+    for (const k of ANTHROPIC_KEYS) h.fake.setKeyBehaviour(k, { kind: 'status', status: 400, body: JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `bad request for ${k}` } }) });
+    await send('/v1/messages', msg, { 'x-api-key': TOKEN });
     h.fake.setKeyBehaviour(ANTHROPIC_KEYS[0], { kind: 'stream-error-first' });
     h.fake.setKeyBehaviour(ANTHROPIC_KEYS[1], { kind: 'status', status: 402 });
     h.fake.setKeyBehaviour(ANTHROPIC_KEYS[2], { kind: 'stall-headers' });
@@ -68,6 +70,9 @@ suite('no key text in any output', () => {
     assertNoKeys(all, 'captured outputs');
     // The captured text is not empty of the masked forms: the test would see a leak if there were one.
     assert.match(all, /sk-…1111|sk-…2222|…1111/);
+    // An echoed key reads as the same masked form the key's views show.
+    const shown = h.pool.list().filter((k) => k.providerId === 'anthropic').map((k) => `bad request for ${k.masked}`);
+    assert.ok(shown.some((s) => all.includes(s)), `the 400 body names the key as one of: ${shown.join(', ')}`);
     for (const k of ALL_KEYS) assert.ok(!all.includes(k.slice(-12)), 'not even a long tail of a key');
   });
 });

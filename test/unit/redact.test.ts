@@ -36,8 +36,8 @@ suite('redact: maskKey', () => {
 suite('redact: SecretRedactor', () => {
   test('masks a key inside a log line', () => {
     const r = new SecretRedactor();
-    r.add(OPENAI, 'sk-');
-    r.add(ANTHROPIC, 'sk-ant-');
+    r.add(OPENAI, maskKey(OPENAI, 'sk-'));
+    r.add(ANTHROPIC, maskKey(ANTHROPIC, 'sk-ant-'));
     const line = `POST /v1/chat/completions key=${OPENAI} auth="Bearer ${OPENAI}" other ${ANTHROPIC}.`;
     const out = r.redact(line);
     assert.ok(!out.includes(OPENAI) && !out.includes(ANTHROPIC));
@@ -73,7 +73,7 @@ suite('redact: SecretRedactor', () => {
     const r = new SecretRedactor();
     const keys: string[] = [];
     for (let i = 0; i < 5000; i++) keys.push(`sk-test-${i.toString(36).padStart(6, '0')}Qw3rTy${(i * 7919).toString(36).padStart(8, 'z')}`);
-    for (const k of keys) r.add(k, 'sk-');
+    for (const k of keys) r.add(k, maskKey(k, 'sk-'));
     const odd = 'sk-test.with.dots.0123456789';
     r.add(odd);
     const plain = 'nothing to see here, just words and numbers 1234567890 abcdefghijklmnop';
