@@ -30,7 +30,8 @@ export async function measureAfterGc(target) {
     await call('HeapProfiler.collectGarbage');
     await call('HeapProfiler.collectGarbage'); // second pass frees what the first one's finalizers released
     const usage = await call('Runtime.getHeapUsage');
-    return { heapMb: usage.usedSize / 1048576, rssMb: rssMb(target.pid) };
+    // RssFile is mostly node's own code pages: they grow when V8's optimizing compiler first runs.
+    return { heapMb: usage.usedSize / 1048576, rssMb: rssMb(target.pid), anonMb: rssMb(target.pid, 'RssAnon'), fileMb: rssMb(target.pid, 'RssFile') };
   } catch {
     return { heapMb: NaN, rssMb: rssMb(target.pid) };
   } finally {

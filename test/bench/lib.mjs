@@ -117,9 +117,9 @@ export function cpuSeconds(pid) {
   } catch { return NaN; }
 }
 /** Resident set size in MB from /proc/<pid>/status. */
-export function rssMb(pid) {
+export function rssMb(pid, field = 'VmRSS') {
   try {
-    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`));
     return m ? Number(m[1]) / 1024 : NaN;
   } catch { return NaN; }
 }
