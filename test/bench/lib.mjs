@@ -116,6 +116,16 @@ export function cpuSeconds(pid) {
     return (Number(f[11]) + Number(f[12])) / TICK;
   } catch { return NaN; }
 }
+/**
+ * Machine-wide CPU ticks from /proc/stat: `steal` is time the hypervisor gave this VM's CPUs to
+ * someone else, the noise a shared cloud machine adds that no priority setting removes.
+ */
+export function cpuTicks() {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    return { steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
+  } catch { return { steal: 0, total: 0 }; }
+}
 /** Resident set size in MB from /proc/<pid>/status. */
 export function rssMb(pid, field = 'VmRSS') {
   try {

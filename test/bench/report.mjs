@@ -16,7 +16,7 @@ export function fmt(v, unit = '') {
  * A ratio row: `per` is an array of per-round { [target]: value } maps; ratio = num/den per round.
  * `better` says which direction is good ('high' for throughput, 'low' for costs).
  */
-export function ratioRow({ scenario, metric, per, num = 'keyrelay', den = 'bare', goal, limit, better, unit = '', cols, extras = [], note = '' }) {
+export function ratioRow({ scenario, metric, per, steal, num = 'keyrelay', den = 'bare', goal, limit, better, unit = '', cols, extras = [], note = '' }) {
   const ratios = per.map((r) => r[num] / r[den]).filter(Number.isFinite);
   const m = median(ratios);
   const [lo, hi] = minMax(ratios);
@@ -29,6 +29,9 @@ export function ratioRow({ scenario, metric, per, num = 'keyrelay', den = 'bare'
     const noisy = per.map((r, i) => (Math.abs(r[den] / md - 1) > 0.1 ? i + 1 : 0)).filter(Boolean);
     notes.push(`noisy: ${den} CV ${(noise * 100).toFixed(0)}%${noisy.length ? `, rounds ${noisy.join(',')}` : ''}`);
   }
+  // Rounds where the hypervisor took ≥ 5 % of the CPUs during either run of the pair.
+  const stolen = (steal ?? []).map((r, i) => [i + 1, Math.max(r[num] ?? 0, r[den] ?? 0)]).filter(([, v]) => v >= 5);
+  if (stolen.length) notes.push(`CPU steal ≥ 5 %: ${stolen.map(([i, v]) => `round ${i} ${v.toFixed(0)}%`).join(', ')}`);
   return {
     scenario, metric, direct: cols?.direct ?? col('direct'), bare: cols?.bare ?? col('bare'), keyrelay: cols?.keyrelay ?? col(num),
     extras: Object.fromEntries(extras.map((e) => [e, col(e)])),
