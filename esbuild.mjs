@@ -20,6 +20,17 @@ const problemMatcher = {
   },
 };
 
+/**
+ * undici goes to its own file, dist/undici.js, required on first use (src/core/undiciLoader.ts):
+ * inside extension.js its 1 MB would be parsed on every activation, before the proxy listens.
+ */
+const undiciApart = {
+  name: 'undici-apart',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, () => ({ path: './undici.js', external: true }));
+  },
+};
+
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
 const common = {
@@ -35,10 +46,12 @@ const common = {
   logLevel: 'warning',
   plugins: watch ? [problemMatcher] : [],
 };
+const withUndiciApart = { ...common, plugins: [...common.plugins, undiciApart] };
 
 const builds = [
-  { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
-  { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...withUndiciApart, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  { ...withUndiciApart, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: ['undici'], outfile: 'dist/undici.js' },
 ];
 
 if (watch) {
