@@ -54,7 +54,8 @@ export class KeyPool extends DisposableBase {
   private readonly entries = new Map<string, Entry>();
   private readonly providers = new Map<string, ProviderIndex>();
   private readonly machine: HealthMachine;
-  private readonly affinity = new Map<string, string>();
+  /** Conversation → its key (`home`) and, while home cannot serve, the key it moved to (`away`). */
+  private readonly affinity = new Map<string, { home: string; away?: string }>();
   private readonly pending = new Map<string, PersistedKeyHealth>();
   private listCache: PoolKey[] | undefined;
   private pickSeq = 0;
@@ -126,8 +127,14 @@ export class KeyPool extends DisposableBase {
     let chosen: Entry | undefined;
     const affinityKey = this.opts.strategy === 'cache-affinity' && req.affinity ? `${req.providerId}\u0000${req.affinity}` : undefined;
     if (affinityKey) {
-      const e = this.entries.get(this.affinity.get(affinityKey) ?? '');
-      if (e && g.isAvailable(e) && !isExcluded(e)) chosen = e;
+      // Home first, so the conversation goes back to its prompt cache once the key recovers;
+      // meanwhile it stays on one stand-in rather than rotating (DESIGN §4).
+      const a = this.affinity.get(affinityKey);
+      const usable = (id: string | undefined): Entry | undefined => {
+        const e = id === undefined ? undefined : this.entries.get(id);
+        return e && g.isAvailable(e) && !isExcluded(e) ? e : undefined;
+      };
+      if (a) chosen = usable(a.home) ?? usable(a.away);
     }
     chosen ??= g.selector.pick(isExcluded, exSize);
     if (chosen) {
@@ -275,8 +282,13 @@ export class KeyPool extends DisposableBase {
   }
 
   private remember(key: string, id: string): void {
+    const a = this.affinity.get(key) ?? { home: id };
+    // A home key that left the pool is not coming back: the stand-in becomes home.
+    if (a.home !== id && !this.entries.has(a.home)) a.home = id;
+    // The stand-in is kept after the return: its cache may still be warm the next time home cools.
+    if (a.home !== id) a.away = id;
     this.affinity.delete(key);
-    this.affinity.set(key, id);
+    this.affinity.set(key, a);
     if (this.affinity.size > AFFINITY_LIMIT) this.affinity.delete(this.affinity.keys().next().value as string);
   }
 

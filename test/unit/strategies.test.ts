@@ -147,7 +147,36 @@ suite('strategies', () => {
     assert.equal(tally(p, 10).size, 10);
     // The map is bounded: far more conversations than the limit still work.
     for (let i = 0; i < 10_050; i++) p.pick({ providerId: 'openai', affinity: `c${i}` });
-    assert.ok((p as unknown as { affinity: Map<string, string> }).affinity.size <= 10_000);
+    assert.ok((p as unknown as { affinity: Map<string, unknown> }).affinity.size <= 10_000);
+  });
+
+  test('cache-affinity: a conversation returns to its key when the key recovers', () => {
+    const p = pool('cache-affinity');
+    const home = [...tally(p, 5, { affinity: 'conv' }).keys()][0];
+    p.report(home, undefined, { kind: 'rate-limited', status: 429, retryAfterMs: 5000, reason: 'slow' });
+    // While home cools: one stand-in, not a rotation that would cold-start a cache per request.
+    const away = tally(p, 20, { affinity: 'conv' });
+    assert.equal(away.size, 1);
+    const standIn = [...away.keys()][0];
+    assert.notEqual(standIn, home);
+    clock.advance(5001);
+    assert.deepEqual([...tally(p, 5, { affinity: 'conv' }).keys()], [home]);
+    // Home cools again: the same stand-in (its cache may be warm); one that fails in turn is
+    // replaced, and home still wins once usable.
+    p.report(home, undefined, { kind: 'rate-limited', status: 429, retryAfterMs: 5000, reason: 'slow' });
+    assert.deepEqual([...tally(p, 3, { affinity: 'conv' }).keys()], [standIn]);
+    p.report(standIn, undefined, { kind: 'rate-limited', status: 429, retryAfterMs: 60_000, reason: 'slow' });
+    const second = [...tally(p, 3, { affinity: 'conv' }).keys()];
+    assert.equal(second.length, 1);
+    assert.ok(second[0] !== home && second[0] !== standIn);
+    clock.advance(5001);
+    assert.deepEqual([...tally(p, 3, { affinity: 'conv' }).keys()], [home]);
+    // Home removed from the pool: the stand-in becomes the conversation's key for good.
+    p.report(home, undefined, { kind: 'rate-limited', status: 429, retryAfterMs: 5000, reason: 'slow' });
+    const last = [...tally(p, 2, { affinity: 'conv' }).keys()][0];
+    p.remove(home);
+    clock.advance(5001);
+    assert.deepEqual([...tally(p, 5, { affinity: 'conv' }).keys()], [last]);
   });
 
   test('setStrategy switches selection without losing health', () => {
