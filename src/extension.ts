@@ -51,7 +51,7 @@ export function activate(context: vscode.ExtensionContext) {
     controller.onDidChange((s) => { persistence.enabled = s.role !== 'follower'; }));
   shutdown = async () => { await controller.stop(cfg.proxy.shutdownGraceMs); await persistence.flush(); };
   const ready = startUp({ vault, pool, persistence, controller, hub, memento: context.globalState, log, autoStart: () => config.current.autoStart });
-  return { pool, stats, vault, controller, hub, prompts, wiring, catalogue, config, ready, statusText: () => statusBar.text, treeItems: () => keysView.items() };
+  return { pool, stats, vault, controller, hub, prompts, wiring, catalogue, config, ready, statusText: () => statusBar.text, treeItems: () => keysView.items(), treeOutline: () => keysView.outline() };
 }
 
 /** Lets in-flight streams end within VS Code's 5-second budget, then saves health and counters. */

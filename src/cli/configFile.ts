@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { normalizeConfig } from '../core/config';
 import { ProxyError } from '../core/errors';
-import { importKeys } from '../core/importers';
+import { importKeys, normalizeAccount } from '../core/importers';
 import { ProviderCatalogue, validateProviderSpec } from '../core/providers';
 import type { ProviderSpec, ProxyConfig } from '../core/types';
 import type { KeyInput } from './keySources';
@@ -76,6 +76,6 @@ function keyEntry(v: unknown, where: string): KeyInput {
   }
   return {
     providerId: e.provider, secret: e.key.trim(), label: e.label as string | undefined, models: e.models as string[] | undefined,
-    weight: e.weight as number | undefined, baseUrl: (e.baseUrl as string | undefined)?.replace(/\/+$/, ''), account: e.account as string | undefined,
+    weight: e.weight as number | undefined, baseUrl: (e.baseUrl as string | undefined)?.replace(/\/+$/, ''), account: typeof e.account === 'string' && e.account.trim() ? normalizeAccount(e.account) : undefined,
   };
 }

@@ -107,11 +107,19 @@ class Collector {
   }
 }
 
+/** Longest account name kept: it is a label in the tree, not a place for text. */
+const MAX_ACCOUNT_LEN = 64;
+
+/** An account name as stored: trimmed, inner whitespace collapsed, at most 64 characters. */
+export function normalizeAccount(name: string): string {
+  return name.trim().replace(/\s+/g, ' ').slice(0, MAX_ACCOUNT_LEN);
+}
+
 /**
  * Reads keys from pasted text or a file: lists split by `,` `;` newlines (or spaces), `.env`
  * (`OPENAI_API_KEY`, `OPENAI_API_KEY_1..N`, `GROQ_KEYS=a;b`, quotes, `export`, comments), one key
  * per line (`factory_keys.txt`), JSON `{ "apiKeys": [{ key, url, models }] }` and the CLI config's
- * `{ "keys": [{ provider, key, label, models, weight, baseUrl }] }` (or a plain JSON array).
+ * `{ "keys": [{ provider, key, label, models, weight, baseUrl, account }] }` (or a plain JSON array).
  * Provider: the variable's stem or the entry's `provider`/`url` host; else a distinctive key prefix;
  * else `defaultProvider`. For JSON, `line` is the line holding the entry's key (1 when unknown).
  */
@@ -234,10 +242,15 @@ function importEntry(c: Collector, text: string, e: unknown, where: string): voi
   if (weight !== undefined && !(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) {
     return c.skip(n, `${where}: "weight" must be a positive number`);
   }
+  const account = o.account;
+  if (account !== undefined && !(typeof account === 'string' && account.trim())) {
+    return c.skip(n, `${where}: "account" must be a name, e.g. "work": keys of one account share its limits`);
+  }
   const label = typeof o.label === 'string' ? o.label : typeof o.name === 'string' ? o.name : undefined;
   c.add({
     providerId: p.id, secret,
     ...(label ? { label } : {}),
+    ...(account ? { account: normalizeAccount(account as string) } : {}),
     ...(models ? { models: [...(models as string[])] } : {}),
     ...(baseUrl ? { baseUrl } : {}),
     ...(weight !== undefined ? { weight: weight as number } : {}),

@@ -12,6 +12,7 @@ export const Command = {
   restoreKey: 'keyRelay.restoreKey',
   removeKey: 'keyRelay.removeKey',
   renameKey: 'keyRelay.renameKey',
+  setKeyAccount: 'keyRelay.setKeyAccount',
   startProxy: 'keyRelay.startProxy',
   stopProxy: 'keyRelay.stopProxy',
   restartProxy: 'keyRelay.restartProxy',

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
-import { importKeys } from '../core/importers';
+import { importKeys, normalizeAccount } from '../core/importers';
 import { testKey } from '../core/keyTest';
 import type { KeyPool } from '../core/keyPool';
 import type { ProviderCatalogue } from '../core/providers';
@@ -173,6 +173,31 @@ export function keyCommands(d: KeyCommandDeps): Record<string, (arg?: unknown) =
       const label = await d.prompts.input({ title: `Rename ${key.label}`, value: key.label, validateInput: (v) => (v.trim() ? undefined : 'A label is needed.') });
       if (!label?.trim()) return;
       await d.vault.rename(key.id, label.trim());
+      d.hub.refresh();
+    },
+
+    [Command.setKeyAccount]: async (arg) => {
+      const key = await pickKey(arg as KeyArg, 'Set Key Account');
+      if (!key) return;
+      const siblings = d.pool.list().filter((k) => k.providerId === key.providerId && k.account);
+      const accounts = [...new Set(siblings.map((k) => k.account as string))].sort();
+      type Item = vscode.QuickPickItem & { account?: string; action?: 'new' | 'none' };
+      const items: Item[] = [
+        ...accounts.map((a): Item => ({ label: a, description: a === key.account ? 'current' : `${siblings.filter((k) => k.account === a).length} key(s)`, account: a })),
+        { label: '$(add) New account…', action: 'new' },
+        ...(key.account ? [{ label: '$(close) No account', description: 'the key has limits of its own', action: 'none' } as Item] : []),
+      ];
+      const pick = await d.prompts.quickPick(items, { title: `Account of ${key.label} (${key.masked})`, placeHolder: 'Keys of one account share its rate limits: rotating between them adds no capacity' });
+      if (!pick) return;
+      let account = pick.account;
+      if (pick.action === 'new') {
+        const name = await d.prompts.input({ title: `New ${providerName(key.providerId)} account for ${key.label}`, placeHolder: 'e.g. work', validateInput: (v) => (v.trim() ? undefined : 'Name the account.') });
+        if (!name?.trim()) return;
+        account = normalizeAccount(name);
+      }
+      if (account === key.account) return;
+      await d.vault.setAccount(key.id, account);
+      d.log.info(`Key ${key.label} (${key.masked}) ${account ? `is now in account "${account}"` : 'is in no account now'}.`);
       d.hub.refresh();
     },
 

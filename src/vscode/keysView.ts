@@ -90,6 +90,14 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
     return this.vm.keys.map((k) => ({ id: k.id, providerId: k.providerId, ...renderKey(k, this.vm.at) }));
   }
 
+  /** The tree as indented lines of label and description, as a user sees it (tests assert on it). */
+  outline(node?: Node, depth = 0): string[] {
+    return this.getChildren(node).flatMap((child) => {
+      const item = this.getTreeItem(child);
+      return [`${'  '.repeat(depth)}${String(item.label)} · ${String(item.description ?? '')}`, ...this.outline(child, depth + 1)];
+    });
+  }
+
   getChildren(node?: Node): Node[] {
     if (!node) {
       const byProvider = new Map<string, KeyRow[]>();
@@ -120,7 +128,7 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
     if (node.kind === 'account') {
       const item = new vscode.TreeItem(node.account, vscode.TreeItemCollapsibleState.Expanded);
       item.id = `account:${node.providerId}:${node.account}`;
-      item.description = `${node.keys.length} keys share this account's limits`;
+      item.description = node.keys.length === 1 ? '1 key in this account' : `${node.keys.length} keys share this account's limits`;
       item.tooltip = 'Keys of one account share its rate limits: rotating between them gains no capacity.';
       item.iconPath = new vscode.ThemeIcon('organization');
       return item;

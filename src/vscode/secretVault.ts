@@ -109,12 +109,23 @@ export class KeyVault extends DisposableBase {
   }
 
   async rename(id: string, label: string): Promise<void> {
-    await this.updateIndex((index) => index.map((r) => (r.id === id ? { ...r, label } : r)));
+    await this.patch(id, (r) => ({ ...r, label }));
+  }
+
+  /** Puts the key in an account (keys of one account share its limits), or takes it out. */
+  async setAccount(id: string, account: string | undefined): Promise<void> {
+    await this.patch(id, ({ account: _old, ...r }) => (account ? { ...r, account } : r));
+  }
+
+  /** Changes a key's record (never its secret) here and, through SecretStorage, in other windows. */
+  private async patch(id: string, change: (r: KeyRecord) => KeyRecord): Promise<void> {
+    await this.updateIndex((index) => index.map((r) => (r.id === id ? change(r) : r)));
     const key = this.pool.get(id);
     if (!key) return;
-    this.pool.upsert({ ...key, label });
+    const { secret, ...rec } = key;
+    this.pool.upsert({ ...change(rec), secret });
     // globalState has no change event: re-storing the secret tells the other windows to re-read.
-    await this.secrets.store(StorageKey.secretPrefix + id, key.secret);
+    await this.secrets.store(StorageKey.secretPrefix + id, secret);
   }
 
   private async onSecretChanged(name: string): Promise<void> {

@@ -121,6 +121,47 @@ suite('KeyRelay keys', () => {
     api.pool.restore(rec.id);
   });
 
+  test('Set Key Account groups keys of one account in the tree, and takes them out again', async () => {
+    const a = await api.vault.add({ providerId: 'custom', secret: 'sk-test-account-aaaaaaaaaaaa1111', label: 'it-acc-a', baseUrl: fake.openaiBase });
+    const b = await api.vault.add({ providerId: 'custom', secret: 'sk-test-account-bbbbbbbbbbbb2222', label: 'it-acc-b', baseUrl: fake.openaiBase });
+    const offered: string[][] = [];
+    const stub = stubPrompts(api, {
+      quickPick: answers(
+        (items: Array<{ label: string }>) => { offered.push(items.map((i) => i.label)); return items.find((i) => i.label.includes('New account')); },
+        (items: Array<{ label: string }>) => { offered.push(items.map((i) => i.label)); return items.find((i) => i.label === 'work team'); },
+        (items: Array<{ label: string }>) => { offered.push(items.map((i) => i.label)); return items.find((i) => i.label.includes('No account')); },
+      ),
+      input: answers((o: vscode.InputBoxOptions) => {
+        assert.ok(o.validateInput?.('   '), 'a blank name is refused');
+        return '  work   team ';
+      }),
+    });
+    try {
+      await vscode.commands.executeCommand('keyRelay.setKeyAccount', a.id);
+      await vscode.commands.executeCommand('keyRelay.setKeyAccount', { kind: 'key', row: { id: b.id } });
+      assert.strictEqual(api.vault.index().find((r) => r.id === b.id)?.account, 'work team', 'the second key joined the existing account');
+      assert.ok(offered[1].includes('work team'), `existing accounts are offered: ${offered[1].join(', ')}`);
+      api.hub.refresh();
+      const outline = api.treeOutline().join('\n');
+      assert.match(outline, /\n {2}work team · 2 keys share this account's limits\n {4}it-acc-a · [^\n]*\n {4}it-acc-b · /, outline);
+      assert.strictEqual(api.pool.get(a.id)?.account, 'work team', 'the pool (and so the status JSON) knows it too');
+      await vscode.commands.executeCommand('keyRelay.setKeyAccount', a.id);
+    } finally {
+      stub.restore();
+    }
+    assert.strictEqual(api.vault.index().find((r) => r.id === a.id)?.account, undefined, '"No account" takes the key out');
+    assert.ok(offered[2].some((l) => l.includes('No account')));
+    api.hub.refresh();
+    const after = api.treeOutline().join('\n');
+    assert.match(after, /\n {2}work team · 1 key in this account\n {4}it-acc-b · /, after);
+    assert.match(after, /\n {2}it-acc-a · /, after);
+    // Kept across a reload from storage.
+    await api.vault.load();
+    assert.strictEqual(api.pool.get(b.id)?.account, 'work team');
+    await api.vault.remove(a.id);
+    await api.vault.remove(b.id);
+  });
+
   test('Remove Key asks first and deletes the key everywhere', async () => {
     const rec = api.vault.index().find((r) => r.label === 'it-first')!;
     const stub = stubPrompts(api, { confirm: answers(undefined, 'Remove') });

@@ -131,21 +131,23 @@ suite('importers: JSON', () => {
       providers: [{ id: 'mock', shape: 'openai', baseUrl: 'http://127.0.0.1:9/v1' }],
       keys: [
         { provider: 'mock', key: OA1, label: 'a', models: ['gpt-4o', 'others'], weight: 1 },
-        { provider: 'anthropic', key: ANT, baseUrl: 'http://127.0.0.1:8/v1' },
+        { provider: 'anthropic', key: ANT, baseUrl: 'http://127.0.0.1:8/v1', account: '  team   one ' },
         { provider: 'nope', key: OA2 },
         { provider: 'openai', key: OA3, models: 'gpt-4o' },
         { provider: 'openai', key: OA1 },
         { provider: 'openai', key: OA2, url: 'https://api.openai.com/v1?key=1' },
         { provider: 'openai' },
+        { provider: 'openai', key: OA3, account: 7 },
       ],
     });
     const r = run(text, { fileName: 'keyrelay.json' });
     assert.deepEqual(r.keys, [
       { providerId: 'mock', secret: OA1, label: 'a', models: ['gpt-4o', 'others'], weight: 1 },
-      { providerId: 'anthropic', secret: ANT, baseUrl: 'http://127.0.0.1:8/v1' },
+      { providerId: 'anthropic', secret: ANT, baseUrl: 'http://127.0.0.1:8/v1', account: 'team one' },
     ]);
     assert.deepEqual(r.duplicates, [maskKey(OA1, 'sk-')]);
-    assert.deepEqual(r.skipped.map(s => s.reason.slice(0, 8)), ['keys[2]:', 'keys[3]:', 'keys[5]:', 'keys[6]:']);
+    assert.deepEqual(r.skipped.map(s => s.reason.slice(0, 8)), ['keys[2]:', 'keys[3]:', 'keys[5]:', 'keys[6]:', 'keys[7]:']);
+    assert.match(r.skipped[4].reason, /"account" must be a name/);
     assert.match(r.skipped[0].reason, /unknown provider "nope"/);
     assert.match(r.skipped[1].reason, /"models" must be a list/);
     assert.match(r.skipped[2].reason, /query string/);
