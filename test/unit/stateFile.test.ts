@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readJsonFile, writeFileAtomic, writeJsonFileAtomic } from '../../src/core/stateFile';
+import { readJsonFile, stringifyInSlices, writeFileAtomic, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../../src/core/stateFile';
 
 // Modes are POSIX; Windows does not enforce them, so mode assertions are made elsewhere only.
 const posix = process.platform !== 'win32';
@@ -14,6 +14,52 @@ suite('stateFile', () => {
   });
   teardown(() => {
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('stringifyInSlices writes what JSON.stringify writes, pausing inside large objects', async () => {
+    const byKey: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (let i = 0; i < 2_100; i++) byKey[`k${i}`] = { requests: i, failures: { rate_limit: i % 3 }, last: i % 7 === 0 ? undefined : 1.5 };
+    const big: Record<string, number> = {};
+    for (let i = 0; i < 600; i++) big[`model-"${i}"\n✓`] = i;
+    const value = {
+      version: 1, empty: {}, list: [1, 'two', null, { three: [3] }, undefined], when: new Date(0), skip: undefined, fn: () => 1,
+      stats: { total: { requests: 5 }, byKey, today: { day: '2026-12-01', byKey: big } },
+      nested: { inner: { large: big } },
+    };
+    let pauses = 0;
+    const text = await stringifyInSlices(value, async () => { pauses++; });
+    assert.equal(text, JSON.stringify(value));
+    // 2,100 + 600 + 600 entries of large objects, a pause after every 500.
+    assert.equal(pauses, Math.floor((2_100 + 600 + 600) / 500));
+    assert.equal(await stringifyInSlices('plain'), '"plain"');
+    assert.equal(await stringifyInSlices({ a: undefined }), '{}');
+  });
+
+  test('stringifyInSlices lets other work run between slices; entries changed meanwhile stay whole', async () => {
+    const byKey: Record<string, { n: number }> = {};
+    for (let i = 0; i < 1_500; i++) byKey[`k${i}`] = { n: 0 };
+    let ticks = 0;
+    let running = true;
+    // Other work on the loop, every turn (setImmediate has no timer threshold to miss).
+    const work = (): void => {
+      ticks++;
+      byKey.k1499.n++;
+      delete byKey.k1498;
+      if (running) setImmediate(work);
+    };
+    setImmediate(work);
+    try {
+      const parsed = JSON.parse(await stringifyInSlices({ byKey })) as { byKey: Record<string, { n: number }> };
+      assert.ok(ticks > 0, 'a timer ran while the document was being written');
+      assert.equal(parsed.byKey.k1498, undefined, 'an entry removed before it was reached is left out');
+      assert.ok(parsed.byKey.k1499.n > 0, 'an entry is read as it is when reached');
+      assert.equal(Object.keys(parsed.byKey).length, 1_499);
+    } finally {
+      running = false;
+    }
+    const file = join(dir, 'state.json');
+    await writeJsonFileAtomicAsync(file, { byKey });
+    assert.deepEqual(readJsonFile(file), JSON.parse(JSON.stringify({ byKey })));
   });
 
   test('a missing file reads as undefined without complaint', () => {
