@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { normalizeConfig } from '../core/config';
-import { ProxyError } from '../core/errors';
+import { jsonSyntaxProblem, ProxyError } from '../core/errors';
 import { importKeys, normalizeAccount } from '../core/importers';
 import { ProviderCatalogue, validateProviderSpec } from '../core/providers';
 import type { ProviderSpec, ProxyConfig } from '../core/types';
@@ -20,10 +20,12 @@ export interface LoadedConfig {
 export function loadConfigFile(file: string | undefined): LoadedConfig {
   if (!file) return { proxy: normalizeConfig(undefined), providers: [], keys: [] };
   let raw: unknown;
+  let text = '';
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+    raw = JSON.parse(text);
   } catch (err) {
-    const why = err instanceof SyntaxError ? `is not valid JSON (${err.message})` : `cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`;
+    const why = err instanceof SyntaxError ? `is not valid JSON: ${jsonSyntaxProblem(err, text).problem}` : `cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`;
     throw new ProxyError('invalid_config', 400, `Config file ${file} ${why}.`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

@@ -3,6 +3,7 @@
  * and replaces only what KeyRelay wrote earlier (a marked block or named fields), so re-running
  * after a port change updates the endpoint in place. No YAML/TOML dependency: the edits are textual.
  */
+import { jsonSyntaxProblem } from './errors';
 
 /** Where the assistant should send requests. */
 export interface WiringTarget {
@@ -74,7 +75,12 @@ export function wireContinue(existing: string | undefined, t: WiringTarget): str
 export function wireClaudeCode(existing: string | undefined, t: Pick<WiringTarget, 'endpoint' | 'token'>): string {
   let json: Record<string, unknown> = {};
   if (existing !== undefined && existing.trim() !== '') {
-    const parsed: unknown = JSON.parse(existing);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(existing);
+    } catch (err) {
+      throw new Error(`settings.json is not valid JSON (${jsonSyntaxProblem(err, existing).problem}): fix it, then run the command again`);
+    }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('settings.json is not a JSON object');
     json = parsed as Record<string, unknown>;
   }

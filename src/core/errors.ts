@@ -79,3 +79,16 @@ export function renderError(shape: ApiShape, err: ProxyError): string {
   }
   return JSON.stringify({ error: { message: err.message, type: OPENAI_TYPE[err.code], code: err.code, param: null } });
 }
+
+/**
+ * What is wrong with text JSON.parse refused, without any of the text: V8's message quotes the
+ * characters around the error (`…"3456789"},]}" is not valid JSON`), and in a config or settings
+ * file those may be part of a key or token. Returns e.g. `Unexpected token ']' (line 4)`.
+ */
+export function jsonSyntaxProblem(err: unknown, text: string): { problem: string; line?: number } {
+  const message = err instanceof Error ? err.message : String(err);
+  const pos = /at position (\d+)/.exec(message);
+  const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
+  const what = message.split(/,?\s*(?:\.\.\.)?"/)[0].replace(/ in JSON( at position \d+)?.*$/, '').trim() || 'Not valid JSON';
+  return { problem: line ? `${what} (line ${line})` : what, line };
+}

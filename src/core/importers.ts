@@ -1,6 +1,7 @@
 import type { ProviderSpec } from './types';
 import type { ProviderCatalogue } from './providers';
 import { isPresetId, normalizeBaseUrl } from './providers';
+import { jsonSyntaxProblem } from './errors';
 import { maskKey } from './redact';
 
 /** One key as an importer, a config file or the Add Key command describes it. */
@@ -186,11 +187,9 @@ function importJson(text: string, opts: ImportOptions): ImportResult {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    // Never echo the parser's message: Node quotes the text around the error, which may be a key.
-    const pos = /position (\d+)/.exec((err as Error).message);
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : 1;
+    const { line } = jsonSyntaxProblem(err, text);
     const c = new Collector(opts);
-    c.skip(line, 'the JSON does not parse here: check quotes and commas');
+    c.skip(line ?? 1, 'the JSON does not parse here: check quotes and commas');
     return c.result;
   }
   const o = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;

@@ -48,6 +48,14 @@ suite('clientConfig', () => {
       assert.throws(() => wireClaudeCode('[1]', T), /not a JSON object/);
       assert.throws(() => wireClaudeCode('{oops', T));
     });
+    test('a broken settings.json is reported without quoting it (it may hold a token)', () => {
+      const broken = '{"env": {"ANTHROPIC_AUTH_TOKEN": "kr-secret-Zq8vLm3Np7Rt"},}';
+      assert.throws(() => wireClaudeCode(broken, T), (err: Error) => {
+        assert.match(err.message, /settings\.json is not valid JSON/);
+        assert.ok(!/Zq8v|Np7Rt|secret/.test(err.message), err.message);
+        return true;
+      });
+    });
   });
 
   suite('wireCodex', () => {

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { ProxyError, renderError } from '../../src/core/errors';
+import { jsonSyntaxProblem, ProxyError, renderError } from '../../src/core/errors';
 import type { ProxyErrorCode } from '../../src/core/errors';
 
 // A Record over the union makes the compiler fail this file when a code is added and not listed here.
@@ -82,5 +82,35 @@ suite('renderError', () => {
     const a = JSON.parse(renderError('anthropic', new ProxyError('unknown_model', 400, msg))) as AnthropicErrorBody;
     assert.equal(o.error.message, msg);
     assert.equal(a.error.message, msg);
+  });
+});
+
+suite('jsonSyntaxProblem', () => {
+  test('says what is wrong and where, never any of the text', () => {
+    const key = 'sk-secret-abcdef0123456789XYZW';
+    const broken = [
+      `{"keys": [{"key": "${key}"},]}`,
+      `{"keys": [{"key": "${key}" "label": "a"}]}`,
+      `{"keys": [{"key": "${key}\u0001"}]}`,
+      `{"keys": [{"key": "${key}`,
+      `{\n  "keys": [\n    {"key": ${key}}\n  ]\n}`,
+      `${key}`,
+    ];
+    for (const text of broken) {
+      let err: unknown;
+      try {
+        JSON.parse(text);
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err, text);
+      const { problem } = jsonSyntaxProblem(err, text);
+      assert.ok(problem.length > 5, problem);
+      for (let i = 0; i + 4 <= key.length; i++) assert.ok(!problem.includes(key.slice(i, i + 4)), `${problem} quotes the key`);
+    }
+    const multi = '{\n  "a": 1\n  "b": 2\n}';
+    let e: unknown;
+    try { JSON.parse(multi); } catch (x) { e = x; }
+    assert.deepEqual(jsonSyntaxProblem(e, multi), { problem: "Expected ',' or '}' after property value (line 3)", line: 3 });
   });
 });
