@@ -3,7 +3,11 @@ import { ProxyError } from './core/errors';
 import { STRATEGIES } from './core/types';
 import type { StrategyName } from './core/types';
 import { ConsoleLogger, parseLevel } from './cli/consoleLogger';
+import { CliError } from './cli/cliError';
+import { loadConfigFile } from './cli/configFile';
 import { serve } from './cli/serve';
+import { status } from './cli/status';
+import { dataDirOf } from './cli/token';
 
 declare const KEYRELAY_VERSION: string | undefined;
 const VERSION = typeof KEYRELAY_VERSION === 'string' ? KEYRELAY_VERSION : '0.0.0-dev';
@@ -12,6 +16,9 @@ const HELP = `KeyRelay ${VERSION} — a rotating API-key proxy for coding assist
 
 Usage:
   keyrelay serve [options]     run the proxy in the foreground (Ctrl+C stops it cleanly)
+  keyrelay status [options]    the keys of a running KeyRelay (this CLI's or a VS Code window's):
+                               state, cooldown left, requests today, success rate, last error;
+                               --json for the whole /keyrelay/status document
   keyrelay --help              this text
   keyrelay --version           the version
 
@@ -30,6 +37,9 @@ Options for serve:
   --strategy S      ${STRATEGIES.join(' | ')} (default round-robin)
   --log-level L     off | trace | debug | info | warn | error (default info; trace logs one line
                     per request with the masked key)
+
+Options for status: --port, --host and --config (to find the proxy; default 127.0.0.1:8787),
+  --data-dir and --token (to find the token, as serve does), --json.
 
 Keys are also read from the environment: <PROVIDER>_API_KEY, <PROVIDER>_API_KEY_1..N and
 <PROVIDER>_KEYS (comma- or semicolon-separated), for OPENAI, ANTHROPIC, OPENROUTER, GEMINI,
@@ -51,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
       port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, 'keys-file': { type: 'string' },
       'data-dir': { type: 'string' }, token: { type: 'string' }, strategy: { type: 'string' }, 'log-level': { type: 'string' },
+      json: { type: 'boolean' },
     },
   });
   if (values.help || positionals[0] === 'help') {
@@ -61,14 +72,21 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (positionals[0] !== 'serve' || positionals.length > 1) {
-    process.stderr.write(`Unknown command "${positionals.join(' ')}". Run "keyrelay serve", or "keyrelay --help" for the options.\n`);
+  if (!['serve', 'status'].includes(positionals[0]) || positionals.length > 1) {
+    process.stderr.write(`Unknown command "${positionals.join(' ')}". Run "keyrelay serve" or "keyrelay status", or "keyrelay --help" for the options.\n`);
     return 2;
   }
   const level = parseLevel(values['log-level'] ?? 'info');
   if (level === undefined) throw usage(`--log-level must be one of off, trace, debug, info, warn, error.`);
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw usage('--port must be an integer from 0 to 65535.');
+  if (positionals[0] === 'status') {
+    const proxy = loadConfigFile(values.config).proxy;
+    const target = port ?? proxy.port;
+    if (!target) throw usage('The proxy\'s port is chosen at start (port 0): pass the one it printed with --port.');
+    return status({ host: values.host ?? proxy.host, port: target, dataDir: dataDirOf(values['data-dir']), token: values.token, json: values.json ?? false },
+      (line) => process.stdout.write(`${line}\n`));
+  }
   const strategy = values.strategy as StrategyName | undefined;
   if (strategy !== undefined && !STRATEGIES.includes(strategy)) throw usage(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
   const log = new ConsoleLogger(level);
@@ -102,6 +120,10 @@ function usage(message: string): ProxyError {
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  if (err instanceof CliError) {
+    process.stderr.write(`keyrelay: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
   const message = err instanceof ProxyError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
     ? (err as Error).message
     : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'

@@ -1,17 +1,16 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyPool } from '../core/keyPool';
 import { ProviderCatalogue } from '../core/providers';
 import { ProxyServer } from '../core/proxyServer';
-import { readJsonFile, writeFileAtomic, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../core/stateFile';
+import { readJsonFile, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../core/stateFile';
 import { Stats } from '../core/stats';
 import { systemClock } from '../core/types';
 import type { Logger, ProxyConfig } from '../core/types';
 import { loadConfigFile } from './configFile';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
 import type { KeyInput } from './keySources';
+import { dataDirOf, resolveToken } from './token';
 
 /** Options of `keyrelay serve`, already parsed. */
 export interface ServeOptions {
@@ -45,7 +44,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(opts.strategy !== undefined ? { strategy: opts.strategy } : {}),
   };
-  const dataDir = opts.dataDir ?? process.env.KEYRELAY_DATA_DIR ?? join(homedir(), '.keyrelay');
+  const dataDir = dataDirOf(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const catalogue = new ProviderCatalogue(loaded.providers);
 
@@ -120,16 +119,6 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
       stats.dispose();
     },
   };
-}
-
-function resolveToken(flag: string | undefined, dataDir: string): { value: string; where: string } {
-  if (flag) return { value: flag, where: '--token' };
-  if (process.env.KEYRELAY_TOKEN) return { value: process.env.KEYRELAY_TOKEN, where: 'KEYRELAY_TOKEN' };
-  const file = join(dataDir, 'token');
-  if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), where: file };
-  const value = `kr-${randomBytes(24).toString('base64url')}`;
-  writeFileAtomic(file, `${value}\n`);
-  return { value, where: file };
 }
 
 function printBanner(print: (l: string) => void, endpoint: string, tokenWhere: string, keyCount: number, providers: string[], passthrough: boolean): void {

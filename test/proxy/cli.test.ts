@@ -62,7 +62,7 @@ suite('the headless CLI', () => {
     const r = start(['--help']);
     runs.push(r);
     assert.equal(await r.exited, 0);
-    for (const flag of ['--port', '--host', '--config', '--keys-file', '--data-dir', '--token', '--strategy', '--log-level']) {
+    for (const flag of ['--port', '--host', '--config', '--keys-file', '--data-dir', '--token', '--strategy', '--log-level', 'status', '--json']) {
       assert.ok(r.stdout.includes(flag), flag);
     }
   });
@@ -138,6 +138,59 @@ suite('the headless CLI', () => {
     runs.push(r2);
     assert.equal(await r2.exited, 2);
     assert.match(r2.stderr, /not valid JSON/);
+    // Node's parser quotes the text around the error: none of it may reach the terminal.
+    writeFileSync(broken, `{ "keys": [ { "provider": "openai", "key": "${OPENAI_KEYS[0]}" },] }`);
+    const r3 = start(['serve', '--config', broken, '--data-dir', join(dir, 'd')]);
+    runs.push(r3);
+    assert.equal(await r3.exited, 2);
+    assert.match(r3.stderr, /not valid JSON: Unexpected token/);
+    assert.ok(!r3.stderr.includes(OPENAI_KEYS[0].slice(-6)), r3.stderr);
+  });
+
+  test('status: the keys of a running proxy, masked; --json; one-line errors for a wrong token or no proxy', async () => {
+    const data = join(dir, 'data');
+    const cfg = config({ keys: OPENAI_KEYS.map((key, i) => ({ provider: 'mock', key, label: `key-${i}`, ...(i === 2 ? { account: 'team' } : {}) })) });
+    const r = start(['serve', '--config', cfg, '--data-dir', data]);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    const port = new URL(endpoint).port;
+    const token = readFileSync(join(data, 'token'), 'utf8').trim();
+    fake.setKeyBehaviour(OPENAI_KEYS[1], { kind: 'status', status: 429, headers: { 'retry-after': '30' } });
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: token, maxRetries: 0 });
+    for (let i = 0; i < 3; i++) await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+
+    // The token from the data directory, as `serve` wrote it.
+    const s = start(['status', '--port', port, '--data-dir', data]);
+    runs.push(s);
+    assert.equal(await s.exited, 0, s.stderr);
+    const lines = s.stdout.split('\n');
+    // The 429 cools key-1 for that model only (DESIGN §3): the key stays usable for others.
+    assert.match(lines[0], /^KeyRelay \S+ at http:\/\/127\.0\.0\.1:\d+ · round-robin · 3\/3 keys usable · 4 requests today$/);
+    assert.ok(lines.includes('Mock · 3/3 usable'), s.stdout);
+    assert.match(s.stdout, /^ {2}key-1 +sk-…\w{4} +active, gpt-4o cooling (29|30) s +1 today +0% ok +HTTP 429 requests: Rate limit reached/m);
+    assert.match(s.stdout, /^ {2}key-0 +sk-…\w{4} +active +\d today +100% ok$/m);
+    assert.match(s.stdout, /^ {2}\[team\] key-2 +sk-…\w{4} +active/m);
+    assertNoKeys(s.stdout + s.stderr, 'status output');
+    assert.ok(!s.stdout.includes(token), 'nor the token');
+
+    const j = start(['status', '--port', port, '--json'], { KEYRELAY_TOKEN: token });
+    runs.push(j);
+    assert.equal(await j.exited, 0, j.stderr);
+    const doc = JSON.parse(j.stdout) as { keys: Array<{ label: string; state: string }> };
+    assert.deepEqual(doc.keys.map((k) => [k.label, k.state]), [['key-0', 'active'], ['key-1', 'active'], ['key-2', 'active']]);
+    assert.ok((doc.keys[1] as unknown as { modelCooldowns: Record<string, number> }).modelCooldowns['gpt-4o'] > Date.now());
+
+    const wrong = start(['status', '--port', port, '--token', 'kr-not-it']);
+    runs.push(wrong);
+    assert.equal(await wrong.exited, 1);
+    assert.match(wrong.stderr, /^keyrelay: KeyRelay on 127\.0\.0\.1:\d+ refused the access token from --token\. Pass --token or set KEYRELAY_TOKEN/);
+
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exited, 0);
+    const none = start(['status', '--port', port, '--data-dir', data]);
+    runs.push(none);
+    assert.equal(await none.exited, 1);
+    assert.match(none.stderr, new RegExp(`^keyrelay: Nothing listens on 127\\.0\\.0\\.1:${port}\\. Start it with "keyrelay serve"`));
   });
 
   test('an unknown flag or command: exit 2 pointing at --help', async () => {
