@@ -121,6 +121,31 @@ export function wireCodex(existing: string | undefined, t: WiringTarget): string
   return [HEAD, ...head, HEAD_END, '', ...lines].join('\n');
 }
 
+/** Top-level keys of `.aider.conf.yml` that KeyRelay sets. */
+const AIDER_KEYS = ['openai-api-base', 'openai-api-key', 'model'];
+const AIDER_SET_ASIDE = '# (set aside by KeyRelay, which sets it in the block below) ';
+
+/**
+ * `~/.aider.conf.yml`: Aider's OpenAI-compatible route (`openai-api-base` `<endpoint>/v1`,
+ * `openai-api-key`, `model: openai/<model>`) as a marked block of top-level keys. YAML forbids a
+ * key twice, so the user's own lines for those keys are commented out, not lost.
+ */
+export function wireAider(existing: string | undefined, t: WiringTarget): string {
+  const body = [
+    `openai-api-base: ${yamlString(`${t.endpoint}/v1`)}`,
+    `openai-api-key: ${yamlString(t.token)}`,
+    `model: ${yamlString(t.model.startsWith('openai/') ? t.model : `openai/${t.model}`)}`,
+  ].join('\n');
+  const lines = (existing ?? '').split('\n');
+  const start = lines.findIndex((l) => l.trim() === `# ${BEGIN}`);
+  const end = start < 0 ? -1 : lines.findIndex((l, i) => i > start && l.trim() === `# ${END}`);
+  const ours = new RegExp(`^(${AIDER_KEYS.join('|')})\\s*:`);
+  const kept = lines.map((l, i) => ((i >= start && i <= end) || !ours.test(l) ? l : `${AIDER_SET_ASIDE}${l}`)).join('\n');
+  const replaced = replaceBlock(kept, '#', body);
+  if (replaced !== undefined) return replaced;
+  return `${ensureNewline(kept)}${kept.trim() ? '\n' : ''}${block('#', body, '').join('\n')}\n`;
+}
+
 /** The values to paste into Cline / Roo Code's "OpenAI Compatible" provider. */
 export function clineSetup(t: WiringTarget): Array<{ label: string; value: string }> {
   return [

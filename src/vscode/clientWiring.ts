@@ -1,13 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { clineSetup, wireClaudeCode, wireCodex, wireContinue } from '../core/clientConfig';
+import { clineSetup, wireAider, wireClaudeCode, wireCodex, wireContinue } from '../core/clientConfig';
 import type { WiringTarget } from '../core/clientConfig';
 import { DisposableBase } from '../core/events';
 import type { Logger } from '../core/types';
 import type { Prompts } from './prompts';
 
-export type Client = 'continue' | 'claude' | 'codex';
+export type Client = 'continue' | 'claude' | 'codex' | 'aider';
 
 interface ClientSpec {
   title: string;
@@ -20,6 +20,7 @@ const CLIENTS: Record<Client, ClientSpec> = {
   continue: { title: 'Continue', file: (h) => path.join(h, '.continue', 'config.yaml'), defaultModel: 'gpt-4o', transform: wireContinue },
   claude: { title: 'Claude Code', file: (h) => path.join(h, '.claude', 'settings.json'), defaultModel: '', transform: wireClaudeCode },
   codex: { title: 'Codex', file: (h) => path.join(h, '.codex', 'config.toml'), defaultModel: 'gpt-5', transform: wireCodex },
+  aider: { title: 'Aider', file: (h) => path.join(h, '.aider.conf.yml'), defaultModel: 'gpt-4o', transform: wireAider },
 };
 
 const WIRED_KEY = 'keyRelay.wiredClients';

@@ -83,6 +83,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
         { label: '$(plug) Configure Continue', command: Command.configureContinue },
         { label: '$(plug) Configure Claude Code', command: Command.configureClaudeCode },
         { label: '$(plug) Configure Codex', command: Command.configureCodex },
+        { label: '$(plug) Configure Aider', command: Command.configureAider },
         { label: '$(plug) Show Cline / Roo Setup', command: Command.showClineSetup },
       ];
       const pick = await d.prompts.quickPick(actions, { title: 'KeyRelay', placeHolder: 'What do you want to do?' });
@@ -91,6 +92,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     [Command.configureContinue]: () => d.wiring.configure('continue'),
     [Command.configureClaudeCode]: () => d.wiring.configure('claude'),
     [Command.configureCodex]: () => d.wiring.configure('codex'),
+    [Command.configureAider]: () => d.wiring.configure('aider'),
     [Command.showClineSetup]: () => d.wiring.showCline(),
   };
 

@@ -25,6 +25,7 @@ export const Command = {
   configureContinue: 'keyRelay.configureContinue',
   configureClaudeCode: 'keyRelay.configureClaudeCode',
   configureCodex: 'keyRelay.configureCodex',
+  configureAider: 'keyRelay.configureAider',
   showClineSetup: 'keyRelay.showClineSetup',
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];

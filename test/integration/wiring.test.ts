@@ -63,15 +63,22 @@ suite('KeyRelay client wiring', () => {
     assert.deepStrictEqual(json, { model: 'opus', env: { FOO: '1', ANTHROPIC_BASE_URL: endpoint, ANTHROPIC_AUTH_TOKEN: TOKEN } });
   });
 
-  test('Continue and Codex: written, then updated in place after a port change', async () => {
-    prompts.input = answers('gpt-4o', 'gpt-5') as Prompts['input'];
-    prompts.confirm = answers('Write', 'Write') as Prompts['confirm'];
+  test('Continue, Codex and Aider: written, then updated in place after a port change', async () => {
+    const aider = path.join(home, '.aider.conf.yml');
+    await fs.writeFile(aider, 'dark-mode: true\nmodel: sonnet\n');
+    prompts.input = answers('gpt-4o', 'gpt-5', 'o3') as Prompts['input'];
+    prompts.confirm = answers('Write', 'Write', 'Write') as Prompts['confirm'];
     await wiring.configure('continue');
     await wiring.configure('codex');
+    assert.strictEqual(await wiring.configure('aider'), aider);
     const yaml = path.join(home, '.continue', 'config.yaml');
     const toml = path.join(home, '.codex', 'config.toml');
     assert.match(await fs.readFile(yaml, 'utf8'), /apiBase: "http:\/\/127\.0\.0\.1:8787\/v1"/);
     assert.match(await fs.readFile(toml, 'utf8'), /wire_api = "responses"/);
+    const a1 = await fs.readFile(aider, 'utf8');
+    assert.match(a1, /^openai-api-base: "http:\/\/127\.0\.0\.1:8787\/v1"$/m);
+    assert.match(a1, /^model: "openai\/o3"$/m);
+    assert.match(a1, /^dark-mode: true$/m);
 
     endpoint = 'http://127.0.0.1:9911';
     prompts.info = answers('Update') as Prompts['info'];
@@ -82,6 +89,9 @@ suite('KeyRelay client wiring', () => {
     assert.ok(t2.includes('http://127.0.0.1:9911/v1') && !t2.includes(':8787'), t2);
     assert.strictEqual(y2.match(/provider: openai/g)?.length, 1);
     assert.match(t2, /^model = "gpt-5"$/m, 'the model chosen earlier is kept');
+    const a2 = await fs.readFile(aider, 'utf8');
+    assert.ok(a2.includes('http://127.0.0.1:9911/v1') && !a2.includes(':8787'), a2);
+    assert.match(a2, /^model: "openai\/o3"$/m);
   });
 
   test('asks to start the proxy first when it is off', async () => {

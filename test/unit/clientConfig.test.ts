@@ -1,5 +1,5 @@
 import * as assert from 'node:assert';
-import { clineSetup, wireClaudeCode, wireCodex, wireContinue } from '../../src/core/clientConfig';
+import { clineSetup, wireAider, wireClaudeCode, wireCodex, wireContinue } from '../../src/core/clientConfig';
 
 const T = { endpoint: 'http://127.0.0.1:8787', token: 'kr-token', model: 'gpt-4o' };
 const MOVED = { ...T, endpoint: 'http://127.0.0.1:9999' };
@@ -55,6 +55,34 @@ suite('clientConfig', () => {
         assert.ok(!/Zq8v|Np7Rt|secret/.test(err.message), err.message);
         return true;
       });
+    });
+  });
+
+  suite('wireAider', () => {
+    test('a new file: the OpenAI-compatible route with the model as Aider names it', () => {
+      assert.strictEqual(wireAider(undefined, T), [
+        '# >>> keyrelay (managed by KeyRelay: edits inside this block are replaced)',
+        'openai-api-base: "http://127.0.0.1:8787/v1"',
+        'openai-api-key: "kr-token"',
+        'model: "openai/gpt-4o"',
+        '# <<< keyrelay',
+        '',
+      ].join('\n'));
+      assert.match(wireAider(undefined, { ...T, model: 'openai/o3' }), /^model: "openai\/o3"$/m);
+    });
+    test("keeps the user's settings, sets aside their own lines for our keys, and re-runs in place", () => {
+      const mine = '# mine\nmodel: sonnet\ndark-mode: true\nopenai-api-key: sk-old\n';
+      const once = wireAider(mine, T);
+      assert.match(once, /^dark-mode: true$/m);
+      assert.match(once, /^# \(set aside by KeyRelay[^\n]*\) model: sonnet$/m);
+      assert.match(once, /^# \(set aside by KeyRelay[^\n]*\) openai-api-key: sk-old$/m);
+      // Exactly one live line per key: YAML refuses duplicates.
+      for (const k of ['model', 'openai-api-key', 'openai-api-base']) assert.strictEqual(once.match(new RegExp(`^${k}:`, 'gm'))?.length, 1, k);
+      const moved = wireAider(`${once}model: added-later\n`, { ...T, endpoint: 'http://127.0.0.1:9911' });
+      assert.ok(moved.includes('"http://127.0.0.1:9911/v1"') && !moved.includes(':8787'), moved);
+      assert.strictEqual(moved.match(/^model:/gm)?.length, 1, moved);
+      assert.strictEqual(moved.match(/>>> keyrelay/g)?.length, 1);
+      assert.strictEqual(wireAider(moved, { ...T, endpoint: 'http://127.0.0.1:9911' }), moved, 'nothing changes on a re-run');
     });
   });
 
