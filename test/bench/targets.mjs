@@ -55,7 +55,7 @@ export async function startKeyRelay(mock, n, { cli, name = `keyrelay${n === 3 ? 
   // Scrub provider env keys so only our config's keys are loaded.
   const env = Object.fromEntries(Object.keys(process.env).filter((k) => /_API_KEY|_KEYS$/.test(k)).map((k) => [k, '']));
   const p = await startChild(cmd, args, { ready: /KeyRelay listening on (http:\/\/127\.0\.0\.1:\d+)/, timeoutMs: 60_000, env: { ...env, KEYRELAY_TOKEN: '' }, cwd: dir });
-  return { name, url: p.match[1], pid: p.pid, keys: n, headers: { authorization: `Bearer ${TOKEN}` }, stderr: p.stderr, stop: () => stop(p.child, 5000) };
+  return { name, url: p.match[1], pid: p.pid, keys: n, headers: { authorization: `Bearer ${TOKEN}` }, stdout: p.stdout, stderr: p.stderr, stop: () => stop(p.child, 5000) };
 }
 
 /**
