@@ -76,8 +76,11 @@ function keyEntry(v: unknown, where: string): KeyInput {
   for (const f of ['label', 'baseUrl', 'account'] as const) {
     if (e[f] !== undefined && typeof e[f] !== 'string') throw new ProxyError('invalid_config', 400, `${where}: "${f}" must be a string.`);
   }
+  if (typeof e.account === 'string' && !e.account.trim()) {
+    throw new ProxyError('invalid_config', 400, `${where}: "account" must be a name such as "work" (keys of one account share its limits), or left out.`);
+  }
   return {
     providerId: e.provider, secret: e.key.trim(), label: e.label as string | undefined, models: e.models as string[] | undefined,
-    weight: e.weight as number | undefined, baseUrl: (e.baseUrl as string | undefined)?.replace(/\/+$/, ''), account: typeof e.account === 'string' && e.account.trim() ? normalizeAccount(e.account) : undefined,
+    weight: e.weight as number | undefined, baseUrl: (e.baseUrl as string | undefined)?.replace(/\/+$/, ''), account: typeof e.account === 'string' ? normalizeAccount(e.account) : undefined,
   };
 }

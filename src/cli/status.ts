@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { formatRemaining } from '../core/status';
 import { CliError } from './cliError';
 import { findToken } from './token';
 
@@ -62,7 +63,7 @@ function get(host: string, port: number, path: string, token: string | undefined
 }
 
 /** One line per key under its provider, columns aligned; states say how long a cooldown has left. */
-export function render(doc: StatusDoc): string[] {
+function render(doc: StatusDoc): string[] {
   const usable = doc.keys.filter((k) => k.state === 'active').length;
   const today = doc.keys.reduce((n, k) => n + (k.requestsToday ?? 0), 0);
   const lines = [`KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`];
@@ -83,9 +84,9 @@ export function render(doc: StatusDoc): string[] {
   return lines;
 }
 
-/** `cooling 37 s`; an active key with per-model cooldowns says which: `active, gpt-4o cooling 30 s`. */
+/** `cooling 37s`; an active key with per-model cooldowns says which: `active, gpt-4o cooling 30s`. */
 function stateText(k: StatusKey, now: number): string {
-  const left = (until: number): string => `${Math.max(1, Math.ceil((until - now) / 1000))} s`;
+  const left = (until: number): string => formatRemaining(until - now);
   if (k.state === 'cooling' && k.coolingUntil) return `cooling ${left(k.coolingUntil)}`;
   const models = Object.entries(k.modelCooldowns ?? {}).filter(([, until]) => until > now);
   if (k.state !== 'active' || models.length === 0) return k.state;

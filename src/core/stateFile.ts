@@ -50,7 +50,7 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 /**
  * `JSON.stringify(value)` built over several event-loop turns. Objects with more than 500 entries
  * (10,000 keys' counters or health) are written 500 entries at a time with a pause in between:
- * in one piece that document held the loop for 45–75 ms at 10,000 keys, a stall every in-flight
+ * in one piece that document held the loop for 30–84 ms at 10,000 keys, a stall every in-flight
  * stream would feel. Entries are read as they are when reached, each one whole.
  */
 export async function stringifyInSlices(value: unknown, pause: () => Promise<void> = yieldToLoop): Promise<string> {

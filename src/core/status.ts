@@ -3,6 +3,14 @@ import type { ProviderCatalogue } from './providers';
 import type { Stats } from './stats';
 import type { ApiShape } from './types';
 
+/** "12s", "4m", "2h": the rest of a cooldown, short enough for a tree row or a terminal column. */
+export function formatRemaining(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  if (s < 90) return `${s}s`;
+  if (s < 5400) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
+
 /** The readable state behind `/keyrelay/status` and the VS Code views; never holds key text. */
 export function buildStatus(opts: {
   pool: KeyPool; stats: Stats; catalogue: ProviderCatalogue; version: string; instanceId: string; endpoint?: string;

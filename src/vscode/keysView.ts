@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { DisposableBase } from '../core/events';
+import { formatRemaining } from '../core/status';
 import type { KeyState } from '../core/types';
 import type { KeyRow, ViewModel, ViewModelHub } from './viewModel';
 
@@ -14,14 +15,6 @@ const STATE_ICON: Record<KeyState, [string, string]> = {
   invalid: ['error', 'charts.red'],
   discarded: ['circle-slash', 'disabledForeground'],
 };
-
-/** "12s", "4m", "2h": the rest of a cooldown, short enough for a tree row. */
-export function formatRemaining(ms: number): string {
-  const s = Math.max(1, Math.ceil(ms / 1000));
-  if (s < 90) return `${s}s`;
-  if (s < 5400) return `${Math.round(s / 60)}m`;
-  return `${Math.round(s / 3600)}h`;
-}
 
 /** The plain data a key row renders to; the tree compares these to skip no-op refreshes. */
 export function renderKey(row: KeyRow, now: number): { label: string; description: string; icon: string; color: string; contextValue: string } {

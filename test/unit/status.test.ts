@@ -3,7 +3,7 @@ import { KeyPool } from '../../src/core/keyPool';
 import { ProviderCatalogue } from '../../src/core/providers';
 import { resolveRoute } from '../../src/core/router';
 import { Stats } from '../../src/core/stats';
-import { buildModels, buildStatus } from '../../src/core/status';
+import { buildModels, buildStatus, formatRemaining } from '../../src/core/status';
 import type { PoolKey, ProviderSpec } from '../../src/core/types';
 import { FakeClock } from './fakes/fakeClock';
 
@@ -139,5 +139,11 @@ suite('buildStatus', () => {
       stats.dispose();
       pool.dispose();
     }
+  });
+});
+
+suite('formatRemaining', () => {
+  test('seconds, then minutes, then hours; never 0', () => {
+    assert.deepEqual([0, 29_001, 89_000, 300_000, 5_399_000, 7_200_000].map(formatRemaining), ['1s', '30s', '89s', '5m', '90m', '2h']);
   });
 });
