@@ -46,9 +46,12 @@ export interface Entry {
  */
 const NO_COOLDOWNS: Map<string, number> = new Map();
 
+/** The history every key shares until its first transition (frozen: `pushHistory` swaps it out). */
+const NO_HISTORY = Object.freeze([]) as unknown as Transition[];
+
 /** Fresh health for a newly added key. */
 export function newHealth(): HealthState {
-  return { state: 'active', modelCooldowns: NO_COOLDOWNS, consecutiveFailures: 0, backoffLevel: 0, history: [], inFlight: 0, uses: 0, ttfbEwma16: -1, successPermille: 1000 };
+  return { state: 'active', modelCooldowns: NO_COOLDOWNS, consecutiveFailures: 0, backoffLevel: 0, history: NO_HISTORY, inFlight: 0, uses: 0, ttfbEwma16: -1, successPermille: 1000 };
 }
 
 /** The record fields only, copied field by field so a secret can never ride along. */
@@ -63,6 +66,7 @@ export function toRecord(k: KeyRecord): KeyRecord {
 
 /** Appends a transition, dropping the oldest beyond HISTORY_LIMIT. */
 export function pushHistory(h: HealthState, t: Transition): void {
+  if (h.history === NO_HISTORY) h.history = [];
   h.history.push(t);
   if (h.history.length > HISTORY_LIMIT) h.history.splice(0, h.history.length - HISTORY_LIMIT);
 }
@@ -140,6 +144,8 @@ export interface HealthHost {
   isLive(e: Entry): boolean;
   /** `e`'s health changed: re-evaluate its candidate groups. */
   refresh(e: Entry): void;
+  /** Only `e`'s latency or success rate changed, not its state: re-order where a strategy cares. */
+  reorder(e: Entry): void;
   /** A transition was recorded (or, without one, something views show changed). */
   emit(e: Entry, t?: Transition): void;
 }
@@ -169,7 +175,7 @@ export class HealthMachine {
       const sample = Math.round(outcome.ttfbMs * 16);
       h.ttfbEwma16 = h.ttfbEwma16 < 0 ? sample : Math.round(h.ttfbEwma16 * 0.7 + sample * 0.3);
       h.successPermille = Math.round(h.successPermille * 0.9 + 100);
-      return this.host.refresh(e);
+      return this.host.reorder(e);
     }
     h.lastError = scrubReason(outcome.reason, e.key);
     h.successPermille = Math.round(h.successPermille * 0.9);

@@ -5,7 +5,7 @@
  */
 import { DisposableBase, Emitter } from './events';
 import type { Event } from './events';
-import { ProviderIndex, selectorFor } from './candidates';
+import { ProviderIndex, reordersOnUse, selectorFor } from './candidates';
 import { HealthMachine, isPristine, newHealth, persistHealth, publicHealth, scrubReason, toRecord } from './health';
 import type { Entry, PersistedKeyHealth } from './health';
 import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, StrategyName, Transition } from './types';
@@ -59,14 +59,18 @@ export class KeyPool extends DisposableBase {
   private readonly pending = new Map<string, PersistedKeyHealth>();
   private listCache: PoolKey[] | undefined;
   private pickSeq = 0;
+  /** `reordersOnUse(strategy)`, kept in step with setOptions. */
+  private ordered: boolean;
 
   constructor(opts: PoolOptions) {
     super();
     this.opts = { ...opts, cooldownStepsMs: [...opts.cooldownStepsMs] };
+    this.ordered = reordersOnUse(opts.strategy);
     this.machine = new HealthMachine({
       options: () => this.opts,
       isLive: (e) => this.entries.get(e.key.id) === e,
       refresh: (e) => this.refreshGroups(e),
+      reorder: (e) => this.reorder(e),
       emit: (e, t) => {
         if (t) this.transitioned.fire({ key: toRecord(e.key), transition: t });
         this.changed.fire();
@@ -140,7 +144,7 @@ export class KeyPool extends DisposableBase {
     if (chosen) {
       if (affinityKey) this.remember(affinityKey, chosen.key.id);
       chosen.lastPick = ++this.pickSeq;
-      this.refreshGroups(chosen); // heap strategies order ties by lastPick
+      this.reorder(chosen); // heap strategies order ties by lastPick
       return { kind: 'key', key: chosen.key };
     }
     if (g.counts.cooling > 0) {
@@ -157,14 +161,14 @@ export class KeyPool extends DisposableBase {
     if (!e) return;
     e.h.inFlight++;
     e.h.uses++;
-    this.refreshGroups(e);
+    this.reorder(e);
   }
 
   end(id: string): void {
     const e = this.entries.get(id);
     if (!e || e.h.inFlight === 0) return;
     e.h.inFlight--;
-    this.refreshGroups(e);
+    this.reorder(e);
   }
 
   /** Feeds one attempt's outcome into the key's health (and state, when it changes). */
@@ -209,6 +213,7 @@ export class KeyPool extends DisposableBase {
   setOptions(p: Partial<PoolOptions>): void {
     const rebuild = (p.strategy !== undefined && p.strategy !== this.opts.strategy) || (p.random !== undefined && p.random !== this.opts.random);
     this.opts = { ...this.opts, ...p };
+    this.ordered = reordersOnUse(this.opts.strategy);
     if (!rebuild) return;
     this.dropGroups();
     this.changed.fire();
@@ -255,7 +260,7 @@ export class KeyPool extends DisposableBase {
     // Per-key objects are kept few and small: at 1,000 keys each byte is a kilobyte of heap.
     const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0 };
     e.key = key;
-    e.groups.length = 0;
+    e.groups = [];
     this.entries.set(key.id, e);
     let prov = this.providers.get(key.providerId);
     if (!prov) this.providers.set(key.providerId, (prov = new ProviderIndex(() => selectorFor(this.opts.strategy, this.opts.random ?? Math.random))));
@@ -294,6 +299,11 @@ export class KeyPool extends DisposableBase {
 
   private refreshGroups(e: Entry): void {
     for (const g of e.groups) g.refresh(e);
+  }
+
+  /** Per-request numbers of `e` changed (uses, in-flight, latency, success rate, pick order). */
+  private reorder(e: Entry): void {
+    if (this.ordered) this.refreshGroups(e);
   }
 
   private drain(): number {

@@ -20,9 +20,26 @@ export interface Counters {
  * Live counters keep "last used" as whole seconds since 2025 so the field stays a small integer.
  * A millisecond timestamp does not fit one: every store put a fresh heap number into a long-lived
  * object, which at 10,000 keys promoted garbage on every request (bench: 0.85× of 3 keys).
+ * `failures` stays undefined until the first failure: an empty object per counter was 56 bytes
+ * for each key and model that never failed.
  */
-interface LiveCounters extends Counters {
+interface LiveCounters extends Omit<Counters, 'failures' | 'lastUsed'> {
+  failures: Partial<Record<FailureClass, number>> | undefined;
   lastUsedSec: number;
+}
+
+/**
+ * Everything counted for one key, reached with one Map lookup per request. Most keys serve one
+ * model, so the first model's counters sit here and a Map exists only from a key's second model:
+ * separate per-key Maps (today, per-model) cost ~400 bytes and three lookups per key.
+ */
+interface KeyCounters {
+  all: LiveCounters;
+  /** Requests since the day began (dailyResetHour). */
+  today: number;
+  model: string | undefined;
+  modelCounters: LiveCounters | undefined;
+  moreModels: Map<string, LiveCounters> | undefined;
 }
 
 const LAST_USED_BASE = Date.UTC(2025, 0, 1);
@@ -62,7 +79,11 @@ const MAX_NAME_LEN = 200;
 const OVERFLOW = '(other)';
 
 function emptyCounters(): LiveCounters {
-  return { requests: 0, successes: 0, failures: {}, inputTokens: 0, outputTokens: 0, latencyMsTotal: 0, ttfbMsTotal: 0, ttfbCount: 0, lastUsedSec: 0 };
+  return { requests: 0, successes: 0, failures: undefined, inputTokens: 0, outputTokens: 0, latencyMsTotal: 0, ttfbMsTotal: 0, ttfbCount: 0, lastUsedSec: 0 };
+}
+
+function newKeyCounters(): KeyCounters {
+  return { all: emptyCounters(), today: 0, model: undefined, modelCounters: undefined, moreModels: undefined };
 }
 
 /** A snapshot copy, with "last used" back in milliseconds. */
@@ -71,10 +92,20 @@ function cloneCounters(c: LiveCounters): Counters {
   return { ...rest, failures: { ...c.failures }, ...(lastUsedSec > 0 ? { lastUsed: LAST_USED_BASE + lastUsedSec * 1000 } : {}) };
 }
 
+/** One key's per-model counters, name → counters (the inline first model, then the Map). */
+function modelEntries(k: KeyCounters): Array<[string, LiveCounters]> {
+  const out: Array<[string, LiveCounters]> = k.model !== undefined && k.modelCounters ? [[k.model, k.modelCounters]] : [];
+  if (k.moreModels) out.push(...k.moreModels);
+  return out;
+}
+
 function add(c: LiveCounters, r: RequestRecord, failure: FailureClass | undefined, now: number): void {
   c.requests++;
   if (r.ok) c.successes++;
-  else if (failure) c.failures[failure] = (c.failures[failure] ?? 0) + 1;
+  else if (failure) {
+    const f = (c.failures ??= {});
+    f[failure] = (f[failure] ?? 0) + 1;
+  }
   if (r.inputTokens) c.inputTokens += r.inputTokens;
   if (r.outputTokens) c.outputTokens += r.outputTokens;
   c.latencyMsTotal += r.latencyMs;
@@ -115,7 +146,7 @@ function toCounters(x: unknown): LiveCounters | undefined {
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
   const c = emptyCounters();
   for (const f of ['requests', 'successes', 'inputTokens', 'outputTokens', 'latencyMsTotal', 'ttfbMsTotal', 'ttfbCount'] as const) c[f] = num(o[f]);
-  for (const [k, v] of entries(o.failures)) if (num(v)) c.failures[k as FailureClass] = num(v);
+  for (const [k, v] of entries(o.failures)) if (num(v)) (c.failures ??= {})[k as FailureClass] = num(v);
   if (typeof o.lastUsedSec === 'number' && Number.isInteger(o.lastUsedSec) && o.lastUsedSec > 0) c.lastUsedSec = o.lastUsedSec;
   else if (typeof o.lastUsed === 'number') c.lastUsedSec = toSec(o.lastUsed);
   return c;
@@ -123,7 +154,7 @@ function toCounters(x: unknown): LiveCounters | undefined {
 
 /**
  * Request counters per key, key × model and endpoint, plus today's per-key request counts.
- * `record` is O(1) (Map lookups). "Today" is the local calendar day shifted by `dailyResetHour`:
+ * `record` is O(1): one Map lookup for the endpoint and one for the key. "Today" is the local calendar day shifted by `dailyResetHour`:
  * with H the day rolls at H:00 local time; -1 never rolls (the first day's label stays).
  * Only key ids are stored, never key text.
  */
@@ -137,11 +168,9 @@ export class Stats implements Disposable {
 
   private since: number;
   private total = emptyCounters();
-  private byKey = new Map<string, LiveCounters>();
-  private byKeyModel = new Map<string, Map<string, LiveCounters>>();
+  private byKey = new Map<string, KeyCounters>();
   private byEndpoint = new Map<string, LiveCounters>();
   private day = '';
-  private todayByKey = new Map<string, number>();
   private todayTotal = 0;
   /** When the current day ends; checked on every access instead of running a timer. */
   private nextRollAt = Infinity;
@@ -164,40 +193,39 @@ export class Stats implements Disposable {
     add(this.bucket(this.byEndpoint, endpoint, MAX_ENDPOINTS), r, failure, now);
     this.todayTotal++;
     if (r.keyId !== undefined) {
-      add(this.bucket(this.byKey, r.keyId, Infinity), r, failure, now);
-      this.todayByKey.set(r.keyId, (this.todayByKey.get(r.keyId) ?? 0) + 1);
-      if (r.model) {
-        let models = this.byKeyModel.get(r.keyId);
-        if (!models) this.byKeyModel.set(r.keyId, (models = new Map()));
-        add(this.bucket(models, r.model.slice(0, MAX_NAME_LEN), MAX_MODELS_PER_KEY), r, failure, now);
-      }
+      let k = this.byKey.get(r.keyId);
+      if (!k) this.byKey.set(r.keyId, (k = newKeyCounters()));
+      add(k.all, r, failure, now);
+      k.today++;
+      if (r.model) add(this.modelBucket(k, r.model), r, failure, now);
     }
     this.changed();
   }
 
   /** A copy of one key's counters. */
   forKey(id: string): Counters | undefined {
-    const c = this.byKey.get(id);
-    return c && cloneCounters(c);
+    const k = this.byKey.get(id);
+    return k && k.all.requests > 0 ? cloneCounters(k.all) : undefined;
   }
 
   /** Requests today for one key, or for everything (keyless passthrough included) without an id. */
   requestsToday(id?: string): number {
     this.roll(this.clock.now());
-    return id === undefined ? this.todayTotal : this.todayByKey.get(id) ?? 0;
+    return id === undefined ? this.todayTotal : this.byKey.get(id)?.today ?? 0;
   }
 
   /** A deep copy of every counter. */
   snapshot(): StatsSnapshot {
     this.roll(this.clock.now());
-    const copy = (m: Map<string, LiveCounters>) => record([...m].map(([k, c]) => [k, cloneCounters(c)] as [string, Counters]));
+    const copy = (m: Iterable<[string, LiveCounters]>) => record([...m].map(([k, c]) => [k, cloneCounters(c)] as [string, Counters]));
+    const keys = [...this.byKey];
     return {
       since: this.since,
       total: cloneCounters(this.total),
-      byKey: copy(this.byKey),
-      byKeyModel: record([...this.byKeyModel].map(([k, m]) => [k, copy(m)] as [string, Record<string, Counters>])),
+      byKey: copy(this.counted(keys)),
+      byKeyModel: record(this.withModels(keys).map(([id, k]) => [id, copy(modelEntries(k))] as [string, Record<string, Counters>])),
       byEndpoint: copy(this.byEndpoint),
-      today: { day: this.day, byKey: record(this.todayByKey) },
+      today: { day: this.day, byKey: this.todayRecord(keys) },
     };
   }
 
@@ -206,7 +234,6 @@ export class Stats implements Disposable {
     this.since = this.clock.now();
     this.total = emptyCounters();
     this.byKey.clear();
-    this.byKeyModel.clear();
     this.byEndpoint.clear();
     this.startDay(this.since);
     this.changed();
@@ -235,14 +262,15 @@ export class Stats implements Disposable {
    */
   toJSON(): unknown {
     this.roll(this.clock.now());
+    const keys = [...this.byKey];
     return {
       version: VERSION,
       since: this.since,
       total: this.total,
-      byKey: record(this.byKey),
-      byKeyModel: record([...this.byKeyModel].map(([k, m]) => [k, record(m)] as [string, Record<string, Counters>])),
+      byKey: record(this.counted(keys)),
+      byKeyModel: record(this.withModels(keys).map(([id, k]) => [id, record(modelEntries(k))] as [string, Record<string, LiveCounters>])),
       byEndpoint: record(this.byEndpoint),
-      today: { day: this.day, byKey: record(this.todayByKey) },
+      today: { day: this.day, byKey: this.todayRecord(keys) },
     };
   }
 
@@ -267,16 +295,28 @@ export class Stats implements Disposable {
     const map = (x: unknown) => new Map(entries(x).flatMap(([k, v]) => { const c = toCounters(v); return c ? [[k, c] as [string, LiveCounters]] : []; }));
     if (typeof j.since === 'number') this.since = j.since;
     this.total = toCounters(j.total) ?? emptyCounters();
-    this.byKey = map(j.byKey);
     this.byEndpoint = map(j.byEndpoint);
-    this.byKeyModel = new Map(entries(j.byKeyModel).map(([k, v]) => [k, map(v)]));
+    this.byKey = new Map();
+    const keyOf = (id: string): KeyCounters => {
+      let k = this.byKey.get(id);
+      if (!k) this.byKey.set(id, (k = newKeyCounters()));
+      return k;
+    };
+    for (const [id, c] of map(j.byKey)) keyOf(id).all = c;
+    for (const [id, v] of entries(j.byKeyModel)) {
+      const k = keyOf(id);
+      for (const [model, c] of map(v)) {
+        if (k.model === undefined) [k.model, k.modelCounters] = [model, c];
+        else (k.moreModels ??= new Map()).set(model, c);
+      }
+    }
     const today = j.today as { day?: unknown; byKey?: unknown } | undefined;
     // Today's counts carry over only while it is still the same day (or the day never rolls).
     if (today && typeof today.day === 'string' && (this.resetHour < 0 || today.day === this.day)) {
       this.day = today.day;
-      for (const [k, v] of entries(today.byKey)) {
+      for (const [id, v] of entries(today.byKey)) {
         if (typeof v === 'number' && v > 0) {
-          this.todayByKey.set(k, v);
+          keyOf(id).today = v;
           this.todayTotal += v;
         }
       }
@@ -291,6 +331,31 @@ export class Stats implements Disposable {
     this.timer = undefined;
     this._onDidChange.dispose();
     this._onDidRollDay.dispose();
+  }
+
+  /** The key's counters for `model`, capped at MAX_MODELS_PER_KEY names (the rest share one). */
+  private modelBucket(k: KeyCounters, model: string): LiveCounters {
+    if (k.model === model && k.modelCounters) return k.modelCounters;
+    const name = model.slice(0, MAX_NAME_LEN);
+    if (k.model === undefined) {
+      k.model = name;
+      return (k.modelCounters = emptyCounters());
+    }
+    if (k.model === name && k.modelCounters) return k.modelCounters;
+    return this.bucket((k.moreModels ??= new Map()), name, MAX_MODELS_PER_KEY - 1);
+  }
+
+  /** Keys that served a request (a key known only from a loaded "today" count has none). */
+  private counted(keys: Array<[string, KeyCounters]>): Array<[string, LiveCounters]> {
+    return keys.flatMap(([id, k]) => (k.all.requests > 0 ? [[id, k.all] as [string, LiveCounters]] : []));
+  }
+
+  private withModels(keys: Array<[string, KeyCounters]>): Array<[string, KeyCounters]> {
+    return keys.filter(([, k]) => k.model !== undefined);
+  }
+
+  private todayRecord(keys: Array<[string, KeyCounters]>): Record<string, number> {
+    return record(keys.flatMap(([id, k]) => (k.today > 0 ? [[id, k.today] as [string, number]] : [])));
   }
 
   private bucket(m: Map<string, LiveCounters>, name: string, cap: number): LiveCounters {
@@ -314,7 +379,7 @@ export class Stats implements Disposable {
 
   private startDay(now: number): void {
     this.day = this.dayOf(now);
-    this.todayByKey = new Map();
+    for (const k of this.byKey.values()) k.today = 0;
     this.todayTotal = 0;
     this.nextRollAt = this.resetHour < 0 ? Infinity : this.boundaryAfter(now);
   }

@@ -100,17 +100,24 @@ suite('stats: Stats', () => {
     const clock = fake(at(15, 12));
     const s = make(clock, { dailyResetHour: 0 });
     s.record(ok('k1'));
+    s.record(ok('k1', { model: 'gpt-4o-mini' }));
+    s.record(ok('k1', { model: 'o3' }));
     s.record(ok('k2', { ok: false, failure: 'auth', status: 401 }));
     const json = JSON.parse(JSON.stringify(s.toJSON()));
     assert.equal(json.version, 1);
+    assert.deepEqual(Object.keys(json.byKeyModel.k1), ['gpt-4o', 'gpt-4o-mini', 'o3']);
+    assert.deepEqual(json.byKey.k2.failures, { auth: 1 });
     const back = Stats.fromJSON(clock, json, { dailyResetHour: 0 });
     all.push(back);
     assert.deepEqual(JSON.parse(JSON.stringify(back.toJSON())), json);
+    assert.deepEqual(back.snapshot(), s.snapshot());
+    back.record(ok('k1', { model: 'o3' }));
+    assert.equal(back.snapshot().byKeyModel.k1.o3.requests, 2);
     clock.t = at(16, 12);
     const nextDay = Stats.fromJSON(clock, json, { dailyResetHour: 0 });
     all.push(nextDay);
     assert.equal(nextDay.requestsToday('k1'), 0);
-    assert.equal(nextDay.forKey('k1')!.requests, 1);
+    assert.equal(nextDay.forKey('k1')!.requests, 3);
     // Unreadable input: fresh stats, no throw.
     for (const bad of [undefined, null, 'x', { version: 99 }, { version: 1, byKey: 'garbage', total: 5 }]) {
       const f = Stats.fromJSON(clock, bad);
@@ -130,7 +137,16 @@ suite('stats: Stats', () => {
     assert.equal(s.forKey('mine')!.requests, 1);
     assert.equal(s.load(JSON.parse(JSON.stringify(saved.toJSON()))), true);
     assert.equal(s.forKey('mine'), undefined);
+    assert.equal(s.requestsToday('mine'), 0);
     assert.deepEqual(s.snapshot(), saved.snapshot());
+    // A hand-edited file: a "today" count for a key with no counters is kept as a count only.
+    const edited = JSON.parse(JSON.stringify(saved.toJSON()));
+    edited.today.byKey.k9 = 4;
+    assert.equal(s.load(edited), true);
+    assert.equal(s.requestsToday('k9'), 4);
+    assert.equal(s.forKey('k9'), undefined);
+    assert.equal(s.snapshot().byKey.k9, undefined);
+    assert.equal(s.requestsToday(), 6);
   });
 
   test('stores ids only, caps client-chosen names, survives __proto__', () => {
@@ -144,6 +160,11 @@ suite('stats: Stats', () => {
     const snap = s.snapshot();
     assert.equal(Object.keys(snap.byKeyModel.k1).length, 201); // 200 + "(other)"
     assert.equal(snap.byKeyModel.k1['(other)'].requests, 50);
+    s.record(ok('k1', { model: 'm-0' }));
+    s.record(ok('k1', { model: 'm-199' }));
+    s.record(ok('k1', { model: 'm-200' }));
+    const after = s.snapshot().byKeyModel.k1;
+    assert.deepEqual([after['m-0'].requests, after['m-199'].requests, after['(other)'].requests], [2, 2, 51]);
     assert.equal(snap.byKey['__proto__'].requests, 1);
   });
 
