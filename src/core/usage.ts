@@ -17,6 +17,30 @@ const PREFIXES: ReadonlyArray<[Buffer, 'in' | 'out']> = [
   [Buffer.from('"output'), 'out'],
 ];
 
+/** Below this many bytes a JS loop beats \`Buffer.indexOf\`, whose call into C++ costs ~0.3 µs. */
+const NATIVE_SEARCH_FROM = 512;
+const SUFFIX_0 = SUFFIX[0];
+
+/** Index of the first SUFFIX that lies wholly in \`buf[from, end)\`, or -1. */
+function findSuffix(buf: Buffer, from: number, end: number): number {
+  const last = end - SUFFIX.length;
+  if (end - from >= NATIVE_SEARCH_FROM) {
+    const at = buf.indexOf(SUFFIX, from);
+    return at <= last ? at : -1;
+  }
+  outer: for (let i = from; i <= last; i++) {
+    if (buf[i] !== SUFFIX_0) continue;
+    for (let j = 1; j < SUFFIX.length; j++) if (buf[i + j] !== SUFFIX[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** \`src[from, to)\` into \`dst\` at \`at\`; for ≤ 32 bytes a loop beats \`Buffer.copy\`'s view + C++ call. */
+function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): void {
+  for (let i = from; i < to; i++) dst[at++] = src[i];
+}
+
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
@@ -38,7 +62,13 @@ function isEscaped(buf: Buffer, i: number): boolean {
 export class UsageScanner {
   private _in?: number;
   private _out?: number;
-  private tail: Buffer = Buffer.alloc(0);
+  /**
+   * The previous chunk's last bytes (`[0, tailLen)`) and, while a chunk is scanned, its first
+   * bytes after them. One small buffer per response, reused: a copy and a concat per chunk were
+   * two Buffer objects for every event of every stream.
+   */
+  private joint: Buffer | undefined;
+  private tailLen = 0;
 
   /** Input (prompt) tokens, when the response reported them. */
   get inputTokens(): number | undefined {
@@ -52,46 +82,57 @@ export class UsageScanner {
 
   /** Scans the next chunk of the response body. */
   feed(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    if (this.tail.length > 0) {
+    const n = chunk.length;
+    if (n === 0) return;
+    const joint = (this.joint ??= Buffer.allocUnsafe(2 * TAIL));
+    const head = Math.min(TAIL, n);
+    if (this.tailLen > 0) {
       // Matches that start in the previous chunk's tail and end in this one's head.
-      const joint = Buffer.concat([this.tail, chunk.subarray(0, TAIL)]);
-      this.scan(joint, this.tail.length);
+      copyBytes(chunk, 0, head, joint, this.tailLen);
+      this.scan(joint, this.tailLen, this.tailLen + head);
     }
-    this.scan(chunk, chunk.length);
-    this.tail = chunk.length >= TAIL
-      ? Buffer.from(chunk.subarray(chunk.length - TAIL)) // copy: do not pin the whole chunk
-      : Buffer.concat([this.tail, chunk]).subarray(-TAIL);
+    this.scan(chunk, n, n);
+    if (n >= TAIL) {
+      copyBytes(chunk, n - TAIL, n, joint, 0); // a copy: the tail must not pin the whole chunk
+      this.tailLen = TAIL;
+    } else {
+      // A short chunk: the tail is the old tail plus this chunk, its last TAIL bytes at most.
+      if (this.tailLen === 0) copyBytes(chunk, 0, n, joint, 0);
+      const total = this.tailLen + n;
+      const keep = Math.min(TAIL, total);
+      joint.copyWithin(0, total - keep, total);
+      this.tailLen = keep;
+    }
   }
 
-  /** Records every complete field whose suffix starts before `limit`. */
-  private scan(buf: Buffer, limit: number): void {
-    let at = buf.indexOf(SUFFIX);
+  /** Records every complete field in `buf[0, end)` whose suffix starts before `limit`. */
+  private scan(buf: Buffer, limit: number, end: number): void {
+    let at = findSuffix(buf, 0, end);
     while (at !== -1) {
-      const hit = this.matchAt(buf, at, limit);
+      const hit = this.matchAt(buf, at, limit, end);
       if (hit) {
         if (hit[0] === 'in') this._in = hit[1];
         else this._out = hit[1];
       }
-      at = buf.indexOf(SUFFIX, at + SUFFIX.length);
+      at = findSuffix(buf, at + SUFFIX.length, end);
     }
   }
 
-  private matchAt(buf: Buffer, at: number, limit: number): ['in' | 'out', number] | undefined {
+  private matchAt(buf: Buffer, at: number, limit: number, end: number): ['in' | 'out', number] | undefined {
     for (const [prefix, kind] of PREFIXES) {
       const start = at - prefix.length;
       if (start < 0 || start >= limit || buf.compare(prefix, 0, prefix.length, start, at) !== 0) continue;
       if (isEscaped(buf, start)) return undefined;
       let i = at + SUFFIX.length;
-      while (i < buf.length && isSpace(buf[i])) i++;
-      if (buf[i] !== COLON) return undefined;
+      while (i < end && isSpace(buf[i])) i++;
+      if (i >= end || buf[i] !== COLON) return undefined;
       i++;
-      while (i < buf.length && isSpace(buf[i])) i++;
+      while (i < end && isSpace(buf[i])) i++;
       let n = 0;
       const digits = i;
-      while (i < buf.length && buf[i] >= 0x30 && buf[i] <= 0x39) n = n * 10 + (buf[i++] - 0x30);
+      while (i < end && buf[i] >= 0x30 && buf[i] <= 0x39) n = n * 10 + (buf[i++] - 0x30);
       // A number that runs to the end of the buffer may continue in the next chunk: wait for it.
-      if (i === digits || i >= buf.length) return undefined;
+      if (i === digits || i >= end) return undefined;
       return [kind, n];
     }
     return undefined;

@@ -93,6 +93,18 @@ suite('usage: UsageScanner', () => {
     assert.deepEqual(scan([Buffer.alloc(0)]), [undefined, undefined]);
   });
 
+  test('chunks long enough for the native search find the same fields as short ones', () => {
+    // A decoy inside a string, then the real usage, with 600 bytes of padding around them.
+    const pad = 'x'.repeat(600);
+    const text = `{"text":"${pad} \\"prompt_tokens\\": 99","usage":{"prompt_tokens":7,"completion_tokens":8},"note":"${pad}"}`;
+    const buf = Buffer.from(text);
+    assert.deepEqual(scan([buf]), [7, 8]);
+    const at = text.indexOf('"usage"');
+    for (let i = at - 40; i < at + 70; i++) assert.deepEqual(scan([buf.subarray(0, i), buf.subarray(i)]), [7, 8], `split at ${i}`);
+    // A short chunk after a long one: the tail is kept across both paths.
+    assert.deepEqual(scan([buf.subarray(0, at + 20), buf.subarray(at + 20, at + 25), buf.subarray(at + 25)]), [7, 8]);
+  });
+
   test('a 4 MB stream still finds the final usage', () => {
     const filler = Buffer.from('data: {"choices":[{"delta":{"content":"' + 'x'.repeat(4000) + '"}}]}\n\n');
     const s = new UsageScanner();
