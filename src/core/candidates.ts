@@ -41,7 +41,7 @@ export class CandidateGroup {
     if (this.members.has(e)) return;
     const s = groupState(e, this.model);
     this.members.set(e, s);
-    // A copy of exactly the right length: \`push\` (or a spread) on an empty array reserves 17 slots,
+    // A copy of exactly the right length: `push` (or a spread) on an empty array reserves 17 slots,
     // 152 bytes per key at 10,000 keys. Membership changes are rare next to the reads per request.
     e.groups = e.groups.concat(this);
     this.enter(e, s);

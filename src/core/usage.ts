@@ -17,11 +17,11 @@ const PREFIXES: ReadonlyArray<[Buffer, 'in' | 'out']> = [
   [Buffer.from('"output'), 'out'],
 ];
 
-/** Below this many bytes a JS loop beats \`Buffer.indexOf\`, whose call into C++ costs ~0.3 µs. */
+/** Below this many bytes a JS loop beats `Buffer.indexOf`, whose call into C++ costs ~0.3 µs. */
 const NATIVE_SEARCH_FROM = 512;
 const SUFFIX_0 = SUFFIX[0];
 
-/** Index of the first SUFFIX that lies wholly in \`buf[from, end)\`, or -1. */
+/** Index of the first SUFFIX that lies wholly in `buf[from, end)`, or -1. */
 function findSuffix(buf: Buffer, from: number, end: number): number {
   const last = end - SUFFIX.length;
   if (end - from >= NATIVE_SEARCH_FROM) {
@@ -36,7 +36,7 @@ function findSuffix(buf: Buffer, from: number, end: number): number {
   return -1;
 }
 
-/** \`src[from, to)\` into \`dst\` at \`at\`; for ≤ 32 bytes a loop beats \`Buffer.copy\`'s view + C++ call. */
+/** `src[from, to)` into `dst` at `at`; for ≤ 32 bytes a loop beats `Buffer.copy`'s view + C++ call. */
 function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): void {
   for (let i = from; i < to; i++) dst[at++] = src[i];
 }
@@ -57,7 +57,8 @@ function isEscaped(buf: Buffer, i: number): boolean {
  * as it streams (OpenAI chat with `stream_options.include_usage`, Anthropic `message_start` /
  * `message_delta`, Responses API `response.completed`, and plain JSON bodies). The last value
  * seen wins. Occurrences inside JSON strings (escaped quotes) are ignored. Cost per chunk: one
- * `Buffer.indexOf` pass plus a ≤ 64-byte join at the boundary; no strings are built from chunks.
+ * search for the suffix (a JS loop under 512 bytes, `Buffer.indexOf` above) plus ≤ 64 bytes
+ * copied at the boundary; nothing is allocated per chunk and no strings are built from chunks.
  */
 export class UsageScanner {
   private _in?: number;
