@@ -78,8 +78,7 @@ export class Stats implements Disposable {
     add(this.bucket(this.byEndpoint, endpoint, MAX_ENDPOINTS), r, failure, now);
     this.todayTotal++;
     if (r.keyId !== undefined) {
-      let k = this.byKey.get(r.keyId);
-      if (!k) this.byKey.set(r.keyId, (k = newKeyCounters()));
+      const k = this.keyCounters(r.keyId);
       add(k.all, r, failure, now);
       k.today++;
       if (r.model) add(this.modelBucket(k, r.model), r, failure, now);
@@ -182,14 +181,9 @@ export class Stats implements Disposable {
     this.total = toCounters(j.total) ?? emptyCounters();
     this.byEndpoint = map(j.byEndpoint);
     this.byKey = new Map();
-    const keyOf = (id: string): KeyCounters => {
-      let k = this.byKey.get(id);
-      if (!k) this.byKey.set(id, (k = newKeyCounters()));
-      return k;
-    };
-    for (const [id, c] of map(j.byKey)) keyOf(id).all = c;
+    for (const [id, c] of map(j.byKey)) this.keyCounters(id).all = c;
     for (const [id, v] of entries(j.byKeyModel)) {
-      const k = keyOf(id);
+      const k = this.keyCounters(id);
       for (const [model, c] of map(v)) {
         if (k.model === undefined) [k.model, k.modelCounters] = [model, c];
         else (k.moreModels ??= new Map()).set(model, c);
@@ -201,7 +195,7 @@ export class Stats implements Disposable {
       this.day = today.day;
       for (const [id, v] of entries(today.byKey)) {
         if (typeof v === 'number' && v > 0) {
-          keyOf(id).today = v;
+          this.keyCounters(id).today = v;
           this.todayTotal += v;
         }
       }
@@ -216,6 +210,13 @@ export class Stats implements Disposable {
     this.timer = undefined;
     this._onDidChange.dispose();
     this._onDidRollDay.dispose();
+  }
+
+  /** The key's record, made on its first request (or first loaded count). */
+  private keyCounters(id: string): KeyCounters {
+    let k = this.byKey.get(id);
+    if (!k) this.byKey.set(id, (k = newKeyCounters()));
+    return k;
   }
 
   /** The key's counters for `model`, capped at MAX_MODELS_PER_KEY names (the rest share one). */
