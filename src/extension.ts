@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import { KeyPool } from './core/keyPool';
-import { ProviderCatalogue } from './core/providers';
-import { ProxyServer } from './core/proxyServer';
-import { Stats } from './core/stats';
+import { KeyPool } from './core/pool/keyPool';
+import { ProviderCatalogue } from './core/config/providers';
+import { ProxyServer } from './core/proxy/proxyServer';
+import { Stats } from './core/accounting/stats';
 import { systemClock } from './core/types';
 import { ClientWiring } from './vscode/clientWiring';
 import { registerCommands } from './vscode/commands';
 import { ConfigWatcher } from './vscode/config';
 import { StorageKey } from './vscode/ids';
 import { KeysView, syncContextKeys } from './vscode/keysView';
-import { ProxyController } from './vscode/leader';
+import { ProxyController } from './core/windows/proxyController';
 import { applyConfig, customProviders, logTransitions, offerAnotherPort, poolOptions, startUp } from './vscode/lifecycle';
 import { HealthPersistence } from './vscode/persistence';
 import { Prompts } from './vscode/prompts';
-import { KeyVault } from './vscode/secretVault';
+import { KeyVault } from './core/keys/keyVault';
 import { StatusBarController } from './vscode/statusBar';
-import { ViewModelHub } from './vscode/viewModel';
+import { ViewModelHub } from './core/view/viewModel';
 
 let shutdown: (() => Promise<void>) | undefined;
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { normalizeConfig } from '../core/config';
+import { normalizeConfig } from '../core/config/proxyConfig';
 import { jsonSyntaxProblem, ProxyError } from '../core/errors';
-import { importKeys, normalizeAccount } from '../core/importers';
-import { ProviderCatalogue, validateProviderSpec } from '../core/providers';
+import { importKeys, normalizeAccount } from '../core/config/importers';
+import { ProviderCatalogue, validateProviderSpec } from '../core/config/providers';
 import type { ProviderSpec, ProxyConfig } from '../core/types';
 import type { KeyInput } from './keySources';
 

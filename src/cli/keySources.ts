@@ -2,9 +2,9 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ProxyError } from '../core/errors';
-import { importKeys } from '../core/importers';
-import type { ImportedKey } from '../core/importers';
-import type { ProviderCatalogue } from '../core/providers';
+import { importKeys } from '../core/config/importers';
+import type { ImportedKey } from '../core/config/importers';
+import type { ProviderCatalogue } from '../core/config/providers';
 import { maskKey } from '../core/redact';
 import type { PoolKey } from '../core/types';
 

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KeyPool } from '../core/keyPool';
-import { ProviderCatalogue } from '../core/providers';
-import { ProxyServer } from '../core/proxyServer';
-import { readJsonFile, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../core/stateFile';
-import { Stats } from '../core/stats';
+import { KeyPool } from '../core/pool/keyPool';
+import { ProviderCatalogue } from '../core/config/providers';
+import { ProxyServer } from '../core/proxy/proxyServer';
+import { readJsonFile, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../core/config/stateFile';
+import { Stats } from '../core/accounting/stats';
 import { systemClock } from '../core/types';
 import type { Logger, ProxyConfig } from '../core/types';
 import { loadConfigFile } from './configFile';

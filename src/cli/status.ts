@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { formatRemaining } from '../core/status';
+import { formatRemaining } from '../core/accounting/status';
 import { CliError } from './cliError';
 import { findToken } from './token';
 

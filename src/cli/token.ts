@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../core/stateFile';
+import { writeFileAtomic } from '../core/config/stateFile';
 
 /** Where state.json and the token live: --data-dir, else KEYRELAY_DATA_DIR, else ~/.keyrelay. */
 export function dataDirOf(flag: string | undefined): string {

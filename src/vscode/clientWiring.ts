@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { clineSetup, wireAider, wireClaudeCode, wireCodex, wireContinue } from '../core/clientConfig';
-import type { WiringTarget } from '../core/clientConfig';
+import { clineSetup, wireAider, wireClaudeCode, wireCodex, wireContinue } from '../core/config/clientConfig';
+import type { WiringTarget } from '../core/config/clientConfig';
 import { DisposableBase } from '../core/events';
 import type { Logger } from '../core/types';
 import type { Prompts } from './prompts';

@@ -4,9 +4,9 @@ import type { ClientWiring } from './clientWiring';
 import { Command } from './ids';
 import { keyCommands } from './keyCommands';
 import type { KeyCommandDeps } from './keyCommands';
-import { getLocalJson } from './leader';
-import type { ProxyController } from './leader';
-import type { KeyVault } from './secretVault';
+import { getLocalJson } from '../core/windows/localHttp';
+import type { ProxyController } from '../core/windows/proxyController';
+import type { KeyVault } from '../core/keys/keyVault';
 
 export interface CommandDeps extends KeyCommandDeps {
   vault: KeyVault;

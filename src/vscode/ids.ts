@@ -48,14 +48,11 @@ export const Setting = {
   autoStart: 'proxy.autoStart',
 } as const;
 
-/** globalState / SecretStorage keys. */
+/** globalState keys of the extension itself (the key vault names its own: core/keys/keyVault.ts). */
 export const StorageKey = {
-  index: 'keyRelay.keyIndex',
   health: 'keyRelay.health',
   stats: 'keyRelay.stats',
   warnedStorage: 'keyRelay.warnedInsecureStorage',
-  accessToken: 'keyRelay.accessToken',
-  secretPrefix: 'keyRelay.key.',
 } as const;
 
 /** The internal id of the status-bar item (shown in "Hide 'KeyRelay'" menus). */

@@ -1,15 +1,15 @@
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
-import { importKeys, normalizeAccount } from '../core/importers';
-import { testKey } from '../core/keyTest';
-import type { KeyPool } from '../core/keyPool';
-import type { ProviderCatalogue } from '../core/providers';
-import type { Stats } from '../core/stats';
+import { importKeys, normalizeAccount } from '../core/config/importers';
+import { testKey } from '../core/proxy/keyTest';
+import type { KeyPool } from '../core/pool/keyPool';
+import type { ProviderCatalogue } from '../core/config/providers';
+import type { Stats } from '../core/accounting/stats';
 import type { KeyState, Logger, PoolKey, ProviderSpec } from '../core/types';
 import { Command } from './ids';
 import type { Prompts } from './prompts';
-import type { KeyVault } from './secretVault';
-import type { ViewModelHub } from './viewModel';
+import type { KeyVault } from '../core/keys/keyVault';
+import type { ViewModelHub } from '../core/view/viewModel';
 
 export interface KeyCommandDeps {
   vault: KeyVault;

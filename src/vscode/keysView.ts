@@ -1,30 +1,8 @@
 import * as vscode from 'vscode';
 import { DisposableBase } from '../core/events';
-import { formatRemaining } from '../core/status';
-import type { KeyState } from '../core/types';
-import type { KeyRow, ViewModel, ViewModelHub } from './viewModel';
-
-export type Node =
-  | { kind: 'provider'; providerId: string; name: string; keys: KeyRow[] }
-  | { kind: 'account'; providerId: string; account: string; keys: KeyRow[] }
-  | { kind: 'key'; row: KeyRow };
-
-const STATE_ICON: Record<KeyState, [string, string]> = {
-  active: ['pass', 'charts.green'],
-  cooling: ['watch', 'charts.yellow'],
-  invalid: ['error', 'charts.red'],
-  discarded: ['circle-slash', 'disabledForeground'],
-};
-
-/** The plain data a key row renders to; the tree compares these to skip no-op refreshes. */
-export function renderKey(row: KeyRow, now: number): { label: string; description: string; icon: string; color: string; contextValue: string } {
-  const [icon, color] = STATE_ICON[row.state] ?? STATE_ICON.active;
-  let description = `${row.masked} · ${row.today} today`;
-  if (row.state === 'cooling' && row.coolingUntil) description += ` · cools for ${formatRemaining(row.coolingUntil - now)}`;
-  if (row.state === 'invalid') description += ' · invalid';
-  if (row.state === 'discarded') description += ' · discarded';
-  return { label: row.label, description, icon, color, contextValue: `key:${row.state}` };
-}
+import { groupKeys, renderKey } from '../core/view/keyTree';
+import type { KeyNode } from '../core/view/keyTree';
+import type { KeyRow, ViewModel, ViewModelHub } from '../core/view/viewModel';
 
 function tooltip(row: KeyRow): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
@@ -52,13 +30,13 @@ const code = (s: string): string => `\`${s.replace(/`/g, "'")}\``;
  * Providers → (accounts →) keys, rendered from the view model only. `onDidChangeTreeData` fires
  * only when what the rows show changed, so live counters do not make the tree flicker.
  */
-export class KeysView extends DisposableBase implements vscode.TreeDataProvider<Node> {
-  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<Node | undefined>());
+export class KeysView extends DisposableBase implements vscode.TreeDataProvider<KeyNode> {
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<KeyNode | undefined>());
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
   private vm: ViewModel;
   private signature = '';
 
-  constructor(private readonly hub: ViewModelHub, private readonly providerName: (id: string) => string) {
+  constructor(hub: ViewModelHub, private readonly providerName: (id: string) => string) {
     super();
     this.vm = hub.current;
     this.signature = this.sign(this.vm);
@@ -84,31 +62,19 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   }
 
   /** The tree as indented lines of label and description, as a user sees it (tests assert on it). */
-  outline(node?: Node, depth = 0): string[] {
+  outline(node?: KeyNode, depth = 0): string[] {
     return this.getChildren(node).flatMap((child) => {
       const item = this.getTreeItem(child);
       return [`${'  '.repeat(depth)}${String(item.label)} · ${String(item.description ?? '')}`, ...this.outline(child, depth + 1)];
     });
   }
 
-  getChildren(node?: Node): Node[] {
-    if (!node) {
-      const byProvider = new Map<string, KeyRow[]>();
-      for (const k of this.vm.keys) byProvider.set(k.providerId, [...(byProvider.get(k.providerId) ?? []), k]);
-      return [...byProvider].map(([providerId, keys]) => ({ kind: 'provider', providerId, name: this.providerName(providerId), keys }));
-    }
-    if (node.kind === 'key') return [];
-    if (node.kind === 'account') return node.keys.map((row) => ({ kind: 'key', row }));
-    const accounts = new Map<string, KeyRow[]>();
-    const loose: Node[] = [];
-    for (const k of node.keys) {
-      if (k.account) accounts.set(k.account, [...(accounts.get(k.account) ?? []), k]);
-      else loose.push({ kind: 'key', row: k });
-    }
-    return [...[...accounts].map(([account, keys]): Node => ({ kind: 'account', providerId: node.providerId, account, keys })), ...loose];
+  getChildren(node?: KeyNode): KeyNode[] {
+    if (!node) return groupKeys(this.vm.keys, this.providerName);
+    return node.kind === 'key' ? [] : node.children;
   }
 
-  getTreeItem(node: Node): vscode.TreeItem {
+  getTreeItem(node: KeyNode): vscode.TreeItem {
     if (node.kind === 'provider') {
       const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
       const usable = node.keys.filter((k) => k.state === 'active').length;

@@ -1,18 +1,18 @@
 import * as net from 'node:net';
 import * as vscode from 'vscode';
-import type { KeyPool, PoolOptions } from '../core/keyPool';
-import { validateProviderSpec } from '../core/providers';
-import type { ProviderCatalogue } from '../core/providers';
-import type { Stats } from '../core/stats';
+import type { KeyPool, PoolOptions } from '../core/pool/keyPool';
+import { validateProviderSpec } from '../core/config/providers';
+import type { ProviderCatalogue } from '../core/config/providers';
+import type { Stats } from '../core/accounting/stats';
 import type { Logger, ProviderSpec, ProxyConfig } from '../core/types';
 import type { ClientWiring } from './clientWiring';
 import { needsRestart } from './config';
 import type { ExtensionConfig } from './config';
 import { StorageKey } from './ids';
-import type { ProxyController } from './leader';
+import type { ProxyController } from '../core/windows/proxyController';
 import type { HealthPersistence } from './persistence';
-import type { KeyVault } from './secretVault';
-import type { ViewModelHub } from './viewModel';
+import type { KeyVault } from '../core/keys/keyVault';
+import type { ViewModelHub } from '../core/view/viewModel';
 
 /** The pool's share of the proxy settings. */
 export function poolOptions(p: ProxyConfig): Omit<PoolOptions, 'clock'> {

@@ -1,7 +1,7 @@
 import type * as vscode from 'vscode';
 import { DisposableBase, toDisposable } from '../core/events';
-import type { KeyPool, PersistedHealth } from '../core/keyPool';
-import type { Stats } from '../core/stats';
+import type { KeyPool, PersistedHealth } from '../core/pool/keyPool';
+import type { Stats } from '../core/accounting/stats';
 import { StorageKey } from './ids';
 
 /**

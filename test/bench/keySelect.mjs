@@ -1,4 +1,4 @@
-// Key-selection micro-benchmark of the real selector: src/core/keyPool.ts bundled on the fly with
+// Key-selection micro-benchmark of the real selector: src/core/pool/keyPool.ts bundled on the fly with
 // esbuild (no dependency on the test build), 3 keys vs 10,000 keys, alternating, median ns/op.
 // Two operations: `pick` alone, and the per-request cycle pick + begin + end + report(success).
 //   node test/bench/keySelect.mjs [--ops 200000] [--rounds 5]   → prints BENCH_JSON {...}
@@ -14,7 +14,7 @@ export async function loadKeyPool() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyrelay-bench-pool-'));
   try {
     const outfile = path.join(dir, 'keyPool.mjs');
-    await esbuild.build({ entryPoints: [path.join(root, 'src/core/keyPool.ts')], bundle: true, format: 'esm', platform: 'node', target: 'node20', outfile, logLevel: 'error' });
+    await esbuild.build({ entryPoints: [path.join(root, 'src/core/pool/keyPool.ts')], bundle: true, format: 'esm', platform: 'node', target: 'node20', outfile, logLevel: 'error' });
     return await import(pathToFileURL(outfile).href);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -194,7 +194,7 @@ if (!quick) {
 if (keySel.error) rows.push(valueRow({ scenario: 'key selection ns/op, 10,000 vs 3 keys', metric: 'ns/op', goal: '≤ 2×', pass: false, note: keySel.error }));
 else for (const [op, label] of [['pick', 'pick'], ['cycle', 'pick+begin/end/report']]) {
   const p = keySel[`${op}3`].map((v, i) => ({ keyrelay: keySel[`${op}10k`][i], bare: v }));
-  rows.push(ratioRow({ scenario: `key selection (${label}), 10,000 vs 3 keys`, metric: 'ns/op', per: p, goal: '≤ 2×', limit: 2, better: 'low', cols: { direct: '–', bare: `3 keys: ${p.map((x) => x.bare).sort((a, b) => a - b)[p.length >> 1].toFixed(0)}` }, note: 'keyrelay column = 10,000 keys; real KeyPool bundled from src/core/keyPool.ts' }));
+  rows.push(ratioRow({ scenario: `key selection (${label}), 10,000 vs 3 keys`, metric: 'ns/op', per: p, goal: '≤ 2×', limit: 2, better: 'low', cols: { direct: '–', bare: `3 keys: ${p.map((x) => x.bare).sort((a, b) => a - b)[p.length >> 1].toFixed(0)}` }, note: 'keyrelay column = 10,000 keys; real KeyPool bundled from src/core/pool/keyPool.ts' }));
 }
 if (mem) rows.push(...mem.rows(idleGc, idleRss, warmRss));
 rows.push(...g.rows.filter((x) => x.order !== 'early').map((x) => x.row));

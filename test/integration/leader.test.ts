@@ -3,14 +3,14 @@
 // (two extension hosts) is covered by the e2e harness when it runs two code-server windows.
 import * as assert from 'node:assert';
 import * as http from 'node:http';
-import { KeyPool } from '../../src/core/keyPool';
-import { ProviderCatalogue } from '../../src/core/providers';
-import { ProxyServer } from '../../src/core/proxyServer';
-import { Stats } from '../../src/core/stats';
+import { KeyPool } from '../../src/core/pool/keyPool';
+import { ProviderCatalogue } from '../../src/core/config/providers';
+import { ProxyServer } from '../../src/core/proxy/proxyServer';
+import { Stats } from '../../src/core/accounting/stats';
 import { DEFAULT_CONFIG, nullLogger, systemClock } from '../../src/core/types';
 import type { ProxyConfig } from '../../src/core/types';
-import { ProxyController } from '../../src/vscode/leader';
-import { buildViewModel } from '../../src/vscode/viewModel';
+import { ProxyController } from '../../src/core/windows/proxyController';
+import { buildViewModel } from '../../src/core/view/viewModel';
 import { freePort, waitFor } from './extensionHelpers';
 
 const TOKEN = 'kr-test-leader-token-000000000000';

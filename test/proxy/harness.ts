@@ -1,8 +1,8 @@
-import { KeyPool } from '../../src/core/keyPool';
-import { ProviderCatalogue } from '../../src/core/providers';
-import { ProxyServer } from '../../src/core/proxyServer';
+import { KeyPool } from '../../src/core/pool/keyPool';
+import { ProviderCatalogue } from '../../src/core/config/providers';
+import { ProxyServer } from '../../src/core/proxy/proxyServer';
 import { maskKey } from '../../src/core/redact';
-import { Stats } from '../../src/core/stats';
+import { Stats } from '../../src/core/accounting/stats';
 import { DEFAULT_CONFIG, systemClock } from '../../src/core/types';
 import type { Logger, PoolKey, ProviderSpec, ProxyConfig } from '../../src/core/types';
 import { FakeUpstream } from '../fakes/upstreamServer';

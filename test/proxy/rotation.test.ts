@@ -168,8 +168,8 @@ suite('least-used across a day boundary', () => {
   test('a new day restarts the counts least-used balances on', async () => {
     let now = new Date(2025, 0, 15, 23, 59).getTime();
     const clock = { now: () => now };
-    const { KeyPool } = await import('../../src/core/keyPool');
-    const { Stats } = await import('../../src/core/stats');
+    const { KeyPool } = await import('../../src/core/pool/keyPool');
+    const { Stats } = await import('../../src/core/accounting/stats');
     const pool = new KeyPool({ clock, strategy: 'least-used', cooldownStepsMs: [1000], maxCooldownMs: 10_000, degradedAfter: 3, discardOnQuota: true });
     const stats = new Stats(clock, { dailyResetHour: 0 });
     const sub = stats.onDidRollDay(() => pool.resetDaily());

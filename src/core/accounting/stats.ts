@@ -1,0 +1,294 @@
+import { add, classOf, cloneCounters, emptyCounters, entries, modelEntries, newKeyCounters, toCounters } from './counters';
+import type { Counters, KeyCounters, LiveCounters, RequestRecord } from './counters';
+import { Emitter } from '../events';
+import type { Disposable, Event } from '../events';
+import type { Clock } from '../types';
+
+export type { Counters, RequestRecord } from './counters';
+
+/** A copy of all counters, safe to hand to views and status JSON. */
+export interface StatsSnapshot {
+  since: number;
+  total: Counters;
+  byKey: Record<string, Counters>;
+  byKeyModel: Record<string, Record<string, Counters>>;
+  byEndpoint: Record<string, Counters>;
+  today: { day: string; byKey: Record<string, number> };
+}
+
+const VERSION = 1;
+const THROTTLE_MS = 250;
+/** Model ids and endpoints come from clients: cap how many distinct ones we keep per key / in all. */
+const MAX_MODELS_PER_KEY = 200;
+const MAX_ENDPOINTS = 100;
+const MAX_NAME_LEN = 200;
+const OVERFLOW = '(other)';
+
+/** 0–23, anything else (NaN, 24, -5) means "never reset". */
+function normHour(h: number | undefined): number {
+  return h !== undefined && Number.isInteger(h) && h >= 0 && h <= 23 ? h : -1;
+}
+
+/** A null-prototype record, so ids like `__proto__` from clients stay plain keys. */
+function record<V>(entries: Iterable<[string, V]>): Record<string, V> {
+  const o = Object.create(null) as Record<string, V>;
+  for (const [k, v] of entries) o[k] = v;
+  return o;
+}
+
+/**
+ * Request counters per key, key × model and endpoint, plus today's per-key request counts.
+ * `record` is O(1): one Map lookup for the endpoint and one for the key. "Today" is the local
+ * calendar day shifted by `dailyResetHour`: with H the day rolls at H:00 local time; -1 never
+ * rolls (the first day's label stays).
+ * Only key ids are stored, never key text.
+ */
+export class Stats implements Disposable {
+  private readonly _onDidChange = new Emitter<void>();
+  /** Fires at most every 250 ms after changes (for views and persistence). */
+  readonly onDidChange: Event<void> = this._onDidChange.event;
+  private readonly _onDidRollDay = new Emitter<string>();
+  /** A new day began (at dailyResetHour): "today" counts restart, so do least-used's. */
+  readonly onDidRollDay: Event<string> = this._onDidRollDay.event;
+
+  private since: number;
+  private total = emptyCounters();
+  private byKey = new Map<string, KeyCounters>();
+  private byEndpoint = new Map<string, LiveCounters>();
+  private day = '';
+  private todayTotal = 0;
+  /** When the current day ends; checked on every access instead of running a timer. */
+  private nextRollAt = Infinity;
+  private resetHour: number;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly clock: Clock, opts: { dailyResetHour?: number } = {}) {
+    this.since = clock.now();
+    this.resetHour = normHour(opts.dailyResetHour);
+    this.startDay(this.since);
+  }
+
+  /** Counts one request. O(1). */
+  record(r: RequestRecord): void {
+    const now = this.clock.now();
+    this.roll(now);
+    const failure = classOf(r);
+    add(this.total, r, failure, now);
+    const endpoint = r.endpoint.split('?', 1)[0].slice(0, MAX_NAME_LEN);
+    add(this.bucket(this.byEndpoint, endpoint, MAX_ENDPOINTS), r, failure, now);
+    this.todayTotal++;
+    if (r.keyId !== undefined) {
+      const k = this.keyCounters(r.keyId);
+      add(k.all, r, failure, now);
+      k.today++;
+      if (r.model) add(this.modelBucket(k, r.model), r, failure, now);
+    }
+    this.changed();
+  }
+
+  /** A copy of one key's counters. */
+  forKey(id: string): Counters | undefined {
+    const k = this.byKey.get(id);
+    return k && k.all.requests > 0 ? cloneCounters(k.all) : undefined;
+  }
+
+  /** Requests today for one key, or for everything (keyless passthrough included) without an id. */
+  requestsToday(id?: string): number {
+    this.roll(this.clock.now());
+    return id === undefined ? this.todayTotal : this.byKey.get(id)?.today ?? 0;
+  }
+
+  /** A deep copy of every counter. */
+  snapshot(): StatsSnapshot {
+    this.roll(this.clock.now());
+    const copy = (m: Iterable<[string, LiveCounters]>) => record([...m].map(([k, c]) => [k, cloneCounters(c)] as [string, Counters]));
+    const keys = [...this.byKey];
+    return {
+      since: this.since,
+      total: cloneCounters(this.total),
+      byKey: copy(this.counted(keys)),
+      byKeyModel: record(this.withModels(keys).map(([id, k]) => [id, copy(modelEntries(k))] as [string, Record<string, Counters>])),
+      byEndpoint: copy(this.byEndpoint),
+      today: { day: this.day, byKey: this.todayRecord(keys) },
+    };
+  }
+
+  /** Zeroes every counter ("Reset Statistics"). */
+  reset(): void {
+    this.since = this.clock.now();
+    this.total = emptyCounters();
+    this.byKey.clear();
+    this.byEndpoint.clear();
+    this.startDay(this.since);
+    this.changed();
+  }
+
+  /** Changes the hour the day rolls at (0–23, -1 = never); today's counts restart if the day changed. */
+  setDailyResetHour(hour: number): void {
+    const h = normHour(hour);
+    if (h === this.resetHour) return;
+    this.resetHour = h;
+    const now = this.clock.now();
+    if (h < 0) {
+      this.nextRollAt = Infinity;
+      return;
+    }
+    const day = this.dayOf(now);
+    if (day !== this.day) this.startDay(now);
+    else this.nextRollAt = this.boundaryAfter(now);
+    this.changed();
+  }
+
+  /**
+   * Persistable form: `{ version, since, total, byKey, byKeyModel, byEndpoint, today }`. It shares
+   * the live counters instead of copying them (at 10,000 keys the copy cost more than the write):
+   * serialize it at once, never keep it.
+   */
+  toJSON(): unknown {
+    this.roll(this.clock.now());
+    const keys = [...this.byKey];
+    return {
+      version: VERSION,
+      since: this.since,
+      total: this.total,
+      byKey: record(this.counted(keys)),
+      byKeyModel: record(this.withModels(keys).map(([id, k]) => [id, record(modelEntries(k))] as [string, Record<string, LiveCounters>])),
+      byEndpoint: record(this.byEndpoint),
+      today: { day: this.day, byKey: this.todayRecord(keys) },
+    };
+  }
+
+  /**
+   * Restores counters saved by `toJSON`. Anything unreadable (corrupt file, unknown version) gives
+   * fresh stats rather than an error: losing counters must never stop the proxy from starting.
+   */
+  static fromJSON(clock: Clock, json: unknown, opts?: { dailyResetHour?: number }): Stats {
+    const s = new Stats(clock, opts);
+    s.load(json);
+    return s;
+  }
+
+  /**
+   * Replaces every counter with ones saved by `toJSON` (a window taking over the proxy adopts
+   * the leader's saved counters). Returns false, changing nothing, when `json` is unreadable.
+   */
+  load(json: unknown): boolean {
+    if (typeof json !== 'object' || json === null || (json as { version?: unknown }).version !== VERSION) return false;
+    this.startDay(this.clock.now());
+    const j = json as Record<string, unknown>;
+    const map = (x: unknown) => new Map(entries(x).flatMap(([k, v]) => { const c = toCounters(v); return c ? [[k, c] as [string, LiveCounters]] : []; }));
+    if (typeof j.since === 'number') this.since = j.since;
+    this.total = toCounters(j.total) ?? emptyCounters();
+    this.byEndpoint = map(j.byEndpoint);
+    this.byKey = new Map();
+    for (const [id, c] of map(j.byKey)) this.keyCounters(id).all = c;
+    for (const [id, v] of entries(j.byKeyModel)) {
+      const k = this.keyCounters(id);
+      for (const [model, c] of map(v)) {
+        if (k.model === undefined) [k.model, k.modelCounters] = [model, c];
+        else (k.moreModels ??= new Map()).set(model, c);
+      }
+    }
+    const today = j.today as { day?: unknown; byKey?: unknown } | undefined;
+    // Today's counts carry over only while it is still the same day (or the day never rolls).
+    if (today && typeof today.day === 'string' && (this.resetHour < 0 || today.day === this.day)) {
+      this.day = today.day;
+      for (const [id, v] of entries(today.byKey)) {
+        if (typeof v === 'number' && v > 0) {
+          this.keyCounters(id).today = v;
+          this.todayTotal += v;
+        }
+      }
+    }
+    this.changed();
+    return true;
+  }
+
+  /** Stops the throttle timer and drops listeners. */
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this._onDidChange.dispose();
+    this._onDidRollDay.dispose();
+  }
+
+  /** The key's record, made on its first request (or first loaded count). */
+  private keyCounters(id: string): KeyCounters {
+    let k = this.byKey.get(id);
+    if (!k) this.byKey.set(id, (k = newKeyCounters()));
+    return k;
+  }
+
+  /** The key's counters for `model`, capped at MAX_MODELS_PER_KEY names (the rest share one). */
+  private modelBucket(k: KeyCounters, model: string): LiveCounters {
+    if (k.model === model && k.modelCounters) return k.modelCounters;
+    const name = model.slice(0, MAX_NAME_LEN);
+    if (k.model === undefined) {
+      k.model = name;
+      return (k.modelCounters = emptyCounters());
+    }
+    if (k.model === name && k.modelCounters) return k.modelCounters;
+    return this.bucket((k.moreModels ??= new Map()), name, MAX_MODELS_PER_KEY - 1);
+  }
+
+  /** Keys that served a request (a key known only from a loaded "today" count has none). */
+  private counted(keys: Array<[string, KeyCounters]>): Array<[string, LiveCounters]> {
+    return keys.flatMap(([id, k]) => (k.all.requests > 0 ? [[id, k.all] as [string, LiveCounters]] : []));
+  }
+
+  private withModels(keys: Array<[string, KeyCounters]>): Array<[string, KeyCounters]> {
+    return keys.filter(([, k]) => k.model !== undefined);
+  }
+
+  private todayRecord(keys: Array<[string, KeyCounters]>): Record<string, number> {
+    return record(keys.flatMap(([id, k]) => (k.today > 0 ? [[id, k.today] as [string, number]] : [])));
+  }
+
+  private bucket(m: Map<string, LiveCounters>, name: string, cap: number): LiveCounters {
+    let c = m.get(name);
+    if (c) return c;
+    if (m.size >= cap) name = OVERFLOW;
+    c = m.get(name);
+    if (!c) m.set(name, (c = emptyCounters()));
+    return c;
+  }
+
+  private changed(): void {
+    // Trailing throttle: one fire per 250 ms window however many requests land in it.
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this._onDidChange.fire();
+    }, THROTTLE_MS);
+    this.timer.unref();
+  }
+
+  private startDay(now: number): void {
+    this.day = this.dayOf(now);
+    for (const k of this.byKey.values()) k.today = 0;
+    this.todayTotal = 0;
+    this.nextRollAt = this.resetHour < 0 ? Infinity : this.boundaryAfter(now);
+  }
+
+  private roll(now: number): void {
+    if (now < this.nextRollAt) return;
+    this.startDay(now);
+    this.changed();
+    this._onDidRollDay.fire(this.day);
+  }
+
+  /** The local date (YYYY-MM-DD) whose "day" contains `t`, days starting at resetHour:00. */
+  private dayOf(t: number): string {
+    const d = new Date(t);
+    const h = Math.max(0, this.resetHour);
+    const shifted = d.getHours() < h ? new Date(d.getFullYear(), d.getMonth(), d.getDate() - 1) : d;
+    return `${shifted.getFullYear()}-${String(shifted.getMonth() + 1).padStart(2, '0')}-${String(shifted.getDate()).padStart(2, '0')}`;
+  }
+
+  /** The first resetHour:00 local time strictly after `t` (Date handles DST and month ends). */
+  private boundaryAfter(t: number): number {
+    const d = new Date(t);
+    const b = new Date(d.getFullYear(), d.getMonth(), d.getDate(), this.resetHour, 0, 0, 0).getTime();
+    return b > t ? b : new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1, this.resetHour, 0, 0, 0).getTime();
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * Per-key health (DESIGN §3): the state machine that turns upstream outcomes into cooling,
+ * invalid and discarded states, lazy cooldown expiry, and the public/persisted copies of health.
+ */
+import { NO_COOLDOWNS, NO_HISTORY } from './entry';
+import type { Entry, HealthState } from './entry';
+import { TimeHeap } from './timeHeap';
+import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, Transition } from '../types';
+
+/** A key's health as views and status JSON see it (`modelCooldowns`: model → until, future ones only). */
+export interface KeyHealth {
+  state: KeyState; coolingUntil?: number; modelCooldowns: Record<string, number>; consecutiveFailures: number;
+  backoffLevel: number; lastError?: string; history: Transition[] /* newest last, max 20 */; inFlight: number;
+  /** Requests since the last daily reset. */ uses: number; ewmaTtfbMs?: number; /** Recent, 0..1. */ successRate: number;
+}
+/** Transition history kept per key (newest last). */
+export const HISTORY_LIMIT = 20;
+
+/** The record fields only, copied field by field so a secret can never ride along. */
+export function toRecord(k: KeyRecord): KeyRecord {
+  const r: KeyRecord = { id: k.id, providerId: k.providerId, label: k.label, masked: k.masked, addedAt: k.addedAt };
+  if (k.weight !== undefined) r.weight = k.weight;
+  if (k.models) r.models = [...k.models];
+  if (k.baseUrl !== undefined) r.baseUrl = k.baseUrl;
+  if (k.account !== undefined) r.account = k.account;
+  return r;
+}
+
+/** Appends a transition, dropping the oldest beyond HISTORY_LIMIT. */
+export function pushHistory(h: HealthState, t: Transition): void {
+  if (h.history === NO_HISTORY) h.history = [];
+  h.history.push(t);
+  if (h.history.length > HISTORY_LIMIT) h.history.splice(0, h.history.length - HISTORY_LIMIT);
+}
+
+/** Removes the key's own text from a reason, in case a caller forgot to redact it. */
+export function scrubReason(reason: string, key: PoolKey): string {
+  return key.secret.length >= 4 && reason.includes(key.secret) ? reason.split(key.secret).join(key.masked) : reason;
+}
+
+/** Public, JSON-safe copy of a key's health (model cooldowns already drained to future ones). */
+export function publicHealth(h: HealthState): KeyHealth {
+  const v: KeyHealth = {
+    state: h.state, modelCooldowns: Object.fromEntries(h.modelCooldowns), consecutiveFailures: h.consecutiveFailures,
+    backoffLevel: h.backoffLevel, history: h.history.map((t) => ({ ...t })), inFlight: h.inFlight, uses: h.uses, successRate: h.successPermille / 1000,
+  };
+  if (h.state === 'cooling' && h.coolingUntil !== undefined) v.coolingUntil = h.coolingUntil;
+  if (h.lastError !== undefined) v.lastError = h.lastError;
+  if (h.ttfbEwma16 >= 0) v.ewmaTtfbMs = h.ttfbEwma16 / 16;
+  return v;
+}
+
+
+/** Persisted form of one key's health (KeyPool's PersistedHealth values). */
+export interface PersistedKeyHealth {
+  state: KeyState; coolingUntil?: number; modelCooldowns?: Record<string, number>; backoffLevel?: number;
+  history?: Transition[]; lastError?: string; uses?: number;
+}
+
+const STATES: ReadonlySet<string> = new Set(['active', 'cooling', 'invalid', 'discarded']);
+const isTime = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/** Persisted copy of a key's health: only what should survive a restart. */
+/** Whether the key's health is what a new key has, so persisting it would add nothing. */
+export function isPristine(h: HealthState): boolean {
+  return h.state === 'active' && h.backoffLevel === 0 && h.history.length === 0 && h.modelCooldowns.size === 0
+    && h.lastError === undefined && h.uses === 0;
+}
+
+export function persistHealth(h: HealthState): PersistedKeyHealth {
+  const p: PersistedKeyHealth = { state: h.state, backoffLevel: h.backoffLevel, history: h.history.map((t) => ({ ...t })), uses: h.uses };
+  if (h.state === 'cooling' && h.coolingUntil !== undefined) p.coolingUntil = h.coolingUntil;
+  if (h.modelCooldowns.size > 0) p.modelCooldowns = Object.fromEntries(h.modelCooldowns);
+  if (h.lastError !== undefined) p.lastError = h.lastError;
+  return p;
+}
+
+/**
+ * Loads persisted health into `h` (data from disk: every field checked). Returns false when the
+ * record is unusable. Expired cooldowns stay in place so the pool's drain records their end.
+ */
+export function restoreHealth(h: HealthState, p: PersistedKeyHealth | undefined): boolean {
+  if (!p || typeof p !== 'object' || !STATES.has(p.state)) return false;
+  h.state = p.state;
+  h.coolingUntil = p.state === 'cooling' && isTime(p.coolingUntil) ? p.coolingUntil : undefined;
+  // A cooling record without an end time cannot end by time: treat it as active.
+  if (h.state === 'cooling' && h.coolingUntil === undefined) h.state = 'active';
+  h.modelCooldowns = new Map(Object.entries(p.modelCooldowns ?? {}).filter(([, t]) => isTime(t)));
+  h.backoffLevel = isTime(p.backoffLevel) && p.backoffLevel >= 0 ? Math.floor(p.backoffLevel) : 0;
+  h.history = Array.isArray(p.history) ? p.history.slice(-HISTORY_LIMIT).map((t) => ({ ...t })) : [];
+  h.lastError = typeof p.lastError === 'string' ? p.lastError : undefined;
+  h.uses = isTime(p.uses) && p.uses >= 0 ? p.uses : 0;
+  h.consecutiveFailures = 0;
+  return true;
+}
+
+/** The pool settings the state machine reads (a subset of PoolOptions). */
+export interface HealthOptions {
+  clock: Clock; cooldownStepsMs: number[]; maxCooldownMs: number; degradedAfter: number; discardOnQuota: boolean;
+}
+
+/** What the state machine needs from the pool around it. */
+export interface HealthHost {
+  options(): HealthOptions;
+  /** Whether `e` is still in the pool (cooldown items of removed keys are skipped). */
+  isLive(e: Entry): boolean;
+  /** `e`'s health changed: re-evaluate its candidate groups. */
+  refresh(e: Entry): void;
+  /** Only `e`'s latency or success rate changed, not its state: re-order where a strategy cares. */
+  reorder(e: Entry): void;
+  /** A transition was recorded (or, without one, something views show changed). */
+  emit(e: Entry, t?: Transition): void;
+}
+
+type TransitionExtra = Pick<Transition, 'status' | 'errorType' | 'model'>;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Health transitions of every key. Cooldowns sit in one min-heap by end time that is drained
+ * lazily from `clock.now()`; a single unref'd timer only exists to tell views when one ends.
+ */
+export class HealthMachine {
+  private readonly cooldowns = new TimeHeap<{ at: number; e: Entry; model?: string }>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private disposed = false;
+
+  constructor(private readonly host: HealthHost) {}
+
+  /** Feeds one attempt's outcome into the key's health (and state, when it changes). */
+  report(e: Entry, model: string | undefined, outcome: Outcome): void {
+    const h = e.h;
+    const o = this.host.options();
+    if (outcome.kind === 'success') {
+      h.consecutiveFailures = 0;
+      h.backoffLevel = 0;
+      const sample = Math.round(outcome.ttfbMs * 16);
+      h.ttfbEwma16 = h.ttfbEwma16 < 0 ? sample : Math.round(h.ttfbEwma16 * 0.7 + sample * 0.3);
+      h.successPermille = Math.round(h.successPermille * 0.9 + 100);
+      return this.host.reorder(e);
+    }
+    h.lastError = scrubReason(outcome.reason, e.key);
+    h.successPermille = Math.round(h.successPermille * 0.9);
+    const extra: TransitionExtra = { status: outcome.status, errorType: outcome.errorType };
+    const code = outcome.status !== undefined ? ` (${outcome.status})` : '';
+    switch (outcome.kind) {
+      case 'rate-limited': {
+        const ms = outcome.retryAfterMs ?? this.nextStep(e);
+        const scope = model !== undefined ? ` for ${model}` : '';
+        this.cool(e, model, ms, `rate limited${scope}${code}: ${outcome.reason}`, { ...extra, model });
+        break;
+      }
+      case 'invalid':
+        if (h.state !== 'invalid' && h.state !== 'discarded') this.setState(e, 'invalid', `rejected${code}: ${outcome.reason}`, extra);
+        break;
+      case 'exhausted':
+        // discardOnQuota=false: a long key-wide cooldown instead, so the key comes back by itself.
+        if (!o.discardOnQuota) this.cool(e, undefined, o.maxCooldownMs, `quota exhausted${code}: ${outcome.reason}`, extra);
+        else if (h.state !== 'discarded') this.setState(e, 'discarded', `quota exhausted${code}: ${outcome.reason}`, extra);
+        break;
+      case 'server-error':
+        h.consecutiveFailures++;
+        if (o.degradedAfter > 0 && h.consecutiveFailures >= o.degradedAfter && h.state === 'active') {
+          h.consecutiveFailures = 0;
+          this.cool(e, undefined, this.nextStep(e), `degraded after ${o.degradedAfter} failures: ${outcome.reason}`, extra);
+        }
+        break;
+    }
+    this.host.refresh(e);
+  }
+
+  /** Moves the key to `to` (leaving key-wide cooling behind) and records why. */
+  setState(e: Entry, to: KeyState, reason: string, extra: TransitionExtra = {}): void {
+    const from = e.h.state;
+    e.h.state = to;
+    if (to !== 'cooling') e.h.coolingUntil = undefined;
+    this.note(e, from, to, reason, extra);
+  }
+
+  /** Back to active with cooldowns and backoff cleared (Restore, a passing Test). */
+  reactivate(e: Entry, reason: string): void {
+    const h = e.h;
+    const wasUsable = h.state === 'active' && h.modelCooldowns.size === 0;
+    h.modelCooldowns.clear();
+    h.consecutiveFailures = 0;
+    h.backoffLevel = 0;
+    h.lastError = undefined;
+    if (wasUsable) this.host.emit(e);
+    else this.setState(e, 'active', reason);
+  }
+
+  /** Loads persisted health; expired cooldowns end (with a transition) at the next drain. */
+  load(e: Entry, p: PersistedKeyHealth): void {
+    if (!restoreHealth(e.h, p)) return;
+    if (e.h.state === 'cooling') this.cooldowns.push({ at: e.h.coolingUntil as number, e });
+    for (const [model, at] of e.h.modelCooldowns) this.cooldowns.push({ at, e, model });
+    this.host.refresh(e);
+  }
+
+  /** Ends every cooldown whose time has come; called on each read. Returns now. */
+  drain(): number {
+    const now = this.host.options().clock.now();
+    for (let top = this.cooldowns.peek(); top && top.at <= now; top = this.cooldowns.peek()) {
+      this.cooldowns.pop();
+      const { e, model, at } = top;
+      if (!this.host.isLive(e)) continue;
+      if (model === undefined) {
+        if (e.h.state === 'cooling' && e.h.coolingUntil === at) this.setState(e, 'active', 'cooldown ended');
+      } else if (e.h.modelCooldowns.get(model) === at) {
+        e.h.modelCooldowns.delete(model);
+        if (e.h.state === 'active') this.note(e, 'cooling', 'active', 'cooldown ended', { model });
+        else this.host.refresh(e);
+      }
+    }
+    this.schedule();
+    return now;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The escalating backoff step for this key, then one level up (a success resets it). */
+  private nextStep(e: Entry): number {
+    const steps = this.host.options().cooldownStepsMs;
+    const ms = steps.length > 0 ? steps[Math.min(e.h.backoffLevel, steps.length - 1)] : 60_000;
+    e.h.backoffLevel++;
+    return ms;
+  }
+
+  /** Cooling for key × model when `model` is given, else key-wide; invalid/discarded keys stay so. */
+  private cool(e: Entry, model: string | undefined, ms: number, reason: string, extra: TransitionExtra): void {
+    const h = e.h;
+    if (h.state === 'invalid' || h.state === 'discarded') return;
+    const o = this.host.options();
+    const at = o.clock.now() + Math.min(Math.max(1, Math.ceil(ms)), o.maxCooldownMs);
+    if (model !== undefined) {
+      const prev = h.modelCooldowns.get(model);
+      const until = Math.max(prev ?? 0, at);
+      if (h.modelCooldowns === NO_COOLDOWNS) h.modelCooldowns = new Map();
+      h.modelCooldowns.set(model, until);
+      this.cooldowns.push({ at: until, e, model });
+      this.note(e, prev !== undefined ? 'cooling' : 'active', 'cooling', reason, { ...extra, model });
+    } else {
+      const from = h.state;
+      h.coolingUntil = Math.max(from === 'cooling' ? (h.coolingUntil ?? 0) : 0, at);
+      h.state = 'cooling';
+      this.cooldowns.push({ at: h.coolingUntil, e });
+      this.note(e, from, 'cooling', reason, { ...extra, model: undefined });
+    }
+    this.schedule();
+  }
+
+  /** Records a transition, re-evaluates the key's groups, then tells the pool's listeners. */
+  private note(e: Entry, from: KeyState, to: KeyState, reason: string, extra: TransitionExtra): void {
+    const t: Transition = { at: this.host.options().clock.now(), from, to, reason: scrubReason(reason, e.key) };
+    if (extra.status !== undefined) t.status = extra.status;
+    if (extra.errorType !== undefined) t.errorType = extra.errorType;
+    if (extra.model !== undefined) t.model = extra.model;
+    pushHistory(e.h, t);
+    this.host.refresh(e);
+    this.host.emit(e, t);
+  }
+
+  private schedule(): void {
+    const top = this.cooldowns.peek();
+    if (this.disposed || !top || top.at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = top.at;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(10, top.at - this.host.options().clock.now()));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.drain();
+    }, delay);
+    this.timer.unref?.();
+  }
+}

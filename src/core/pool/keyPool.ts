@@ -1,0 +1,308 @@
+/**
+ * The key pool: which key serves the next request (DESIGN §4) and each key's health state machine
+ * (DESIGN §3). Cooldowns end by time, checked lazily against the injected clock; one unref'd timer
+ * only exists to tell views when the soonest cooldown is over.
+ */
+import { DisposableBase, Emitter } from '../events';
+import type { Event } from '../events';
+import { ProviderIndex, reordersOnUse, selectorFor } from './candidates';
+import { newHealth } from './entry';
+import type { Entry } from './entry';
+import { HealthMachine, isPristine, persistHealth, publicHealth, scrubReason, toRecord } from './health';
+import type { KeyHealth, PersistedKeyHealth } from './health';
+import type { Clock, KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
+
+/** Pool settings; the numbers come from ProxyConfig. */
+export interface PoolOptions {
+  clock: Clock; strategy: StrategyName; cooldownStepsMs: number[]; maxCooldownMs: number;
+  degradedAfter: number; discardOnQuota: boolean; random?: () => number;
+}
+/** What `pick` found: a key, or why there is none. */
+export type PickResult =
+  | { kind: 'key'; key: PoolKey }
+  /** The provider has no keys allowed for this model (or every candidate is in `exclude`). */
+  | { kind: 'none' }
+  /** Every remaining candidate cools; `retryAfterMs` (≥ 1) until the soonest is usable again. */
+  | { kind: 'cooling'; retryAfterMs: number; count: number }
+  /** Every candidate is invalid or discarded. */
+  | { kind: 'unusable'; invalid: number; discarded: number };
+/** One selection: `exclude` holds the ids already tried by this request. */
+export interface PickRequest { providerId: string; model?: string; affinity?: string; exclude?: ReadonlySet<string> }
+/** A key without its secret, plus its health: what views render. */
+export interface KeyView extends KeyRecord { health: KeyHealth }
+/** Plain, JSON-safe picture of the pool (no secrets). */
+export interface PoolSnapshot { at: number; strategy: StrategyName; keys: KeyView[] }
+/** Health that survives restarts, by key id. */
+export interface PersistedHealth { [keyId: string]: PersistedKeyHealth }
+
+/** Conversations remembered by cache-affinity (least recently used dropped first). */
+const AFFINITY_LIMIT = 10_000;
+
+/** Rotating key pool with per-key (and per key × model) health. See DESIGN §3–4. */
+export class KeyPool extends DisposableBase {
+  private readonly changed = this._register(new Emitter<void>());
+  private readonly transitioned = this._register(new Emitter<{ key: KeyRecord; transition: Transition }>());
+  /** Key set changed or any state transition happened (not fired per request). */
+  readonly onDidChange: Event<void> = this.changed.event;
+  readonly onDidTransition: Event<{ key: KeyRecord; transition: Transition }> = this.transitioned.event;
+
+  private opts: PoolOptions;
+  private readonly entries = new Map<string, Entry>();
+  private readonly providers = new Map<string, ProviderIndex>();
+  private readonly machine: HealthMachine;
+  /** Conversation → its key (`home`) and, while home cannot serve, the key it moved to (`away`). */
+  private readonly affinity = new Map<string, { home: string; away?: string }>();
+  private readonly pending = new Map<string, PersistedKeyHealth>();
+  private listCache: PoolKey[] | undefined;
+  private pickSeq = 0;
+  /** `reordersOnUse(strategy)`, kept in step with setOptions. */
+  private ordered: boolean;
+
+  constructor(opts: PoolOptions) {
+    super();
+    this.opts = { ...opts, cooldownStepsMs: [...opts.cooldownStepsMs] };
+    this.ordered = reordersOnUse(opts.strategy);
+    this.machine = new HealthMachine({
+      options: () => this.opts,
+      isLive: (e) => this.entries.get(e.key.id) === e,
+      refresh: (e) => this.refreshGroups(e),
+      reorder: (e) => this.reorder(e),
+      emit: (e, t) => {
+        if (t) this.transitioned.fire({ key: toRecord(e.key), transition: t });
+        this.changed.fire();
+      },
+    });
+  }
+
+  /** Replaces the whole key set; health is kept for ids that remain. */
+  setKeys(keys: PoolKey[]): void {
+    const old = new Map(this.entries);
+    for (const p of this.providers.values()) p.clear();
+    this.providers.clear();
+    this.entries.clear();
+    for (const k of keys) this.insert(k, old.get(k.id));
+    this.listCache = undefined;
+    this.changed.fire();
+  }
+
+  /** Adds a key or replaces its record (health kept). */
+  upsert(key: PoolKey): void {
+    const e = this.entries.get(key.id);
+    if (e) this.unindex(e);
+    this.insert(key, e);
+    this.listCache = undefined;
+    this.changed.fire();
+  }
+
+  remove(id: string): boolean {
+    const e = this.entries.get(id);
+    if (!e) return false;
+    this.unindex(e);
+    this.entries.delete(id);
+    this.listCache = undefined;
+    this.changed.fire();
+    return true;
+  }
+
+  get(id: string): PoolKey | undefined { return this.entries.get(id)?.key; }
+  list(): readonly PoolKey[] { return (this.listCache ??= [...this.entries.values()].map((e) => e.key)); }
+  hasKeys(providerId: string): boolean { return (this.providers.get(providerId)?.entries.size ?? 0) > 0; }
+  providerIds(): string[] { return [...this.providers.keys()]; }
+  /** Union of the provider's explicit model lists (without `others`). */
+  modelsFor(providerId: string): string[] { return [...(this.providers.get(providerId)?.listed.keys() ?? [])]; }
+  /** Whether some key of the provider lists `model` explicitly: a Map lookup, for the router's hot path. */
+  listsModel(providerId: string, model: string): boolean { return this.providers.get(providerId)?.listed.has(model) ?? false; }
+
+  /** Chooses a key for one attempt: O(1)/O(log n) amortised at 10,000 keys, no scan of all keys. */
+  pick(req: PickRequest): PickResult {
+    const now = this.drain();
+    const prov = this.providers.get(req.providerId);
+    if (!prov) return { kind: 'none' };
+    const g = prov.group(req.model);
+    if (g.members.size === 0) return { kind: 'none' };
+    const ex = req.exclude;
+    const exSize = ex?.size ?? 0;
+    const isExcluded = exSize > 0 ? (e: Entry) => (ex as ReadonlySet<string>).has(e.key.id) : () => false;
+
+    let chosen: Entry | undefined;
+    const affinityKey = this.opts.strategy === 'cache-affinity' && req.affinity ? `${req.providerId}\u0000${req.affinity}` : undefined;
+    if (affinityKey) {
+      // Home first, so the conversation goes back to its prompt cache once the key recovers;
+      // meanwhile it stays on one stand-in rather than rotating (DESIGN §4).
+      const a = this.affinity.get(affinityKey);
+      const usable = (id: string | undefined): Entry | undefined => {
+        const e = id === undefined ? undefined : this.entries.get(id);
+        return e && g.isAvailable(e) && !isExcluded(e) ? e : undefined;
+      };
+      if (a) chosen = usable(a.home) ?? usable(a.away);
+    }
+    chosen ??= g.selector.pick(isExcluded, exSize);
+    if (chosen) {
+      if (affinityKey) this.remember(affinityKey, chosen.key.id);
+      chosen.lastPick = ++this.pickSeq;
+      this.reorder(chosen); // heap strategies order ties by lastPick
+      return { kind: 'key', key: chosen.key };
+    }
+    if (g.counts.cooling > 0) {
+      const at = g.soonestUsable() ?? now + 1000;
+      return { kind: 'cooling', retryAfterMs: Math.max(1, Math.ceil(at - now)), count: g.counts.cooling };
+    }
+    if (g.counts.invalid + g.counts.discarded > 0) return { kind: 'unusable', invalid: g.counts.invalid, discarded: g.counts.discarded };
+    return { kind: 'none' };
+  }
+
+  /** A request started on this key (counts towards least-used). */
+  begin(id: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    e.h.inFlight++;
+    e.h.uses++;
+    this.reorder(e);
+  }
+
+  end(id: string): void {
+    const e = this.entries.get(id);
+    if (!e || e.h.inFlight === 0) return;
+    e.h.inFlight--;
+    this.reorder(e);
+  }
+
+  /** Feeds one attempt's outcome into the key's health (and state, when it changes). */
+  report(id: string, model: string | undefined, outcome: Outcome): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.drain();
+    this.machine.report(e, model, outcome);
+  }
+
+  /** User action: take the key out of rotation until restored. */
+  discard(id: string, reason?: string): void {
+    const e = this.entries.get(id);
+    if (e && e.h.state !== 'discarded') this.machine.setState(e, 'discarded', reason ?? 'discarded by user');
+  }
+
+  /** User action: back to active, cooldowns and backoff cleared. */
+  restore(id: string): void {
+    const e = this.entries.get(id);
+    if (e) this.machine.reactivate(e, 'restored by user');
+  }
+
+  /** Result of a key test: a pass brings invalid/cooling keys back; a failure only notes the detail. */
+  markTested(id: string, ok: boolean, detail: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    // A discarded key stays discarded: a cheap test call says nothing about remaining credit.
+    if (ok && e.h.state !== 'discarded') return this.machine.reactivate(e, `test passed: ${detail}`);
+    if (!ok) e.h.lastError = scrubReason(detail, e.key);
+    this.changed.fire();
+  }
+
+  health(id: string): KeyHealth | undefined {
+    const e = this.entries.get(id);
+    if (!e) return undefined;
+    this.drain();
+    return publicHealth(e.h);
+  }
+
+  setStrategy(s: StrategyName): void { this.setOptions({ strategy: s }); }
+
+  setOptions(p: Partial<PoolOptions>): void {
+    const rebuild = (p.strategy !== undefined && p.strategy !== this.opts.strategy) || (p.random !== undefined && p.random !== this.opts.random);
+    this.opts = { ...this.opts, ...p };
+    this.ordered = reordersOnUse(this.opts.strategy);
+    if (!rebuild) return;
+    this.dropGroups();
+    this.changed.fire();
+  }
+
+  /** Zeroes every key's `uses` (daily reset). */
+  resetDaily(): void {
+    for (const e of this.entries.values()) e.h.uses = 0;
+    if (this.opts.strategy === 'least-used') this.dropGroups();
+    this.changed.fire();
+  }
+
+  snapshot(): PoolSnapshot {
+    const at = this.drain();
+    const keys = [...this.entries.values()].map((e): KeyView => ({ ...toRecord(e.key), health: publicHealth(e.h) }));
+    return { at, strategy: this.opts.strategy, keys };
+  }
+
+  exportHealth(): PersistedHealth {
+    this.drain();
+    const out: PersistedHealth = {};
+    // Healthy keys that were never used are left out: at 10,000 keys that is most of the file.
+    for (const [id, e] of this.entries) if (!isPristine(e.h)) out[id] = persistHealth(e.h);
+    return out;
+  }
+
+  /** Loads persisted health; records for ids not (yet) in the pool wait for their key. */
+  importHealth(h: PersistedHealth): void {
+    for (const [id, p] of Object.entries(h ?? {})) {
+      const e = this.entries.get(id);
+      if (e) this.machine.load(e, p);
+      else this.pending.set(id, p);
+    }
+    this.drain();
+    this.changed.fire();
+  }
+
+  override dispose(): void {
+    this.machine.dispose();
+    super.dispose();
+  }
+
+  private insert(key: PoolKey, old: Entry | undefined): void {
+    // Per-key objects are kept few and small: at 1,000 keys each byte is a kilobyte of heap.
+    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0 };
+    e.key = key;
+    e.groups = [];
+    this.entries.set(key.id, e);
+    let prov = this.providers.get(key.providerId);
+    if (!prov) this.providers.set(key.providerId, (prov = new ProviderIndex(() => selectorFor(this.opts.strategy, this.opts.random ?? Math.random))));
+    prov.add(e);
+    const p = this.pending.get(key.id);
+    if (p) {
+      this.pending.delete(key.id);
+      this.machine.load(e, p);
+    }
+  }
+
+  private unindex(e: Entry): void {
+    const prov = this.providers.get(e.key.providerId);
+    if (!prov) return;
+    prov.remove(e);
+    if (prov.entries.size === 0) {
+      prov.clear();
+      this.providers.delete(e.key.providerId);
+    }
+  }
+
+  private dropGroups(): void {
+    for (const p of this.providers.values()) p.clear();
+  }
+
+  private remember(key: string, id: string): void {
+    const a = this.affinity.get(key) ?? { home: id };
+    // A home key that left the pool is not coming back: the stand-in becomes home.
+    if (a.home !== id && !this.entries.has(a.home)) a.home = id;
+    // The stand-in is kept after the return: its cache may still be warm the next time home cools.
+    if (a.home !== id) a.away = id;
+    this.affinity.delete(key);
+    this.affinity.set(key, a);
+    if (this.affinity.size > AFFINITY_LIMIT) this.affinity.delete(this.affinity.keys().next().value as string);
+  }
+
+  private refreshGroups(e: Entry): void {
+    for (const g of e.groups) g.refresh(e);
+  }
+
+  /** Per-request numbers of `e` changed (uses, in-flight, latency, success rate, pick order). */
+  private reorder(e: Entry): void {
+    if (this.ordered) this.refreshGroups(e);
+  }
+
+  private drain(): number {
+    return this.machine.drain();
+  }
+}

@@ -1,0 +1,58 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { ProxyError } from '../errors';
+import { clientCredential } from './headers';
+
+const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * Local access rules (DESIGN §6): a Host allow-list against DNS rebinding, no foreign Origin,
+ * and the access token. Built once per server start; `check` runs on every request.
+ */
+export class AccessGuard {
+  private readonly hosts: Set<string>;
+  private readonly origins: Set<string>;
+  private token: Buffer;
+
+  constructor(opts: { port: number; bindHost: string; allowedOrigins: readonly string[]; token: string }) {
+    const names = new Set(LOOPBACK_NAMES);
+    // Binding a non-loopback address was an explicit choice; accept that name too.
+    if (!['127.0.0.1', 'localhost', '::1'].includes(opts.bindHost)) names.add(opts.bindHost);
+    this.hosts = new Set([...names].map((h) => `${h}:${opts.port}`));
+    this.origins = new Set(opts.allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
+    this.token = Buffer.from(opts.token);
+  }
+
+  setToken(token: string): void {
+    this.token = Buffer.from(token);
+  }
+
+  /** Host and Origin checks; throws a 403 that names the fix. */
+  checkOrigin(headers: IncomingHttpHeaders): void {
+    const host = headers.host;
+    if (host === undefined || !this.hosts.has(host.toLowerCase())) {
+      throw new ProxyError('forbidden_host', 403, `Host "${host ?? ''}" is not allowed. Call KeyRelay as http://${[...this.hosts][0]} (DNS-rebinding protection).`);
+    }
+    const origin = headers.origin;
+    if (origin !== undefined && !this.origins.has(origin.toLowerCase())) {
+      throw new ProxyError('forbidden_origin', 403, `Requests from web pages (Origin ${origin}) are refused so that no site can spend your keys. Add the origin to keyRelay.proxy.allowedOrigins if you trust it.`);
+    }
+  }
+
+  /**
+   * Classifies the client's credential: the access token (pool keys allowed), another
+   * credential (its own provider key: fallback mode only), or none (401).
+   */
+  credential(headers: IncomingHttpHeaders): { isToken: boolean; credential?: string } {
+    const presented = clientCredential(headers);
+    if (presented === undefined) {
+      throw new ProxyError('unauthorized', 401, 'Missing KeyRelay access token. Send it as the API key (Authorization: Bearer, x-api-key or api-key); copy it with "KeyRelay: Copy Access Token" (CLI: printed at start).');
+    }
+    return this.isToken(presented) ? { isToken: true } : { isToken: false, credential: presented };
+  }
+
+  private isToken(presented: string): boolean {
+    const b = Buffer.from(presented);
+    return b.length === this.token.length && timingSafeEqual(b, this.token);
+  }
+}

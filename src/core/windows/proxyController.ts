@@ -1,0 +1,195 @@
+import { DisposableBase, Emitter, toDisposable } from '../events';
+import type { Event } from '../events';
+import type { Logger, ProxyConfig } from '../types';
+import { getLocalJson, isKeyRelayAt } from './localHttp';
+
+/** The part of ProxyServer the controller drives; a fresh one is made per bind attempt. */
+export interface ServerLike {
+  start(): Promise<number>;
+  stop(graceMs?: number): Promise<void>;
+  dispose(): void;
+  readonly endpoint: string | undefined;
+  updateConfig(c: ProxyConfig): void;
+  setAccessToken(t: string): void;
+}
+
+export type Role = 'stopped' | 'starting' | 'leader' | 'follower' | 'conflict' | 'error';
+
+export interface ControllerState {
+  role: Role;
+  port?: number;
+  /** `http://127.0.0.1:PORT` while leading or following. */
+  endpoint?: string;
+  error?: string;
+  /** The leader's `/keyrelay/status` JSON, while following. */
+  remote?: unknown;
+}
+
+export interface ControllerDeps {
+  createServer(config: ProxyConfig): ServerLike;
+  config(): ProxyConfig;
+  token(): string;
+  log: Logger;
+  /** Called when this window starts serving (first bind or takeover): reload persisted health. */
+  onBecameLeader?(): void;
+  /** Called once when the port is held by something that is not KeyRelay. */
+  onConflict?(port: number): void;
+  pollMs?: number;
+}
+
+/**
+ * One proxy across windows (DESIGN §7): the first window to bind leads; a window that finds
+ * KeyRelay on the port follows, mirrors the leader's status, and tries to bind every second so it
+ * takes over within ~2 s when the leader's window closes.
+ */
+export class ProxyController extends DisposableBase {
+  private readonly _onDidChange = this._register(new Emitter<ControllerState>());
+  readonly onDidChange: Event<ControllerState> = this._onDidChange.event;
+  private _state: ControllerState = { role: 'stopped' };
+  private server: ServerLike | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Bumped by start/stop so a stale async step cannot change the state. */
+  private generation = 0;
+
+  constructor(private readonly deps: ControllerDeps) {
+    super();
+    this._register(toDisposable(() => this.halt()));
+  }
+
+  get state(): ControllerState {
+    return this._state;
+  }
+
+  get isServing(): boolean {
+    return this._state.role === 'leader' || this._state.role === 'follower';
+  }
+
+  async start(): Promise<ControllerState> {
+    const gen = ++this.generation;
+    await this.stopServer();
+    this.set({ role: 'starting' });
+    const cfg = this.deps.config();
+    const outcome = await this.tryBind(cfg);
+    if (gen !== this.generation) return this._state;
+    if (outcome === 'bound') return this._state;
+    if (outcome !== 'in-use') {
+      this.set({ role: 'error', error: outcome.message });
+      return this._state;
+    }
+    if (await isKeyRelayAt(cfg.port)) {
+      if (gen !== this.generation) return this._state;
+      this.deps.log.info(`Port ${cfg.port} is held by KeyRelay in another window; following it.`);
+      this.set({ role: 'follower', port: cfg.port, endpoint: `http://127.0.0.1:${cfg.port}` });
+      await this.poll(gen);
+      this.schedule(gen);
+    } else if (gen === this.generation) {
+      this.set({ role: 'conflict', port: cfg.port, error: `Port ${cfg.port} is in use by another program.` });
+      this.deps.onConflict?.(cfg.port);
+    }
+    return this._state;
+  }
+
+  /** Stops serving (leader: lets in-flight streams finish within the grace period). */
+  async stop(graceMs = 3_000): Promise<void> {
+    this.generation++;
+    clearTimeout(this.timer);
+    const s = this.server;
+    this.server = undefined;
+    this.set({ role: 'stopped' });
+    if (s) {
+      try { await s.stop(graceMs); } finally { s.dispose(); }
+    }
+  }
+
+  restart(): Promise<ControllerState> {
+    return this.start();
+  }
+
+  updateConfig(c: ProxyConfig): void {
+    this.server?.updateConfig(c);
+  }
+
+  setAccessToken(t: string): void {
+    this.server?.setAccessToken(t);
+  }
+
+  /**
+   * Discard/Restore while following: the key states that matter are the leader's, so ask it
+   * (token-guarded `/keyrelay/keys/<id>/<action>`) and refresh the mirrored status. Returns false
+   * when this window serves itself and should act on its own pool.
+   */
+  async actOnLeader(id: string, action: 'discard' | 'restore'): Promise<boolean> {
+    if (this._state.role !== 'follower' || this._state.port === undefined) return false;
+    const gen = this.generation;
+    const { status, body } = await getLocalJson(this._state.port, `/keyrelay/keys/${encodeURIComponent(id)}/${action}`, this.deps.token(), 3000, 'POST');
+    if (status !== 200) {
+      const message = (body as { error?: { message?: string } } | undefined)?.error?.message;
+      throw new Error(`The KeyRelay window that serves the proxy refused to ${action} the key (HTTP ${status}${message ? `: ${message}` : ''}).`);
+    }
+    await this.poll(gen);
+    return true;
+  }
+
+  private async tryBind(cfg: ProxyConfig): Promise<'bound' | 'in-use' | Error> {
+    const server = this.deps.createServer(cfg);
+    try {
+      const port = await server.start();
+      this.server = server;
+      this.set({ role: 'leader', port, endpoint: server.endpoint ?? `http://127.0.0.1:${port}` });
+      this.deps.onBecameLeader?.();
+      return 'bound';
+    } catch (err) {
+      server.dispose();
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return 'in-use';
+      this.deps.log.error(err as Error);
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  private schedule(gen: number): void {
+    this.timer = setTimeout(() => void this.tick(gen), this.deps.pollMs ?? 1_000);
+  }
+
+  /** Follower step: try to take the port, else refresh the leader's status. */
+  private async tick(gen: number): Promise<void> {
+    if (gen !== this.generation) return;
+    const outcome = await this.tryBind(this.deps.config());
+    if (gen !== this.generation || outcome === 'bound') return;
+    await this.poll(gen);
+    if (gen === this.generation) this.schedule(gen);
+  }
+
+  private async poll(gen: number): Promise<void> {
+    const port = this._state.port!;
+    try {
+      const { status, body } = await getLocalJson(port, '/keyrelay/status', this.deps.token());
+      if (gen === this.generation && status === 200) this.set({ ...this._state, remote: body, error: undefined });
+      else if (gen === this.generation) this.set({ ...this._state, error: `leader answered ${status}` });
+    } catch (err) {
+      // The leader is going away; the next bind attempt will take over.
+      if (gen === this.generation) this.set({ ...this._state, error: (err as Error).message });
+    }
+  }
+
+  private set(s: ControllerState): void {
+    this._state = s;
+    this._onDidChange.fire(s);
+  }
+
+  private async stopServer(): Promise<void> {
+    clearTimeout(this.timer);
+    const s = this.server;
+    this.server = undefined;
+    if (s) {
+      try { await s.stop(0); } finally { s.dispose(); }
+    }
+  }
+
+  /** Synchronous teardown: frees the port now (dispose path). */
+  private halt(): void {
+    this.generation++;
+    clearTimeout(this.timer);
+    this.server?.dispose();
+    this.server = undefined;
+  }
+}

@@ -1,0 +1,149 @@
+import * as assert from 'node:assert/strict';
+import { KeyPool } from '../../../src/core/pool/keyPool';
+import { ProviderCatalogue } from '../../../src/core/config/providers';
+import { resolveRoute } from '../../../src/core/proxy/router';
+import { Stats } from '../../../src/core/accounting/stats';
+import { buildModels, buildStatus, formatRemaining } from '../../../src/core/accounting/status';
+import type { PoolKey, ProviderSpec } from '../../../src/core/types';
+import { FakeClock } from '../fakes/fakeClock';
+
+/** A fake key shaped like a real one; only its masked form may appear anywhere. */
+function key(id: string, providerId: string, models?: string[]): PoolKey {
+  const secret = `sk-test-${id}-${'Zq8vLm3Np7Rt'.repeat(3)}`;
+  return { id, providerId, label: id, masked: `sk-…${secret.slice(-4)}`, models, addedAt: 1, secret };
+}
+
+const LOCAL: ProviderSpec = {
+  id: 'local', name: 'Local vLLM', shape: 'openai', baseUrl: 'http://127.0.0.1:8000/v1', auth: 'bearer',
+  testRequest: { method: 'GET', path: '/models' }, envNames: [], models: ['qwen2.5-coder'],
+};
+
+interface OpenAIModels { object: 'list'; data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> }
+interface AnthropicModels { data: Array<{ type: 'model'; id: string; display_name: string; created_at: string }>; has_more: boolean; first_id: string | null; last_id: string | null }
+
+suite('buildModels', () => {
+  let clock: FakeClock;
+  let pool: KeyPool;
+  let catalogue: ProviderCatalogue;
+  setup(() => {
+    clock = new FakeClock();
+    pool = new KeyPool({ clock, strategy: 'round-robin', cooldownStepsMs: [10_000], maxCooldownMs: 60_000, degradedAfter: 3, discardOnQuota: true });
+    catalogue = new ProviderCatalogue([LOCAL]);
+  });
+  teardown(() => pool.dispose());
+
+  /** The models body; a missing one fails here, so each test states when it expects none. */
+  const parsed = <T>(shape: 'openai' | 'anthropic'): T => {
+    const text = buildModels(shape, pool, catalogue);
+    assert.ok(text !== undefined, `no ${shape} model list`);
+    return JSON.parse(text) as T;
+  };
+  const openai = (): OpenAIModels => parsed<OpenAIModels>('openai');
+  const anthropic = (): AnthropicModels => parsed<AnthropicModels>('anthropic');
+
+  test('OpenAI shape: a list of model objects; the default provider bare, others prefixed', () => {
+    pool.setKeys([
+      key('o1', 'openai', ['gpt-4o', 'others']), key('o2', 'openai', ['gpt-4o-mini', 'gpt-4o']),
+      key('g1', 'groq', ['llama-3.3-70b-versatile']),
+    ]);
+    const body = openai();
+    assert.equal(body.object, 'list');
+    const ids = body.data.map((m) => m.id).sort();
+    assert.deepEqual(ids, ['gpt-4o', 'gpt-4o-mini', 'groq/llama-3.3-70b-versatile']);
+    assert.deepEqual(body.data.find((m) => m.id === 'groq/llama-3.3-70b-versatile'), { id: 'groq/llama-3.3-70b-versatile', object: 'model', created: 0, owned_by: 'groq' });
+    assert.equal(body.data.find((m) => m.id === 'gpt-4o')?.owned_by, 'openai');
+  });
+
+  test('"others" is an allow-list marker, never a model', () => {
+    pool.setKeys([key('o1', 'openai', ['others']), key('o2', 'openai', ['gpt-4o'])]);
+    assert.deepEqual(openai().data.map((m) => m.id), ['gpt-4o']);
+    pool.setKeys([key('o1', 'openai', ['others'])]);
+    assert.equal(buildModels('openai', pool, catalogue), undefined);
+  });
+
+  test('the first provider of the shape with keys is the default, so its models are bare', () => {
+    pool.setKeys([key('g1', 'groq', ['llama-3.3-70b-versatile']), key('x1', 'xai', ['grok-4'])]);
+    assert.deepEqual(openai().data.map((m) => m.id).sort(), ['llama-3.3-70b-versatile', 'xai/grok-4']);
+  });
+
+  test("a custom provider's declared models are listed with its prefix", () => {
+    pool.setKeys([key('o1', 'openai', ['gpt-4o']), key('l1', 'local')]);
+    assert.deepEqual(openai().data.map((m) => m.id).sort(), ['gpt-4o', 'local/qwen2.5-coder']);
+  });
+
+  test('Anthropic shape: type "model" entries with has_more, first_id and last_id', () => {
+    pool.setKeys([key('a1', 'anthropic', ['claude-sonnet-4-5', 'claude-haiku-4-5'])]);
+    const body = anthropic();
+    assert.equal(body.has_more, false);
+    assert.deepEqual(body.data.map((m) => m.id), ['claude-sonnet-4-5', 'claude-haiku-4-5']);
+    assert.deepEqual(body.data[0], { type: 'model', id: 'claude-sonnet-4-5', display_name: 'claude-sonnet-4-5', created_at: '1970-01-01T00:00:00Z' });
+    assert.equal(body.first_id, 'claude-sonnet-4-5');
+    assert.equal(body.last_id, 'claude-haiku-4-5');
+  });
+
+  test('nothing known (no keys, or keys without model lists): undefined, so the proxy asks upstream', () => {
+    assert.equal(buildModels('openai', pool, catalogue), undefined);
+    assert.equal(buildModels('anthropic', pool, catalogue), undefined);
+    pool.setKeys([key('o1', 'openai'), key('a1', 'anthropic')]);
+    assert.equal(buildModels('openai', pool, catalogue), undefined);
+    assert.equal(buildModels('anthropic', pool, catalogue), undefined);
+  });
+
+  test('every listed id routes back to the provider that owns it, with the bare model upstream', () => {
+    pool.setKeys([
+      key('o1', 'openai', ['gpt-4o']), key('g1', 'groq', ['llama-3.3-70b-versatile']),
+      key('r1', 'openrouter', ['anthropic/claude-sonnet-4.5']), key('l1', 'local'),
+      key('a1', 'anthropic', ['claude-sonnet-4-5']),
+    ]);
+    const data = openai().data;
+    assert.equal(data.length, 4, 'the Anthropic model is not offered to an OpenAI-shape client');
+    for (const m of data) {
+      const route = resolveRoute({ shape: 'openai', model: m.id }, catalogue, pool);
+      assert.equal(route.provider.id, m.owned_by, m.id);
+      assert.ok(!route.model?.startsWith(`${m.owned_by}/`), `${m.id} reaches ${m.owned_by} as ${route.model}`);
+    }
+  });
+});
+
+suite('buildStatus', () => {
+  test('masked keys with state, counters and provider totals; no key text anywhere', () => {
+    const clock = new FakeClock();
+    const pool = new KeyPool({ clock, strategy: 'round-robin', cooldownStepsMs: [10_000], maxCooldownMs: 60_000, degradedAfter: 3, discardOnQuota: true });
+    const stats = new Stats(clock);
+    try {
+      const keys = [key('o1', 'openai', ['gpt-4o']), key('o2', 'openai'), key('a1', 'anthropic')];
+      pool.setKeys(keys);
+      pool.report('o2', undefined, { kind: 'invalid', status: 401, reason: 'HTTP 401 invalid_api_key' });
+      stats.record({ keyId: 'o1', providerId: 'openai', model: 'gpt-4o', endpoint: '/v1/chat/completions', ok: true, status: 200, latencyMs: 120, ttfbMs: 80, inputTokens: 10, outputTokens: 5 });
+      const status = buildStatus({ pool, stats, catalogue: new ProviderCatalogue(), version: '0.1.0', instanceId: 'inst-1', endpoint: 'http://127.0.0.1:8787' });
+      const text = JSON.stringify(status);
+      for (const k of keys) assert.ok(!text.includes(k.secret), `secret of ${k.id} leaked`);
+      assert.equal(status.keyrelay, true);
+      assert.equal(status.version, '0.1.0');
+      assert.equal(status.instanceId, 'inst-1');
+      assert.equal(status.endpoint, 'http://127.0.0.1:8787');
+      assert.equal(status.strategy, 'round-robin');
+      const byId = new Map((status.keys as Array<Record<string, unknown>>).map((k) => [k.id, k]));
+      assert.equal(byId.get('o1')?.masked, keys[0].masked);
+      assert.equal(byId.get('o1')?.state, 'active');
+      assert.equal(byId.get('o1')?.requestsToday, 1);
+      assert.equal((byId.get('o1')?.stats as { requests: number }).requests, 1);
+      assert.equal(byId.get('o2')?.state, 'invalid');
+      assert.equal(byId.get('o2')?.requestsToday, 0);
+      assert.deepEqual(status.providers, [
+        { id: 'openai', name: 'OpenAI', shape: 'openai', baseUrl: 'https://api.openai.com/v1', keys: 2, usable: 1 },
+        { id: 'anthropic', name: 'Anthropic', shape: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', keys: 1, usable: 1 },
+      ]);
+      assert.equal((status.totals as { requests: number }).requests, 1);
+    } finally {
+      stats.dispose();
+      pool.dispose();
+    }
+  });
+});
+
+suite('formatRemaining', () => {
+  test('seconds, then minutes, then hours; never 0', () => {
+    assert.deepEqual([0, 29_001, 89_000, 300_000, 5_399_000, 7_200_000].map(formatRemaining), ['1s', '30s', '89s', '5m', '90m', '2h']);
+  });
+});
