@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { responseHeaderList } from './headers';
-import type { UpstreamHandler } from './upstream';
+import type { Dispatcher } from 'undici';
 import { UsageScanner } from '../accounting/usage';
+import { responseHeaderList } from './headers';
+import type { ResponseHeaders } from './headers';
 
 /** Error bodies are read whole to learn why a key failed; past this they are cut. */
 const MAX_ERROR_BODY = 1024 * 1024;
@@ -19,24 +20,30 @@ export type AttemptResult =
   /** No response: connect failure, timeout, reset, or the client went away. */
   | { kind: 'failed'; error: Error };
 
-const enum Mode { Waiting, Pass, Peek, Collect, Done }
+const enum Mode {
+  Waiting,
+  Pass,
+  Peek,
+  Collect,
+  Done,
+}
 
 /**
- * Drives one upstream request for one key and decides, at the first byte, whether the answer
- * is committed to the client. Success bytes are written straight to `res` with backpressure;
- * nothing is parsed beyond the usage scan.
+ * Drives one upstream request for one key through undici's handler API (the one undici 7 and 8
+ * share) and decides, at the first byte, whether the answer is committed to the client. Success
+ * bytes are written straight to `res` with backpressure; nothing is parsed beyond the usage scan.
  */
-export class Attempt implements UpstreamHandler {
+export class Attempt implements Dispatcher.DispatchHandler {
   readonly usage = new UsageScanner();
   /** Milliseconds from dispatch to the response headers. */
   ttfbMs = 0;
   private mode = Mode.Waiting;
-  private abortUpstream: ((err?: Error) => void) | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private pendingAbort: Error | undefined;
   private status = 0;
   private headers: string[] = [];
   private held: Buffer[] = [];
   private heldBytes = 0;
-  private resume: (() => void) | undefined;
   private settled = false;
   private readonly started: number;
   /** Called once with the attempt's result. */
@@ -51,57 +58,51 @@ export class Attempt implements UpstreamHandler {
 
   /** Aborts the upstream request (client gone, or a peeked stream failed). */
   abort(err: Error): void {
-    if (this.abortUpstream) this.abortUpstream(err);
+    if (this.controller) this.controller.abort(err);
     else this.pendingAbort = err;
   }
-  private pendingAbort: Error | undefined;
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.pendingAbort) abort(this.pendingAbort);
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.pendingAbort) controller.abort(this.pendingAbort);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 100-continue and friends are ours to swallow
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders): void {
+    if (statusCode < 200) return; // 100-continue and friends are ours to swallow
     this.ttfbMs = this.now() - this.started;
     this.status = statusCode;
-    this.resume = resume;
-    const { list, contentType } = responseHeaderList(rawHeaders);
+    const { list, contentType } = responseHeaderList(headers);
     this.headers = list;
-    if (statusCode < 200 || statusCode >= 300) {
-      this.mode = Mode.Collect;
-      return true;
-    }
-    if (contentType.startsWith('text/event-stream')) {
-      this.mode = Mode.Peek;
-      return true;
-    }
-    return this.commit();
+    if (statusCode >= 300) this.mode = Mode.Collect;
+    else if (contentType.startsWith('text/event-stream')) this.mode = Mode.Peek;
+    else this.commit(controller);
   }
 
-  onData(chunk: Buffer): boolean {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     switch (this.mode) {
       case Mode.Pass:
         this.usage.feed(chunk);
-        return this.res.write(chunk);
+        // undici pauses the socket; the client's drain resumes it.
+        if (!this.res.write(chunk)) controller.pause();
+        return;
       case Mode.Peek:
         this.hold(chunk);
-        return this.peek();
+        this.peek(controller);
+        return;
       case Mode.Collect:
         if (this.heldBytes < MAX_ERROR_BODY) this.hold(chunk);
-        return true;
+        return;
       default:
-        return true;
     }
   }
 
-  onComplete(): void {
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
     if (this.mode === Mode.Collect) {
       this.finish({ kind: 'rejected', status: this.status, headers: this.headers, body: this.joined() });
       return;
     }
     // A stream that ended before its first event was whole is committed as it is.
-    if (this.mode === Mode.Peek) this.commit();
+    if (this.mode === Mode.Peek) this.commit(controller);
     if (this.mode === Mode.Pass) {
       this.mode = Mode.Done;
       this.res.end();
@@ -109,7 +110,7 @@ export class Attempt implements UpstreamHandler {
     }
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.mode === Mode.Pass) {
       this.mode = Mode.Done;
       this.breakClientStream();
@@ -122,24 +123,23 @@ export class Attempt implements UpstreamHandler {
   }
 
   /** Sends status and headers to the client: from here on there is no retry. */
-  private commit(): boolean {
+  private commit(controller: Dispatcher.DispatchController): void {
     this.mode = Mode.Pass;
     const res = this.res;
-    if (res.destroyed) return true;
+    if (res.destroyed) return;
     res.writeHead(this.status, this.headers);
-    // undici pauses the socket when we return false; the client's drain resumes it.
-    if (this.resume) res.on('drain', this.resume);
+    res.on('drain', () => controller.resume());
     let ok = true;
     for (const chunk of this.held) {
       this.usage.feed(chunk);
       ok = res.write(chunk);
     }
     this.held = [];
-    return ok;
+    if (!ok) controller.pause();
   }
 
   /** Looks at the first complete SSE event; comment-only events (keep-alives) are skipped. */
-  private peek(): boolean {
+  private peek(controller: Dispatcher.DispatchController): void {
     const text = this.joined().toString('utf8');
     let from = 0;
     for (;;) {
@@ -151,12 +151,13 @@ export class Attempt implements UpstreamHandler {
       if (isErrorEvent(event)) {
         this.mode = Mode.Done;
         this.finish({ kind: 'stream-error', status: this.status, headers: this.headers, body: Buffer.from(event) });
-        this.abort(new Error('first stream event was an error'));
-        return true;
+        controller.abort(new Error('first stream event was an error'));
+        return;
       }
-      return this.commit();
+      this.commit(controller);
+      return;
     }
-    return this.heldBytes >= MAX_PEEK ? this.commit() : true;
+    if (this.heldBytes >= MAX_PEEK) this.commit(controller);
   }
 
   /**

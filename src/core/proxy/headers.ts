@@ -6,18 +6,40 @@ import type { AuthStyle } from '../types';
  * recompute: a buffered body gets its own content-length, and undici sets host from the origin.
  */
 const REQUEST_DROP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'host', 'content-length', 'expect',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
   // Credentials: the client's (our access token or its own key) never goes upstream as-is.
-  'authorization', 'x-api-key', 'api-key', 'x-goog-api-key',
+  'authorization',
+  'x-api-key',
+  'api-key',
+  'x-goog-api-key',
   // We must see plain bytes to peek at SSE and count tokens; compression on loopback buys nothing.
   'accept-encoding',
   // Browsers' headers have no business upstream; Origin is checked locally (DESIGN §6).
-  'origin', 'referer', 'cookie',
+  'origin',
+  'referer',
+  'cookie',
 ]);
 
 const RESPONSE_DROP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
   // Upstream cookies belong to the provider's domain, not to 127.0.0.1.
   'set-cookie',
 ]);
@@ -33,13 +55,32 @@ export function authHeaderValue(style: AuthStyle, key: string): string {
 }
 
 /**
- * Client headers minus hop-by-hop and credentials, as the flat `[name, value, …]` list undici
- * takes. Built once per request; each attempt appends its own key header.
+ * Extra hop-by-hop names a message declares in its `Connection` header (RFC 9110 §7.6.1), or
+ * undefined for the usual `keep-alive` / `close`, which name no header: the common case allocates
+ * nothing.
+ */
+function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
+  const names = new Set<string>();
+  for (const part of Array.isArray(value) ? value : [value]) {
+    for (const token of part.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name && name !== 'keep-alive' && name !== 'close') names.add(name);
+    }
+  }
+  return names.size > 0 ? names : undefined;
+}
+
+/**
+ * Client headers minus hop-by-hop (those named in its `Connection` header too) and credentials,
+ * as the flat `[name, value, …]` list undici takes. Built once per request; each attempt appends
+ * its own key header.
  */
 export function forwardableRequestHeaders(headers: IncomingHttpHeaders): string[] {
+  const listed = connectionListed(headers.connection);
   const out: string[] = [];
   for (const name in headers) {
-    if (REQUEST_DROP.has(name)) continue;
+    if (REQUEST_DROP.has(name) || listed?.has(name)) continue;
     const value = headers[name];
     if (value === undefined) continue;
     if (typeof value === 'string') out.push(name, value);
@@ -48,22 +89,26 @@ export function forwardableRequestHeaders(headers: IncomingHttpHeaders): string[
   return out;
 }
 
+/** Response headers as undici's handler API hands them over (names lower-cased). */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
 /**
- * Upstream response headers (undici's raw Buffer pairs) as a flat string list for
- * `res.writeHead`, minus hop-by-hop ones. Also reports the content type, which decides
- * whether the body is an event stream to peek at.
+ * Upstream response headers as a flat string list for `res.writeHead`, minus hop-by-hop ones
+ * (and those the upstream's `Connection` header names). Also reports the content type, which
+ * decides whether the body is an event stream to peek at.
  */
-export function responseHeaderList(raw: Buffer[]): { list: string[]; contentType: string } {
+export function responseHeaderList(headers: ResponseHeaders): { list: string[]; contentType: string } {
+  const listed = connectionListed(headers.connection);
   const list: string[] = [];
-  let contentType = '';
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1').toLowerCase();
-    if (RESPONSE_DROP.has(name)) continue;
-    const value = raw[i + 1].toString('latin1');
-    if (name === 'content-type') contentType = value;
-    list.push(name, value);
+  for (const name in headers) {
+    if (RESPONSE_DROP.has(name) || listed?.has(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') list.push(name, value);
+    else for (const v of value) list.push(name, v);
   }
-  return { list, contentType };
+  const type = headers['content-type'];
+  return { list, contentType: typeof type === 'string' ? type : '' };
 }
 
 /** Raw header pairs to a lower-cased record (only used on error paths, never on success). */

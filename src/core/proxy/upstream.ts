@@ -8,28 +8,8 @@ export interface UpstreamTarget {
   basePath: string;
 }
 
-/** One upstream request as the forwarder builds it. */
-export interface UpstreamRequest {
-  origin: string;
-  path: string;
-  method: string;
-  headers: string[];
-  body: Buffer | null;
-  headersTimeout: number;
-  bodyTimeout: number;
-}
-
-/**
- * The callbacks undici's core calls for one request. Backpressure: `onHeaders`/`onData`
- * return false to pause the socket, and the handler calls `resume` once the client drains.
- */
-export interface UpstreamHandler {
-  onConnect(abort: (err?: Error) => void): void;
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
-  onData(chunk: Buffer): boolean;
-  onComplete(trailers: Buffer[] | null): void;
-  onError(err: Error): void;
-}
+/** One upstream request as the forwarder builds it: undici's own dispatch options. */
+export type UpstreamRequest = Dispatcher.DispatchOptions & { origin: string; path: string; headers: string[] };
 
 /**
  * Owns the one undici Agent the proxy uses. It is never installed globally and never handed
@@ -84,10 +64,10 @@ export class Upstream {
   }
 
   /** Starts one request; redirects are never followed (the response is handed back as is). */
-  dispatch(req: UpstreamRequest, handler: UpstreamHandler): void {
-    // The legacy handler shape is what undici 7's core speaks natively; request()/stream()
-    // wrap it in promises, AsyncResources and Writables this hot path does not need.
-    this.agent.dispatch(req as Dispatcher.DispatchOptions, handler as unknown as Dispatcher.DispatchHandler);
+  dispatch(req: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
+    // The handler API undici 7 and 8 share; request()/stream() wrap it in promises,
+    // AsyncResources and Writables this hot path does not need.
+    this.agent.dispatch(req, handler);
   }
 
   /** The dispatcher for one-off calls (key tests), still never the global one. */
@@ -118,26 +98,53 @@ export function classifyNetworkError(err: unknown, where: string): NetworkFailur
   const detail = (err as Error).message ?? String(err);
   if (code === 'UND_ERR_HEADERS_TIMEOUT') {
     return {
-      error: new ProxyError('upstream_timeout', 504, `${where} did not start answering in time (headers timeout). Raise keyRelay.timeouts.headersSeconds if the model is slow to start.`, { cause: err }),
-      isConnect: false, isTimeout: true,
+      error: new ProxyError(
+        'upstream_timeout',
+        504,
+        `${where} did not start answering in time (headers timeout). Raise keyRelay.timeouts.headersSeconds if the model is slow to start.`,
+        { cause: err },
+      ),
+      isConnect: false,
+      isTimeout: true,
     };
   }
   if (code === 'UND_ERR_BODY_TIMEOUT') {
     return {
-      error: new ProxyError('upstream_timeout', 504, `${where} stopped sending mid-response (idle timeout). Raise keyRelay.timeouts.idleSeconds if this model pauses for long.`, { cause: err }),
-      isConnect: false, isTimeout: true,
+      error: new ProxyError(
+        'upstream_timeout',
+        504,
+        `${where} stopped sending mid-response (idle timeout). Raise keyRelay.timeouts.idleSeconds if this model pauses for long.`,
+        { cause: err },
+      ),
+      isConnect: false,
+      isTimeout: true,
     };
   }
-  const isConnect = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ECONNREFUSED' || code === 'ENOTFOUND'
-    || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET' && detail.includes('connect');
+  const isConnect =
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
+    (code === 'ECONNRESET' && detail.includes('connect'));
   if (isConnect) {
     return {
-      error: new ProxyError('upstream_connect_failed', 502, `Could not connect to ${where} (${code || detail}). Check the provider's base URL and your network.`, { cause: err }),
-      isConnect: true, isTimeout: code === 'UND_ERR_CONNECT_TIMEOUT',
+      error: new ProxyError(
+        'upstream_connect_failed',
+        502,
+        `Could not connect to ${where} (${code || detail}). Check the provider's base URL and your network.`,
+        { cause: err },
+      ),
+      isConnect: true,
+      isTimeout: code === 'UND_ERR_CONNECT_TIMEOUT',
     };
   }
   return {
-    error: new ProxyError('upstream_error', 502, `${where} closed the connection unexpectedly (${code || detail}).`, { cause: err }),
-    isConnect: false, isTimeout: false,
+    error: new ProxyError('upstream_error', 502, `${where} closed the connection unexpectedly (${code || detail}).`, {
+      cause: err,
+    }),
+    isConnect: false,
+    isTimeout: false,
   };
 }
