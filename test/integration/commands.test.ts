@@ -7,7 +7,9 @@ import { EXTENSION_ID, getApi } from './extensionHelpers';
 suite('KeyRelay commands', () => {
   test('every contributed command is registered after activation', async () => {
     await getApi();
-    const contributed: string[] = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON.contributes.commands.map((c: { command: string }) => c.command);
+    const contributed: string[] = vscode.extensions
+      .getExtension(EXTENSION_ID)!
+      .packageJSON.contributes.commands.map((c: { command: string }) => c.command);
     assert.ok(contributed.length >= 20, `only ${contributed.length} commands contributed`);
     const registered = new Set(await vscode.commands.getCommands(true));
     const missing = contributed.filter((id) => !registered.has(id));
@@ -16,7 +18,9 @@ suite('KeyRelay commands', () => {
 
   test('ids.ts and package.json name the same commands, each with the KeyRelay category', () => {
     const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
-    const contributed = new Map<string, { category?: string; icon?: string }>(pkg.contributes.commands.map((c: { command: string }) => [c.command, c]));
+    const contributed = new Map<string, { category?: string; icon?: string }>(
+      pkg.contributes.commands.map((c: { command: string }) => [c.command, c]),
+    );
     assert.deepStrictEqual([...contributed.keys()].sort(), Object.values(Command).sort());
     for (const [id, c] of contributed) {
       assert.strictEqual(c.category, 'KeyRelay', `${id} has no KeyRelay category`);
@@ -29,7 +33,9 @@ suite('KeyRelay commands', () => {
     assert.deepStrictEqual(pkg.activationEvents, ['onStartupFinished']);
     assert.deepStrictEqual(pkg.extensionKind, ['workspace']);
     assert.strictEqual(pkg.contributes.views.keyRelay[0].id, 'keyRelay.keys');
-    for (const [name, prop] of Object.entries<{ markdownDescription?: string; default?: unknown }>(pkg.contributes.configuration.properties)) {
+    for (const [name, prop] of Object.entries<{ markdownDescription?: string; default?: unknown }>(
+      pkg.contributes.configuration.properties,
+    )) {
       assert.ok(prop.markdownDescription, `${name} has no markdownDescription`);
       assert.ok('default' in prop, `${name} has no default`);
     }

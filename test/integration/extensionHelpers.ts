@@ -1,22 +1,33 @@
 // Shared helpers of the extension's host tests: activation, bounded waits, settings that restore.
 import * as http from 'node:http';
 import * as vscode from 'vscode';
-import type { KeyRelayApi } from '../../src/extension';
-import { findFreePort } from '../../src/vscode/lifecycle';
+import type { KeyRelayApi } from '../../src/vscode/publicApi';
+import { TEST_INTERNALS_COMMAND } from '../../src/vscode/testHook';
+import type { TestInternals } from '../../src/vscode/testHook';
+import { findFreePort } from '../../src/core/windows/localHttp';
 
 export const EXTENSION_ID = 'keyrelay.keyrelay';
 
-/** The extension's API, once its keys are loaded and the proxy has started (or failed to). */
-export async function getApi(): Promise<KeyRelayApi> {
+/**
+ * The extension's internals, once its keys are loaded and the proxy has started (or failed to).
+ * They come through a command that exists only when VS Code runs the extension's tests: its
+ * exports are the small masked public API (src/vscode/publicApi.ts).
+ */
+export async function getApi(): Promise<TestInternals> {
   const ext = vscode.extensions.getExtension<KeyRelayApi>(EXTENSION_ID);
   if (!ext) throw new Error(`${EXTENSION_ID} is not loaded`);
-  const api = ext.isActive ? ext.exports : await ext.activate();
+  if (!ext.isActive) await ext.activate();
+  const api = await vscode.commands.executeCommand<TestInternals>(TEST_INTERNALS_COMMAND);
   await api.ready;
   return api;
 }
 
 /** Polls `cond` every 50 ms; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  cond: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
@@ -34,27 +45,53 @@ export async function setSetting(key: string, value: unknown): Promise<() => Pro
   const cfg = vscode.workspace.getConfiguration('keyRelay');
   const old = cfg.inspect(key)?.globalValue;
   await cfg.update(key, value, vscode.ConfigurationTarget.Global);
-  return async () => { await vscode.workspace.getConfiguration('keyRelay').update(key, old, vscode.ConfigurationTarget.Global); };
+  return async () => {
+    await vscode.workspace.getConfiguration('keyRelay').update(key, old, vscode.ConfigurationTarget.Global);
+  };
 }
 
 /** Moves the extension's proxy to a free port (so parallel runs never share 8787) and waits for it. */
-export async function moveToFreePort(api: KeyRelayApi): Promise<{ port: number; restore: () => Promise<void> }> {
+export async function moveToFreePort(api: TestInternals): Promise<{ port: number; restore: () => Promise<void> }> {
   const port = await freePort();
   const restore = await setSetting('proxy.port', port);
-  await waitFor(() => api.controller.state.role === 'leader' && api.controller.state.port === port, `the proxy to lead on port ${port}`);
+  await waitFor(
+    () => api.controller.state.role === 'leader' && api.controller.state.port === port,
+    `the proxy to lead on port ${port}`,
+  );
   return { port, restore };
 }
 
 /** One HTTP request on loopback without keep-alive; the body is read in full. */
-export function httpRequest(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+export function httpRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false, timeout: 15_000,
-      headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        timeout: 15_000,
+        headers: {
+          ...headers,
+          ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end(body);
@@ -62,14 +99,21 @@ export function httpRequest(port: number, method: string, path: string, headers:
 }
 
 /** Replaces some methods of the extension's Prompts for one test; `restore()` puts them back. */
-export function stubPrompts(api: KeyRelayApi, stubs: Partial<Record<'quickPick' | 'input' | 'confirm' | 'info' | 'openFile', (...args: any[]) => Promise<unknown>>>): { restore(): void } {
+export function stubPrompts(
+  api: TestInternals,
+  stubs: Partial<Record<'quickPick' | 'input' | 'confirm' | 'info' | 'openFile', (...args: any[]) => Promise<unknown>>>,
+): { restore(): void } {
   const p = api.prompts as unknown as Record<string, unknown>;
   const saved = new Map<string, unknown>();
   for (const [k, fn] of Object.entries(stubs)) {
     saved.set(k, p[k]);
     p[k] = fn;
   }
-  return { restore: () => { for (const [k, fn] of saved) p[k] = fn; } };
+  return {
+    restore: () => {
+      for (const [k, fn] of saved) p[k] = fn;
+    },
+  };
 }
 
 /** Answers for successive calls of one prompt method, failing loudly when asked once too often. */

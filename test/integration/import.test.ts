@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { KeyRelayApi } from '../../src/extension';
+import type { TestInternals } from '../../src/vscode/testHook';
 import { answers, getApi, stubPrompts } from './extensionHelpers';
 
 const A = 'sk-test-import-aaaaaaaaaaaaaaaa1111';
@@ -12,7 +12,7 @@ const B = 'sk-test-import-bbbbbbbbbbbbbbbb2222';
 const C = 'sk-ant-api03-test-import-cccccccccccc3333';
 
 suite('KeyRelay import', () => {
-  let api: KeyRelayApi;
+  let api: TestInternals;
   let before: Set<string>;
   let dir: string;
 
@@ -30,10 +30,15 @@ suite('KeyRelay import', () => {
   test('a pasted list is imported; a repeated key is reported masked, never in full', async () => {
     const messages: string[] = [];
     const stub = stubPrompts(api, {
-      quickPick: answers((items: Array<{ label: string }>) => items.find((i) => i.label === 'Paste keys'),
-        (items: Array<{ label: string }>) => items[0] /* detect */),
+      quickPick: answers(
+        (items: Array<{ label: string }>) => items.find((i) => i.label === 'Paste keys'),
+        (items: Array<{ label: string }>) => items[0] /* detect */,
+      ),
       input: answers(`${A}; ${B},${A}`),
-      info: async (m: string) => { messages.push(m); return undefined; },
+      info: async (m: string) => {
+        messages.push(m);
+        return undefined;
+      },
     });
     try {
       assert.strictEqual(await vscode.commands.executeCommand('keyRelay.importKeys'), 2);
@@ -44,7 +49,12 @@ suite('KeyRelay import', () => {
     assert.ok(secrets.includes(A) && secrets.includes(B));
     assert.match(messages.join('\n'), /Imported 2 keys\. 1 already known: sk-…1111/);
     assert.ok(!messages.join('\n').includes(A));
-    assert.ok(api.treeItems().filter((i) => !before.has(i.id)).every((i) => i.providerId === 'openai'));
+    assert.ok(
+      api
+        .treeItems()
+        .filter((i) => !before.has(i.id))
+        .every((i) => i.providerId === 'openai'),
+    );
   });
 
   test('a .env file: provider from the variable name, known keys skipped', async () => {
@@ -54,10 +64,15 @@ suite('KeyRelay import', () => {
     await fs.writeFile(file, `# my keys\nexport ANTHROPIC_API_KEY="${C}"\nOPENAI_API_KEY_1=${A}\n`);
     const messages: string[] = [];
     const stub = stubPrompts(api, {
-      quickPick: answers((items: Array<{ label: string }>) => items.find((i) => i.label === 'From a file'),
-        (items: Array<{ label: string }>) => items[0]),
+      quickPick: answers(
+        (items: Array<{ label: string }>) => items.find((i) => i.label === 'From a file'),
+        (items: Array<{ label: string }>) => items[0],
+      ),
       openFile: answers(vscode.Uri.file(file)),
-      info: async (m: string) => { messages.push(m); return undefined; },
+      info: async (m: string) => {
+        messages.push(m);
+        return undefined;
+      },
     });
     try {
       assert.strictEqual(await vscode.commands.executeCommand('keyRelay.importKeys'), 1);

@@ -3,7 +3,7 @@
 // VS Code (via @vscode/test-electron) and in code-server (via test/vscode-host/hostRunner.js).
 import * as fs from 'fs';
 import * as path from 'path';
-import Mocha = require('mocha');
+import Mocha from 'mocha';
 
 /** Recursively lists `*.test.js` under dir (no glob dependency: the host's Node varies by VS Code build). */
 function findTests(dir: string): string[] {

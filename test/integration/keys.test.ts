@@ -3,13 +3,13 @@
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import { FakeUpstream } from '../fakes/upstreamServer';
-import type { KeyRelayApi } from '../../src/extension';
+import type { TestInternals } from '../../src/vscode/testHook';
 import { answers, getApi, httpRequest, moveToFreePort, stubPrompts, waitFor } from './extensionHelpers';
 
 const SECRET = 'sk-test-integration-0123456789abcdefWXYZ';
 
 suite('KeyRelay keys', () => {
-  let api: KeyRelayApi;
+  let api: TestInternals;
   let fake: FakeUpstream;
   let port: number;
   const cleanups: Array<() => unknown> = [];
@@ -24,7 +24,11 @@ suite('KeyRelay keys', () => {
   });
 
   suiteTeardown(async () => {
-    for (const id of api.vault.index().filter((r) => r.label.startsWith('it-')).map((r) => r.id)) await api.vault.remove(id);
+    for (const id of api.vault
+      .index()
+      .filter((r) => r.label.startsWith('it-'))
+      .map((r) => r.id))
+      await api.vault.remove(id);
     for (const c of cleanups.reverse()) await c();
   });
 
@@ -37,16 +41,25 @@ suite('KeyRelay keys', () => {
         (items: Array<{ label: string }>) => items.find((i) => i.label === 'Skip'),
       ),
       input: answers(
-        (o: vscode.InputBoxOptions) => { asked.push(String(o.title)); return fake.openaiBase; },
+        (o: vscode.InputBoxOptions) => {
+          asked.push(String(o.title));
+          return fake.openaiBase;
+        },
         (o: vscode.InputBoxOptions) => {
           asked.push(String(o.title));
           assert.strictEqual(o.password, true, 'the key box must be a password box');
           assert.ok(o.validateInput?.('has space') && o.validateInput?.(''), 'blank or spaced keys must be refused');
           return SECRET;
         },
-        (o: vscode.InputBoxOptions) => { asked.push(String(o.title)); return 'it-first'; },
+        (o: vscode.InputBoxOptions) => {
+          asked.push(String(o.title));
+          return 'it-first';
+        },
       ),
-      info: async (m: string) => { said.push(m); return undefined; },
+      info: async (m: string) => {
+        said.push(m);
+        return undefined;
+      },
     });
     try {
       await vscode.commands.executeCommand('keyRelay.addKey');
@@ -56,7 +69,13 @@ suite('KeyRelay keys', () => {
     assert.strictEqual(asked.length, 3, `prompts seen: ${asked.join(' | ')}`);
     const rec = api.vault.index().find((r) => r.label === 'it-first');
     // The command swallows its own errors (it shows them): say what the user would have seen.
-    assert.ok(rec, `the key is in the index (prompts: ${asked.join(' | ')}; messages: ${said.join(' | ') || 'none'}; index: ${api.vault.index().map((r) => r.label).join(', ')})`);
+    assert.ok(
+      rec,
+      `the key is in the index (prompts: ${asked.join(' | ')}; messages: ${said.join(' | ') || 'none'}; index: ${api.vault
+        .index()
+        .map((r) => r.label)
+        .join(', ')})`,
+    );
     assert.strictEqual(rec.providerId, 'custom');
     assert.ok(!JSON.stringify(api.vault.index()).includes(SECRET), 'the index never holds the secret');
 
@@ -77,14 +96,31 @@ suite('KeyRelay keys', () => {
 
   test('a request with the access token is served upstream with the pool key', async () => {
     const before = fake.requests.length;
-    const res = await httpRequest(port, 'POST', '/v1/chat/completions', { authorization: `Bearer ${api.vault.accessToken}` },
-      JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }));
+    const res = await httpRequest(
+      port,
+      'POST',
+      '/v1/chat/completions',
+      { authorization: `Bearer ${api.vault.accessToken}` },
+      JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    );
     assert.strictEqual(res.status, 200, res.body);
     assert.strictEqual(fake.requests.length, before + 1);
     assert.strictEqual(fake.requests.at(-1)!.key, SECRET);
-    assert.ok(!JSON.stringify(fake.requests.at(-1)!.headers).includes(api.vault.accessToken), 'the token never goes upstream');
-    await waitFor(() => /KeyRelay 1\/1 · [1-9]\d*$/.test(api.hub.refresh() && api.statusText()), 'the request to count in the status bar');
-    const wrong = await httpRequest(port, 'POST', '/v1/chat/completions', { authorization: 'Bearer kr-wrong' }, '{"model":"gpt-4o"}');
+    assert.ok(
+      !JSON.stringify(fake.requests.at(-1)!.headers).includes(api.vault.accessToken),
+      'the token never goes upstream',
+    );
+    await waitFor(
+      () => /KeyRelay 1\/1 · [1-9]\d*$/.test(api.hub.refresh() && api.statusText()),
+      'the request to count in the status bar',
+    );
+    const wrong = await httpRequest(
+      port,
+      'POST',
+      '/v1/chat/completions',
+      { authorization: 'Bearer kr-wrong' },
+      '{"model":"gpt-4o"}',
+    );
     assert.strictEqual(wrong.status, 401);
   });
 
@@ -96,7 +132,13 @@ suite('KeyRelay keys', () => {
     assert.strictEqual(row.icon, 'circle-slash');
     assert.match(api.statusText(), /KeyRelay 0\/1 · \d+/);
 
-    const res = await httpRequest(port, 'POST', '/v1/chat/completions', { authorization: `Bearer ${api.vault.accessToken}` }, '{"model":"gpt-4o"}');
+    const res = await httpRequest(
+      port,
+      'POST',
+      '/v1/chat/completions',
+      { authorization: `Bearer ${api.vault.accessToken}` },
+      '{"model":"gpt-4o"}',
+    );
     assert.notStrictEqual(res.status, 200, 'a discarded key is never used');
 
     // From the tree the argument is the node; the command also takes that shape.
@@ -110,7 +152,12 @@ suite('KeyRelay keys', () => {
   test('Discard from the palette asks which key with a quick pick', async () => {
     const rec = api.vault.index().find((r) => r.label === 'it-first')!;
     let offered: string[] = [];
-    const stub = stubPrompts(api, { quickPick: answers((items: Array<{ id: string; label: string }>) => { offered = items.map((i) => i.label); return items.find((i) => i.id === rec.id); }) });
+    const stub = stubPrompts(api, {
+      quickPick: answers((items: Array<{ id: string; label: string }>) => {
+        offered = items.map((i) => i.label);
+        return items.find((i) => i.id === rec.id);
+      }),
+    });
     try {
       await vscode.commands.executeCommand('keyRelay.discardKey');
     } finally {
@@ -122,14 +169,33 @@ suite('KeyRelay keys', () => {
   });
 
   test('Set Key Account groups keys of one account in the tree, and takes them out again', async () => {
-    const a = await api.vault.add({ providerId: 'custom', secret: 'sk-test-account-aaaaaaaaaaaa1111', label: 'it-acc-a', baseUrl: fake.openaiBase });
-    const b = await api.vault.add({ providerId: 'custom', secret: 'sk-test-account-bbbbbbbbbbbb2222', label: 'it-acc-b', baseUrl: fake.openaiBase });
+    const a = await api.vault.add({
+      providerId: 'custom',
+      secret: 'sk-test-account-aaaaaaaaaaaa1111',
+      label: 'it-acc-a',
+      baseUrl: fake.openaiBase,
+    });
+    const b = await api.vault.add({
+      providerId: 'custom',
+      secret: 'sk-test-account-bbbbbbbbbbbb2222',
+      label: 'it-acc-b',
+      baseUrl: fake.openaiBase,
+    });
     const offered: string[][] = [];
     const stub = stubPrompts(api, {
       quickPick: answers(
-        (items: Array<{ label: string }>) => { offered.push(items.map((i) => i.label)); return items.find((i) => i.label.includes('New account')); },
-        (items: Array<{ label: string }>) => { offered.push(items.map((i) => i.label)); return items.find((i) => i.label === 'work team'); },
-        (items: Array<{ label: string }>) => { offered.push(items.map((i) => i.label)); return items.find((i) => i.label.includes('No account')); },
+        (items: Array<{ label: string }>) => {
+          offered.push(items.map((i) => i.label));
+          return items.find((i) => i.label.includes('New account'));
+        },
+        (items: Array<{ label: string }>) => {
+          offered.push(items.map((i) => i.label));
+          return items.find((i) => i.label === 'work team');
+        },
+        (items: Array<{ label: string }>) => {
+          offered.push(items.map((i) => i.label));
+          return items.find((i) => i.label.includes('No account'));
+        },
       ),
       input: answers((o: vscode.InputBoxOptions) => {
         assert.ok(o.validateInput?.('   '), 'a blank name is refused');
@@ -139,17 +205,29 @@ suite('KeyRelay keys', () => {
     try {
       await vscode.commands.executeCommand('keyRelay.setKeyAccount', a.id);
       await vscode.commands.executeCommand('keyRelay.setKeyAccount', { kind: 'key', row: { id: b.id } });
-      assert.strictEqual(api.vault.index().find((r) => r.id === b.id)?.account, 'work team', 'the second key joined the existing account');
+      assert.strictEqual(
+        api.vault.index().find((r) => r.id === b.id)?.account,
+        'work team',
+        'the second key joined the existing account',
+      );
       assert.ok(offered[1].includes('work team'), `existing accounts are offered: ${offered[1].join(', ')}`);
       api.hub.refresh();
       const outline = api.treeOutline().join('\n');
-      assert.match(outline, /\n {2}work team · 2 keys share this account's limits\n {4}it-acc-a · [^\n]*\n {4}it-acc-b · /, outline);
+      assert.match(
+        outline,
+        /\n {2}work team · 2 keys share this account's limits\n {4}it-acc-a · [^\n]*\n {4}it-acc-b · /,
+        outline,
+      );
       assert.strictEqual(api.pool.get(a.id)?.account, 'work team', 'the pool (and so the status JSON) knows it too');
       await vscode.commands.executeCommand('keyRelay.setKeyAccount', a.id);
     } finally {
       stub.restore();
     }
-    assert.strictEqual(api.vault.index().find((r) => r.id === a.id)?.account, undefined, '"No account" takes the key out');
+    assert.strictEqual(
+      api.vault.index().find((r) => r.id === a.id)?.account,
+      undefined,
+      '"No account" takes the key out',
+    );
     assert.ok(offered[2].some((l) => l.includes('No account')));
     api.hub.refresh();
     const after = api.treeOutline().join('\n');

@@ -46,7 +46,9 @@ async function main(): Promise<void> {
   const extensionTestsPath = path.join(__dirname, 'index.js');
   const vscodeExecutablePath = executable();
   // Desktop VS Code downloads twice (oldest supported + stable); a given executable runs once.
-  const versions: Array<string | undefined> = vscodeExecutablePath ? [undefined] : [minimumVsCode() ?? 'stable', 'stable'];
+  const versions: Array<string | undefined> = vscodeExecutablePath
+    ? [undefined]
+    : [minimumVsCode() ?? 'stable', 'stable'];
   let failed = false;
   for (const version of [...new Set(versions)]) {
     // A fresh user-data dir, workspace and HOME per run: tests never touch the real user's settings,
@@ -57,7 +59,10 @@ async function main(): Promise<void> {
     const home = path.join(tmp, 'home');
     for (const d of [path.join(userData, 'User'), workspace, home]) fs.mkdirSync(d, { recursive: true });
     const port = await freePort();
-    fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({ 'keyRelay.proxy.port': port }, null, 2));
+    fs.writeFileSync(
+      path.join(userData, 'User', 'settings.json'),
+      JSON.stringify({ 'keyRelay.proxy.port': port }, null, 2),
+    );
     const label = vscodeExecutablePath ? path.basename(vscodeExecutablePath) : `VS Code ${version}`;
     console.log(`[runTest] ${label}: extension ${extensionDevelopmentPath}, proxy port ${port}`);
     try {

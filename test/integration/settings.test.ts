@@ -1,11 +1,11 @@
 // Settings apply live, without a reload: the rotation strategy reaches the pool, a port change
 // moves the server.
 import * as assert from 'node:assert';
-import type { KeyRelayApi } from '../../src/extension';
+import type { TestInternals } from '../../src/vscode/testHook';
 import { freePort, getApi, httpRequest, moveToFreePort, setSetting, waitFor } from './extensionHelpers';
 
 suite('KeyRelay settings', () => {
-  let api: KeyRelayApi;
+  let api: TestInternals;
   const restores: Array<() => Promise<void>> = [];
 
   suiteSetup(async () => {
@@ -29,7 +29,10 @@ suite('KeyRelay settings', () => {
     const oldPort = api.controller.state.port!;
     const port = await freePort();
     restores.push(await setSetting('proxy.port', port));
-    await waitFor(() => api.controller.state.role === 'leader' && api.controller.state.port === port, `the proxy on ${port}`);
+    await waitFor(
+      () => api.controller.state.role === 'leader' && api.controller.state.port === port,
+      `the proxy on ${port}`,
+    );
     const health = await httpRequest(port, 'GET', '/keyrelay/health');
     assert.strictEqual(health.status, 200);
     assert.strictEqual(JSON.parse(health.body).keyrelay, true);

@@ -1,7 +1,11 @@
-// Proves the suite really runs inside a VS Code extension host with the extension under test loaded
-// (placeholder until the extension's own integration tests land next to it).
+// Proves the suite really runs inside a VS Code extension host with the extension under test
+// loaded, and that what every other extension can read of KeyRelay holds no secret.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
+import type { KeyRelayApi } from '../../src/vscode/publicApi';
+import { EXTENSION_ID, getApi } from './extensionHelpers';
+
+const SECRET = 'sk-test-exports-0000000000000000SMOK';
 
 suite('extension host smoke', () => {
   test('runs in a real extension host', () => {
@@ -10,8 +14,28 @@ suite('extension host smoke', () => {
   });
 
   test('the KeyRelay extension is loaded', () => {
-    const ext = vscode.extensions.getExtension('keyrelay.keyrelay');
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext, 'extension keyrelay.keyrelay is not loaded');
     assert.strictEqual(ext.packageJSON.name, 'keyrelay');
+  });
+
+  test('its exports are the small masked API: no pool, vault, token or key text', async () => {
+    const internals = await getApi();
+    const rec = await internals.vault.add({ providerId: 'openai', secret: SECRET, label: 'it-exports' });
+    try {
+      internals.hub.refresh();
+      const exports = vscode.extensions.getExtension<KeyRelayApi>(EXTENSION_ID)!.exports;
+      assert.deepStrictEqual(Object.keys(exports).sort(), ['apiVersion', 'endpoint', 'keys', 'onDidChange']);
+      const seen = JSON.stringify({ endpoint: exports.endpoint(), keys: exports.keys() });
+      assert.ok(
+        exports.keys().some((k) => k.id === rec.id && k.masked === 'sk-…SMOK'),
+        seen,
+      );
+      assert.ok(!seen.includes(SECRET), 'a key in the exports');
+      assert.ok(!seen.includes(internals.vault.accessToken), 'the access token in the exports');
+      assert.ok(Object.isFrozen(exports), 'another extension cannot swap the methods');
+    } finally {
+      await internals.vault.remove(rec.id);
+    }
   });
 });

@@ -12,9 +12,15 @@ import { answers } from './extensionHelpers';
 
 class MemoryMemento implements vscode.Memento {
   private readonly data = new Map<string, unknown>();
-  keys(): readonly string[] { return [...this.data.keys()]; }
-  get<T>(key: string, fallback?: T): T { return (this.data.has(key) ? this.data.get(key) : fallback) as T; }
-  async update(key: string, value: unknown): Promise<void> { this.data.set(key, value); }
+  keys(): readonly string[] {
+    return [...this.data.keys()];
+  }
+  get<T>(key: string, fallback?: T): T {
+    return (this.data.has(key) ? this.data.get(key) : fallback) as T;
+  }
+  async update(key: string, value: unknown): Promise<void> {
+    this.data.set(key, value);
+  }
 }
 
 suite('KeyRelay client wiring', () => {
@@ -30,7 +36,13 @@ suite('KeyRelay client wiring', () => {
     endpoint = 'http://127.0.0.1:8787';
     prompts = new Prompts();
     prompts.info = async () => undefined;
-    wiring = new ClientWiring({ prompts, memento: new MemoryMemento(), log: nullLogger, homeDir: () => home, target: () => ({ endpoint, token: TOKEN }) });
+    wiring = new ClientWiring({
+      prompts,
+      memento: new MemoryMemento(),
+      log: nullLogger,
+      homeDir: () => home,
+      target: () => ({ endpoint, token: TOKEN }),
+    });
     diffs.length = 0;
   });
 
@@ -60,7 +72,10 @@ suite('KeyRelay client wiring', () => {
 
     assert.strictEqual(await wiring.configure('claude'), file);
     const json = JSON.parse(await fs.readFile(file, 'utf8'));
-    assert.deepStrictEqual(json, { model: 'opus', env: { FOO: '1', ANTHROPIC_BASE_URL: endpoint, ANTHROPIC_AUTH_TOKEN: TOKEN } });
+    assert.deepStrictEqual(json, {
+      model: 'opus',
+      env: { FOO: '1', ANTHROPIC_BASE_URL: endpoint, ANTHROPIC_AUTH_TOKEN: TOKEN },
+    });
   });
 
   test('Continue, Codex and Aider: written, then updated in place after a port change', async () => {
@@ -95,7 +110,13 @@ suite('KeyRelay client wiring', () => {
   });
 
   test('asks to start the proxy first when it is off', async () => {
-    const off = new ClientWiring({ prompts, memento: new MemoryMemento(), log: nullLogger, homeDir: () => home, target: () => undefined });
+    const off = new ClientWiring({
+      prompts,
+      memento: new MemoryMemento(),
+      log: nullLogger,
+      homeDir: () => home,
+      target: () => undefined,
+    });
     try {
       await assert.rejects(off.configure('claude'), /Start Proxy/);
     } finally {

@@ -14,6 +14,8 @@ export interface KeyRow {
   account?: string;
   state: KeyState;
   coolingUntil?: number;
+  /** Models this key is rate-limited for while the key itself is active: model → usable again at. */
+  modelCooldowns: Record<string, number>;
   lastError?: string;
   history: Transition[];
   today: number;
@@ -47,11 +49,21 @@ export function buildViewModel(pool: KeyPool, stats: Stats, ctl: ControllerState
   const keys = pool.snapshot().keys.map((k): KeyRow => {
     const c = snap.byKey[k.id];
     return {
-      id: k.id, providerId: k.providerId, label: k.label, masked: k.masked, account: k.account,
-      state: k.health.state, coolingUntil: k.health.coolingUntil, lastError: k.health.lastError,
-      history: k.health.history, today: snap.today.byKey[k.id] ?? 0,
-      requests: c?.requests ?? 0, successes: c?.successes ?? 0,
-      inputTokens: c?.inputTokens ?? 0, outputTokens: c?.outputTokens ?? 0,
+      id: k.id,
+      providerId: k.providerId,
+      label: k.label,
+      masked: k.masked,
+      account: k.account,
+      state: k.health.state,
+      coolingUntil: k.health.coolingUntil,
+      modelCooldowns: k.health.modelCooldowns,
+      lastError: k.health.lastError,
+      history: k.health.history,
+      today: snap.today.byKey[k.id] ?? 0,
+      requests: c?.requests ?? 0,
+      successes: c?.successes ?? 0,
+      inputTokens: c?.inputTokens ?? 0,
+      outputTokens: c?.outputTokens ?? 0,
     };
   });
   const requestsToday = Object.values(snap.today.byKey).reduce((a, b) => a + b, 0);
@@ -60,6 +72,11 @@ export function buildViewModel(pool: KeyPool, stats: Stats, ctl: ControllerState
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+/** A `{ model: epoch ms }` record from JSON; anything else is dropped. */
+const times = (v: unknown): Record<string, number> =>
+  typeof v === 'object' && v !== null
+    ? Object.fromEntries(Object.entries(v).filter((e): e is [string, number] => typeof e[1] === 'number'))
+    : {};
 
 /** Tolerant reader of the leader's status JSON: unknown fields are ignored, missing ones zero. */
 function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday'> | undefined {
@@ -72,15 +89,27 @@ function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday'> | 
     const s = (k.stats ?? {}) as Record<string, unknown>;
     const id = str(k.id) ?? '';
     return {
-      id, providerId: str(k.providerId) ?? 'unknown', label: str(k.label) ?? id, masked: str(k.masked) ?? '…',
-      account: str(k.account), state: (str(k.state) as KeyState) ?? 'active',
-      coolingUntil: typeof k.coolingUntil === 'number' ? k.coolingUntil : undefined, lastError: str(k.lastError),
+      id,
+      providerId: str(k.providerId) ?? 'unknown',
+      label: str(k.label) ?? id,
+      masked: str(k.masked) ?? '…',
+      account: str(k.account),
+      state: (str(k.state) as KeyState) ?? 'active',
+      coolingUntil: typeof k.coolingUntil === 'number' ? k.coolingUntil : undefined,
+      modelCooldowns: times(k.modelCooldowns),
+      lastError: str(k.lastError),
       history: Array.isArray(k.history) ? (k.history as Transition[]) : [],
-      today: num(k.requestsToday ?? today[id]), requests: num(s.requests), successes: num(s.successes),
-      inputTokens: num(s.inputTokens), outputTokens: num(s.outputTokens),
+      today: num(k.requestsToday ?? today[id]),
+      requests: num(s.requests),
+      successes: num(s.successes),
+      inputTokens: num(s.inputTokens),
+      outputTokens: num(s.outputTokens),
     };
   });
-  return { keys, requestsToday: Object.values(today).reduce((a, b) => a + num(b), 0) || keys.reduce((a, k) => a + k.today, 0) };
+  return {
+    keys,
+    requestsToday: Object.values(today).reduce((a, b) => a + num(b), 0) || keys.reduce((a, k) => a + k.today, 0),
+  };
 }
 
 /** Keys that can serve a request now. */
@@ -134,7 +163,10 @@ export class ViewModelHub extends DisposableBase {
     if (this.timer && this.due <= due) return;
     clearTimeout(this.timer);
     this.due = due;
-    this.timer = setTimeout(() => { this.timer = undefined; this.refresh(); }, delay);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.refresh();
+    }, delay);
     this.timer.unref?.();
   }
 }
