@@ -52,18 +52,31 @@ maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuot
 requestLogDir, dailyResetHour, shutdownGraceMs.
 `;
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+/** The command line, parsed strictly: an unknown option is an error, not ignored. */
+function parse(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     strict: true,
     options: {
-      help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
-      port: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' }, 'keys-file': { type: 'string' },
-      'data-dir': { type: 'string' }, token: { type: 'string' }, strategy: { type: 'string' }, 'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      config: { type: 'string' },
+      'keys-file': { type: 'string' },
+      'data-dir': { type: 'string' },
+      token: { type: 'string' },
+      strategy: { type: 'string' },
+      'log-level': { type: 'string' },
       json: { type: 'boolean' },
     },
   });
+}
+type Parsed = ReturnType<typeof parse>['values'];
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
   if (values.help || positionals[0] === 'help') {
     process.stdout.write(HELP);
     return 0;
@@ -73,28 +86,59 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!['serve', 'status'].includes(positionals[0]) || positionals.length > 1) {
-    process.stderr.write(`Unknown command "${positionals.join(' ')}". Run "keyrelay serve" or "keyrelay status", or "keyrelay --help" for the options.\n`);
+    process.stderr.write(
+      `Unknown command "${positionals.join(' ')}". Run "keyrelay serve" or "keyrelay status", or "keyrelay --help" for the options.\n`,
+    );
     return 2;
   }
   const level = parseLevel(values['log-level'] ?? 'info');
   if (level === undefined) throw usage(`--log-level must be one of off, trace, debug, info, warn, error.`);
   const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw usage('--port must be an integer from 0 to 65535.');
-  if (positionals[0] === 'status') {
-    const proxy = loadConfigFile(values.config).proxy;
-    const target = port ?? proxy.port;
-    if (!target) throw usage('The proxy\'s port is chosen at start (port 0): pass the one it printed with --port.');
-    return status({ host: values.host ?? proxy.host, port: target, dataDir: dataDirOf(values['data-dir']), token: values.token, json: values.json ?? false },
-      (line) => process.stdout.write(`${line}\n`));
-  }
-  const strategy = values.strategy as StrategyName | undefined;
-  if (strategy !== undefined && !STRATEGIES.includes(strategy)) throw usage(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
-  const log = new ConsoleLogger(level);
-  const served = await serve({
-    config: values.config, keysFile: values['keys-file'], dataDir: values['data-dir'], token: values.token,
-    port, host: values.host, strategy, version: VERSION,
-  }, log, (line) => process.stdout.write(`${line}\n`));
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
+    throw usage('--port must be an integer from 0 to 65535.');
+  return positionals[0] === 'status' ? runStatus(values, port) : runServe(values, port, level);
+}
 
+function runStatus(values: Parsed, port: number | undefined): Promise<number> {
+  const proxy = loadConfigFile(values.config).proxy;
+  const target = port ?? proxy.port;
+  if (!target) throw usage("The proxy's port is chosen at start (port 0): pass the one it printed with --port.");
+  return status(
+    {
+      host: values.host ?? proxy.host,
+      port: target,
+      dataDir: dataDirOf(values['data-dir']),
+      token: values.token,
+      json: values.json ?? false,
+    },
+    (line) => process.stdout.write(`${line}\n`),
+  );
+}
+
+async function runServe(values: Parsed, port: number | undefined, level: number): Promise<number> {
+  const strategy = values.strategy as StrategyName | undefined;
+  if (strategy !== undefined && !STRATEGIES.includes(strategy))
+    throw usage(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
+  const log = new ConsoleLogger(level);
+  const served = await serve(
+    {
+      config: values.config,
+      keysFile: values['keys-file'],
+      dataDir: values['data-dir'],
+      token: values.token,
+      port,
+      host: values.host,
+      strategy,
+      version: VERSION,
+    },
+    log,
+    (line) => process.stdout.write(`${line}\n`),
+  );
+  return untilStopped(served.shutdown, log);
+}
+
+/** Runs until SIGINT/SIGTERM, then lets in-flight requests finish; a second signal exits at once. */
+function untilStopped(shutdown: () => Promise<void>, log: ConsoleLogger): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -105,10 +149,13 @@ async function main(argv: string[]): Promise<number> {
       }
       stopping = true;
       log.info(`${signal}: finishing in-flight requests, then stopping`);
-      served.shutdown().then(() => resolve(0), (err) => {
-        log.error(err as Error);
-        resolve(1);
-      });
+      shutdown().then(
+        () => resolve(0),
+        (err) => {
+          log.error(err as Error);
+          resolve(1);
+        },
+      );
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
@@ -119,16 +166,20 @@ function usage(message: string): ProxyError {
   return new ProxyError('invalid_config', 400, `${message} Run "keyrelay --help" for the options.`);
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
-  if (err instanceof CliError) {
-    process.stderr.write(`keyrelay: ${err.message}\n`);
-    process.exit(err.exitCode);
-  }
-  const message = err instanceof ProxyError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-    ? (err as Error).message
-    : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
-      ? `The port is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port.`
-      : String((err as Error).stack ?? err);
-  process.stderr.write(`keyrelay: ${message}\n`);
-  process.exit(2);
-});
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      process.stderr.write(`keyrelay: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    const message =
+      err instanceof ProxyError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? (err as Error).message
+        : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+          ? `The port is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port.`
+          : String((err as Error).stack ?? err);
+    process.stderr.write(`keyrelay: ${message}\n`);
+    process.exit(2);
+  },
+);

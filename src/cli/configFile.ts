@@ -25,16 +25,27 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
     text = readFileSync(file, 'utf8');
     raw = JSON.parse(text);
   } catch (err) {
-    const why = err instanceof SyntaxError ? `is not valid JSON: ${jsonSyntaxProblem(err, text).problem}` : `cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`;
+    const why =
+      err instanceof SyntaxError
+        ? `is not valid JSON: ${jsonSyntaxProblem(err, text).problem}`
+        : `cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`;
     throw new ProxyError('invalid_config', 400, `Config file ${file} ${why}.`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ProxyError('invalid_config', 400, `Config file ${file} must hold a JSON object like {"proxy": {...}, "providers": [...], "keys": [...]}.`);
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `Config file ${file} must hold a JSON object like {"proxy": {...}, "providers": [...], "keys": [...]}.`,
+    );
   }
   const obj = raw as Record<string, unknown>;
   for (const k of Object.keys(obj)) {
     if (!['proxy', 'providers', 'keys', 'apiKeys', '$schema'].includes(k)) {
-      throw new ProxyError('invalid_config', 400, `Config file ${file}: unknown top-level field "${k}" (expected proxy, providers, keys).`);
+      throw new ProxyError(
+        'invalid_config',
+        400,
+        `Config file ${file}: unknown top-level field "${k}" (expected proxy, providers, keys).`,
+      );
     }
   }
   const proxy = normalizeConfig(obj.proxy, `${file}: proxy`);
@@ -61,26 +72,54 @@ function asArray(v: unknown, file: string, field: string): unknown[] {
 }
 
 function keyEntry(v: unknown, where: string): KeyInput {
-  if (typeof v !== 'object' || v === null) throw new ProxyError('invalid_config', 400, `${where} must be an object like {"provider": "openai", "key": "sk-…"}.`);
+  if (typeof v !== 'object' || v === null)
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `${where} must be an object like {"provider": "openai", "key": "sk-…"}.`,
+    );
   const e = v as Record<string, unknown>;
   if (typeof e.key !== 'string' || e.key.trim() === '' || /\s/.test(e.key.trim())) {
-    throw new ProxyError('invalid_config', 400, `${where}: "key" must be the key text (a non-empty string without spaces).`);
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `${where}: "key" must be the key text (a non-empty string without spaces).`,
+    );
   }
-  if (typeof e.provider !== 'string') throw new ProxyError('invalid_config', 400, `${where}: "provider" must name a provider id such as "openai" or "anthropic".`);
+  if (typeof e.provider !== 'string')
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `${where}: "provider" must name a provider id such as "openai" or "anthropic".`,
+    );
   if (e.models !== undefined && !(Array.isArray(e.models) && e.models.every((m) => typeof m === 'string'))) {
-    throw new ProxyError('invalid_config', 400, `${where}: "models" must be a list of model ids (use "others" for the rest).`);
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `${where}: "models" must be a list of model ids (use "others" for the rest).`,
+    );
   }
   if (e.weight !== undefined && !(typeof e.weight === 'number' && e.weight > 0)) {
     throw new ProxyError('invalid_config', 400, `${where}: "weight" must be a positive number.`);
   }
   for (const f of ['label', 'baseUrl', 'account'] as const) {
-    if (e[f] !== undefined && typeof e[f] !== 'string') throw new ProxyError('invalid_config', 400, `${where}: "${f}" must be a string.`);
+    if (e[f] !== undefined && typeof e[f] !== 'string')
+      throw new ProxyError('invalid_config', 400, `${where}: "${f}" must be a string.`);
   }
   if (typeof e.account === 'string' && !e.account.trim()) {
-    throw new ProxyError('invalid_config', 400, `${where}: "account" must be a name such as "work" (keys of one account share its limits), or left out.`);
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `${where}: "account" must be a name such as "work" (keys of one account share its limits), or left out.`,
+    );
   }
   return {
-    providerId: e.provider, secret: e.key.trim(), label: e.label as string | undefined, models: e.models as string[] | undefined,
-    weight: e.weight as number | undefined, baseUrl: (e.baseUrl as string | undefined)?.replace(/\/+$/, ''), account: typeof e.account === 'string' ? normalizeAccount(e.account) : undefined,
+    providerId: e.provider,
+    secret: e.key.trim(),
+    label: e.label as string | undefined,
+    models: e.models as string[] | undefined,
+    weight: e.weight as number | undefined,
+    baseUrl: (e.baseUrl as string | undefined)?.replace(/\/+$/, ''),
+    account: typeof e.account === 'string' ? normalizeAccount(e.account) : undefined,
   };
 }

@@ -14,14 +14,25 @@ export function parseLevel(name: string): number | undefined {
  * level numbering so the core can skip building trace text when trace is off.
  */
 export class ConsoleLogger implements Logger {
-  constructor(readonly logLevel: number, private readonly write: (line: string) => void = (l) => process.stderr.write(l)) {}
+  constructor(
+    readonly logLevel: number,
+    private readonly write: (line: string) => void = (l) => process.stderr.write(l),
+  ) {}
 
-  trace(message: string): void { this.log(1, message); }
-  debug(message: string): void { this.log(2, message); }
-  info(message: string): void { this.log(3, message); }
-  warn(message: string): void { this.log(4, message); }
+  trace(message: string): void {
+    this.log(1, message);
+  }
+  debug(message: string): void {
+    this.log(2, message);
+  }
+  info(message: string): void {
+    this.log(3, message);
+  }
+  warn(message: string): void {
+    this.log(4, message);
+  }
   error(error: string | Error): void {
-    this.log(5, typeof error === 'string' ? error : error.stack ?? error.message);
+    this.log(5, typeof error === 'string' ? error : (error.stack ?? error.message));
   }
 
   private log(level: number, message: string): void {

@@ -24,7 +24,11 @@ export function keyId(providerId: string, secret: string): string {
 }
 
 /** Turns inputs into pool keys, dropping repeats, with labels where none was given. */
-export function toPoolKeys(inputs: KeyInput[], catalogue: ProviderCatalogue, now: number): { keys: PoolKey[]; duplicates: string[] } {
+export function toPoolKeys(
+  inputs: KeyInput[],
+  catalogue: ProviderCatalogue,
+  now: number,
+): { keys: PoolKey[]; duplicates: string[] } {
   const seen = new Set<string>();
   const keys: PoolKey[] = [];
   const duplicates: string[] = [];
@@ -32,7 +36,14 @@ export function toPoolKeys(inputs: KeyInput[], catalogue: ProviderCatalogue, now
   for (const k of inputs) {
     const provider = catalogue.get(k.providerId);
     if (!provider) {
-      throw new ProxyError('invalid_config', 400, `A key names provider "${k.providerId}", which is neither a preset (${catalogue.list().map((p) => p.id).join(', ')}) nor in "providers".`);
+      throw new ProxyError(
+        'invalid_config',
+        400,
+        `A key names provider "${k.providerId}", which is neither a preset (${catalogue
+          .list()
+          .map((p) => p.id)
+          .join(', ')}) nor in "providers".`,
+      );
     }
     const masked = maskKey(k.secret, provider.keyPrefix);
     if (seen.has(k.secret)) {
@@ -43,8 +54,16 @@ export function toPoolKeys(inputs: KeyInput[], catalogue: ProviderCatalogue, now
     const n = (perProvider.get(provider.id) ?? 0) + 1;
     perProvider.set(provider.id, n);
     keys.push({
-      id: keyId(provider.id, k.secret), providerId: provider.id, label: k.label ?? `${provider.id}-${n}`, masked,
-      models: k.models, baseUrl: k.baseUrl, weight: k.weight, account: k.account, addedAt: now, secret: k.secret,
+      id: keyId(provider.id, k.secret),
+      providerId: provider.id,
+      label: k.label ?? `${provider.id}-${n}`,
+      masked,
+      models: k.models,
+      baseUrl: k.baseUrl,
+      weight: k.weight,
+      account: k.account,
+      addedAt: now,
+      secret: k.secret,
     });
   }
   return { keys, duplicates };
@@ -54,19 +73,28 @@ export function toPoolKeys(inputs: KeyInput[], catalogue: ProviderCatalogue, now
 export function keysFromEnv(env: NodeJS.ProcessEnv, catalogue: ProviderCatalogue): KeyInput[] {
   const lines: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (value && /^[A-Z][A-Z0-9_]*_(API_KEY(_\d+)?|KEYS)$/.test(name) && name !== 'KEYRELAY_KEYS') lines.push(`${name}=${value}`);
+    if (value && /^[A-Z][A-Z0-9_]*_(API_KEY(_\d+)?|KEYS)$/.test(name) && name !== 'KEYRELAY_KEYS')
+      lines.push(`${name}=${value}`);
   }
   if (lines.length === 0) return [];
   return importKeys(lines.join('\n'), { fileName: '.env', catalogue }).keys;
 }
 
 /** Any file the importers understand: .env, one key per line, pasted lists, JSON. */
-export function keysFromFile(file: string, catalogue: ProviderCatalogue, defaultProvider?: string): { keys: KeyInput[]; skipped: string[]; duplicates: string[] } {
+export function keysFromFile(
+  file: string,
+  catalogue: ProviderCatalogue,
+  defaultProvider?: string,
+): { keys: KeyInput[]; skipped: string[]; duplicates: string[] } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ProxyError('invalid_config', 400, `Cannot read keys file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`);
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `Cannot read keys file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`,
+    );
   }
   const r = importKeys(text, { fileName: basename(file), catalogue, defaultProvider });
   return { keys: r.keys, skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`), duplicates: r.duplicates };

@@ -1,15 +1,16 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { KeyPool } from '../core/pool/keyPool';
 import { ProviderCatalogue } from '../core/config/providers';
 import { ProxyServer } from '../core/proxy/proxyServer';
-import { readJsonFile, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../core/config/stateFile';
 import { Stats } from '../core/accounting/stats';
 import { systemClock } from '../core/types';
-import type { Logger, ProxyConfig } from '../core/types';
+import type { Clock, Logger, PoolKey, ProxyConfig } from '../core/types';
+import { bannerLines } from './banner';
 import { loadConfigFile } from './configFile';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
 import type { KeyInput } from './keySources';
+import { StateStore } from './stateStore';
+import type { SavedState } from './stateStore';
 import { dataDirOf, resolveToken } from './token';
 
 /** Options of `keyrelay serve`, already parsed. */
@@ -47,73 +48,48 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   const dataDir = dataDirOf(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const catalogue = new ProviderCatalogue(loaded.providers);
-
-  const inputs: KeyInput[] = [...loaded.keys];
-  const duplicates: string[] = [];
-  if (opts.keysFile) {
-    const fromFile = keysFromFile(opts.keysFile, catalogue);
-    inputs.push(...fromFile.keys);
-    duplicates.push(...fromFile.duplicates);
-    for (const s of fromFile.skipped) log.warn(`skipped ${s}`);
-  }
-  inputs.push(...keysFromEnv(process.env, catalogue));
   const clock = systemClock;
-  const pooled = toPoolKeys(inputs, catalogue, clock.now());
-  const keys = pooled.keys;
-  duplicates.push(...pooled.duplicates);
-  if (duplicates.length > 0) log.info(`Dropped ${duplicates.length} duplicate key(s): ${duplicates.join(', ')}`);
+  const keys = loadKeys(loaded.keys, opts.keysFile, catalogue, clock, log);
 
-  const statePath = join(dataDir, 'state.json');
-  const state = readJsonFile(statePath, (m) => log.warn(m)) as { health?: unknown; stats?: unknown } | undefined;
-  const pool = new KeyPool({
-    clock, strategy: config.strategy, cooldownStepsMs: config.cooldownStepsMs, maxCooldownMs: config.maxCooldownMs,
-    degradedAfter: config.degradedAfter, discardOnQuota: config.discardOnQuota,
-  });
-  pool.setKeys(keys);
-  if (state?.health) pool.importHealth(state.health as Parameters<KeyPool['importHealth']>[0]);
-  const stats = state?.stats ? Stats.fromJSON(clock, state.stats, { dailyResetHour: config.dailyResetHour }) : new Stats(clock, { dailyResetHour: config.dailyResetHour });
-  pool.onDidTransition(({ key, transition: t }) => log.warn(`key ${key.label} (${key.masked}) ${t.from} → ${t.to}: ${t.reason}`));
+  const store = new StateStore(dataDir, log);
+  const { pool, stats } = restore(config, keys, store.load(), clock);
+  pool.onDidTransition(({ key, transition: t }) =>
+    log.warn(`key ${key.label} (${key.masked}) ${t.from} → ${t.to}: ${t.reason}`),
+  );
 
   const token = resolveToken(opts.token, dataDir);
-  const server = new ProxyServer({ config, pool, stats, catalogue, logger: log, clock, accessToken: token.value, version: opts.version });
+  const server = new ProxyServer({
+    config,
+    pool,
+    stats,
+    catalogue,
+    logger: log,
+    clock,
+    accessToken: token.value,
+    version: opts.version,
+  });
   await server.start();
   const endpoint = server.endpoint ?? '';
+  store.watch(pool, stats, clock);
 
-  const snapshot = (): unknown => ({ version: 1, health: pool.exportHealth(), stats: stats.toJSON() });
-  const persist = (): void => {
-    try {
-      writeJsonFileAtomic(statePath, snapshot());
-    } catch (err) {
-      log.error(`Could not save state to ${statePath}: ${(err as Error).message}`);
-    }
-  };
-  // Key state changes are rare and worth saving within a second; counters change on every
-  // request and are saved once a minute (and at shutdown), off the request path's disk waits.
-  let healthDirty = false;
-  let statsDirty = false;
-  let saving = false;
-  let lastSave = clock.now();
-  pool.onDidChange(() => { healthDirty = true; });
-  stats.onDidChange(() => { statsDirty = true; });
-  const saver = setInterval(() => {
-    if (saving || !(healthDirty || (statsDirty && clock.now() - lastSave >= 60_000))) return;
-    healthDirty = statsDirty = false;
-    saving = true;
-    lastSave = clock.now();
-    writeJsonFileAtomicAsync(statePath, snapshot())
-      .catch((err: Error) => log.error(`Could not save state to ${statePath}: ${err.message}`))
-      .finally(() => { saving = false; });
-  }, 1000);
-  saver.unref();
-
-  printBanner(print, endpoint, token.where, keys.length, [...new Set(keys.map((k) => k.providerId))], config.passthrough);
+  const providers = [...new Set(keys.map((k) => k.providerId))];
+  // One write: a reader that sees the first line has the whole banner.
+  print(
+    bannerLines({
+      endpoint,
+      tokenWhere: token.where,
+      keyCount: keys.length,
+      providers,
+      passthrough: config.passthrough,
+    }).join('\n'),
+  );
   return {
     server,
     endpoint,
     async shutdown() {
-      clearInterval(saver);
+      store.dispose();
       await server.stop(config.shutdownGraceMs);
-      persist();
+      store.saveNow(pool, stats);
       server.dispose();
       pool.dispose();
       stats.dispose();
@@ -121,18 +97,49 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   };
 }
 
-function printBanner(print: (l: string) => void, endpoint: string, tokenWhere: string, keyCount: number, providers: string[], passthrough: boolean): void {
-  print(`KeyRelay listening on ${endpoint}`);
-  print(`Access token: ${tokenWhere === '--token' || tokenWhere === 'KEYRELAY_TOKEN' ? `from ${tokenWhere}` : `in ${tokenWhere}`}`);
-  if (keyCount === 0) {
-    print(`No keys configured: running in fallback mode (${passthrough ? 'clients\' own keys are forwarded' : 'requests get 503 until keys are added'}). Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.`);
-  } else {
-    print(`${keyCount} key(s) for ${providers.join(', ')}`);
+/** Keys from the config file, the keys file and the environment, repeats dropped (and said so). */
+function loadKeys(
+  fromConfig: KeyInput[],
+  keysFile: string | undefined,
+  catalogue: ProviderCatalogue,
+  clock: Clock,
+  log: Logger,
+): PoolKey[] {
+  const inputs: KeyInput[] = [...fromConfig];
+  const duplicates: string[] = [];
+  if (keysFile) {
+    const fromFile = keysFromFile(keysFile, catalogue);
+    inputs.push(...fromFile.keys);
+    duplicates.push(...fromFile.duplicates);
+    for (const s of fromFile.skipped) log.warn(`skipped ${s}`);
   }
-  print('Point your tools at it (the API key is the access token):');
-  print(`  Continue     config.yaml: provider: openai, apiBase: ${endpoint}/v1, apiKey: <token>`);
-  print(`  Cline / Roo  "OpenAI Compatible", Base URL ${endpoint}/v1, API key <token>`);
-  print(`  Claude Code  ANTHROPIC_BASE_URL=${endpoint} ANTHROPIC_AUTH_TOKEN=<token> claude`);
-  print(`  Codex        ~/.codex/config.toml [model_providers.keyrelay] base_url = "${endpoint}/v1", wire_api = "responses"`);
-  print(`  SDKs         OPENAI_BASE_URL=${endpoint}/v1  ANTHROPIC_BASE_URL=${endpoint}`);
+  inputs.push(...keysFromEnv(process.env, catalogue));
+  const pooled = toPoolKeys(inputs, catalogue, clock.now());
+  duplicates.push(...pooled.duplicates);
+  if (duplicates.length > 0) log.info(`Dropped ${duplicates.length} duplicate key(s): ${duplicates.join(', ')}`);
+  return pooled.keys;
+}
+
+/** The pool and the counters, with the health and counts a previous run saved. */
+function restore(
+  config: ProxyConfig,
+  keys: PoolKey[],
+  state: SavedState | undefined,
+  clock: Clock,
+): { pool: KeyPool; stats: Stats } {
+  const pool = new KeyPool({
+    clock,
+    strategy: config.strategy,
+    cooldownStepsMs: config.cooldownStepsMs,
+    maxCooldownMs: config.maxCooldownMs,
+    degradedAfter: config.degradedAfter,
+    discardOnQuota: config.discardOnQuota,
+  });
+  pool.setKeys(keys);
+  if (state?.health) pool.importHealth(state.health);
+  const dailyResetHour = config.dailyResetHour;
+  const stats = state?.stats
+    ? Stats.fromJSON(clock, state.stats, { dailyResetHour })
+    : new Stats(clock, { dailyResetHour });
+  return { pool, stats };
 }

@@ -4,16 +4,34 @@ import { CliError } from './cliError';
 import { findToken } from './token';
 
 /** Options of `keyrelay status`, already parsed. */
-export interface StatusOptions { host: string; port: number; dataDir: string; token?: string; json: boolean }
+export interface StatusOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  token?: string;
+  json: boolean;
+}
 
 /** The parts of `/keyrelay/status` this command shows (src/core/status.ts builds it). */
 interface StatusKey {
-  providerId: string; label: string; masked: string; account?: string; state: string; coolingUntil?: number; modelCooldowns?: Record<string, number>;
-  lastError?: string; requestsToday: number; stats?: { requests: number; successes: number };
+  providerId: string;
+  label: string;
+  masked: string;
+  account?: string;
+  state: string;
+  coolingUntil?: number;
+  modelCooldowns?: Record<string, number>;
+  lastError?: string;
+  requestsToday: number;
+  stats?: { requests: number; successes: number };
 }
 interface StatusDoc {
-  version: string; endpoint?: string; strategy: string; at: number;
-  providers: Array<{ id: string; name: string; keys: number; usable: number }>; keys: StatusKey[];
+  version: string;
+  endpoint?: string;
+  strategy: string;
+  at: number;
+  providers: Array<{ id: string; name: string; keys: number; usable: number }>;
+  keys: StatusKey[];
 }
 
 /**
@@ -28,12 +46,16 @@ export async function status(opts: StatusOptions, print: (line: string) => void)
     res = await get(opts.host, opts.port, '/keyrelay/status', token?.value);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new CliError(code === 'ECONNREFUSED'
-      ? `Nothing listens on ${where}. Start it with "keyrelay serve" (or open VS Code), or pass the port it uses with --port.`
-      : `Could not ask ${where}: ${code ?? (err as Error).message}.`);
+    throw new CliError(
+      code === 'ECONNREFUSED'
+        ? `Nothing listens on ${where}. Start it with "keyrelay serve" (or open VS Code), or pass the port it uses with --port.`
+        : `Could not ask ${where}: ${code ?? (err as Error).message}.`,
+    );
   }
   if (res.status === 401) {
-    throw new CliError(`KeyRelay on ${where} refused the access token${token ? ` from ${token.where}` : ' (none was found)'}. Pass --token or set KEYRELAY_TOKEN to the proxy's token (in VS Code: "KeyRelay: Copy Access Token").`);
+    throw new CliError(
+      `KeyRelay on ${where} refused the access token${token ? ` from ${token.where}` : ' (none was found)'}. Pass --token or set KEYRELAY_TOKEN to the proxy's token (in VS Code: "KeyRelay: Copy Access Token").`,
+    );
   }
   let doc: StatusDoc;
   try {
@@ -47,15 +69,25 @@ export async function status(opts: StatusOptions, print: (line: string) => void)
   return 0;
 }
 
-function get(host: string, port: number, path: string, token: string | undefined): Promise<{ status: number; body: string }> {
+function get(
+  host: string,
+  port: number,
+  path: string,
+  token: string | undefined,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host, port, path, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 5 s'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.end();
@@ -66,20 +98,33 @@ function get(host: string, port: number, path: string, token: string | undefined
 function render(doc: StatusDoc): string[] {
   const usable = doc.keys.filter((k) => k.state === 'active').length;
   const today = doc.keys.reduce((n, k) => n + (k.requestsToday ?? 0), 0);
-  const lines = [`KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`];
-  if (doc.keys.length === 0) lines.push('No keys: requests are answered in fallback mode. Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.');
+  const lines = [
+    `KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`,
+  ];
+  if (doc.keys.length === 0)
+    lines.push(
+      'No keys: requests are answered in fallback mode. Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.',
+    );
   for (const p of doc.providers) {
-    const rows = doc.keys.filter((k) => k.providerId === p.id).map((k) => [
-      k.account ? `[${k.account}] ${k.label}` : k.label,
-      k.masked,
-      stateText(k, doc.at),
-      `${k.requestsToday ?? 0} today`,
-      k.stats?.requests ? `${Math.round((100 * k.stats.successes) / k.stats.requests)}% ok` : '',
-      k.lastError ? oneLine(k.lastError, 80) : '',
-    ]);
+    const rows = doc.keys
+      .filter((k) => k.providerId === p.id)
+      .map((k) => [
+        k.account ? `[${k.account}] ${k.label}` : k.label,
+        k.masked,
+        stateText(k, doc.at),
+        `${k.requestsToday ?? 0} today`,
+        k.stats?.requests ? `${Math.round((100 * k.stats.successes) / k.stats.requests)}% ok` : '',
+        k.lastError ? oneLine(k.lastError, 80) : '',
+      ]);
     const width = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i].length))) ?? [];
     lines.push('', `${p.name} · ${p.usable}/${p.keys} usable`);
-    for (const r of rows) lines.push(`  ${r.map((c, i) => (i < r.length - 1 ? c.padEnd(width[i]) : c)).join('  ').trimEnd()}`);
+    for (const r of rows)
+      lines.push(
+        `  ${r
+          .map((c, i) => (i < r.length - 1 ? c.padEnd(width[i]) : c))
+          .join('  ')
+          .trimEnd()}`,
+      );
   }
   return lines;
 }

@@ -10,7 +10,10 @@ export function dataDirOf(flag: string | undefined): string {
 }
 
 /** The access token and where it came from (for messages: never the token itself). */
-export interface FoundToken { value: string; where: string }
+export interface FoundToken {
+  value: string;
+  where: string;
+}
 
 /** `--token`, else `KEYRELAY_TOKEN`, else `<data-dir>/token`; undefined when none is set. */
 export function findToken(flag: string | undefined, dataDir: string): FoundToken | undefined {

@@ -89,6 +89,10 @@ export function jsonSyntaxProblem(err: unknown, text: string): { problem: string
   const message = err instanceof Error ? err.message : String(err);
   const pos = /at position (\d+)/.exec(message);
   const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
-  const what = message.split(/,?\s*(?:\.\.\.)?"/)[0].replace(/ in JSON( at position \d+)?.*$/, '').trim() || 'Not valid JSON';
+  const what =
+    message
+      .split(/,?\s*(?:\.\.\.)?"/)[0]
+      .replace(/ in JSON( at position \d+)?.*$/, '')
+      .trim() || 'Not valid JSON';
   return { problem: line ? `${what} (line ${line})` : what, line };
 }

@@ -14,7 +14,14 @@ export type Event<T> = (listener: (e: T) => unknown, thisArgs?: unknown, disposa
 /** Wraps a function as a Disposable that runs at most once. */
 export function toDisposable(fn: () => void): Disposable {
   let done = false;
-  return { dispose: () => { if (!done) { done = true; fn(); } } };
+  return {
+    dispose: () => {
+      if (!done) {
+        done = true;
+        fn();
+      }
+    },
+  };
 }
 
 /** Fires events to listeners; listeners that throw do not stop the others. */
@@ -43,7 +50,9 @@ export class Emitter<T> implements Disposable {
       try {
         l(e);
       } catch (err) {
-        queueMicrotask(() => { throw err; });
+        queueMicrotask(() => {
+          throw err;
+        });
       }
     }
   }

@@ -70,7 +70,7 @@ export class SecretRedactor {
     const tail = secret.slice(-8);
     const list = this.byTail.get(tail);
     if (!list) return;
-    const rest = list.filter(s => s !== secret);
+    const rest = list.filter((s) => s !== secret);
     if (rest.length) this.byTail.set(tail, rest);
     else this.byTail.delete(tail);
     // minLen only ever shrinks on add; recomputing here keeps the tokenising path's cut-off tight.

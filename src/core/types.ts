@@ -14,7 +14,14 @@ export type KeyState = 'active' | 'cooling' | 'invalid' | 'discarded';
 /** Key-selection strategies (DESIGN §4). */
 export type StrategyName = 'round-robin' | 'random' | 'weighted' | 'least-used' | 'latency' | 'cache-affinity';
 
-export const STRATEGIES: readonly StrategyName[] = ['round-robin', 'random', 'weighted', 'least-used', 'latency', 'cache-affinity'];
+export const STRATEGIES: readonly StrategyName[] = [
+  'round-robin',
+  'random',
+  'weighted',
+  'least-used',
+  'latency',
+  'cache-affinity',
+];
 
 /** Milliseconds since the epoch, injectable so tests run on a fake clock. */
 export interface Clock {
@@ -105,7 +112,8 @@ export type Outcome =
   | { kind: 'server-error'; status?: number; reason: string; errorType?: string };
 
 /** Failure classes counted by the stats. */
-export type FailureClass = 'client' | 'rate-limit' | 'auth' | 'quota' | 'server' | 'network' | 'timeout' | 'aborted' | 'local';
+export type FailureClass =
+  'client' | 'rate-limit' | 'auth' | 'quota' | 'server' | 'network' | 'timeout' | 'aborted' | 'local';
 
 /** The proxy's settings; the same names serve VS Code settings and the CLI config file. */
 export interface ProxyConfig {

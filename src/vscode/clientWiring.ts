@@ -17,9 +17,24 @@ interface ClientSpec {
 }
 
 const CLIENTS: Record<Client, ClientSpec> = {
-  continue: { title: 'Continue', file: (h) => path.join(h, '.continue', 'config.yaml'), defaultModel: 'gpt-4o', transform: wireContinue },
-  claude: { title: 'Claude Code', file: (h) => path.join(h, '.claude', 'settings.json'), defaultModel: '', transform: wireClaudeCode },
-  codex: { title: 'Codex', file: (h) => path.join(h, '.codex', 'config.toml'), defaultModel: 'gpt-5', transform: wireCodex },
+  continue: {
+    title: 'Continue',
+    file: (h) => path.join(h, '.continue', 'config.yaml'),
+    defaultModel: 'gpt-4o',
+    transform: wireContinue,
+  },
+  claude: {
+    title: 'Claude Code',
+    file: (h) => path.join(h, '.claude', 'settings.json'),
+    defaultModel: '',
+    transform: wireClaudeCode,
+  },
+  codex: {
+    title: 'Codex',
+    file: (h) => path.join(h, '.codex', 'config.toml'),
+    defaultModel: 'gpt-5',
+    transform: wireCodex,
+  },
   aider: { title: 'Aider', file: (h) => path.join(h, '.aider.conf.yml'), defaultModel: 'gpt-4o', transform: wireAider },
 };
 
@@ -51,9 +66,11 @@ export class ClientWiring extends DisposableBase {
 
   constructor(private readonly deps: WiringDeps) {
     super();
-    this._register(vscode.workspace.registerTextDocumentContentProvider(SCHEME, {
-      provideTextDocumentContent: (uri) => this.previews.get(uri.path) ?? '',
-    }));
+    this._register(
+      vscode.workspace.registerTextDocumentContentProvider(SCHEME, {
+        provideTextDocumentContent: (uri) => this.previews.get(uri.path) ?? '',
+      }),
+    );
   }
 
   /** Preview → confirm → write. Returns the file written, or undefined when nothing was written. */
@@ -61,7 +78,12 @@ export class ClientWiring extends DisposableBase {
     const spec = CLIENTS[client];
     const t = this.requireTarget();
     const model = spec.defaultModel
-      ? await this.deps.prompts.input({ title: `${spec.title}: model`, prompt: 'Model id the assistant should request', value: spec.defaultModel, ignoreFocusOut: true })
+      ? await this.deps.prompts.input({
+          title: `${spec.title}: model`,
+          prompt: 'Model id the assistant should request',
+          value: spec.defaultModel,
+          ignoreFocusOut: true,
+        })
       : '';
     if (model === undefined) return undefined;
     const file = spec.file(this.deps.homeDir());
@@ -73,8 +95,11 @@ export class ClientWiring extends DisposableBase {
       return undefined;
     }
     await this.showDiff(client, file, before ?? '', after, t.token);
-    const answer = await this.deps.prompts.confirm(`Write the KeyRelay settings to ${file}?`,
-      `The diff shows the change (the access token is masked there). Other content of the file is kept.`, 'Write');
+    const answer = await this.deps.prompts.confirm(
+      `Write the KeyRelay settings to ${file}?`,
+      `The diff shows the change (the access token is masked there). Other content of the file is kept.`,
+      'Write',
+    );
     if (answer !== 'Write') return undefined;
     await this.write(file, after);
     await this.remember(client, model);
@@ -86,12 +111,21 @@ export class ClientWiring extends DisposableBase {
   /** Copyable values for Cline / Roo Code's "OpenAI Compatible" provider. */
   async showCline(): Promise<void> {
     const t = this.requireTarget();
-    const model = await this.deps.prompts.input({ title: 'Cline / Roo: model', prompt: 'Model id to use', value: 'gpt-4o' });
+    const model = await this.deps.prompts.input({
+      title: 'Cline / Roo: model',
+      prompt: 'Model id to use',
+      value: 'gpt-4o',
+    });
     if (model === undefined) return;
     const rows = clineSetup({ ...t, model });
     const pick = await this.deps.prompts.quickPick(
-      rows.map((r) => ({ label: r.label, description: r.label === 'API Key' ? 'the KeyRelay access token (select to copy)' : r.value, value: r.value })),
-      { title: 'Cline / Roo Code: API Provider "OpenAI Compatible"', placeHolder: 'Select a value to copy it' });
+      rows.map((r) => ({
+        label: r.label,
+        description: r.label === 'API Key' ? 'the KeyRelay access token (select to copy)' : r.value,
+        value: r.value,
+      })),
+      { title: 'Cline / Roo Code: API Provider "OpenAI Compatible"', placeHolder: 'Select a value to copy it' },
+    );
     if (!pick) return;
     await vscode.env.clipboard.writeText(pick.value);
     void this.deps.prompts.info(`Copied ${pick.label}.`);
@@ -104,7 +138,8 @@ export class ClientWiring extends DisposableBase {
     const t = this.deps.target();
     if (!clients.length || !t) return;
     const names = clients.map((c) => CLIENTS[c].title).join(', ');
-    if ((await this.deps.prompts.info(`KeyRelay moved to ${t.endpoint}. Update ${names}?`, 'Update')) !== 'Update') return;
+    if ((await this.deps.prompts.info(`KeyRelay moved to ${t.endpoint}. Update ${names}?`, 'Update')) !== 'Update')
+      return;
     for (const c of clients) {
       const file = CLIENTS[c].file(this.deps.homeDir());
       const before = await readOrUndefined(file);
@@ -137,7 +172,12 @@ export class ClientWiring extends DisposableBase {
     const right = `/${client}/${stamp}/after/${path.basename(file)}`;
     this.previews.set(left, mask(before));
     this.previews.set(right, mask(after));
-    await vscode.commands.executeCommand('vscode.diff', vscode.Uri.from({ scheme: SCHEME, path: left }),
-      vscode.Uri.from({ scheme: SCHEME, path: right }), `${path.basename(file)}: KeyRelay change (preview)`, { preview: true });
+    await vscode.commands.executeCommand(
+      'vscode.diff',
+      vscode.Uri.from({ scheme: SCHEME, path: left }),
+      vscode.Uri.from({ scheme: SCHEME, path: right }),
+      `${path.basename(file)}: KeyRelay change (preview)`,
+      { preview: true },
+    );
   }
 }

@@ -23,7 +23,9 @@ export function runCommand(log: CommandDeps['log'], fn: (...args: unknown[]) => 
     } catch (err) {
       log.error(err instanceof Error ? err : String(err));
       const msg = err instanceof Error ? err.message : String(err);
-      void vscode.window.showErrorMessage(`KeyRelay: ${msg}`, 'Show Log').then((a) => { if (a) log.show(); });
+      void vscode.window.showErrorMessage(`KeyRelay: ${msg}`, 'Show Log').then((a) => {
+        if (a) log.show();
+      });
       return undefined;
     }
   };
@@ -57,38 +59,8 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       void d.prompts.info('Copied the KeyRelay access token: use it as the API key in your assistant.');
     },
     [Command.showLog]: async () => d.log.show(),
-    [Command.showStatus]: async () => {
-      const e = endpoint();
-      const port = d.controller.state.port;
-      let body: unknown = { running: false, note: 'The proxy is not running.', keys: d.hub.refresh().keys.map(({ history: _h, ...k }) => k) };
-      if (e && port) body = (await getLocalJson(port, '/keyrelay/status', d.vault.accessToken, 5_000)).body;
-      const name = `/KeyRelay status ${new Date().toLocaleTimeString()}.json`;
-      statusDocs.set(name, JSON.stringify(body, null, 2));
-      const doc = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: STATUS_SCHEME, path: name }));
-      await vscode.languages.setTextDocumentLanguage(doc, 'json');
-      await vscode.window.showTextDocument(doc, { preview: true });
-    },
-    [Command.showActions]: async () => {
-      const serving = d.controller.isServing;
-      const actions = [
-        { label: '$(add) Add Key', command: Command.addKey },
-        { label: '$(cloud-download) Import Keys', command: Command.importKeys },
-        { label: '$(beaker) Test All Keys', command: Command.testAllKeys },
-        { label: '$(copy) Copy Endpoint', command: Command.copyEndpoint, description: endpoint() },
-        { label: '$(key) Copy Access Token', command: Command.copyAccessToken },
-        { label: '$(info) Show Status', command: Command.showStatus },
-        { label: '$(output) Show Log', command: Command.showLog },
-        serving ? { label: '$(debug-stop) Stop Proxy', command: Command.stopProxy } : { label: '$(play) Start Proxy', command: Command.startProxy },
-        { label: '$(debug-restart) Restart Proxy', command: Command.restartProxy },
-        { label: '$(plug) Configure Continue', command: Command.configureContinue },
-        { label: '$(plug) Configure Claude Code', command: Command.configureClaudeCode },
-        { label: '$(plug) Configure Codex', command: Command.configureCodex },
-        { label: '$(plug) Configure Aider', command: Command.configureAider },
-        { label: '$(plug) Show Cline / Roo Setup', command: Command.showClineSetup },
-      ];
-      const pick = await d.prompts.quickPick(actions, { title: 'KeyRelay', placeHolder: 'What do you want to do?' });
-      if (pick) await vscode.commands.executeCommand(pick.command);
-    },
+    [Command.showStatus]: () => showStatus(d, statusDocs),
+    [Command.showActions]: () => showActions(d),
     [Command.configureContinue]: () => d.wiring.configure('continue'),
     [Command.configureClaudeCode]: () => d.wiring.configure('claude'),
     [Command.configureCodex]: () => d.wiring.configure('codex'),
@@ -97,7 +69,53 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
   };
 
   return [
-    vscode.workspace.registerTextDocumentContentProvider(STATUS_SCHEME, { provideTextDocumentContent: (uri) => statusDocs.get(uri.path) ?? '' }),
+    vscode.workspace.registerTextDocumentContentProvider(STATUS_SCHEME, {
+      provideTextDocumentContent: (uri) => statusDocs.get(uri.path) ?? '',
+    }),
     ...Object.entries(handlers).map(([id, fn]) => vscode.commands.registerCommand(id, runCommand(d.log, fn))),
   ];
+}
+
+/** The running proxy's /keyrelay/status (or the local keys while it is off) as a JSON document. */
+async function showStatus(d: CommandDeps, statusDocs: Map<string, string>): Promise<void> {
+  const endpoint = () => d.controller.state.endpoint;
+  const e = endpoint();
+  const port = d.controller.state.port;
+  let body: unknown = {
+    running: false,
+    note: 'The proxy is not running.',
+    keys: d.hub.refresh().keys.map(({ history: _h, ...k }) => k),
+  };
+  if (e && port) body = (await getLocalJson(port, '/keyrelay/status', d.vault.accessToken, 5_000)).body;
+  const name = `/KeyRelay status ${new Date().toLocaleTimeString()}.json`;
+  statusDocs.set(name, JSON.stringify(body, null, 2));
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: STATUS_SCHEME, path: name }));
+  await vscode.languages.setTextDocumentLanguage(doc, 'json');
+  await vscode.window.showTextDocument(doc, { preview: true });
+}
+
+/** The status bar's menu: the common actions in one quick pick. */
+async function showActions(d: CommandDeps): Promise<void> {
+  const endpoint = () => d.controller.state.endpoint;
+  const serving = d.controller.isServing;
+  const actions = [
+    { label: '$(add) Add Key', command: Command.addKey },
+    { label: '$(cloud-download) Import Keys', command: Command.importKeys },
+    { label: '$(beaker) Test All Keys', command: Command.testAllKeys },
+    { label: '$(copy) Copy Endpoint', command: Command.copyEndpoint, description: endpoint() },
+    { label: '$(key) Copy Access Token', command: Command.copyAccessToken },
+    { label: '$(info) Show Status', command: Command.showStatus },
+    { label: '$(output) Show Log', command: Command.showLog },
+    serving
+      ? { label: '$(debug-stop) Stop Proxy', command: Command.stopProxy }
+      : { label: '$(play) Start Proxy', command: Command.startProxy },
+    { label: '$(debug-restart) Restart Proxy', command: Command.restartProxy },
+    { label: '$(plug) Configure Continue', command: Command.configureContinue },
+    { label: '$(plug) Configure Claude Code', command: Command.configureClaudeCode },
+    { label: '$(plug) Configure Codex', command: Command.configureCodex },
+    { label: '$(plug) Configure Aider', command: Command.configureAider },
+    { label: '$(plug) Show Cline / Roo Setup', command: Command.showClineSetup },
+  ];
+  const pick = await d.prompts.quickPick(actions, { title: 'KeyRelay', placeHolder: 'What do you want to do?' });
+  if (pick) await vscode.commands.executeCommand(pick.command);
 }

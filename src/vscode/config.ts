@@ -20,7 +20,10 @@ const seconds = (v: unknown, fallbackMs: number): number =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : fallbackMs;
 
 /** Maps the user's settings to the core's ProxyConfig; bad values fall back to the defaults. */
-export function readConfig(globalStorageDir: string, cfg = vscode.workspace.getConfiguration('keyRelay')): ExtensionConfig {
+export function readConfig(
+  globalStorageDir: string,
+  cfg = vscode.workspace.getConfiguration('keyRelay'),
+): ExtensionConfig {
   const get = <T>(key: string): T | undefined => cfg.get<T>(key);
   const strategy = get<string>('rotation.strategy');
   const steps = get<unknown[]>('rotation.cooldownSeconds');
@@ -33,8 +36,10 @@ export function readConfig(globalStorageDir: string, cfg = vscode.workspace.getC
     host: (get<string>('proxy.host') || DEFAULT_CONFIG.host).trim(),
     port: Number.isInteger(port) && port! >= 0 && port! <= 65535 ? port! : DEFAULT_CONFIG.port,
     strategy: STRATEGIES.includes(strategy as StrategyName) ? (strategy as StrategyName) : DEFAULT_CONFIG.strategy,
-    cooldownStepsMs: Array.isArray(steps) && steps.length > 0 && steps.every((s) => typeof s === 'number' && s >= 0)
-      ? (steps as number[]).map((s) => s * 1000) : [...DEFAULT_CONFIG.cooldownStepsMs],
+    cooldownStepsMs:
+      Array.isArray(steps) && steps.length > 0 && steps.every((s) => typeof s === 'number' && s >= 0)
+        ? (steps as number[]).map((s) => s * 1000)
+        : [...DEFAULT_CONFIG.cooldownStepsMs],
     maxCooldownMs: seconds(get('rotation.maxCooldownSeconds'), DEFAULT_CONFIG.maxCooldownMs),
     degradedAfter: Math.max(1, get<number>('rotation.degradedAfter') ?? DEFAULT_CONFIG.degradedAfter),
     discardOnQuota: get<boolean>('rotation.discardOnQuota') ?? DEFAULT_CONFIG.discardOnQuota,
@@ -43,14 +48,22 @@ export function readConfig(globalStorageDir: string, cfg = vscode.workspace.getC
     idleTimeoutMs: seconds(get('timeouts.idleSeconds'), DEFAULT_CONFIG.idleTimeoutMs),
     maxAttempts: Math.max(0, Math.floor(get<number>('retry.maxAttempts') ?? 0)),
     maxWaitMs: seconds(get('retry.maxWaitSeconds'), DEFAULT_CONFIG.maxWaitMs),
-    maxBodyBytes: typeof maxBodyMB === 'number' && maxBodyMB > 0 ? Math.round(maxBodyMB * 1024 * 1024) : DEFAULT_CONFIG.maxBodyBytes,
+    maxBodyBytes:
+      typeof maxBodyMB === 'number' && maxBodyMB > 0
+        ? Math.round(maxBodyMB * 1024 * 1024)
+        : DEFAULT_CONFIG.maxBodyBytes,
     passthrough: get<boolean>('proxy.passthrough') ?? DEFAULT_CONFIG.passthrough,
     allowedOrigins: Array.isArray(origins) ? origins.filter((o): o is string => typeof o === 'string') : [],
     requestLogDir: get<boolean>('logging.requests') ? path.join(globalStorageDir, 'requests') : '',
-    dailyResetHour: Number.isInteger(resetHour) && resetHour! >= -1 && resetHour! <= 23 ? resetHour! : DEFAULT_CONFIG.dailyResetHour,
+    dailyResetHour:
+      Number.isInteger(resetHour) && resetHour! >= -1 && resetHour! <= 23 ? resetHour! : DEFAULT_CONFIG.dailyResetHour,
   };
   const providers = get<unknown[]>('providers');
-  return { proxy, autoStart: get<boolean>('proxy.autoStart') ?? true, providers: Array.isArray(providers) ? providers : [] };
+  return {
+    proxy,
+    autoStart: get<boolean>('proxy.autoStart') ?? true,
+    providers: Array.isArray(providers) ? providers : [],
+  };
 }
 
 /** Which restart-relevant fields differ between two configs. */
@@ -67,12 +80,14 @@ export class ConfigWatcher extends DisposableBase {
   constructor(private readonly globalStorageDir: string) {
     super();
     this._current = readConfig(globalStorageDir);
-    this._register(vscode.workspace.onDidChangeConfiguration((e) => {
-      if (!e.affectsConfiguration('keyRelay')) return;
-      const previous = this._current;
-      this._current = readConfig(this.globalStorageDir);
-      this._onDidChange.fire({ next: this._current, previous });
-    }));
+    this._register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (!e.affectsConfiguration('keyRelay')) return;
+        const previous = this._current;
+        this._current = readConfig(this.globalStorageDir);
+        this._onDidChange.fire({ next: this._current, previous });
+      }),
+    );
   }
 
   get current(): ExtensionConfig {

@@ -6,9 +6,13 @@ import type { KeyRow, ViewModel, ViewModelHub } from '../core/view/viewModel';
 
 function tooltip(row: KeyRow): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  const rate = row.requests ? `${Math.round((row.successes / row.requests) * 100)}% of ${row.requests}` : 'no requests yet';
+  const rate = row.requests
+    ? `${Math.round((row.successes / row.requests) * 100)}% of ${row.requests}`
+    : 'no requests yet';
   md.appendMarkdown(`**${escape(row.label)}** ${code(row.masked)} — ${row.state}\n\n`);
-  md.appendMarkdown(`Success rate: ${rate}  \nTokens: ${row.inputTokens} in / ${row.outputTokens} out  \nToday: ${row.today} requests\n\n`);
+  md.appendMarkdown(
+    `Success rate: ${rate}  \nTokens: ${row.inputTokens} in / ${row.outputTokens} out  \nToday: ${row.today} requests\n\n`,
+  );
   if (row.account) md.appendMarkdown(`Account ${code(row.account)} (its keys share one limit)\n\n`);
   if (row.lastError) md.appendMarkdown(`Last error: ${escape(row.lastError)}\n\n`);
   const history = row.history.slice(-5).reverse();
@@ -36,7 +40,10 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   private vm: ViewModel;
   private signature = '';
 
-  constructor(hub: ViewModelHub, private readonly providerName: (id: string) => string) {
+  constructor(
+    hub: ViewModelHub,
+    private readonly providerName: (id: string) => string,
+  ) {
     super();
     this.vm = hub.current;
     this.signature = this.sign(this.vm);
@@ -53,7 +60,19 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   }
 
   private sign(vm: ViewModel): string {
-    return JSON.stringify(vm.keys.map((k) => [k.providerId, k.account, renderKey(k, vm.at), k.requests, k.successes, k.inputTokens, k.outputTokens, k.lastError, k.history.length]));
+    return JSON.stringify(
+      vm.keys.map((k) => [
+        k.providerId,
+        k.account,
+        renderKey(k, vm.at),
+        k.requests,
+        k.successes,
+        k.inputTokens,
+        k.outputTokens,
+        k.lastError,
+        k.history.length,
+      ]),
+    );
   }
 
   /** The rendered rows, flat (tests assert on these). */
@@ -65,7 +84,10 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   outline(node?: KeyNode, depth = 0): string[] {
     return this.getChildren(node).flatMap((child) => {
       const item = this.getTreeItem(child);
-      return [`${'  '.repeat(depth)}${String(item.label)} · ${String(item.description ?? '')}`, ...this.outline(child, depth + 1)];
+      return [
+        `${'  '.repeat(depth)}${String(item.label)} · ${String(item.description ?? '')}`,
+        ...this.outline(child, depth + 1),
+      ];
     });
   }
 
@@ -87,7 +109,8 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
     if (node.kind === 'account') {
       const item = new vscode.TreeItem(node.account, vscode.TreeItemCollapsibleState.Expanded);
       item.id = `account:${node.providerId}:${node.account}`;
-      item.description = node.keys.length === 1 ? '1 key in this account' : `${node.keys.length} keys share this account's limits`;
+      item.description =
+        node.keys.length === 1 ? '1 key in this account' : `${node.keys.length} keys share this account's limits`;
       item.tooltip = 'Keys of one account share its rate limits: rotating between them gains no capacity.';
       item.iconPath = new vscode.ThemeIcon('organization');
       return item;

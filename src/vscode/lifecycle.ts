@@ -1,4 +1,3 @@
-import * as net from 'node:net';
 import * as vscode from 'vscode';
 import type { KeyPool, PoolOptions } from '../core/pool/keyPool';
 import { validateProviderSpec } from '../core/config/providers';
@@ -13,10 +12,17 @@ import type { ProxyController } from '../core/windows/proxyController';
 import type { HealthPersistence } from './persistence';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { ViewModelHub } from '../core/view/viewModel';
+import { findFreePort } from '../core/windows/localHttp';
 
 /** The pool's share of the proxy settings. */
 export function poolOptions(p: ProxyConfig): Omit<PoolOptions, 'clock'> {
-  return { strategy: p.strategy, cooldownStepsMs: p.cooldownStepsMs, maxCooldownMs: p.maxCooldownMs, degradedAfter: p.degradedAfter, discardOnQuota: p.discardOnQuota };
+  return {
+    strategy: p.strategy,
+    cooldownStepsMs: p.cooldownStepsMs,
+    maxCooldownMs: p.maxCooldownMs,
+    degradedAfter: p.degradedAfter,
+    discardOnQuota: p.discardOnQuota,
+  };
 }
 
 /** Custom providers from settings; a bad entry is logged and left out, the rest still load. */
@@ -34,7 +40,14 @@ export function customProviders(raw: unknown[], log: Logger): ProviderSpec[] {
 const isLoopback = (host: string) => host === '127.0.0.1' || host === 'localhost' || host === '::1';
 
 /** Applies a settings change live; a port or host change rebinds the server (DESIGN §8). */
-export function applyConfig(d: { pool: KeyPool; stats: Stats; catalogue: ProviderCatalogue; controller: ProxyController; wiring: ClientWiring; log: Logger }) {
+export function applyConfig(d: {
+  pool: KeyPool;
+  stats: Stats;
+  catalogue: ProviderCatalogue;
+  controller: ProxyController;
+  wiring: ClientWiring;
+  log: Logger;
+}) {
   return ({ next, previous }: { next: ExtensionConfig; previous: ExtensionConfig }): void => {
     d.catalogue.set(customProviders(next.providers, d.log));
     d.pool.setOptions(poolOptions(next.proxy));
@@ -42,30 +55,26 @@ export function applyConfig(d: { pool: KeyPool; stats: Stats; catalogue: Provide
     d.stats.setDailyResetHour(next.proxy.dailyResetHour);
     d.controller.updateConfig(next.proxy);
     if (next.proxy.host !== previous.proxy.host && !isLoopback(next.proxy.host)) {
-      void vscode.window.showWarningMessage(`KeyRelay now listens on ${next.proxy.host}: other machines that can reach it may use your keys if they learn the access token.`);
+      void vscode.window.showWarningMessage(
+        `KeyRelay now listens on ${next.proxy.host}: other machines that can reach it may use your keys if they learn the access token.`,
+      );
     }
     if (needsRestart(previous.proxy, next.proxy) && d.controller.state.role !== 'stopped') {
       d.log.info(`Proxy settings changed (port ${previous.proxy.port} → ${next.proxy.port}); restarting.`);
-      void d.controller.restart().then((s) => (s.role === 'leader' ? d.wiring.followPortChange() : undefined)).catch((err) => d.log.error(err));
+      void d.controller
+        .restart()
+        .then((s) => (s.role === 'leader' ? d.wiring.followPortChange() : undefined))
+        .catch((err) => d.log.error(err));
     }
   };
 }
 
-/** A port nobody holds right now, on loopback. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The port is held by a program that is not KeyRelay: say so, offer a free one in one click. */
 export async function offerAnotherPort(port: number): Promise<void> {
-  const pick = await vscode.window.showErrorMessage(`KeyRelay cannot start: port ${port} is in use by another program (not KeyRelay).`, 'Pick Another Port');
+  const pick = await vscode.window.showErrorMessage(
+    `KeyRelay cannot start: port ${port} is in use by another program (not KeyRelay).`,
+    'Pick Another Port',
+  );
   if (pick !== 'Pick Another Port') return;
   const free = await findFreePort();
   // The settings listener restarts the proxy on the new port.
@@ -83,7 +92,7 @@ export function warnAboutSecretStorage(memento: vscode.Memento, log: Logger): vo
   const weakLinux = !web && process.platform === 'linux' && !process.env.DBUS_SESSION_BUS_ADDRESS;
   if (!web && !weakLinux) return;
   const msg = web
-    ? 'KeyRelay: this is a web host (code-server or similar). API keys are kept in this browser\'s storage for the editor, which is weaker than an OS keychain.'
+    ? "KeyRelay: this is a web host (code-server or similar). API keys are kept in this browser's storage for the editor, which is weaker than an OS keychain."
     : 'KeyRelay: no OS keyring was found, so VS Code likely stores API keys with weak "basic text" encryption. Install and unlock a keyring (e.g. gnome-keyring) to protect them.';
   log.warn(msg);
   void memento.update(StorageKey.warnedStorage, true);
@@ -91,8 +100,16 @@ export function warnAboutSecretStorage(memento: vscode.Memento, log: Logger): vo
 }
 
 /** Loads keys and health, then starts the proxy; never rejects (failures go to the log). */
-export async function startUp(d: { vault: KeyVault; pool: KeyPool; persistence: HealthPersistence; controller: ProxyController;
-  hub: ViewModelHub; memento: vscode.Memento; log: Logger; autoStart: () => boolean }): Promise<void> {
+export async function startUp(d: {
+  vault: KeyVault;
+  pool: KeyPool;
+  persistence: HealthPersistence;
+  controller: ProxyController;
+  hub: ViewModelHub;
+  memento: vscode.Memento;
+  log: Logger;
+  autoStart: () => boolean;
+}): Promise<void> {
   try {
     await d.vault.load();
     d.pool.importHealth(d.persistence.loadHealth() ?? {});
@@ -107,5 +124,9 @@ export async function startUp(d: { vault: KeyVault; pool: KeyPool; persistence: 
 
 /** One warn line per key state change (the key masked, the reason already redacted by the pool). */
 export function logTransitions(pool: KeyPool, log: Logger): vscode.Disposable {
-  return pool.onDidTransition(({ key, transition: t }) => log.warn(`Key ${key.label} (${key.masked}) ${t.from} → ${t.to}: ${t.reason}${t.status ? ` (HTTP ${t.status})` : ''}${t.model ? ` [${t.model}]` : ''}`));
+  return pool.onDidTransition(({ key, transition: t }) =>
+    log.warn(
+      `Key ${key.label} (${key.masked}) ${t.from} → ${t.to}: ${t.reason}${t.status ? ` (HTTP ${t.status})` : ''}${t.model ? ` [${t.model}]` : ''}`,
+    ),
+  );
 }

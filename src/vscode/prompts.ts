@@ -5,7 +5,10 @@ import * as vscode from 'vscode';
  * (replace a method on the instance returned by `activate()`); the defaults are VS Code's own UI.
  */
 export class Prompts {
-  quickPick<T extends vscode.QuickPickItem>(items: readonly T[], options: vscode.QuickPickOptions): Promise<T | undefined> {
+  quickPick<T extends vscode.QuickPickItem>(
+    items: readonly T[],
+    options: vscode.QuickPickOptions,
+  ): Promise<T | undefined> {
     return Promise.resolve(vscode.window.showQuickPick(items, options));
   }
 

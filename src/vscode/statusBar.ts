@@ -26,17 +26,31 @@ export class StatusBarController extends DisposableBase {
     const r = renderStatus(vm);
     this.item.text = r.text;
     this.item.accessibilityInformation = { label: r.summary, role: 'button' };
-    this.item.backgroundColor = r.level === 'ok' ? undefined
-      : new vscode.ThemeColor(r.level === 'warning' ? 'statusBarItem.warningBackground' : 'statusBarItem.errorBackground');
+    this.item.backgroundColor =
+      r.level === 'ok'
+        ? undefined
+        : new vscode.ThemeColor(
+            r.level === 'warning' ? 'statusBarItem.warningBackground' : 'statusBarItem.errorBackground',
+          );
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = { enabledCommands: Object.values(Command) };
     md.appendMarkdown(`**${r.summary}**\n\n`);
     if (vm.endpoint) md.appendMarkdown(`Endpoint: \`${vm.endpoint}\` (OpenAI clients: \`${vm.endpoint}/v1\`)\n\n`);
     if (vm.error && vm.role !== 'follower') md.appendMarkdown(`${vm.error}\n\n`);
     const link = (label: string, cmd: string) => `[${label}](command:${cmd})`;
-    const toggle = vm.role === 'leader' || vm.role === 'follower' ? link('$(debug-stop) Stop', Command.stopProxy) : link('$(play) Start', Command.startProxy);
-    md.appendMarkdown([link('$(add) Add Key', Command.addKey), link('$(copy) Copy Endpoint', Command.copyEndpoint),
-      link('$(info) Status', Command.showStatus), link('$(output) Log', Command.showLog), toggle].join(' · '));
+    const toggle =
+      vm.role === 'leader' || vm.role === 'follower'
+        ? link('$(debug-stop) Stop', Command.stopProxy)
+        : link('$(play) Start', Command.startProxy);
+    md.appendMarkdown(
+      [
+        link('$(add) Add Key', Command.addKey),
+        link('$(copy) Copy Endpoint', Command.copyEndpoint),
+        link('$(info) Status', Command.showStatus),
+        link('$(output) Log', Command.showLog),
+        toggle,
+      ].join(' · '),
+    );
     this.item.tooltip = md;
   }
 }

@@ -14,14 +14,27 @@ function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
 async function bundleBaseline(dir) {
   const esbuild = await import('esbuild');
   const outfile = path.join(dir, 'baseline.js');
-  await esbuild.build({ entryPoints: [path.join(here, 'baselineExtension.cjs')], bundle: true, format: 'cjs', platform: 'node', target: 'node20', external: ['vscode'], outfile, logLevel: 'error', nodePaths: [path.join(root, 'node_modules')] });
+  await esbuild.build({
+    entryPoints: [path.join(here, 'baselineExtension.cjs')],
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    external: ['vscode'],
+    outfile,
+    logLevel: 'error',
+    nodePaths: [path.join(root, 'node_modules')],
+  });
   return outfile;
 }
 
@@ -32,14 +45,26 @@ async function sample(kind, bundle, dir) {
     [cmd, args] = pinned(PIN.proxy, process.execPath, ['-e', 'process.stdout.write("READY\\n")']);
     ready = /READY/;
   } else {
-    [cmd, args] = pinned(PIN.proxy, process.execPath, [path.join(here, 'activationHarness.cjs'), bundle, fs.mkdtempSync(path.join(dir, 's-'))]);
+    [cmd, args] = pinned(PIN.proxy, process.execPath, [
+      path.join(here, 'activationHarness.cjs'),
+      bundle,
+      fs.mkdtempSync(path.join(dir, 's-')),
+    ]);
     ready = /ACTIVATED ([\d.]+) ([\d.]+) \d+ ([\d.]+)|ACTIVATION_(TIMEOUT|ERROR.*)/;
   }
-  const p = await startChild(cmd, args, { ready, timeoutMs: 20_000, env: { BENCH_VSCODE_PORT: String(await freePort()) } });
+  const p = await startChild(cmd, args, {
+    ready,
+    timeoutMs: 20_000,
+    env: { BENCH_VSCODE_PORT: String(await freePort()) },
+  });
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
   await stop(p.child);
   if (kind !== 'empty' && !p.match[1]) throw new Error(`${kind}: ${p.match[0]}`);
-  return { wallMs, activateMs: kind === 'empty' ? 0 : Number(p.match[1]), requireMs: kind === 'empty' ? 0 : Number(p.match[3]) };
+  return {
+    wallMs,
+    activateMs: kind === 'empty' ? 0 : Number(p.match[1]),
+    requireMs: kind === 'empty' ? 0 : Number(p.match[3]),
+  };
 }
 
 /** Returns per-kind arrays of samples, or { error } when the extension bundle cannot activate. */
@@ -57,12 +82,21 @@ export async function activationBench({ samples = 7, extension = path.join(root,
     const m = (k, f) => median(res[k].map((x) => x[f]));
     return {
       samples: res,
-      emptyWallMs: m('empty', 'wallMs'), baselineWallMs: m('baseline', 'wallMs'), extensionWallMs: m('extension', 'wallMs'),
-      baselineActivateMs: m('baseline', 'activateMs'), extensionActivateMs: m('extension', 'activateMs'),
-      baselineRequireMs: m('baseline', 'requireMs'), extensionRequireMs: m('extension', 'requireMs'),
+      emptyWallMs: m('empty', 'wallMs'),
+      baselineWallMs: m('baseline', 'wallMs'),
+      extensionWallMs: m('extension', 'wallMs'),
+      baselineActivateMs: m('baseline', 'activateMs'),
+      extensionActivateMs: m('extension', 'activateMs'),
+      baselineRequireMs: m('baseline', 'requireMs'),
+      extensionRequireMs: m('extension', 'requireMs'),
     };
   } catch (e) {
-    return { error: String(e.message ?? e).split('\n').slice(0, 4).join(' | ') };
+    return {
+      error: String(e.message ?? e)
+        .split('\n')
+        .slice(0, 4)
+        .join(' | '),
+    };
   } finally {
     removeTemp(dir);
   }

@@ -25,18 +25,33 @@ net.Server.prototype.listen = function (...args) {
     if (done) return;
     done = true;
     const now = performance.now();
-    process.stdout.write(`ACTIVATED ${(now - t0).toFixed(2)} ${now.toFixed(2)} ${this.address().port} ${(tRequired - t0).toFixed(2)}\n`);
+    process.stdout.write(
+      `ACTIVATED ${(now - t0).toFixed(2)} ${now.toFixed(2)} ${this.address().port} ${(tRequired - t0).toFixed(2)}\n`,
+    );
     setImmediate(finish);
   });
   return origListen.apply(this, args);
 };
 
-const timer = setTimeout(() => { process.stdout.write('ACTIVATION_TIMEOUT\n'); process.exit(3); }, 15_000);
+const timer = setTimeout(() => {
+  process.stdout.write('ACTIVATION_TIMEOUT\n');
+  process.exit(3);
+}, 15_000);
 let ext, ctx;
 async function finish() {
   clearTimeout(timer);
-  try { if (ext && ext.deactivate) await Promise.race([ext.deactivate(), new Promise((r) => setTimeout(r, 2000))]); } catch { /* measuring, not testing */ }
-  for (const d of ctx.subscriptions) { try { d.dispose(); } catch { /* ignore */ } }
+  try {
+    if (ext && ext.deactivate) await Promise.race([ext.deactivate(), new Promise((r) => setTimeout(r, 2000))]);
+  } catch {
+    /* measuring, not testing */
+  }
+  for (const d of ctx.subscriptions) {
+    try {
+      d.dispose();
+    } catch {
+      /* ignore */
+    }
+  }
   process.exit(0);
 }
 
@@ -44,4 +59,12 @@ t0 = performance.now();
 ext = require(path.resolve(bundle));
 tRequired = performance.now();
 ctx = makeContext(path.resolve(__dirname, '../..'), storageDir);
-Promise.resolve(ext.activate(ctx)).catch((e) => { process.stdout.write(`ACTIVATION_ERROR ${String(e && e.stack || e).split('\n').slice(0, 3).join(' | ')}\n`); process.exit(4); });
+Promise.resolve(ext.activate(ctx)).catch((e) => {
+  process.stdout.write(
+    `ACTIVATION_ERROR ${String((e && e.stack) || e)
+      .split('\n')
+      .slice(0, 3)
+      .join(' | ')}\n`,
+  );
+  process.exit(4);
+});

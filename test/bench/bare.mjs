@@ -7,16 +7,30 @@ import http from 'node:http';
 import { Pool } from 'undici';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) and the auth headers we replace.
-const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'host', 'authorization', 'x-api-key']);
+const DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+  'authorization',
+  'x-api-key',
+]);
 
 export function startBare({ upstream, key, port = 0 }) {
   const pool = new Pool(upstream, { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 });
   const server = http.createServer((req, res) => {
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) if (!DROP.has(k)) headers[k] = v;
-    if (req.url.includes('/messages')) headers['x-api-key'] = key; else headers.authorization = `Bearer ${key}`;
+    if (req.url.includes('/messages')) headers['x-api-key'] = key;
+    else headers.authorization = `Bearer ${key}`;
     const ac = new AbortController();
-    res.on('close', () => { if (!res.writableFinished) ac.abort(); });
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     pool.stream(
       { path: req.url, method: req.method, headers, body: hasBody ? req : undefined, signal: ac.signal },
@@ -28,18 +42,26 @@ export function startBare({ upstream, key, port = 0 }) {
       },
       (err) => {
         if (!err) return;
-        if (!res.headersSent) { res.writeHead(502, { 'content-type': 'application/json' }); res.end(`{"error":{"message":"bare proxy: ${err.code ?? err.name}"}}`); }
-        else res.destroy(err);
+        if (!res.headersSent) {
+          res.writeHead(502, { 'content-type': 'application/json' });
+          res.end(`{"error":{"message":"bare proxy: ${err.code ?? err.name}"}}`);
+        } else res.destroy(err);
       },
     );
   });
   server.keepAliveTimeout = 120_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve({
-      port: server.address().port,
-      close: async () => { server.closeAllConnections(); server.close(); await pool.close(); },
-    }));
+    server.listen(port, '127.0.0.1', () =>
+      resolve({
+        port: server.address().port,
+        close: async () => {
+          server.closeAllConnections();
+          server.close();
+          await pool.close();
+        },
+      }),
+    );
   });
 }
 

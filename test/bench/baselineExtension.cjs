@@ -9,8 +9,15 @@ const vscode = require('vscode');
 exports.activate = function activate(context) {
   const out = vscode.window.createOutputChannel('Baseline', { log: true });
   const pool = new Pool('http://127.0.0.1:9', { connections: 16 });
-  const server = http.createServer((req, res) => { res.end('baseline'); });
+  const server = http.createServer((req, res) => {
+    res.end('baseline');
+  });
   server.listen(Number(process.env.BENCH_VSCODE_PORT || 0), '127.0.0.1', () => out.info('listening'));
-  context.subscriptions.push({ dispose: () => { server.close(); pool.close(); } });
+  context.subscriptions.push({
+    dispose: () => {
+      server.close();
+      pool.close();
+    },
+  });
 };
 exports.deactivate = function deactivate() {};

@@ -21,17 +21,33 @@ export async function measureAfterGc(target) {
   const pending = new Map();
   ws.addEventListener('message', (ev) => {
     const msg = JSON.parse(String(ev.data));
-    if (msg.id && pending.has(msg.id)) { pending.get(msg.id)(msg.result); pending.delete(msg.id); }
+    if (msg.id && pending.has(msg.id)) {
+      pending.get(msg.id)(msg.result);
+      pending.delete(msg.id);
+    }
   });
-  const call = (method, params = {}) => new Promise((resolve) => { const i = ++id; pending.set(i, resolve); ws.send(JSON.stringify({ id: i, method, params })); });
+  const call = (method, params = {}) =>
+    new Promise((resolve) => {
+      const i = ++id;
+      pending.set(i, resolve);
+      ws.send(JSON.stringify({ id: i, method, params }));
+    });
   const timer = setTimeout(() => ws.close(), 10_000);
   try {
-    await new Promise((resolve, reject) => { ws.addEventListener('open', resolve, { once: true }); ws.addEventListener('error', reject, { once: true }); });
+    await new Promise((resolve, reject) => {
+      ws.addEventListener('open', resolve, { once: true });
+      ws.addEventListener('error', reject, { once: true });
+    });
     await call('HeapProfiler.collectGarbage');
     await call('HeapProfiler.collectGarbage'); // second pass frees what the first one's finalizers released
     const usage = await call('Runtime.getHeapUsage');
     // RssFile is mostly node's own code pages: they grow when V8's optimizing compiler first runs.
-    return { heapMb: usage.usedSize / 1048576, rssMb: rssMb(target.pid), anonMb: rssMb(target.pid, 'RssAnon'), fileMb: rssMb(target.pid, 'RssFile') };
+    return {
+      heapMb: usage.usedSize / 1048576,
+      rssMb: rssMb(target.pid),
+      anonMb: rssMb(target.pid, 'RssAnon'),
+      fileMb: rssMb(target.pid, 'RssFile'),
+    };
   } catch {
     return { heapMb: NaN, rssMb: rssMb(target.pid) };
   } finally {

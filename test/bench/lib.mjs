@@ -9,13 +9,23 @@ const children = new Set();
 const tempDirs = new Set();
 
 function cleanup() {
-  for (const c of children) { try { process.kill(c.pid, 'SIGKILL'); } catch { /* already gone */ } }
+  for (const c of children) {
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
   children.clear();
   for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
   tempDirs.clear();
 }
 process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 
 /** A temp dir removed on exit. */
 export function tempDir(prefix = 'keyrelay-bench-') {
@@ -23,7 +33,10 @@ export function tempDir(prefix = 'keyrelay-bench-') {
   tempDirs.add(d);
   return d;
 }
-export function removeTemp(d) { fs.rmSync(d, { recursive: true, force: true }); tempDirs.delete(d); }
+export function removeTemp(d) {
+  fs.rmSync(d, { recursive: true, force: true });
+  tempDirs.delete(d);
+}
 
 /** CPU layout: with two or more CPUs proxies get CPU 0, load generator + mock + this process CPU 1. */
 export const CPUS = os.availableParallelism();
@@ -35,7 +48,10 @@ export const PIN = { proxy: '0', load: '1' };
  * session (`setsid`) so it gets its own scheduler autogroup, and sets that group's nice — with
  * autogroups on, a plain `nice` only ranks processes inside their own session. Others still run.
  */
-export const NICE = process.getuid?.() === 0 && process.env.KEYRELAY_BENCH_NICE !== '0' ? Number(process.env.KEYRELAY_BENCH_NICE ?? -10) : 0;
+export const NICE =
+  process.getuid?.() === 0 && process.env.KEYRELAY_BENCH_NICE !== '0'
+    ? Number(process.env.KEYRELAY_BENCH_NICE ?? -10)
+    : 0;
 export let priority = 'default';
 export function raisePriority() {
   if (!NICE) return;
@@ -43,7 +59,9 @@ export function raisePriority() {
     if (fs.existsSync('/proc/self/autogroup')) fs.writeFileSync('/proc/self/autogroup', String(NICE));
     os.setPriority(NICE);
     priority = `nice ${NICE} (own autogroup)`;
-  } catch { /* not permitted: measure at default priority */ }
+  } catch {
+    /* not permitted: measure at default priority */
+  }
 }
 export function pinned(cpu, cmd, args) {
   // `taskset -c` execs the command, so every thread (libuv pool, V8 workers) inherits the mask and
@@ -52,7 +70,11 @@ export function pinned(cpu, cmd, args) {
 }
 export function pinSelf() {
   if (!hasTaskset) return;
-  try { spawn('taskset', ['-a', '-p', '-c', PIN.load, String(process.pid)], { stdio: 'ignore' }); } catch { /* best effort */ }
+  try {
+    spawn('taskset', ['-a', '-p', '-c', PIN.load, String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    /* best effort */
+  }
 }
 
 /**
@@ -63,12 +85,21 @@ export function startChild(cmd, args, { ready, timeoutMs = 20_000, env, cwd, she
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd, shell, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
-    let out = '', err = '', done = false;
-    const timer = setTimeout(() => finish(new Error(`${cmd} ${args.join(' ')}: not ready after ${timeoutMs} ms\n${out}\n${err}`)), timeoutMs);
+    let out = '',
+      err = '',
+      done = false;
+    const timer = setTimeout(
+      () => finish(new Error(`${cmd} ${args.join(' ')}: not ready after ${timeoutMs} ms\n${out}\n${err}`)),
+      timeoutMs,
+    );
     const finish = (e, m) => {
       if (done) return;
-      done = true; clearTimeout(timer);
-      if (e) { stop(child); reject(e); } else resolve({ child, pid: child.pid, match: m, stdout: () => out, stderr: () => err });
+      done = true;
+      clearTimeout(timer);
+      if (e) {
+        stop(child);
+        reject(e);
+      } else resolve({ child, pid: child.pid, match: m, stdout: () => out, stderr: () => err });
     };
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
@@ -77,19 +108,43 @@ export function startChild(cmd, args, { ready, timeoutMs = 20_000, env, cwd, she
       const m = ready && out.match(ready);
       if (m) finish(null, m);
     });
-    child.stderr.on('data', (d) => { if (err.length < 1e6) err += d; });
-    child.on('exit', (code) => { children.delete(child); finish(new Error(`${cmd} exited with ${code} before ready\n${out}\n${err}`)); });
+    child.stderr.on('data', (d) => {
+      if (err.length < 1e6) err += d;
+    });
+    child.on('exit', (code) => {
+      children.delete(child);
+      finish(new Error(`${cmd} exited with ${code} before ready\n${out}\n${err}`));
+    });
     if (!ready) finish(null, null);
   });
 }
 
 /** Kills a child we started (by PID) and waits for it to exit (bounded). */
 export function stop(child, ms = 2000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) { children.delete(child); return Promise.resolve(); }
+  if (!child || child.exitCode !== null || child.signalCode !== null) {
+    children.delete(child);
+    return Promise.resolve();
+  }
   return new Promise((resolve) => {
-    const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } resolve(); }, ms);
-    child.once('exit', () => { clearTimeout(t); children.delete(child); resolve(); });
-    try { process.kill(child.pid, 'SIGTERM'); } catch { clearTimeout(t); resolve(); }
+    const t = setTimeout(() => {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      resolve();
+    }, ms);
+    child.once('exit', () => {
+      clearTimeout(t);
+      children.delete(child);
+      resolve();
+    });
+    try {
+      process.kill(child.pid, 'SIGTERM');
+    } catch {
+      clearTimeout(t);
+      resolve();
+    }
   });
 }
 
@@ -98,12 +153,31 @@ export function run(cmd, args, { env, timeoutMs = 120_000 } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
-    child.on('error', (e) => { clearTimeout(t); children.delete(child); reject(e); });
-    child.on('exit', (code) => { clearTimeout(t); children.delete(child); resolve({ code, out, err }); });
+    let out = '',
+      err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const t = setTimeout(() => {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(t);
+      children.delete(child);
+      reject(e);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      children.delete(child);
+      resolve({ code, out, err });
+    });
   });
 }
 
@@ -114,7 +188,9 @@ export function cpuSeconds(pid) {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / TICK;
-  } catch { return NaN; }
+  } catch {
+    return NaN;
+  }
 }
 /**
  * Machine-wide CPU ticks from /proc/stat: `steal` is time the hypervisor gave this VM's CPUs to
@@ -124,14 +200,18 @@ export function cpuTicks() {
   try {
     const f = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
     return { steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
-  } catch { return { steal: 0, total: 0 }; }
+  } catch {
+    return { steal: 0, total: 0 };
+  }
 }
 /** Resident set size in MB from /proc/<pid>/status. */
 export function rssMb(pid, field = 'VmRSS') {
   try {
     const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`));
     return m ? Number(m[1]) / 1024 : NaN;
-  } catch { return NaN; }
+  } catch {
+    return NaN;
+  }
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -141,8 +221,13 @@ export function median(a) {
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
-export function percentile(sorted, p) { return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN; }
-export function minMax(a) { const v = a.filter(Number.isFinite); return v.length ? [Math.min(...v), Math.max(...v)] : [NaN, NaN]; }
+export function percentile(sorted, p) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+}
+export function minMax(a) {
+  const v = a.filter(Number.isFinite);
+  return v.length ? [Math.min(...v), Math.max(...v)] : [NaN, NaN];
+}
 export function cv(a) {
   const v = a.filter(Number.isFinite);
   if (v.length < 2) return 0;
@@ -152,15 +237,27 @@ export function cv(a) {
 }
 export function shuffle(a) {
   const r = [...a];
-  for (let i = r.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [r[i], r[j]] = [r[j], r[i]]; }
+  for (let i = r.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [r[i], r[j]] = [r[j], r[i]];
+  }
   return r;
 }
 
 /** Small JSON HTTP helper for control endpoints (127.0.0.1 only). */
 export async function httpJson(url, { method = 'GET', body, headers } = {}) {
-  const res = await fetch(url, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await res.text();
   let json;
-  try { json = JSON.parse(text); } catch { json = undefined; }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
   return { status: res.status, json, text };
 }

@@ -16,7 +16,10 @@ export async function chooseLoadgen(pref = 'auto') {
   wrkPath = find();
   if (!wrkPath && process.getuid?.() === 0) {
     process.stderr.write('wrk missing: apt-get install -y wrk …\n');
-    await run('apt-get', ['install', '-y', 'wrk'], { timeoutMs: 180_000, env: { DEBIAN_FRONTEND: 'noninteractive' } }).catch(() => undefined);
+    await run('apt-get', ['install', '-y', 'wrk'], {
+      timeoutMs: 180_000,
+      env: { DEBIAN_FRONTEND: 'noninteractive' },
+    }).catch(() => undefined);
     wrkPath = find();
   }
   if (!wrkPath && pref === 'wrk') throw new Error('wrk requested but not installed');
@@ -28,24 +31,58 @@ export async function chooseLoadgen(pref = 'auto') {
  * @param o { kind, url, c, seconds, path, method, headers: Record<string,string>, bodyFile }
  */
 export async function runLoad(o) {
-  const headerLines = Object.entries(o.headers ?? {}).map(([k, v]) => `${k}: ${v}\n`).join('');
+  const headerLines = Object.entries(o.headers ?? {})
+    .map(([k, v]) => `${k}: ${v}\n`)
+    .join('');
   let res;
   if (o.kind === 'wrk') {
     const threads = o.c >= 50 ? '2' : '1';
-    const [cmd, args] = pinned(PIN.load, wrkPath, ['-t', threads, '-c', String(o.c), '-d', `${o.seconds}s`, '--timeout', '10s', '-s', path.join(here, 'wrk.lua'), o.url]);
-    res = await run(cmd, args, { env: { BENCH_METHOD: o.method ?? 'POST', BENCH_PATH: o.path, BENCH_HEADERS: headerLines, BENCH_BODY_FILE: o.bodyFile ?? '' }, timeoutMs: (o.seconds + 30) * 1000 });
+    const [cmd, args] = pinned(PIN.load, wrkPath, [
+      '-t',
+      threads,
+      '-c',
+      String(o.c),
+      '-d',
+      `${o.seconds}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      path.join(here, 'wrk.lua'),
+      o.url,
+    ]);
+    res = await run(cmd, args, {
+      env: {
+        BENCH_METHOD: o.method ?? 'POST',
+        BENCH_PATH: o.path,
+        BENCH_HEADERS: headerLines,
+        BENCH_BODY_FILE: o.bodyFile ?? '',
+      },
+      timeoutMs: (o.seconds + 30) * 1000,
+    });
   } else {
-    const [cmd, args] = pinned(PIN.load, process.execPath, [path.join(here, 'loadgen.mjs'), '--builtin', JSON.stringify(o)]);
+    const [cmd, args] = pinned(PIN.load, process.execPath, [
+      path.join(here, 'loadgen.mjs'),
+      '--builtin',
+      JSON.stringify(o),
+    ]);
     res = await run(cmd, args, { timeoutMs: (o.seconds + 30) * 1000 });
   }
   const line = res.out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
-  if (!line) throw new Error(`load generator produced no result (exit ${res.code}): ${res.out.slice(-400)} ${res.err.slice(-400)}`);
+  if (!line)
+    throw new Error(
+      `load generator produced no result (exit ${res.code}): ${res.out.slice(-400)} ${res.err.slice(-400)}`,
+    );
   const j = JSON.parse(line.slice(11));
   const seconds = j.durationUs / 1e6;
   return {
-    requests: j.requests, seconds, rps: j.requests / seconds,
-    errors: j.connect + j.read + j.write + j.status + j.timeout, statusErrors: j.status,
-    p50: j.p50, p90: j.p90, p99: j.p99,
+    requests: j.requests,
+    seconds,
+    rps: j.requests / seconds,
+    errors: j.connect + j.read + j.write + j.status + j.timeout,
+    statusErrors: j.status,
+    p50: j.p50,
+    p90: j.p90,
+    p99: j.p99,
   };
 }
 
@@ -57,7 +94,9 @@ async function builtin(o) {
   const body = o.bodyFile ? fs.readFileSync(o.bodyFile) : undefined;
   const headers = { ...o.headers };
   const lat = [];
-  let requests = 0, status = 0, read = 0;
+  let requests = 0,
+    status = 0,
+    read = 0;
   const t0 = process.hrtime.bigint();
   const end = t0 + BigInt(o.seconds * 1e9);
   async function worker() {
@@ -65,9 +104,13 @@ async function builtin(o) {
       const s = process.hrtime.bigint();
       try {
         const r = await pool.request({ path: o.path, method: o.method ?? 'POST', headers, body });
-        for await (const _ of r.body) { /* drain */ }
+        for await (const _ of r.body) {
+          /* drain */
+        }
         if (r.statusCode >= 400) status++;
-      } catch { read++; }
+      } catch {
+        read++;
+      }
       requests++;
       if (lat.length < 2e6) lat.push(Number(process.hrtime.bigint() - s) / 1000);
     }
@@ -77,7 +120,9 @@ async function builtin(o) {
   await pool.close();
   lat.sort((a, b) => a - b);
   const p = (q) => Math.round(lat[Math.min(lat.length - 1, Math.floor(q * lat.length))] ?? 0);
-  console.log(`BENCH_JSON ${JSON.stringify({ requests, durationUs, bytes: 0, connect: 0, read, write: 0, status, timeout: 0, p50: p(0.5), p90: p(0.9), p99: p(0.99) })}`);
+  console.log(
+    `BENCH_JSON ${JSON.stringify({ requests, durationUs, bytes: 0, connect: 0, read, write: 0, status, timeout: 0, p50: p(0.5), p90: p(0.9), p99: p(0.99) })}`,
+  );
 }
 
 if (process.argv[2] === '--builtin') await builtin(JSON.parse(process.argv[3]));

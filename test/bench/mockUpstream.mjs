@@ -8,16 +8,29 @@
 // Control (JSON): GET /__mock/stats, POST /__mock/reset, POST /__mock/fail {"<key>": status|null}.
 import http from 'node:http';
 
-const OPENAI_JSON = Buffer.from(JSON.stringify({
-  id: 'chatcmpl-bench', object: 'chat.completion', created: 1700000000, model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the mock upstream.' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
-}));
-const ANTHROPIC_JSON = Buffer.from(JSON.stringify({
-  id: 'msg_bench', type: 'message', role: 'assistant', model: 'claude-3-5-haiku-latest',
-  content: [{ type: 'text', text: 'Hello from the mock upstream.' }], stop_reason: 'end_turn',
-  usage: { input_tokens: 12, output_tokens: 7 },
-}));
+const OPENAI_JSON = Buffer.from(
+  JSON.stringify({
+    id: 'chatcmpl-bench',
+    object: 'chat.completion',
+    created: 1700000000,
+    model: 'gpt-4o-mini',
+    choices: [
+      { index: 0, message: { role: 'assistant', content: 'Hello from the mock upstream.' }, finish_reason: 'stop' },
+    ],
+    usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
+  }),
+);
+const ANTHROPIC_JSON = Buffer.from(
+  JSON.stringify({
+    id: 'msg_bench',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-3-5-haiku-latest',
+    content: [{ type: 'text', text: 'Hello from the mock upstream.' }],
+    stop_reason: 'end_turn',
+    usage: { input_tokens: 12, output_tokens: 7 },
+  }),
+);
 
 /** SSE events for one response (array of Buffers), cached per shape × chunk count. */
 const sseCache = new Map();
@@ -27,12 +40,24 @@ function sseChunks(anthropic, n) {
   if (c) return c;
   c = [];
   if (anthropic) {
-    c.push(`event: message_start\ndata: {"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-3-5-haiku-latest","content":[],"usage":{"input_tokens":12,"output_tokens":1}}}\n\n`);
-    for (let i = 0; i < n - 2; i++) c.push(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok${i} "}}\n\n`);
-    c.push(`event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":${n}}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`);
+    c.push(
+      `event: message_start\ndata: {"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","model":"claude-3-5-haiku-latest","content":[],"usage":{"input_tokens":12,"output_tokens":1}}}\n\n`,
+    );
+    for (let i = 0; i < n - 2; i++)
+      c.push(
+        `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok${i} "}}\n\n`,
+      );
+    c.push(
+      `event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":${n}}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`,
+    );
   } else {
-    for (let i = 0; i < n - 1; i++) c.push(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"tok${i} "},"finish_reason":null}]}\n\n`);
-    c.push(`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":${n},"total_tokens":${12 + n}}}\n\ndata: [DONE]\n\n`);
+    for (let i = 0; i < n - 1; i++)
+      c.push(
+        `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"tok${i} "},"finish_reason":null}]}\n\n`,
+      );
+    c.push(
+      `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":${n},"total_tokens":${12 + n}}}\n\ndata: [DONE]\n\n`,
+    );
   }
   c = c.map((s) => Buffer.from(s));
   c.whole = Buffer.concat(c);
@@ -45,9 +70,20 @@ const SSE_HEADERS = ['content-type', 'text/event-stream', 'cache-control', 'no-c
 
 /** Error bodies for injected failures, by status. */
 function errorBody(anthropic, status) {
-  const type = status === 429 ? 'rate_limit_error' : status === 400 ? 'invalid_request_error' : status === 401 ? 'authentication_error' : 'api_error';
+  const type =
+    status === 429
+      ? 'rate_limit_error'
+      : status === 400
+        ? 'invalid_request_error'
+        : status === 401
+          ? 'authentication_error'
+          : 'api_error';
   const msg = `mock injected ${status}`;
-  return Buffer.from(JSON.stringify(anthropic ? { type: 'error', error: { type, message: msg } } : { error: { message: msg, type, code: type } }));
+  return Buffer.from(
+    JSON.stringify(
+      anthropic ? { type: 'error', error: { type, message: msg } } : { error: { message: msg, type, code: type } },
+    ),
+  );
 }
 
 /** Starts the mock in this process; resolves with its control handle. */
@@ -57,7 +93,10 @@ export function startMock({ port = 0, fail = {} } = {}) {
   const connGroups = new Map(); // key family (index stripped) → connections opened
   const groupRequests = new Map(); // key family → requests (never reset: connections outlive resets)
   const aborted = []; // hrtime ns (string) when an unfinished response closed
-  let requests = 0, open = 0, connections = 0, abortedCount = 0;
+  let requests = 0,
+    open = 0,
+    connections = 0,
+    abortedCount = 0;
 
   const server = http.createServer((req, res) => {
     const url = req.url;
@@ -81,8 +120,11 @@ export function startMock({ port = 0, fail = {} } = {}) {
   server.headersTimeout = 125_000;
   server.requestTimeout = 0;
   server.on('connection', (s) => {
-    open++; connections++;
-    s.on('close', () => { open--; });
+    open++;
+    connections++;
+    s.on('close', () => {
+      open--;
+    });
   });
 
   function respond(req, res, h, auth, anthropic) {
@@ -104,17 +146,29 @@ export function startMock({ port = 0, fail = {} } = {}) {
     const chunks = sseChunks(anthropic, Math.max(2, Number(h['x-mock-chunks'] ?? 20)));
     const delay = Number(h['x-mock-delay'] ?? 0);
     res.writeHead(200, SSE_HEADERS);
-    if (delay < 0) { res.end(chunks.whole); return; }
+    if (delay < 0) {
+      res.end(chunks.whole);
+      return;
+    }
     let i = 0;
     let finished = false;
     res.on('close', () => {
-      if (!finished) { abortedCount++; aborted.push(process.hrtime.bigint().toString()); if (aborted.length > 100) aborted.shift(); }
+      if (!finished) {
+        abortedCount++;
+        aborted.push(process.hrtime.bigint().toString());
+        if (aborted.length > 100) aborted.shift();
+      }
     });
     const next = () => {
       if (res.destroyed) return;
-      if (i === chunks.length - 1) { finished = true; res.end(chunks[i]); return; }
+      if (i === chunks.length - 1) {
+        finished = true;
+        res.end(chunks[i]);
+        return;
+      }
       res.write(chunks[i++]);
-      if (delay === 0) setImmediate(next); else setTimeout(next, delay);
+      if (delay === 0) setImmediate(next);
+      else setTimeout(next, delay);
     };
     next();
   }
@@ -122,16 +176,34 @@ export function startMock({ port = 0, fail = {} } = {}) {
   function control(req, res, url) {
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (d) => { body += d; });
+    req.on('data', (d) => {
+      body += d;
+    });
     req.on('end', () => {
       let out;
       if (url === '/__mock/stats') {
-        out = { requests, open, connections, aborted: abortedCount, abortedAt: aborted, perKey: Object.fromEntries(perKey), connGroups: Object.fromEntries(connGroups), groupRequests: Object.fromEntries(groupRequests) };
+        out = {
+          requests,
+          open,
+          connections,
+          aborted: abortedCount,
+          abortedAt: aborted,
+          perKey: Object.fromEntries(perKey),
+          connGroups: Object.fromEntries(connGroups),
+          groupRequests: Object.fromEntries(groupRequests),
+        };
       } else if (url === '/__mock/reset') {
-        requests = 0; abortedCount = 0; perKey.clear(); aborted.length = 0; failures.clear();
+        requests = 0;
+        abortedCount = 0;
+        perKey.clear();
+        aborted.length = 0;
+        failures.clear();
         out = { ok: true };
       } else if (url === '/__mock/fail') {
-        for (const [k, v] of Object.entries(JSON.parse(body || '{}'))) { if (v) failures.set(k, v); else failures.delete(k); }
+        for (const [k, v] of Object.entries(JSON.parse(body || '{}'))) {
+          if (v) failures.set(k, v);
+          else failures.delete(k);
+        }
         out = { ok: true, failures: failures.size };
       } else {
         res.writeHead(404).end();
@@ -144,7 +216,16 @@ export function startMock({ port = 0, fail = {} } = {}) {
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve({ port: server.address().port, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) }));
+    server.listen(port, '127.0.0.1', () =>
+      resolve({
+        port: server.address().port,
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections();
+            server.close(r);
+          }),
+      }),
+    );
   });
 }
 function noop() {}
@@ -155,7 +236,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const fail = {};
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--port') port = Number(args[++i]);
-    else if (args[i] === '--fail') { const [k, s] = args[++i].split('='); fail[k] = Number(s); }
+    else if (args[i] === '--fail') {
+      const [k, s] = args[++i].split('=');
+      fail[k] = Number(s);
+    }
   }
   const m = await startMock({ port, fail });
   console.log(`MOCK listening ${m.port}`);

@@ -17,7 +17,19 @@ export async function gates({ T, mock, load, seconds, errors }) {
 
   // 0 errors over every load run so far (before we inject failures on purpose).
   data.errors = { ...errors };
-  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: errors under load', metric: 'errors', direct: errors.direct ?? 0, bare: errors.bare ?? 0, keyrelay: errors.keyrelay ?? 0, extras: Object.fromEntries(Object.entries(errors).filter(([k]) => !['direct', 'bare', 'keyrelay'].includes(k))), goal: '0', pass: Object.entries(errors).every(([name, n]) => !name.startsWith('keyrelay') || n === 0) }) });
+  rows.push({
+    order: 'late',
+    row: valueRow({
+      scenario: 'correctness: errors under load',
+      metric: 'errors',
+      direct: errors.direct ?? 0,
+      bare: errors.bare ?? 0,
+      keyrelay: errors.keyrelay ?? 0,
+      extras: Object.fromEntries(Object.entries(errors).filter(([k]) => !['direct', 'bare', 'keyrelay'].includes(k))),
+      goal: '0',
+      pass: Object.entries(errors).every(([name, n]) => !name.startsWith('keyrelay') || n === 0),
+    }),
+  });
 
   // Round-robin evenness from the mock's per-key counters.
   await mock.reset();
@@ -26,7 +38,17 @@ export async function gates({ T, mock, load, seconds, errors }) {
   const counts = keys3.map((k) => perKey[k] ?? 0);
   const rrRatio = Math.max(...counts) / Math.min(...counts);
   data.roundRobin = { counts, requests: rr.requests };
-  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: round-robin max/min per key', metric: 'ratio', keyrelay: rrRatio, ratio: `counts ${counts.join('/')}`, goal: '≤ 1.01', pass: rrRatio <= 1.01 }) });
+  rows.push({
+    order: 'late',
+    row: valueRow({
+      scenario: 'correctness: round-robin max/min per key',
+      metric: 'ratio',
+      keyrelay: rrRatio,
+      ratio: `counts ${counts.join('/')}`,
+      goal: '≤ 1.01',
+      pass: rrRatio <= 1.01,
+    }),
+  });
 
   // Connection reuse: a warm run, then a measured run, both with the built-in generator, which lets
   // in-flight requests finish (wrk stops mid-request, and a proxy must then drop that upstream
@@ -42,7 +64,19 @@ export async function gates({ T, mock, load, seconds, errors }) {
     conn[t.name] = { conns: c, requests: r.requests, perK: (c * 1000) / r.requests };
   }
   data.connections = conn;
-  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: upstream connections / 1,000 req', metric: 'conns', bare: conn.bare.perK, keyrelay: conn.keyrelay.perK, ratio: `${conn.keyrelay.conns} new conns for ${fmt(conn.keyrelay.requests)} req`, goal: '≤ 1', pass: conn.keyrelay.perK <= 1, note: 'c=10 after a warm run; built-in generator (finishes in-flight requests)' }) });
+  rows.push({
+    order: 'late',
+    row: valueRow({
+      scenario: 'correctness: upstream connections / 1,000 req',
+      metric: 'conns',
+      bare: conn.bare.perK,
+      keyrelay: conn.keyrelay.perK,
+      ratio: `${conn.keyrelay.conns} new conns for ${fmt(conn.keyrelay.requests)} req`,
+      goal: '≤ 1',
+      pass: conn.keyrelay.perK <= 1,
+      note: 'c=10 after a warm run; built-in generator (finishes in-flight requests)',
+    }),
+  });
 
   // One key of three answers 429: clients should still succeed (failover before the first byte).
   const pre429 = (await mock.stats()).perKey[keys3[0]] ?? 0;
@@ -52,8 +86,22 @@ export async function gates({ T, mock, load, seconds, errors }) {
   await mock.fail({ [keys3[0]]: null });
   const success = 1 - f429.errors / f429.requests;
   errors.keyrelay -= f429.errors; // counted here, not in the 0-errors gate
-  data.failover429 = { requests: f429.requests, errors: f429.errors, callsTo429Key: (st429.perKey[keys3[0]] ?? 0) - pre429 };
-  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: 1 of 3 keys answers 429', metric: 'client success', keyrelay: `${(success * 100).toFixed(2)}%`, ratio: `${fmt(data.failover429.callsTo429Key)} calls hit the 429 key`, goal: '≥ 99%', pass: success >= 0.99 }) });
+  data.failover429 = {
+    requests: f429.requests,
+    errors: f429.errors,
+    callsTo429Key: (st429.perKey[keys3[0]] ?? 0) - pre429,
+  };
+  rows.push({
+    order: 'late',
+    row: valueRow({
+      scenario: 'correctness: 1 of 3 keys answers 429',
+      metric: 'client success',
+      keyrelay: `${(success * 100).toFixed(2)}%`,
+      ratio: `${fmt(data.failover429.callsTo429Key)} calls hit the 429 key`,
+      goal: '≥ 99%',
+      pass: success >= 0.99,
+    }),
+  });
   await sleep(1200); // let the 429 key's 1 s cooldown lapse
 
   // A 400 is the client's fault: exactly one upstream call, no retry on other keys.
@@ -66,12 +114,37 @@ export async function gates({ T, mock, load, seconds, errors }) {
     return { status: r.status, calls };
   };
   data.bad400 = { bare: await one400(T.bare, [BARE_KEY]), keyrelay: await one400(kr, keys3) };
-  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: a 400 → upstream calls', metric: 'calls', bare: data.bad400.bare.calls, keyrelay: data.bad400.keyrelay.calls, ratio: `client got ${data.bad400.keyrelay.status}`, goal: '= 1', pass: data.bad400.keyrelay.calls === 1 && data.bad400.keyrelay.status === 400 }) });
+  rows.push({
+    order: 'late',
+    row: valueRow({
+      scenario: 'correctness: a 400 → upstream calls',
+      metric: 'calls',
+      bare: data.bad400.bare.calls,
+      keyrelay: data.bad400.keyrelay.calls,
+      ratio: `client got ${data.bad400.keyrelay.status}`,
+      goal: '= 1',
+      pass: data.bad400.keyrelay.calls === 1 && data.bad400.keyrelay.status === 400,
+    }),
+  });
 
   // Anthropic shape: SSE passes through unbuffered with its end marker.
-  const an = { bare: await sseProbe(T.bare, { n: 3, anthropic: true }), keyrelay: await sseProbe(kr, { n: 3, anthropic: true }) };
+  const an = {
+    bare: await sseProbe(T.bare, { n: 3, anthropic: true }),
+    keyrelay: await sseProbe(kr, { n: 3, anthropic: true }),
+  };
   data.anthropicSse = an;
-  rows.push({ order: 'late', row: valueRow({ scenario: 'correctness: Anthropic /v1/messages SSE', metric: 'reads (min)', bare: an.bare.minReads, keyrelay: an.keyrelay.minReads, ratio: `end marker: ${an.keyrelay.endMarker ? 'yes' : 'NO'}`, goal: '≥ 18, end marker', pass: an.keyrelay.minReads >= 18 && an.keyrelay.endMarker && !an.keyrelay.errors }) });
+  rows.push({
+    order: 'late',
+    row: valueRow({
+      scenario: 'correctness: Anthropic /v1/messages SSE',
+      metric: 'reads (min)',
+      bare: an.bare.minReads,
+      keyrelay: an.keyrelay.minReads,
+      ratio: `end marker: ${an.keyrelay.endMarker ? 'yes' : 'NO'}`,
+      goal: '≥ 18, end marker',
+      pass: an.keyrelay.minReads >= 18 && an.keyrelay.endMarker && !an.keyrelay.errors,
+    }),
+  });
 
   // Client cancel mid-stream → upstream connection closed.
   const cancel = {};
@@ -79,7 +152,19 @@ export async function gates({ T, mock, load, seconds, errors }) {
   data.cancel = cancel;
   const worst = (a) => Math.max(...a.map((x) => (Number.isFinite(x) ? x : Infinity)));
   const cm = (a) => `${fmt(median(a))} [max ${fmt(worst(a))}]`;
-  rows.push({ order: 'early', row: valueRow({ scenario: 'client cancel → upstream closed', metric: 'ms (5 tries)', direct: cm(cancel.direct), bare: cm(cancel.bare), keyrelay: cm(cancel.keyrelay), ratio: `median ${fmt(median(cancel.keyrelay))} ms`, goal: '≤ 50 ms (median)', pass: median(cancel.keyrelay) <= 50 }) });
+  rows.push({
+    order: 'early',
+    row: valueRow({
+      scenario: 'client cancel → upstream closed',
+      metric: 'ms (5 tries)',
+      direct: cm(cancel.direct),
+      bare: cm(cancel.bare),
+      keyrelay: cm(cancel.keyrelay),
+      ratio: `median ${fmt(median(cancel.keyrelay))} ms`,
+      goal: '≤ 50 ms (median)',
+      pass: median(cancel.keyrelay) <= 50,
+    }),
+  });
   return { rows, data };
 }
 
@@ -106,8 +191,25 @@ export async function memoryCycles(t1k, t3, load) {
       const part = (f) => sign(idle.k1[f] - idle.mem3[f]);
       const split = `RSS split: anonymous ${part('anonMb')} MB, file-backed ${part('fileMb')} MB (node's code pages: the optimizing compiler, once something runs hot)`;
       return [
-        valueRow({ scenario: 'idle memory, 1,000 keys vs 3 keys', metric: 'RSS MB after GC', bare: `3 keys: ${fmt(idle.mem3.rssMb)}`, keyrelay: idle.k1.rssMb, ratio: `${sign(dRss)} MB (heap ${sign(dHeap)} MB)`, goal: '≤ +2 MB', pass: dRss <= 2, note: `idle after start, forced GC via inspector; heap 3 keys ${fmt(idle.mem3.heapMb)} MB, 1,000 keys ${fmt(idle.k1.heapMb)} MB. Without GC: RSS ${fmt(idleRss['keyrelay-mem3'])} vs ${fmt(idleRss[t1k.name])} MB; after warm-up ${fmt(warmRss['keyrelay-mem3'])} vs ${fmt(warmRss[t1k.name])} MB. ${split}` }),
-        valueRow({ scenario: 'memory growth over 3 load cycles (1,000 keys)', metric: 'RSS MB after GC', bare: `3 keys: ${sign(grow(m[t3.name], 'rssMb'))}`, keyrelay: sign(g1), ratio: `RSS ${m[t1k.name].map((x) => fmt(x.rssMb)).join(' → ')}; heap ${m[t1k.name].map((x) => fmt(x.heapMb)).join(' → ')}`, goal: '≤ +10 MB', pass: g1 <= 10 }),
+        valueRow({
+          scenario: 'idle memory, 1,000 keys vs 3 keys',
+          metric: 'RSS MB after GC',
+          bare: `3 keys: ${fmt(idle.mem3.rssMb)}`,
+          keyrelay: idle.k1.rssMb,
+          ratio: `${sign(dRss)} MB (heap ${sign(dHeap)} MB)`,
+          goal: '≤ +2 MB',
+          pass: dRss <= 2,
+          note: `idle after start, forced GC via inspector; heap 3 keys ${fmt(idle.mem3.heapMb)} MB, 1,000 keys ${fmt(idle.k1.heapMb)} MB. Without GC: RSS ${fmt(idleRss['keyrelay-mem3'])} vs ${fmt(idleRss[t1k.name])} MB; after warm-up ${fmt(warmRss['keyrelay-mem3'])} vs ${fmt(warmRss[t1k.name])} MB. ${split}`,
+        }),
+        valueRow({
+          scenario: 'memory growth over 3 load cycles (1,000 keys)',
+          metric: 'RSS MB after GC',
+          bare: `3 keys: ${sign(grow(m[t3.name], 'rssMb'))}`,
+          keyrelay: sign(g1),
+          ratio: `RSS ${m[t1k.name].map((x) => fmt(x.rssMb)).join(' → ')}; heap ${m[t1k.name].map((x) => fmt(x.heapMb)).join(' → ')}`,
+          goal: '≤ +10 MB',
+          pass: g1 <= 10,
+        }),
       ];
     },
   };

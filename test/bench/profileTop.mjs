@@ -18,7 +18,11 @@ function mapFor(url) {
   const f = url.startsWith('file://') ? fileURLToPath(url) : url;
   if (!maps.has(f)) {
     let m;
-    try { m = new SourceMap(JSON.parse(fs.readFileSync(`${f}.map`, 'utf8'))); } catch { m = undefined; }
+    try {
+      m = new SourceMap(JSON.parse(fs.readFileSync(`${f}.map`, 'utf8')));
+    } catch {
+      m = undefined;
+    }
     maps.set(f, m);
   }
   return maps.get(f);
@@ -26,7 +30,8 @@ function mapFor(url) {
 
 // Self time per node from the sample stream (timeDeltas in µs).
 const self = new Map();
-for (let i = 0; i < prof.samples.length; i++) self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
+for (let i = 0; i < prof.samples.length; i++)
+  self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0));
 const byFn = new Map();
 for (const n of prof.nodes) {
   const t = self.get(n.id);
@@ -36,7 +41,8 @@ for (const n of prof.nodes) {
   const m = cf.url && mapFor(cf.url);
   if (m) {
     const e = m.findEntry(cf.lineNumber, cf.columnNumber);
-    if (e && e.originalSource) where = `${e.originalSource.replace(/^.*?\/(src|node_modules)\//, '$1/')}:${e.originalLine + 1}`;
+    if (e && e.originalSource)
+      where = `${e.originalSource.replace(/^.*?\/(src|node_modules)\//, '$1/')}:${e.originalLine + 1}`;
   }
   const key = `${cf.functionName || '(anonymous)'}  ${where}`;
   byFn.set(key, (byFn.get(key) ?? 0) + t);
@@ -45,7 +51,10 @@ for (const n of prof.nodes) {
 const busy = [...byFn].filter(([k]) => !k.startsWith('(idle)'));
 const total = busy.reduce((x, [, t]) => x + t, 0);
 const byFile = new Map();
-for (const [k, t] of busy) { const f = k.split('  ')[1].replace(/:\d+$/, ''); byFile.set(f, (byFile.get(f) ?? 0) + t); }
+for (const [k, t] of busy) {
+  const f = k.split('  ')[1].replace(/:\d+$/, '');
+  byFile.set(f, (byFile.get(f) ?? 0) + t);
+}
 // --inclusive: self + callees per function (recursion counted once per stack), for "who calls the cost".
 if (a.includes('--inclusive')) {
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
@@ -56,7 +65,8 @@ if (a.includes('--inclusive')) {
     let where = cf.url ? `${path.basename(cf.url)}:${cf.lineNumber + 1}` : `(${cf.functionName || 'native'})`;
     const m = cf.url && mapFor(cf.url);
     const e = m && m.findEntry(cf.lineNumber, cf.columnNumber);
-    if (e && e.originalSource) where = `${e.originalSource.replace(/^.*?\/(src|node_modules)\//, '$1/')}:${e.originalLine + 1}`;
+    if (e && e.originalSource)
+      where = `${e.originalSource.replace(/^.*?\/(src|node_modules)\//, '$1/')}:${e.originalLine + 1}`;
     const k = `${cf.functionName || '(anonymous)'}  ${where}`;
     keyOf.set(n.id, k);
     return k;
@@ -68,17 +78,32 @@ if (a.includes('--inclusive')) {
     const fresh = !onStack.has(k);
     if (fresh) onStack.add(k);
     for (const c of n.children ?? []) t += walk(byId.get(c), onStack);
-    if (fresh) { onStack.delete(k); incl.set(k, (incl.get(k) ?? 0) + t); }
+    if (fresh) {
+      onStack.delete(k);
+      incl.set(k, (incl.get(k) ?? 0) + t);
+    }
     return t;
   };
   walk(prof.nodes[0], new Set());
-  const top2 = [...incl].filter(([k]) => (!filter || k.includes(filter)) && !k.startsWith('(')).sort((x, y) => y[1] - x[1]).slice(0, top);
+  const top2 = [...incl]
+    .filter(([k]) => (!filter || k.includes(filter)) && !k.startsWith('('))
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, top);
   console.log(`top ${top2.length} functions by inclusive time${filter ? ` (only ${filter})` : ''}:`);
-  for (const [k, t] of top2) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${(t / 1000).toFixed(1).padStart(8)} ms  ${k}`);
+  for (const [k, t] of top2)
+    console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${(t / 1000).toFixed(1).padStart(8)} ms  ${k}`);
   process.exit(0);
 }
-const rows = busy.filter(([k]) => !filter || k.includes(filter)).sort((x, y) => y[1] - x[1]).slice(0, top);
+const rows = busy
+  .filter(([k]) => !filter || k.includes(filter))
+  .sort((x, y) => y[1] - x[1])
+  .slice(0, top);
 console.log(`busy ${(total / 1000).toFixed(0)} ms; by file (self time):`);
-for (const [f, t] of [...byFile].filter(([f]) => !filter || f.includes(filter)).sort((x, y) => y[1] - x[1]).slice(0, 12)) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${f}`);
+for (const [f, t] of [...byFile]
+  .filter(([f]) => !filter || f.includes(filter))
+  .sort((x, y) => y[1] - x[1])
+  .slice(0, 12))
+  console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${f}`);
 console.log(`top ${rows.length} functions by self time${filter ? ` (only ${filter})` : ''}:`);
-for (const [k, t] of rows) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${(t / 1000).toFixed(1).padStart(8)} ms  ${k}`);
+for (const [k, t] of rows)
+  console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${(t / 1000).toFixed(1).padStart(8)} ms  ${k}`);

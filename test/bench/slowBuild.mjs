@@ -22,7 +22,14 @@ const banner = `#!/usr/bin/env node
   }; }`;
 
 await esbuild.build({
-  entryPoints: [path.join(root, 'src/cli.ts')], outfile: out, bundle: true, format: 'cjs', platform: 'node', target: 'node20',
-  banner: { js: banner }, logLevel: 'warning', absWorkingDir: root,
+  entryPoints: [path.join(root, 'src/cli.ts')],
+  outfile: out,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  banner: { js: banner },
+  logLevel: 'warning',
+  absWorkingDir: root,
 });
 console.log(`slowed CLI (${spinUs} µs busy loop per request): ${path.relative(process.cwd(), out)}`);

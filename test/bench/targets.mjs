@@ -17,7 +17,8 @@ export async function startMock() {
   const p = await startChild(cmd, args, { ready: /MOCK listening (\d+)/ });
   const url = `http://127.0.0.1:${p.match[1]}`;
   return {
-    url, pid: p.pid,
+    url,
+    pid: p.pid,
     stats: async () => (await httpJson(`${url}/__mock/stats`)).json,
     reset: () => httpJson(`${url}/__mock/reset`, { method: 'POST', body: {} }),
     fail: (map) => httpJson(`${url}/__mock/fail`, { method: 'POST', body: map }),
@@ -26,13 +27,33 @@ export async function startMock() {
 }
 
 export function directTarget(mock) {
-  return { name: 'direct', url: mock.url, pid: undefined, headers: { authorization: `Bearer sk-bench-direct-${'z'.repeat(40)}` }, stop: async () => {} };
+  return {
+    name: 'direct',
+    url: mock.url,
+    pid: undefined,
+    headers: { authorization: `Bearer sk-bench-direct-${'z'.repeat(40)}` },
+    stop: async () => {},
+  };
 }
 
 export async function startBare(mock, { nodeArgs = [] } = {}) {
-  const [cmd, args] = pinned(PIN.proxy, process.execPath, [...nodeArgs, path.join(here, 'bare.mjs'), '--upstream', mock.url, '--key', BARE_KEY]);
+  const [cmd, args] = pinned(PIN.proxy, process.execPath, [
+    ...nodeArgs,
+    path.join(here, 'bare.mjs'),
+    '--upstream',
+    mock.url,
+    '--key',
+    BARE_KEY,
+  ]);
   const p = await startChild(cmd, args, { ready: /BARE listening on (http:\/\/127\.0\.0\.1:\d+)/ });
-  return { name: 'bare', url: p.match[1], pid: p.pid, headers: { authorization: `Bearer ${TOKEN}` }, stderr: p.stderr, stop: () => stop(p.child) };
+  return {
+    name: 'bare',
+    url: p.match[1],
+    pid: p.pid,
+    headers: { authorization: `Bearer ${TOKEN}` },
+    stderr: p.stderr,
+    stop: () => stop(p.child),
+  };
 }
 
 /** KeyRelay's CLI with `n` openai-shape keys (plus one anthropic-shape provider with 3 keys). */
@@ -40,22 +61,59 @@ export async function startKeyRelay(mock, n, { cli, name = `keyrelay${n === 3 ? 
   const dir = tempDir('keyrelay-bench-kr-');
   const keys = [];
   for (let i = 0; i < n; i++) keys.push({ provider: 'mock', key: benchKey(i, n), label: `k${i}` });
-  for (let i = 0; i < 3; i++) keys.push({ provider: 'mock-anthropic', key: `sk-ant-bench-${i}-a${n}${'w'.repeat(40)}`, label: `a${i}` });
+  for (let i = 0; i < 3; i++)
+    keys.push({ provider: 'mock-anthropic', key: `sk-ant-bench-${i}-a${n}${'w'.repeat(40)}`, label: `a${i}` });
   const config = {
     proxy: { port: 0, strategy: 'round-robin' },
     providers: [
       { id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${mock.url}/v1`, auth: 'bearer' },
-      { id: 'mock-anthropic', name: 'Mock Anthropic', shape: 'anthropic', baseUrl: `${mock.url}/v1`, auth: 'x-api-key' },
+      {
+        id: 'mock-anthropic',
+        name: 'Mock Anthropic',
+        shape: 'anthropic',
+        baseUrl: `${mock.url}/v1`,
+        auth: 'x-api-key',
+      },
     ],
     keys,
   };
   const cfgFile = path.join(dir, 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify(config), { mode: 0o600 });
-  const [cmd, args] = pinned(PIN.proxy, process.execPath, [...nodeArgs, cli, 'serve', '--config', cfgFile, '--data-dir', path.join(dir, 'data'), '--token', TOKEN, '--port', '0']);
+  const [cmd, args] = pinned(PIN.proxy, process.execPath, [
+    ...nodeArgs,
+    cli,
+    'serve',
+    '--config',
+    cfgFile,
+    '--data-dir',
+    path.join(dir, 'data'),
+    '--token',
+    TOKEN,
+    '--port',
+    '0',
+  ]);
   // Scrub provider env keys so only our config's keys are loaded.
-  const env = Object.fromEntries(Object.keys(process.env).filter((k) => /_API_KEY|_KEYS$/.test(k)).map((k) => [k, '']));
-  const p = await startChild(cmd, args, { ready: /KeyRelay listening on (http:\/\/127\.0\.0\.1:\d+)/, timeoutMs: 60_000, env: { ...env, KEYRELAY_TOKEN: '' }, cwd: dir });
-  return { name, url: p.match[1], pid: p.pid, keys: n, headers: { authorization: `Bearer ${TOKEN}` }, stdout: p.stdout, stderr: p.stderr, stop: () => stop(p.child, 5000) };
+  const env = Object.fromEntries(
+    Object.keys(process.env)
+      .filter((k) => /_API_KEY|_KEYS$/.test(k))
+      .map((k) => [k, '']),
+  );
+  const p = await startChild(cmd, args, {
+    ready: /KeyRelay listening on (http:\/\/127\.0\.0\.1:\d+)/,
+    timeoutMs: 60_000,
+    env: { ...env, KEYRELAY_TOKEN: '' },
+    cwd: dir,
+  });
+  return {
+    name,
+    url: p.match[1],
+    pid: p.pid,
+    keys: n,
+    headers: { authorization: `Bearer ${TOKEN}` },
+    stdout: p.stdout,
+    stderr: p.stderr,
+    stop: () => stop(p.child, 5000),
+  };
 }
 
 /**
@@ -64,12 +122,19 @@ export async function startKeyRelay(mock, n, { cli, name = `keyrelay${n === 3 ? 
  * cmd is replaced by the mock's URL. Ready = the URL accepts connections (polled, ≤ 60 s).
  */
 export function parseExtra(text = process.env.KEYRELAY_BENCH_EXTRA ?? '') {
-  return text.split(/\n| \|\| /).map((s) => s.trim()).filter(Boolean).map((entry) => {
-    const o = {};
-    for (const part of entry.split(';')) { const i = part.indexOf('='); if (i > 0) o[part.slice(0, i).trim()] = part.slice(i + 1).trim(); }
-    if (!o.name || !o.url) throw new Error(`KEYRELAY_BENCH_EXTRA entry needs name= and url=: ${entry}`);
-    return o;
-  });
+  return text
+    .split(/\n| \|\| /)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const o = {};
+      for (const part of entry.split(';')) {
+        const i = part.indexOf('=');
+        if (i > 0) o[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+      }
+      if (!o.name || !o.url) throw new Error(`KEYRELAY_BENCH_EXTRA entry needs name= and url=: ${entry}`);
+      return o;
+    });
 }
 
 export async function startExtra(mock, spec) {
@@ -80,10 +145,23 @@ export async function startExtra(mock, spec) {
   }
   const deadline = Date.now() + 60_000;
   for (;;) {
-    try { await fetch(spec.url, { signal: AbortSignal.timeout(1000) }); break; } catch {
-      if (Date.now() > deadline) { if (p) await stop(p.child); throw new Error(`extra target ${spec.name} not reachable at ${spec.url}`); }
+    try {
+      await fetch(spec.url, { signal: AbortSignal.timeout(1000) });
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        if (p) await stop(p.child);
+        throw new Error(`extra target ${spec.name} not reachable at ${spec.url}`);
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  return { name: spec.name, url: spec.url.replace(/\/+$/, ''), pid: p?.pid, extra: true, headers: { authorization: `Bearer ${spec.token ?? TOKEN}` }, stop: () => (p ? stop(p.child) : Promise.resolve()) };
+  return {
+    name: spec.name,
+    url: spec.url.replace(/\/+$/, ''),
+    pid: p?.pid,
+    extra: true,
+    headers: { authorization: `Bearer ${spec.token ?? TOKEN}` },
+    stop: () => (p ? stop(p.child) : Promise.resolve()),
+  };
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global navigator -- page.evaluate callbacks run in the browser */
 // UI end-to-end test of the packaged extension, driven as a user would: a fresh code-server with the
 // .vsix installed, the workbench in headless Chromium, the Command Palette, input boxes, the tree's
 // context menu, the status bar; a real `openai` SDK request through the proxy to a fake upstream.
@@ -15,7 +16,7 @@ const host = require('../vscode-host/hostRunner.js');
 
 // Everything the test reads off the screen, in one place (the extension's wording may change).
 const UI = {
-  statusItem: /^KeyRelay\b/,                        // the status-bar item's text starts with this
+  statusItem: /^KeyRelay\b/, // the status-bar item's text starts with this
   statusCounts: /^KeyRelay (\d+)\/(\d+)(?: · (\d+))?$/, // "KeyRelay 0/0", "KeyRelay 1/1 · 0" = usable/total · today
   addKeyCommand: 'KeyRelay: Add Key',
   copyTokenCommand: 'KeyRelay: Copy Access Token',
@@ -23,13 +24,13 @@ const UI = {
   labelInputTitle: /label/i,
   testPickTitle: /test/i,
   skip: 'Skip',
-  viewContainer: 'KeyRelay',                          // activity-bar container (aria-label starts with it)
+  viewContainer: 'KeyRelay', // activity-bar container (aria-label starts with it)
   discardMenu: /^Discard( Key)?$/,
   restoreMenu: /^Restore( Key)?$/,
   discardedRow: /discarded/i,
-  confirmDiscard: /^Discard( Key)?$/,                 // a modal confirmation, if the extension asks
+  confirmDiscard: /^Discard( Key)?$/, // a modal confirmation, if the extension asks
 };
-const WAIT = 60_000;      // the longest any single UI wait may take
+const WAIT = 60_000; // the longest any single UI wait may take
 const REPO = host.REPO;
 const SHOTS = path.join(REPO, 'screenshots');
 const log = host.log;
@@ -52,29 +53,56 @@ async function startUpstream() {
     try {
       const { FakeUpstream } = require(compiled);
       const fake = await FakeUpstream.start();
-      return { base: fake.openaiBase, keysSeen: () => fake.requests.map((r) => r.key), close: () => fake.close(), kind: 'test/fakes' };
-    } catch (e) { log('compiled fake upstream unusable, using the inline one:', e.message); }
+      return {
+        base: fake.openaiBase,
+        keysSeen: () => fake.requests.map((r) => r.key),
+        close: () => fake.close(),
+        kind: 'test/fakes',
+      };
+    } catch (e) {
+      log('compiled fake upstream unusable, using the inline one:', e.message);
+    }
   }
   const seen = [];
   const server = http.createServer((req, res) => {
     const key = String(req.headers.authorization || '').replace(/^Bearer\s+/i, '');
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => {
       seen.push(key);
       let model = 'gpt-4o-mini';
-      try { model = JSON.parse(body).model || model; } catch { /* GET /models has no body */ }
+      try {
+        model = JSON.parse(body).model || model;
+      } catch {
+        /* GET /models has no body */
+      }
       const json = req.url.endsWith('/models')
         ? { object: 'list', data: [{ id: model, object: 'model', created: 0, owned_by: 'fake' }] }
-        : { id: 'chatcmpl-e2e', object: 'chat.completion', created: Math.floor(Date.now() / 1000), model,
-          choices: [{ index: 0, message: { role: 'assistant', content: 'pong' }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } };
+        : {
+            id: 'chatcmpl-e2e',
+            object: 'chat.completion',
+            created: Math.floor(Date.now() / 1000),
+            model,
+            choices: [{ index: 0, message: { role: 'assistant', content: 'pong' }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+          };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(json));
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${server.address().port}/v1`;
-  return { base, keysSeen: () => seen, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }), kind: 'inline' };
+  return {
+    base,
+    keysSeen: () => seen,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+    kind: 'inline',
+  };
 }
 
 const steps = [];
@@ -97,24 +125,29 @@ async function main() {
     });
     let t = Date.now();
     if (!DEV) host.installVsix(dirs, target);
-    log(`${DEV ? 'dev folder' : 'vsix installed'} in ${Date.now() - t} ms; fake upstream (${upstream.kind}) ${upstream.base}; proxy port ${proxyPort}`);
+    log(
+      `${DEV ? 'dev folder' : 'vsix installed'} in ${Date.now() - t} ms; fake upstream (${upstream.kind}) ${upstream.base}; proxy port ${proxyPort}`,
+    );
     cs = live.cs = await host.startCodeServer(dirs, { smokeDriver: DEV });
     ctx = await host.launchBrowser(dirs, { permissions: ['clipboard-read', 'clipboard-write'], origin: cs.url });
-    page = ctx.pages()[0] || await ctx.newPage();
-    const payload = DEV ? `&payload=${encodeURIComponent(JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${cs.port}${target}`]]))}` : '';
+    page = ctx.pages()[0] || (await ctx.newPage());
+    const payload = DEV
+      ? `&payload=${encodeURIComponent(JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${cs.port}${target}`]]))}`
+      : '';
     t = Date.now();
     await page.goto(`${cs.url}/?folder=${encodeURIComponent(dirs.ws)}${payload}`, { timeout: WAIT });
     await page.waitForSelector('.monaco-workbench', { timeout: WAIT });
     log(`workbench visible in ${Date.now() - t} ms`);
     await runSteps(page, upstream, proxyPort, st);
   } catch (e) {
-    log('setup failed:', e && e.stack || e);
+    log('setup failed:', (e && e.stack) || e);
     if (!steps.some((s) => s.result)) steps.unshift({ name: 'start code-server + workbench', result: 'failed' });
   } finally {
     await Promise.race([ctx?.close(), host.sleep(10000)]).catch(() => {});
     host.killOwnBrowsers();
     host.stopCodeServer(cs);
-    if (process.env.VERBOSE || steps.some((s) => s.result !== 'passed')) console.log('--- code-server log tail ---\n' + host.tail(dirs.log, 30));
+    if (process.env.VERBOSE || steps.some((s) => s.result !== 'passed'))
+      console.log('--- code-server log tail ---\n' + host.tail(dirs.log, 30));
     await upstream.close().catch(() => {});
     host.removeRunDirs(dirs);
   }
@@ -127,7 +160,10 @@ async function main() {
 
 async function runSteps(page, upstream, proxyPort, st) {
   const qi = page.locator('.quick-input-widget input');
-  const statusItem = page.locator('.statusbar-item').filter({ hasText: /KeyRelay/ }).first();
+  const statusItem = page
+    .locator('.statusbar-item')
+    .filter({ hasText: /KeyRelay/ })
+    .first();
   const statusText = async () => (await statusItem.innerText({ timeout: WAIT })).replace(/\s+/g, ' ').trim();
   /** Waits until the status item's text satisfies pred(match of UI.statusCounts). */
   const waitStatus = async (what, pred) => {
@@ -149,7 +185,8 @@ async function runSteps(page, upstream, proxyPort, st) {
     await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: WAIT });
     await page.keyboard.press('Enter');
   };
-  const quickInputTitled = (rx) => page.locator('.quick-input-widget').filter({ has: page.locator('.quick-input-title', { hasText: rx }) });
+  const quickInputTitled = (rx) =>
+    page.locator('.quick-input-widget').filter({ has: page.locator('.quick-input-title', { hasText: rx }) });
   const keyRow = () => page.locator('.monaco-list-row', { hasText: `…${TAIL}` }).first();
   const contextMenu = async (item) => {
     await keyRow().click({ button: 'right', timeout: WAIT });
@@ -161,7 +198,12 @@ async function runSteps(page, upstream, proxyPort, st) {
     await host.sleep(300);
     await entry.click();
     const menu = page.locator('.context-view .monaco-menu');
-    if (!(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false))) {
+    if (
+      !(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       log('context menu still open after the click; pressing Enter');
       await entry.hover();
       await page.keyboard.press('Enter');
@@ -169,7 +211,13 @@ async function runSteps(page, upstream, proxyPort, st) {
     }
     // a modal confirmation is allowed; answer it when it shows up
     const confirm = page.locator('.monaco-dialog-box .monaco-button', { hasText: UI.confirmDiscard }).first();
-    if (await confirm.waitFor({ timeout: 1500 }).then(() => true, () => false)) await confirm.click();
+    if (
+      await confirm.waitFor({ timeout: 1500 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      await confirm.click();
   };
 
   step('status bar shows "KeyRelay 0/0" before any key', async () => {
@@ -193,16 +241,23 @@ async function runSteps(page, upstream, proxyPort, st) {
     await qi.fill('');
     await page.keyboard.press('Enter');
     const testPick = quickInputTitled(UI.testPickTitle);
-    if (await testPick.waitFor({ timeout: 10_000 }).then(() => true, () => false)) {
+    if (
+      await testPick.waitFor({ timeout: 10_000 }).then(
+        () => true,
+        () => false,
+      )
+    ) {
       await page.locator('.quick-input-list .monaco-list-row', { hasText: UI.skip }).first().click({ timeout: WAIT });
     }
   });
   step('the tree shows the key row with its masked key', async () => {
     const viewIcon = page.locator(`.activitybar .action-item .action-label[aria-label^="${UI.viewContainer}"]`).first();
     await viewIcon.waitFor({ timeout: WAIT });
-    const item = page.locator(`.activitybar .action-item:has(.action-label[aria-label^="${UI.viewContainer}"])`).first();
+    const item = page
+      .locator(`.activitybar .action-item:has(.action-label[aria-label^="${UI.viewContainer}"])`)
+      .first();
     // clicking an already selected container would close the side bar
-    if (!/\bchecked\b/.test(await item.getAttribute('class', { timeout: WAIT }) || '')) await viewIcon.click();
+    if (!/\bchecked\b/.test((await item.getAttribute('class', { timeout: WAIT })) || '')) await viewIcon.click();
     const deadline = Date.now() + WAIT;
     // providers → keys: expand the provider node if the key row is not shown yet
     while (!(await keyRow().isVisible()) && Date.now() < deadline) {
@@ -223,7 +278,14 @@ async function runSteps(page, upstream, proxyPort, st) {
     await runCommand(UI.copyTokenCommand);
     const deadline = Date.now() + WAIT;
     while (!st.token && Date.now() < deadline) {
-      st.token = (await page.evaluate(() => navigator.clipboard.readText()).catch((e) => { log('clipboard read failed:', e.message); return ''; })).trim();
+      st.token = (
+        await page
+          .evaluate(() => navigator.clipboard.readText())
+          .catch((e) => {
+            log('clipboard read failed:', e.message);
+            return '';
+          })
+      ).trim();
       if (!st.token) await host.sleep(500);
     }
     assert.ok(st.token, 'no access token on the clipboard');
@@ -231,9 +293,17 @@ async function runSteps(page, upstream, proxyPort, st) {
   });
   step('an openai SDK request goes through the proxy with the pool key', async () => {
     const { OpenAI } = require('openai');
-    const client = new OpenAI({ apiKey: st.token, baseURL: `http://127.0.0.1:${proxyPort}/v1`, maxRetries: 0, timeout: 30_000 });
+    const client = new OpenAI({
+      apiKey: st.token,
+      baseURL: `http://127.0.0.1:${proxyPort}/v1`,
+      maxRetries: 0,
+      timeout: 30_000,
+    });
     const before = upstream.keysSeen().length;
-    const r = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }] });
+    const r = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'ping' }],
+    });
     assert.strictEqual(typeof r.choices[0].message.content, 'string');
     const seen = upstream.keysSeen().slice(before);
     assert.ok(seen.includes(FAKE_KEY), `the upstream did not see the pool key (saw ${seen.length} request(s))`);
@@ -246,7 +316,11 @@ async function runSteps(page, upstream, proxyPort, st) {
   });
   step('right-click → Discard Key: row discarded, status 0/1', async () => {
     await contextMenu(UI.discardMenu);
-    await page.locator('.monaco-list-row', { hasText: `…${TAIL}` }).filter({ hasText: UI.discardedRow }).first().waitFor({ timeout: WAIT });
+    await page
+      .locator('.monaco-list-row', { hasText: `…${TAIL}` })
+      .filter({ hasText: UI.discardedRow })
+      .first()
+      .waitFor({ timeout: WAIT });
     log('status:', await waitStatus('0/1', (u, n) => u === 0 && n === 1));
     await page.screenshot({ path: path.join(SHOTS, 'discarded.png') });
   });
@@ -266,7 +340,12 @@ async function runSteps(page, upstream, proxyPort, st) {
       log(`ok   ${s.name} (${Date.now() - t} ms)`);
     } catch (e) {
       s.result = 'failed';
-      log(`FAIL ${s.name}: ${String(e && e.message || e).split('\n').slice(0, 6).join('\n')}`);
+      log(
+        `FAIL ${s.name}: ${String((e && e.message) || e)
+          .split('\n')
+          .slice(0, 6)
+          .join('\n')}`,
+      );
       fs.mkdirSync(SHOTS, { recursive: true });
       await page.screenshot({ path: path.join(SHOTS, 'e2e-failure.png') }).catch(() => {});
       break; // later steps build on this one
@@ -275,16 +354,26 @@ async function runSteps(page, upstream, proxyPort, st) {
 }
 
 function start() {
-  const hard = setTimeout(() => {
-    log('hard TIMEOUT');
-    host.killOwnBrowsers();
-    host.stopCodeServer(live.cs);
-    host.removeRunDirs(live.dirs);
-    console.log(`0 passed, ${Math.max(steps.length, 1)} failed`);
-    process.exit(124);
-  }, Number(process.env.E2E_TIMEOUT_MS || 300_000));
+  const hard = setTimeout(
+    () => {
+      log('hard TIMEOUT');
+      host.killOwnBrowsers();
+      host.stopCodeServer(live.cs);
+      host.removeRunDirs(live.dirs);
+      console.log(`0 passed, ${Math.max(steps.length, 1)} failed`);
+      process.exit(124);
+    },
+    Number(process.env.E2E_TIMEOUT_MS || 300_000),
+  );
   hard.unref();
-  main().then((code) => process.exit(code), (e) => { console.error(e); console.log('0 passed, 1 failed'); process.exit(1); });
+  main().then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e);
+      console.log('0 passed, 1 failed');
+      process.exit(1);
+    },
+  );
 }
 
 // VSHOST_NETNS=1: the copy re-run inside a loopback-only network namespace does the work

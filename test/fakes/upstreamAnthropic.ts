@@ -6,15 +6,19 @@ import { sampleArgs, split } from './upstreamOpenAI';
 // The Anthropic half of the fake upstream: messages (JSON and the real SSE sequence), count_tokens, models.
 
 const id = (prefix: string): string => `${prefix}${randomBytes(12).toString('hex')}`;
-const ev = (type: string, obj: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...obj })}\n\n`;
+const ev = (type: string, obj: Record<string, unknown>): string =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, ...obj })}\n\n`;
 
-interface Tool { name: string; input: string }
+interface Tool {
+  name: string;
+  input: string;
+}
 
 /** The tool the fake "decides" to use: the forced one (`tool_choice: {type:'tool', name}`), else the first. */
 function pickTool(body: Record<string, any>): Tool | undefined {
   const tools: any[] = Array.isArray(body.tools) ? body.tools : [];
   if (!tools.length || body.tool_choice?.type === 'none') return undefined;
-  const t = tools.find(x => x?.name === body.tool_choice?.name) ?? tools[0];
+  const t = tools.find((x) => x?.name === body.tool_choice?.name) ?? tools[0];
   return { name: String(t?.name ?? 'tool'), input: sampleArgs(t?.input_schema) };
 }
 
@@ -26,27 +30,46 @@ function messages(call: FakeCall): ShapeReply {
   const textDeltas = tool ? ["I'll use the tool."] : call.deltas;
   const argPieces = tool ? split(tool.input, call.deltas.length) : [];
   const outTokens = textDeltas.length + argPieces.length;
-  const usage = { input_tokens: call.inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, service_tier: 'standard' };
+  const usage = {
+    input_tokens: call.inputTokens,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+    service_tier: 'standard',
+  };
   const stop = tool ? 'tool_use' : 'end_turn';
   const head = { id: msgId, type: 'message', role: 'assistant', model: call.model };
   if (!call.stream) {
     const content: unknown[] = [{ type: 'text', text: textDeltas.join('') }];
     if (tool) content.push({ type: 'tool_use', id: toolId, name: tool.name, input: JSON.parse(tool.input) });
-    return { type: 'json', body: { ...head, content, stop_reason: stop, stop_sequence: null, usage: { ...usage, output_tokens: outTokens } } };
+    return {
+      type: 'json',
+      body: { ...head, content, stop_reason: stop, stop_sequence: null, usage: { ...usage, output_tokens: outTokens } },
+    };
   }
   const events = [
-    ev('message_start', { message: { ...head, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } }),
+    ev('message_start', {
+      message: { ...head, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+    }),
     ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
     ev('ping', {}),
   ];
-  for (const text of textDeltas) events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }));
+  for (const text of textDeltas)
+    events.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }));
   events.push(ev('content_block_stop', { index: 0 }));
   if (tool) {
-    events.push(ev('content_block_start', { index: 1, content_block: { type: 'tool_use', id: toolId, name: tool.name, input: {} } }));
-    for (const partial_json of argPieces) events.push(ev('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json } }));
+    events.push(
+      ev('content_block_start', {
+        index: 1,
+        content_block: { type: 'tool_use', id: toolId, name: tool.name, input: {} },
+      }),
+    );
+    for (const partial_json of argPieces)
+      events.push(ev('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json } }));
     events.push(ev('content_block_stop', { index: 1 }));
   }
-  events.push(ev('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: outTokens } }));
+  events.push(
+    ev('message_delta', { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: outTokens } }),
+  );
   events.push(ev('message_stop', {}));
   return { type: 'sse', events };
 }
@@ -54,7 +77,10 @@ function messages(call: FakeCall): ShapeReply {
 const ERRORS: Record<number, [string, string]> = {
   400: ['invalid_request_error', 'Invalid request.'],
   401: ['authentication_error', 'invalid x-api-key'],
-  402: ['billing_error', 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.'],
+  402: [
+    'billing_error',
+    'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+  ],
   403: ['permission_error', 'Your API key does not have permission to use the specified resource.'],
   404: ['not_found_error', 'Not found.'],
   413: ['request_too_large', 'Request exceeds the maximum allowed number of bytes.'],
@@ -77,29 +103,53 @@ export const anthropicShape: ShapeHandler = {
     return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1].trim() ?? '';
   },
   precheck(req: IncomingMessage, key: string): ShapeReply | undefined {
-    if (!key) return { type: 'json', status: 401, body: JSON.parse(errorBody('authentication_error', 'x-api-key header is required')) };
+    if (!key)
+      return {
+        type: 'json',
+        status: 401,
+        body: JSON.parse(errorBody('authentication_error', 'x-api-key header is required')),
+      };
     if (req.headers['anthropic-version'] === undefined) {
-      return { type: 'json', status: 400, body: JSON.parse(errorBody('invalid_request_error', 'anthropic-version: header is required')) };
+      return {
+        type: 'json',
+        status: 400,
+        body: JSON.parse(errorBody('invalid_request_error', 'anthropic-version: header is required')),
+      };
     }
     return undefined;
   },
   handle(call: FakeCall): ShapeReply | undefined {
     switch (`${call.method} ${call.path}`) {
-      case 'POST /v1/messages': return messages(call);
-      case 'POST /v1/messages/count_tokens': return { type: 'json', body: { input_tokens: call.inputTokens } };
+      case 'POST /v1/messages':
+        return messages(call);
+      case 'POST /v1/messages/count_tokens':
+        return { type: 'json', body: { input_tokens: call.inputTokens } };
       case 'GET /v1/models': {
-        const data = call.models.anthropic.map(m => ({ type: 'model', id: m, display_name: m, created_at: '2025-09-29T00:00:00Z' }));
-        return { type: 'json', body: { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null } };
+        const data = call.models.anthropic.map((m) => ({
+          type: 'model',
+          id: m,
+          display_name: m,
+          created_at: '2025-09-29T00:00:00Z',
+        }));
+        return {
+          type: 'json',
+          body: { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null },
+        };
       }
-      default: return undefined;
+      default:
+        return undefined;
     }
   },
   error(status: number, _key: string, message?: string) {
-    const [type, msg] = ERRORS[status] ?? [status >= 500 ? 'api_error' : 'invalid_request_error', `Upstream error ${status}.`];
+    const [type, msg] = ERRORS[status] ?? [
+      status >= 500 ? 'api_error' : 'invalid_request_error',
+      `Upstream error ${status}.`,
+    ];
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (status === 429) {
       Object.assign(headers, {
-        'retry-after': '1', 'anthropic-ratelimit-requests-remaining': '0',
+        'retry-after': '1',
+        'anthropic-ratelimit-requests-remaining': '0',
         'anthropic-ratelimit-requests-reset': new Date(Date.now() + 1000).toISOString().replace(/\.\d+Z$/, 'Z'),
       });
     }
@@ -111,10 +161,13 @@ export const anthropicShape: ShapeHandler = {
   },
   headers(requestId: string): Record<string, string> {
     return {
-      'request-id': requestId, 'anthropic-organization-id': '00000000-0000-4000-8000-000000000000',
-      'anthropic-ratelimit-requests-limit': '4000', 'anthropic-ratelimit-requests-remaining': '3999',
+      'request-id': requestId,
+      'anthropic-organization-id': '00000000-0000-4000-8000-000000000000',
+      'anthropic-ratelimit-requests-limit': '4000',
+      'anthropic-ratelimit-requests-remaining': '3999',
       'anthropic-ratelimit-requests-reset': new Date(Date.now() + 60_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-      'anthropic-ratelimit-tokens-limit': '400000', 'anthropic-ratelimit-tokens-remaining': '399000',
+      'anthropic-ratelimit-tokens-limit': '400000',
+      'anthropic-ratelimit-tokens-remaining': '399000',
     };
   },
 };

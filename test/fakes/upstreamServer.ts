@@ -6,38 +6,58 @@ import { openaiShape } from './upstreamOpenAI';
 import { anthropicShape } from './upstreamAnthropic';
 
 /** Stream knobs that any behaviour may carry; they override the server defaults for that key. */
-export interface StreamKnobs { chunks?: number; chunkDelayMs?: number }
+export interface StreamKnobs {
+  chunks?: number;
+  chunkDelayMs?: number;
+}
 
 /**
  * What the fake does for requests made with one key. "Chunk" below means one SSE event, written
  * with its own `write()` (for JSON replies: the first half of the body).
  */
-export type Behaviour = StreamKnobs & (
-  | { kind: 'ok' }
-  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
-  | { kind: 'stream-error-first' }
-  | { kind: 'cut-mid-stream'; afterChunks: number }
-  | { kind: 'stall-headers' }
-  | { kind: 'delay-headers'; ms: number }
-  | { kind: 'stall-mid-stream'; afterChunks: number }
-  | { kind: 'redirect'; location: string }
-);
+export type Behaviour = StreamKnobs &
+  (
+    | { kind: 'ok' }
+    | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+    | { kind: 'stream-error-first' }
+    | { kind: 'cut-mid-stream'; afterChunks: number }
+    | { kind: 'stall-headers' }
+    | { kind: 'delay-headers'; ms: number }
+    | { kind: 'stall-mid-stream'; afterChunks: number }
+    | { kind: 'redirect'; location: string }
+  );
 
 /** Start options. `keys` omitted: any non-empty key is accepted (plus those given behaviours). */
 export interface FakeUpstreamOptions extends StreamKnobs {
-  keys?: readonly string[]; echoKey?: boolean; openaiModels?: readonly string[]; anthropicModels?: readonly string[];
+  keys?: readonly string[];
+  echoKey?: boolean;
+  openaiModels?: readonly string[];
+  anthropicModels?: readonly string[];
 }
 
 /** One request as the fake saw it. `aborted`: the client went away before the response ended. */
 export interface RecordedRequest {
-  method: string; path: string; headers: IncomingMessage['headers']; body: string;
-  key: string; shape: 'openai' | 'anthropic'; model?: string; aborted: boolean; at: number;
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  key: string;
+  shape: 'openai' | 'anthropic';
+  model?: string;
+  aborted: boolean;
+  at: number;
 }
 
 /** Everything a shape module needs to build one reply; computed once per request. */
 export interface FakeCall {
-  method: string; path: string; body: Record<string, any>; model: string; key: string;
-  stream: boolean; deltas: string[]; inputTokens: number;
+  method: string;
+  path: string;
+  body: Record<string, any>;
+  model: string;
+  key: string;
+  stream: boolean;
+  deltas: string[];
+  inputTokens: number;
   models: { openai: readonly string[]; anthropic: readonly string[] };
 }
 
@@ -62,7 +82,9 @@ const WORDS = ['Hello', 'from', 'the', 'fake', 'upstream', 'model', 'streaming',
 export class FakeUpstream {
   readonly requests: RecordedRequest[] = [];
   /** Defaults for every request; tests may change them between requests. */
-  chunks: number; chunkDelayMs: number; echoKey: boolean;
+  chunks: number;
+  chunkDelayMs: number;
+  echoKey: boolean;
   connectionsOpened = 0;
   private readonly sockets = new Set<Socket>();
   private readonly behaviours = new Map<string, Behaviour>();
@@ -72,11 +94,16 @@ export class FakeUpstream {
   private closed: Promise<void> | undefined;
   private readonly models: FakeCall['models'];
 
-  private constructor(private readonly server: Server, opts: FakeUpstreamOptions) {
+  private constructor(
+    private readonly server: Server,
+    opts: FakeUpstreamOptions,
+  ) {
     [this.chunks, this.chunkDelayMs, this.echoKey] = [opts.chunks ?? 5, opts.chunkDelayMs ?? 0, opts.echoKey ?? false];
     this.keys = opts.keys ? new Set(opts.keys) : undefined;
-    this.models = { openai: opts.openaiModels ?? ['gpt-4o', 'gpt-4o-mini', 'gpt-5'],
-      anthropic: opts.anthropicModels ?? ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-haiku-4-5'] };
+    this.models = {
+      openai: opts.openaiModels ?? ['gpt-4o', 'gpt-4o-mini', 'gpt-5'],
+      anthropic: opts.anthropicModels ?? ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-haiku-4-5'],
+    };
   }
 
   /** Listens on 127.0.0.1 with an ephemeral port. */
@@ -92,17 +119,32 @@ export class FakeUpstream {
     return fake;
   }
 
-  get port(): number { return (this.server.address() as AddressInfo).port; }
-  get url(): string { return `http://127.0.0.1:${this.port}`; }
-  get openaiBase(): string { return `${this.url}/v1`; }
-  get anthropicBase(): string { return `${this.url}/v1`; }
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  get openaiBase(): string {
+    return `${this.url}/v1`;
+  }
+  get anthropicBase(): string {
+    return `${this.url}/v1`;
+  }
   /** Sockets open right now (keep-alive ones included). */
-  get openConnections(): number { return this.sockets.size; }
+  get openConnections(): number {
+    return this.sockets.size;
+  }
 
   /** Sets how requests with `key` are answered; the key becomes a known (accepted) key. */
-  setKeyBehaviour(key: string, b: Behaviour): void { this.keys?.add(key); this.behaviours.set(key, b); }
+  setKeyBehaviour(key: string, b: Behaviour): void {
+    this.keys?.add(key);
+    this.behaviours.set(key, b);
+  }
   /** Adds accepted keys when the server was started with an explicit `keys` list. */
-  addKeys(...keys: string[]): void { for (const k of keys) this.keys?.add(k); }
+  addKeys(...keys: string[]): void {
+    for (const k of keys) this.keys?.add(k);
+  }
 
   /** Requests seen per credential (missing credential counts under ''). */
   countsByKey(): Record<string, number> {
@@ -118,8 +160,8 @@ export class FakeUpstream {
 
   /** Resolves with the first recorded request whose client went away before its response ended. */
   async waitForAbort(timeoutMs = 2000): Promise<RecordedRequest> {
-    await this.poll(() => this.requests.some(r => r.aborted), timeoutMs, 'an aborted request');
-    return this.requests.find(r => r.aborted)!;
+    await this.poll(() => this.requests.some((r) => r.aborted), timeoutMs, 'an aborted request');
+    return this.requests.find((r) => r.aborted)!;
   }
 
   /** Resolves once at least `n` requests were recorded (polls; bounded by `timeoutMs`). */
@@ -138,7 +180,7 @@ export class FakeUpstream {
     if (this.closed) return this.closed; // idempotent: teardown may call it after a test did
     this.closing = true;
     for (const c of this.live) c.abort();
-    this.closed = new Promise<void>(resolve => this.server.close(() => resolve()));
+    this.closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     for (const s of this.sockets) s.destroy();
     return this.closed;
@@ -148,7 +190,7 @@ export class FakeUpstream {
     const deadline = Date.now() + ms;
     while (!done()) {
       if (Date.now() > deadline) throw new Error(`FakeUpstream: timed out waiting for ${what}`);
-      await new Promise(r => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
@@ -162,20 +204,48 @@ export class FakeUpstream {
   private respond(req: IncomingMessage, res: ServerResponse, raw: string): void {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
-    const isAnthropic = path.startsWith('/v1/messages') || (path === '/v1/models' && req.headers['anthropic-version'] !== undefined);
+    const isAnthropic =
+      path.startsWith('/v1/messages') || (path === '/v1/models' && req.headers['anthropic-version'] !== undefined);
     const shape = isAnthropic ? anthropicShape : openaiShape;
     const key = shape.keyOf(req);
-    let body: Record<string, any> = {}, badJson = false;
-    try { if (raw) body = JSON.parse(raw); } catch { badJson = true; }
+    let body: Record<string, any> = {},
+      badJson = false;
+    try {
+      if (raw) body = JSON.parse(raw);
+    } catch {
+      badJson = true;
+    }
     const rec: RecordedRequest = {
-      method, path, headers: req.headers, body: raw, key, shape: isAnthropic ? 'anthropic' : 'openai',
-      model: typeof body?.model === 'string' ? body.model : undefined, aborted: false, at: Date.now(),
+      method,
+      path,
+      headers: req.headers,
+      body: raw,
+      key,
+      shape: isAnthropic ? 'anthropic' : 'openai',
+      model: typeof body?.model === 'string' ? body.model : undefined,
+      aborted: false,
+      at: Date.now(),
     };
     this.requests.push(rec);
     const ctl = new AbortController();
     this.live.add(ctl);
     const requestId = `req_${randomBytes(12).toString('hex')}`;
-    const ctx: Ctx = { req, res, shape, key, path, method, raw, body, badJson, rec, isAnthropic, signal: ctl.signal, cut: false, requestId };
+    const ctx: Ctx = {
+      req,
+      res,
+      shape,
+      key,
+      path,
+      method,
+      raw,
+      body,
+      badJson,
+      rec,
+      isAnthropic,
+      signal: ctl.signal,
+      cut: false,
+      requestId,
+    };
     res.on('close', () => {
       this.live.delete(ctl);
       ctl.abort();
@@ -187,15 +257,19 @@ export class FakeUpstream {
     if (!this.isKnown(key)) return this.sendError(ctx, 401);
     const b = this.behaviours.get(key) ?? { kind: 'ok' };
     switch (b.kind) {
-      case 'status': return this.sendError(ctx, b.status, undefined, b.headers, b.body);
-      case 'redirect': return this.send(ctx, 302, { location: b.location }, '');
-      case 'stall-headers': return; // the socket stays open until the client or close() ends it
+      case 'status':
+        return this.sendError(ctx, b.status, undefined, b.headers, b.body);
+      case 'redirect':
+        return this.send(ctx, 302, { location: b.location }, '');
+      case 'stall-headers':
+        return; // the socket stays open until the client or close() ends it
       case 'delay-headers': {
         const t = setTimeout(() => this.answer(ctx, b), b.ms);
         ctl.signal.addEventListener('abort', () => clearTimeout(t), { once: true });
         return;
       }
-      default: return this.answer(ctx, b);
+      default:
+        return this.answer(ctx, b);
     }
   }
 
@@ -203,9 +277,15 @@ export class FakeUpstream {
     if (ctx.badJson) return this.sendError(ctx, 400, 'We could not parse the JSON body of your request.');
     const chunks = num(ctx.req.headers['x-fake-chunks']) ?? b.chunks ?? this.chunks;
     const call: FakeCall = {
-      method: ctx.method, path: ctx.path, body: ctx.body ?? {}, key: ctx.key, model: ctx.rec.model ?? 'unknown-model',
-      stream: ctx.body?.stream === true, deltas: this.deltas(ctx.key, chunks),
-      inputTokens: Math.max(1, Math.ceil(ctx.raw.length / 4)), models: this.models,
+      method: ctx.method,
+      path: ctx.path,
+      body: ctx.body ?? {},
+      key: ctx.key,
+      model: ctx.rec.model ?? 'unknown-model',
+      stream: ctx.body?.stream === true,
+      deltas: this.deltas(ctx.key, chunks),
+      inputTokens: Math.max(1, Math.ceil(ctx.raw.length / 4)),
+      models: this.models,
     };
     if (b.kind === 'stream-error-first') {
       // A 200 whose first event is an error; a non-streaming call gets the equivalent status instead.
@@ -234,7 +314,11 @@ export class FakeUpstream {
   }
 
   private send(ctx: Ctx, status: number, headers: Record<string, string>, body: string): void {
-    ctx.res.writeHead(status, { ...ctx.shape.headers(ctx.requestId), 'content-length': String(Buffer.byteLength(body)), ...headers });
+    ctx.res.writeHead(status, {
+      ...ctx.shape.headers(ctx.requestId),
+      'content-length': String(Buffer.byteLength(body)),
+      ...headers,
+    });
     ctx.res.end(body);
   }
 
@@ -247,12 +331,21 @@ export class FakeUpstream {
       const headers = { 'content-type': 'application/json', ...reply.headers };
       if (limit === Infinity) return this.send(ctx, reply.status ?? 200, headers, text);
       // Promise the full length, deliver at most half: the client sees a truncated body.
-      res.writeHead(reply.status ?? 200, { ...ctx.shape.headers(ctx.requestId), ...headers, 'content-length': String(Buffer.byteLength(text)) });
-      if (limit > 0) res.write(text.slice(0, text.length >> 1)); else res.flushHeaders();
+      res.writeHead(reply.status ?? 200, {
+        ...ctx.shape.headers(ctx.requestId),
+        ...headers,
+        'content-length': String(Buffer.byteLength(text)),
+      });
+      if (limit > 0) res.write(text.slice(0, text.length >> 1));
+      else res.flushHeaders();
       return cut ? this.cut(ctx) : undefined;
     }
     const delay = num(ctx.req.headers['x-fake-chunk-delay-ms']) ?? b.chunkDelayMs ?? this.chunkDelayMs;
-    res.writeHead(200, { ...ctx.shape.headers(ctx.requestId), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      ...ctx.shape.headers(ctx.requestId),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+    });
     res.flushHeaders();
     void this.pump(ctx, reply.events, delay, limit, cut);
   }
@@ -262,9 +355,17 @@ export class FakeUpstream {
     const { res, signal } = ctx;
     const n = Math.min(limit, events.length);
     for (let i = 0; i < n; i++) {
-      if (i > 0 && delay > 0) await until(signal, d => { const t = setTimeout(d, delay); return () => clearTimeout(t); });
+      if (i > 0 && delay > 0)
+        await until(signal, (d) => {
+          const t = setTimeout(d, delay);
+          return () => clearTimeout(t);
+        });
       if (signal.aborted || res.destroyed) return;
-      if (!res.write(events[i])) await until(signal, d => { res.on('drain', d); return () => res.off('drain', d); });
+      if (!res.write(events[i]))
+        await until(signal, (d) => {
+          res.on('drain', d);
+          return () => res.off('drain', d);
+        });
     }
     if (signal.aborted || res.destroyed) return;
     if (limit === Infinity || limit > events.length) return void res.end();
@@ -279,9 +380,20 @@ export class FakeUpstream {
 }
 
 interface Ctx {
-  req: IncomingMessage; res: ServerResponse; shape: ShapeHandler; key: string; path: string; method: string;
-  raw: string; body: Record<string, any>; badJson: boolean; rec: RecordedRequest; isAnthropic: boolean;
-  signal: AbortSignal; requestId: string; cut: boolean;
+  req: IncomingMessage;
+  res: ServerResponse;
+  shape: ShapeHandler;
+  key: string;
+  path: string;
+  method: string;
+  raw: string;
+  body: Record<string, any>;
+  badJson: boolean;
+  rec: RecordedRequest;
+  isAnthropic: boolean;
+  signal: AbortSignal;
+  requestId: string;
+  cut: boolean;
 }
 
 function num(v: string | string[] | undefined): number | undefined {
@@ -291,8 +403,12 @@ function num(v: string | string[] | undefined): number | undefined {
 
 /** Resolves when `arm`'s trigger fires or the request ends, whichever comes first; `arm` returns its disarm. */
 function until(signal: AbortSignal, arm: (done: () => void) => () => void): Promise<void> {
-  return new Promise(resolve => {
-    const done = (): void => { disarm(); signal.removeEventListener('abort', done); resolve(); };
+  return new Promise((resolve) => {
+    const done = (): void => {
+      disarm();
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
     const disarm = arm(done);
     signal.addEventListener('abort', done, { once: true });
   });

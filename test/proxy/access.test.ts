@@ -10,10 +10,15 @@ function raw(port: number, text: string, keepOpen = false): Promise<string> {
     // keepOpen: write without half-closing, as a stalled client does.
     const s = connect(port, '127.0.0.1', () => (keepOpen ? s.write(text) : s.end(text)));
     let out = '';
-    s.on('data', (d) => { out += d.toString(); });
+    s.on('data', (d) => {
+      out += d.toString();
+    });
     s.on('end', () => resolve(out));
     s.on('error', reject);
-    setTimeout(() => { s.destroy(); resolve(out); }, 3000).unref();
+    setTimeout(() => {
+      s.destroy();
+      resolve(out);
+    }, 3000).unref();
   });
 }
 
@@ -34,7 +39,11 @@ suite('local access and bad input', () => {
   });
 
   async function call(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-    const r = await request(`${h.endpoint}${path}`, { method: init.method ?? 'POST', headers: init.headers, body: init.body });
+    const r = await request(`${h.endpoint}${path}`, {
+      method: init.method ?? 'POST',
+      headers: init.headers,
+      body: init.body,
+    });
     const text = await r.body.text();
     assertNoKeys(text, `${path} response`);
     return { status: r.statusCode, headers: r.headers, text, json: text ? JSON.parse(text) : undefined };
@@ -60,20 +69,29 @@ suite('local access and bad input', () => {
   });
 
   test('a wrong token while the provider has keys is refused, never forwarded', async () => {
-    const r = await call('/v1/chat/completions', { headers: { ...json, authorization: 'Bearer sk-not-the-token-000000' }, body: '{"model":"gpt-4o","messages":[]}' });
+    const r = await call('/v1/chat/completions', {
+      headers: { ...json, authorization: 'Bearer sk-not-the-token-000000' },
+      body: '{"model":"gpt-4o","messages":[]}',
+    });
     assert.equal(r.status, 401);
     assert.equal(h.fake.requests.length, 0);
   });
 
   test('the token is accepted as x-api-key and api-key too', async () => {
     for (const header of ['x-api-key', 'api-key']) {
-      const r = await call('/v1/chat/completions', { headers: { ...json, [header]: TOKEN }, body: '{"model":"gpt-4o","messages":[]}' });
+      const r = await call('/v1/chat/completions', {
+        headers: { ...json, [header]: TOKEN },
+        body: '{"model":"gpt-4o","messages":[]}',
+      });
       assert.equal(r.status, 200, header);
     }
   });
 
   test('a foreign Host is refused (DNS rebinding); localhost and [::1] are fine', async () => {
-    const bad = await raw(port, `GET /keyrelay/health HTTP/1.1\r\nHost: evil.example:${port}\r\nConnection: close\r\n\r\n`);
+    const bad = await raw(
+      port,
+      `GET /keyrelay/health HTTP/1.1\r\nHost: evil.example:${port}\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(bad, /^HTTP\/1\.1 403/);
     assert.match(bad, /forbidden_host/);
     for (const host of [`localhost:${port}`, `[::1]:${port}`]) {
@@ -83,20 +101,32 @@ suite('local access and bad input', () => {
   });
 
   test('a request with an Origin is refused unless allowed, and no CORS header is ever sent', async () => {
-    const r = await call('/v1/chat/completions', { headers: { ...json, ...auth, origin: 'https://evil.example' }, body: '{"model":"gpt-4o","messages":[]}' });
+    const r = await call('/v1/chat/completions', {
+      headers: { ...json, ...auth, origin: 'https://evil.example' },
+      body: '{"model":"gpt-4o","messages":[]}',
+    });
     assert.equal(r.status, 403);
     assert.equal(r.json.error.code, 'forbidden_origin');
     assert.equal(r.headers['access-control-allow-origin'], undefined);
     assert.equal(h.fake.requests.length, 0);
-    const ok = await call('/v1/chat/completions', { headers: { ...json, ...auth }, body: '{"model":"gpt-4o","messages":[]}' });
+    const ok = await call('/v1/chat/completions', {
+      headers: { ...json, ...auth },
+      body: '{"model":"gpt-4o","messages":[]}',
+    });
     assert.equal(ok.headers['access-control-allow-origin'], undefined);
   });
 
   test('absolute-form and //host request targets are a 400', async () => {
-    const abs = await raw(port, `GET http://evil.example/v1/models HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    const abs = await raw(
+      port,
+      `GET http://evil.example/v1/models HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(abs, /^HTTP\/1\.1 400/);
     assert.match(abs, /bad_request_target/);
-    const dbl = await raw(port, `GET //evil.example/v1/models HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    const dbl = await raw(
+      port,
+      `GET //evil.example/v1/models HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(dbl, /^HTTP\/1\.1 400/);
     assert.equal(h.fake.requests.length, 0);
   });
@@ -119,12 +149,19 @@ suite('local access and bad input', () => {
     const r = await call('/v1/chat/completions', { headers: { ...json, ...auth }, body: big });
     assert.equal(r.status, 413);
     assert.match(r.json.error.message, /maxBodyMB/);
-    const ok = await call('/v1/chat/completions', { headers: { ...json, ...auth }, body: '{"model":"gpt-4o","messages":[]}' });
+    const ok = await call('/v1/chat/completions', {
+      headers: { ...json, ...auth },
+      body: '{"model":"gpt-4o","messages":[]}',
+    });
     assert.equal(ok.status, 200);
   });
 
   test('a body that stalls gets a 408 within the body timeout', async () => {
-    const out = await raw(port, `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":`, true);
+    const out = await raw(
+      port,
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":`,
+      true,
+    );
     assert.match(out, /^HTTP\/1\.1 408/);
     assert.match(out, /body_timeout/);
   });
@@ -149,9 +186,15 @@ suite('local access and bad input', () => {
   });
 
   test('a provider prefix routes and is stripped; an OpenRouter-style id whose prefix is no provider stays whole', async () => {
-    await call('/v1/chat/completions', { headers: { ...json, ...auth }, body: '{"model":"openai/gpt-4o","messages":[]}' });
+    await call('/v1/chat/completions', {
+      headers: { ...json, ...auth },
+      body: '{"model":"openai/gpt-4o","messages":[]}',
+    });
     assert.equal(h.fake.requests.at(-1)!.model, 'gpt-4o');
-    await call('/v1/chat/completions', { headers: { ...json, ...auth }, body: '{"model":"meta-llama/llama-3-70b","messages":[]}' });
+    await call('/v1/chat/completions', {
+      headers: { ...json, ...auth },
+      body: '{"model":"meta-llama/llama-3-70b","messages":[]}',
+    });
     assert.equal(h.fake.requests.at(-1)!.model, 'meta-llama/llama-3-70b');
   });
 });
@@ -159,15 +202,25 @@ suite('local access and bad input', () => {
 suite('fill-in-the-middle routing', () => {
   test('a preset without FIM answers 404 naming a provider that has it; a custom provider is forwarded', async () => {
     // groq is a real preset without FIM: the answer is local, nothing leaves the machine.
-    const h = await startHarness({ keys: { openai: ['sk-test-fimfimfimfimfimfimfim9999'], groq: ['gsk_testgroqgroqgroqgroq7777'] } });
+    const h = await startHarness({
+      keys: { openai: ['sk-test-fimfimfimfimfimfimfim9999'], groq: ['gsk_testgroqgroqgroqgroq7777'] },
+    });
     try {
-      const r = await request(`${h.endpoint}/v1/fim/completions`, { method: 'POST', headers: { ...json, ...auth }, body: '{"model":"groq/llama-3.3-70b","prompt":"def f(","suffix":")"}' });
+      const r = await request(`${h.endpoint}/v1/fim/completions`, {
+        method: 'POST',
+        headers: { ...json, ...auth },
+        body: '{"model":"groq/llama-3.3-70b","prompt":"def f(","suffix":")"}',
+      });
       const body = (await r.body.json()) as { error: { message: string } };
       assert.equal(r.statusCode, 404);
       assert.match(body.error.message, /mistral/);
       assert.equal(h.fake.requests.length, 0);
       // The harness's openai provider points at the fake as a custom entry: forwarded.
-      const ok = await request(`${h.endpoint}/v1/fim/completions`, { method: 'POST', headers: { ...json, ...auth }, body: '{"model":"gpt-4o","prompt":"def f(","suffix":")"}' });
+      const ok = await request(`${h.endpoint}/v1/fim/completions`, {
+        method: 'POST',
+        headers: { ...json, ...auth },
+        body: '{"model":"gpt-4o","prompt":"def f(","suffix":")"}',
+      });
       await ok.body.text();
       assert.equal(ok.statusCode, 200);
     } finally {

@@ -11,14 +11,31 @@ import { assertNoKeys, OPENAI_KEYS } from './harness';
 
 const CLI = resolve(__dirname, '../../../dist/cli.js');
 
-interface Run { child: ChildProcess; stdout: string; stderr: string; exited: Promise<number> }
+interface Run {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number>;
+}
 
 /** Starts the built CLI with a clean environment (no stray *_API_KEY from the machine). */
 function start(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: Run = { child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 : 1)))) };
-  child.stdout!.on('data', (d) => { run.stdout += d; });
-  child.stderr!.on('data', (d) => { run.stderr += d; });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const run: Run = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 : 1)))),
+  };
+  child.stdout!.on('data', (d) => {
+    run.stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    run.stderr += d;
+  });
   return run;
 }
 
@@ -43,18 +60,25 @@ suite('the headless CLI', () => {
     fake = await FakeUpstream.start();
   });
   teardown(async () => {
-    for (const r of runs.splice(0)) if (r.child.exitCode === null) { r.child.kill('SIGKILL'); await r.exited; }
+    for (const r of runs.splice(0))
+      if (r.child.exitCode === null) {
+        r.child.kill('SIGKILL');
+        await r.exited;
+      }
     await fake.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   function config(extra: Record<string, unknown> = {}): string {
     const file = join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify({
-      proxy: { port: 0 },
-      providers: [{ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' }],
-      ...extra,
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        proxy: { port: 0 },
+        providers: [{ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' }],
+        ...extra,
+      }),
+    );
     return file;
   }
 
@@ -62,7 +86,18 @@ suite('the headless CLI', () => {
     const r = start(['--help']);
     runs.push(r);
     assert.equal(await r.exited, 0);
-    for (const flag of ['--port', '--host', '--config', '--keys-file', '--data-dir', '--token', '--strategy', '--log-level', 'status', '--json']) {
+    for (const flag of [
+      '--port',
+      '--host',
+      '--config',
+      '--keys-file',
+      '--data-dir',
+      '--token',
+      '--strategy',
+      '--log-level',
+      'status',
+      '--json',
+    ]) {
       assert.ok(r.stdout.includes(flag), flag);
     }
   });
@@ -71,8 +106,22 @@ suite('the headless CLI', () => {
     const keysFile = join(dir, 'factory_keys.txt');
     writeFileSync(keysFile, `${OPENAI_KEYS.join('\n')}\n${OPENAI_KEYS[0]}\n`);
     const data = join(dir, 'data');
-    const r = start(['serve', '--config', config({ keys: [] }), '--keys-file', keysFile, '--data-dir', data, '--token', 'kr-cli-test-token', '--log-level', 'trace'],
-      {});
+    const r = start(
+      [
+        'serve',
+        '--config',
+        config({ keys: [] }),
+        '--keys-file',
+        keysFile,
+        '--data-dir',
+        data,
+        '--token',
+        'kr-cli-test-token',
+        '--log-level',
+        'trace',
+      ],
+      {},
+    );
     runs.push(r);
     const endpoint = await endpointOf(r);
     assert.match(r.stdout, /Continue/);
@@ -82,7 +131,9 @@ suite('the headless CLI', () => {
     const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: 'kr-cli-test-token', maxRetries: 0 });
     // The keys file holds bare keys: they belong to the provider detected by prefix (openai), so
     // route them with a model whose provider prefix is explicit.
-    const status = await request(`${endpoint}/keyrelay/status`, { headers: { authorization: 'Bearer kr-cli-test-token' } });
+    const status = await request(`${endpoint}/keyrelay/status`, {
+      headers: { authorization: 'Bearer kr-cli-test-token' },
+    });
     const body = await status.body.text();
     assertNoKeys(body, 'status');
     assert.equal((JSON.parse(body) as { keys: unknown[] }).keys.length, 3, 'the duplicate was dropped');
@@ -98,14 +149,20 @@ suite('the headless CLI', () => {
 
   test('keys from the environment and config; requests go through with a pool key; state survives a restart', async () => {
     const data = join(dir, 'data');
-    const cfg = config({ keys: [{ provider: 'mock', key: OPENAI_KEYS[0], label: 'one' }, { provider: 'mock', key: OPENAI_KEYS[1] }] });
+    const cfg = config({
+      keys: [
+        { provider: 'mock', key: OPENAI_KEYS[0], label: 'one' },
+        { provider: 'mock', key: OPENAI_KEYS[1] },
+      ],
+    });
     let r = start(['serve', '--config', cfg, '--data-dir', data]);
     runs.push(r);
     let endpoint = await endpointOf(r);
     const token = readFileSync(join(data, 'token'), 'utf8').trim();
     assert.equal(statSync(join(data, 'token')).mode & 0o777, 0o600);
     const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: token, maxRetries: 0 });
-    for (let i = 0; i < 4; i++) await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    for (let i = 0; i < 4; i++)
+      await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
     assert.deepEqual(Object.values(fake.countsByKey()).sort(), [2, 2]);
     r.child.kill('SIGINT');
     assert.equal(await r.exited, 0);
@@ -149,7 +206,14 @@ suite('the headless CLI', () => {
 
   test('status: the keys of a running proxy, masked; --json; one-line errors for a wrong token or no proxy', async () => {
     const data = join(dir, 'data');
-    const cfg = config({ keys: OPENAI_KEYS.map((key, i) => ({ provider: 'mock', key, label: `key-${i}`, ...(i === 2 ? { account: 'team' } : {}) })) });
+    const cfg = config({
+      keys: OPENAI_KEYS.map((key, i) => ({
+        provider: 'mock',
+        key,
+        label: `key-${i}`,
+        ...(i === 2 ? { account: 'team' } : {}),
+      })),
+    });
     const r = start(['serve', '--config', cfg, '--data-dir', data]);
     runs.push(r);
     const endpoint = await endpointOf(r);
@@ -157,7 +221,8 @@ suite('the headless CLI', () => {
     const token = readFileSync(join(data, 'token'), 'utf8').trim();
     fake.setKeyBehaviour(OPENAI_KEYS[1], { kind: 'status', status: 429, headers: { 'retry-after': '30' } });
     const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: token, maxRetries: 0 });
-    for (let i = 0; i < 3; i++) await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    for (let i = 0; i < 3; i++)
+      await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
 
     // The token from the data directory, as `serve` wrote it.
     const s = start(['status', '--port', port, '--data-dir', data]);
@@ -165,9 +230,15 @@ suite('the headless CLI', () => {
     assert.equal(await s.exited, 0, s.stderr);
     const lines = s.stdout.split('\n');
     // The 429 cools key-1 for that model only (DESIGN §3): the key stays usable for others.
-    assert.match(lines[0], /^KeyRelay \S+ at http:\/\/127\.0\.0\.1:\d+ · round-robin · 3\/3 keys usable · 4 requests today$/);
+    assert.match(
+      lines[0],
+      /^KeyRelay \S+ at http:\/\/127\.0\.0\.1:\d+ · round-robin · 3\/3 keys usable · 4 requests today$/,
+    );
     assert.ok(lines.includes('Mock · 3/3 usable'), s.stdout);
-    assert.match(s.stdout, /^ {2}key-1 +sk-…\w{4} +active, gpt-4o cooling (29|30)s +1 today +0% ok +HTTP 429 requests: Rate limit reached/m);
+    assert.match(
+      s.stdout,
+      /^ {2}key-1 +sk-…\w{4} +active, gpt-4o cooling (29|30)s +1 today +0% ok +HTTP 429 requests: Rate limit reached/m,
+    );
     assert.match(s.stdout, /^ {2}key-0 +sk-…\w{4} +active +\d today +100% ok$/m);
     assert.match(s.stdout, /^ {2}\[team\] key-2 +sk-…\w{4} +active/m);
     assertNoKeys(s.stdout + s.stderr, 'status output');
@@ -177,20 +248,35 @@ suite('the headless CLI', () => {
     runs.push(j);
     assert.equal(await j.exited, 0, j.stderr);
     const doc = JSON.parse(j.stdout) as { keys: Array<{ label: string; state: string }> };
-    assert.deepEqual(doc.keys.map((k) => [k.label, k.state]), [['key-0', 'active'], ['key-1', 'active'], ['key-2', 'active']]);
-    assert.ok((doc.keys[1] as unknown as { modelCooldowns: Record<string, number> }).modelCooldowns['gpt-4o'] > Date.now());
+    assert.deepEqual(
+      doc.keys.map((k) => [k.label, k.state]),
+      [
+        ['key-0', 'active'],
+        ['key-1', 'active'],
+        ['key-2', 'active'],
+      ],
+    );
+    assert.ok(
+      (doc.keys[1] as unknown as { modelCooldowns: Record<string, number> }).modelCooldowns['gpt-4o'] > Date.now(),
+    );
 
     const wrong = start(['status', '--port', port, '--token', 'kr-not-it']);
     runs.push(wrong);
     assert.equal(await wrong.exited, 1);
-    assert.match(wrong.stderr, /^keyrelay: KeyRelay on 127\.0\.0\.1:\d+ refused the access token from --token\. Pass --token or set KEYRELAY_TOKEN/);
+    assert.match(
+      wrong.stderr,
+      /^keyrelay: KeyRelay on 127\.0\.0\.1:\d+ refused the access token from --token\. Pass --token or set KEYRELAY_TOKEN/,
+    );
 
     r.child.kill('SIGTERM');
     assert.equal(await r.exited, 0);
     const none = start(['status', '--port', port, '--data-dir', data]);
     runs.push(none);
     assert.equal(await none.exited, 1);
-    assert.match(none.stderr, new RegExp(`^keyrelay: Nothing listens on 127\\.0\\.0\\.1:${port}\\. Start it with "keyrelay serve"`));
+    assert.match(
+      none.stderr,
+      new RegExp(`^keyrelay: Nothing listens on 127\\.0\\.0\\.1:${port}\\. Start it with "keyrelay serve"`),
+    );
   });
 
   test('an unknown flag or command: exit 2 pointing at --help', async () => {

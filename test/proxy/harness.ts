@@ -12,16 +12,34 @@ import type { FakeUpstreamOptions } from '../fakes/upstreamServer';
 export class CapturingLogger implements Logger {
   readonly lines: string[] = [];
   readonly logLevel = 1;
-  trace(m: string): void { this.lines.push(`trace ${m}`); }
-  debug(m: string): void { this.lines.push(`debug ${m}`); }
-  info(m: string): void { this.lines.push(`info ${m}`); }
-  warn(m: string): void { this.lines.push(`warn ${m}`); }
-  error(e: string | Error): void { this.lines.push(`error ${typeof e === 'string' ? e : `${e.message}\n${e.stack}`}`); }
+  trace(m: string): void {
+    this.lines.push(`trace ${m}`);
+  }
+  debug(m: string): void {
+    this.lines.push(`debug ${m}`);
+  }
+  info(m: string): void {
+    this.lines.push(`info ${m}`);
+  }
+  warn(m: string): void {
+    this.lines.push(`warn ${m}`);
+  }
+  error(e: string | Error): void {
+    this.lines.push(`error ${typeof e === 'string' ? e : `${e.message}\n${e.stack}`}`);
+  }
 }
 
 /** Three realistic-looking fake keys per shape; tests grep every output for them. */
-export const OPENAI_KEYS = ['sk-test-aaaaaaaaaaaaaaaaaaaa1111', 'sk-test-bbbbbbbbbbbbbbbbbbbb2222', 'sk-test-cccccccccccccccccccc3333'];
-export const ANTHROPIC_KEYS = ['sk-ant-test-dddddddddddddddd4444', 'sk-ant-test-eeeeeeeeeeeeeeee5555', 'sk-ant-test-ffffffffffffffff6666'];
+export const OPENAI_KEYS = [
+  'sk-test-aaaaaaaaaaaaaaaaaaaa1111',
+  'sk-test-bbbbbbbbbbbbbbbbbbbb2222',
+  'sk-test-cccccccccccccccccccc3333',
+];
+export const ANTHROPIC_KEYS = [
+  'sk-ant-test-dddddddddddddddd4444',
+  'sk-ant-test-eeeeeeeeeeeeeeee5555',
+  'sk-ant-test-ffffffffffffffff6666',
+];
 export const TOKEN = 'kr-test-token-0123456789abcdef';
 
 export interface Harness {
@@ -52,15 +70,42 @@ export interface HarnessOptions {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const fake = await FakeUpstream.start(opts.fake);
   const providers: ProviderSpec[] = [
-    { id: 'openai', name: 'OpenAI', shape: 'openai', baseUrl: fake.openaiBase, auth: 'bearer', testRequest: { method: 'GET', path: '/models' }, envNames: ['OPENAI'], keyPrefix: 'sk-' },
-    { id: 'anthropic', name: 'Anthropic', shape: 'anthropic', baseUrl: fake.anthropicBase, auth: 'x-api-key', testRequest: { method: 'GET', path: '/models' }, envNames: ['ANTHROPIC'], keyPrefix: 'sk-ant-' },
+    {
+      id: 'openai',
+      name: 'OpenAI',
+      shape: 'openai',
+      baseUrl: fake.openaiBase,
+      auth: 'bearer',
+      testRequest: { method: 'GET', path: '/models' },
+      envNames: ['OPENAI'],
+      keyPrefix: 'sk-',
+    },
+    {
+      id: 'anthropic',
+      name: 'Anthropic',
+      shape: 'anthropic',
+      baseUrl: fake.anthropicBase,
+      auth: 'x-api-key',
+      testRequest: { method: 'GET', path: '/models' },
+      envNames: ['ANTHROPIC'],
+      keyPrefix: 'sk-ant-',
+    },
     ...(opts.extraProviders ?? []),
   ];
   const catalogue = new ProviderCatalogue(providers);
-  const config: ProxyConfig = { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], port: 0, ...opts.config };
+  const config: ProxyConfig = {
+    ...DEFAULT_CONFIG,
+    cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs],
+    port: 0,
+    ...opts.config,
+  };
   const pool = new KeyPool({
-    clock: systemClock, strategy: config.strategy, cooldownStepsMs: config.cooldownStepsMs, maxCooldownMs: config.maxCooldownMs,
-    degradedAfter: config.degradedAfter, discardOnQuota: config.discardOnQuota,
+    clock: systemClock,
+    strategy: config.strategy,
+    cooldownStepsMs: config.cooldownStepsMs,
+    maxCooldownMs: config.maxCooldownMs,
+    degradedAfter: config.degradedAfter,
+    discardOnQuota: config.discardOnQuota,
   });
   const keys: PoolKey[] = [];
   const byProvider = opts.keys ?? { openai: OPENAI_KEYS, anthropic: ANTHROPIC_KEYS };
@@ -68,7 +113,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     secrets.forEach((secret, i) => {
       const id = `${providerId}-${i + 1}`;
       keys.push({
-        id, providerId, label: id, masked: maskKey(secret, providerId === 'anthropic' ? 'sk-ant-' : 'sk-'), addedAt: 0, secret,
+        id,
+        providerId,
+        label: id,
+        masked: maskKey(secret, providerId === 'anthropic' ? 'sk-ant-' : 'sk-'),
+        addedAt: 0,
+        secret,
         ...opts.keyExtras?.[id],
       });
     });
@@ -76,10 +126,24 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   pool.setKeys(keys);
   const stats = new Stats(systemClock);
   const log = new CapturingLogger();
-  const proxy = new ProxyServer({ config, pool, stats, catalogue, logger: log, clock: systemClock, accessToken: TOKEN, version: 'test' });
+  const proxy = new ProxyServer({
+    config,
+    pool,
+    stats,
+    catalogue,
+    logger: log,
+    clock: systemClock,
+    accessToken: TOKEN,
+    version: 'test',
+  });
   const port = await proxy.start();
   return {
-    fake, proxy, pool, stats, log, endpoint: `http://127.0.0.1:${port}`,
+    fake,
+    proxy,
+    pool,
+    stats,
+    log,
+    endpoint: `http://127.0.0.1:${port}`,
     async close() {
       await proxy.stop(0);
       proxy.dispose();

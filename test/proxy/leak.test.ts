@@ -25,9 +25,14 @@ suite('no key text in any output', () => {
     outputs.length = 0;
   });
 
-  async function send(path: string, body: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }): Promise<void> {
+  async function send(
+    path: string,
+    body: unknown,
+    headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+  ): Promise<void> {
     const r = await request(`${h.endpoint}${path}`, {
-      method: 'POST', body: JSON.stringify(body),
+      method: 'POST',
+      body: JSON.stringify(body),
       headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', ...headers },
     });
     outputs.push(JSON.stringify(r.headers), await r.body.text());
@@ -40,11 +45,29 @@ suite('no key text in any output', () => {
     await send('/v1/chat/completions', { ...chat, stream: true });
     await send('/v1/messages', { ...msg, stream: true }, { 'x-api-key': TOKEN });
     // Upstream error bodies that echo the key back (some providers do) must come out masked.
-    h.fake.setKeyBehaviour(OPENAI_KEYS[0], { kind: 'status', status: 401, body: JSON.stringify({ error: { message: `Incorrect API key provided: ${OPENAI_KEYS[0]}`, type: 'invalid_request_error' } }) });
-    h.fake.setKeyBehaviour(OPENAI_KEYS[1], { kind: 'status', status: 400, body: JSON.stringify({ error: { message: `bad request for ${OPENAI_KEYS[1]}`, type: 'invalid_request_error' } }) });
+    h.fake.setKeyBehaviour(OPENAI_KEYS[0], {
+      kind: 'status',
+      status: 401,
+      body: JSON.stringify({
+        error: { message: `Incorrect API key provided: ${OPENAI_KEYS[0]}`, type: 'invalid_request_error' },
+      }),
+    });
+    h.fake.setKeyBehaviour(OPENAI_KEYS[1], {
+      kind: 'status',
+      status: 400,
+      body: JSON.stringify({ error: { message: `bad request for ${OPENAI_KEYS[1]}`, type: 'invalid_request_error' } }),
+    });
     h.fake.setKeyBehaviour(OPENAI_KEYS[2], { kind: 'status', status: 429, headers: { 'retry-after': '5' } });
     for (let i = 0; i < 4; i++) await send('/v1/chat/completions', chat);
-    for (const k of ANTHROPIC_KEYS) h.fake.setKeyBehaviour(k, { kind: 'status', status: 400, body: JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `bad request for ${k}` } }) });
+    for (const k of ANTHROPIC_KEYS)
+      h.fake.setKeyBehaviour(k, {
+        kind: 'status',
+        status: 400,
+        body: JSON.stringify({
+          type: 'error',
+          error: { type: 'invalid_request_error', message: `bad request for ${k}` },
+        }),
+      });
     await send('/v1/messages', msg, { 'x-api-key': TOKEN });
     h.fake.setKeyBehaviour(ANTHROPIC_KEYS[0], { kind: 'stream-error-first' });
     h.fake.setKeyBehaviour(ANTHROPIC_KEYS[1], { kind: 'status', status: 402 });
@@ -71,8 +94,14 @@ suite('no key text in any output', () => {
     // The captured text is not empty of the masked forms: the test would see a leak if there were one.
     assert.match(all, /sk-…1111|sk-…2222|…1111/);
     // An echoed key reads as the same masked form the key's views show.
-    const shown = h.pool.list().filter((k) => k.providerId === 'anthropic').map((k) => `bad request for ${k.masked}`);
-    assert.ok(shown.some((s) => all.includes(s)), `the 400 body names the key as one of: ${shown.join(', ')}`);
+    const shown = h.pool
+      .list()
+      .filter((k) => k.providerId === 'anthropic')
+      .map((k) => `bad request for ${k.masked}`);
+    assert.ok(
+      shown.some((s) => all.includes(s)),
+      `the 400 body names the key as one of: ${shown.join(', ')}`,
+    );
     for (const k of ALL_KEYS) assert.ok(!all.includes(k.slice(-12)), 'not even a long tail of a key');
   });
 });

@@ -4,7 +4,8 @@ import { request } from 'undici';
 import { OPENAI_KEYS, startHarness, TOKEN } from './harness';
 import type { Harness } from './harness';
 
-const body = (stream: boolean) => JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'hi' }] });
+const body = (stream: boolean) =>
+  JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'hi' }] });
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
 /** Cuts, stalls, cancels and fallback mode (DESIGN §2, §5.3, §5.5, §5.7). */
@@ -18,7 +19,12 @@ suite('upstream failures, client cancels and fallback mode', () => {
   test('client abort mid-stream closes the upstream connection at once', async () => {
     h = await startHarness({ fake: { chunks: 50, chunkDelayMs: 50 } });
     const ac = new AbortController();
-    const r = await request(`${h.endpoint}/v1/chat/completions`, { method: 'POST', body: body(true), headers, signal: ac.signal });
+    const r = await request(`${h.endpoint}/v1/chat/completions`, {
+      method: 'POST',
+      body: body(true),
+      headers,
+      signal: ac.signal,
+    });
     for await (const _ of r.body) break; // first chunk arrived: now cancel
     const aborted = h.fake.waitForAbort(2000);
     ac.abort();
@@ -32,8 +38,14 @@ suite('upstream failures, client cancels and fallback mode', () => {
     h.fake.setKeyBehaviour(OPENAI_KEYS[0], { kind: 'cut-mid-stream', afterChunks: 3 });
     const sdk = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
     await assert.rejects(async () => {
-      const s = await sdk.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }] });
-      for await (const _ of s) { /* drain */ }
+      const s = await sdk.chat.completions.create({
+        model: 'gpt-4o',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      for await (const _ of s) {
+        /* drain */
+      }
     });
     h.fake.setKeyBehaviour(OPENAI_KEYS[0], { kind: 'ok' });
     const ok = await sdk.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
@@ -58,18 +70,31 @@ suite('upstream failures, client cancels and fallback mode', () => {
     const sdk = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
     const started = Date.now();
     await assert.rejects(async () => {
-      const s = await sdk.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }] });
-      for await (const _ of s) { /* drain */ }
+      const s = await sdk.chat.completions.create({
+        model: 'gpt-4o',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      for await (const _ of s) {
+        /* drain */
+      }
     });
     assert.ok(Date.now() - started < 3000);
     assert.equal(h.stats.snapshot().total.failures.network ?? h.stats.snapshot().total.failures.timeout, 1);
   });
 
   test('a long healthy stream is never cut for being long', async () => {
-    h = await startHarness({ config: { idleTimeoutMs: 200, headersTimeoutMs: 200 }, fake: { chunks: 15, chunkDelayMs: 50 } });
+    h = await startHarness({
+      config: { idleTimeoutMs: 200, headersTimeoutMs: 200 },
+      fake: { chunks: 15, chunkDelayMs: 50 },
+    });
     const sdk = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
     let n = 0;
-    const s = await sdk.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const s = await sdk.chat.completions.create({
+      model: 'gpt-4o',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     for await (const _ of s) n++;
     assert.ok(n >= 15);
   });
@@ -91,17 +116,21 @@ suite('upstream failures, client cancels and fallback mode', () => {
     const json = (await r.body.json()) as { error: { code: string } };
     assert.equal(r.statusCode, 502);
     assert.equal(json.error.code, 'upstream_connect_failed');
-    for (const id of ['openai-1', 'openai-2', 'openai-3']) assert.equal(h.pool.health(id)!.state, 'active', 'the network is not the key\'s fault');
+    for (const id of ['openai-1', 'openai-2', 'openai-3'])
+      assert.equal(h.pool.health(id)!.state, 'active', "the network is not the key's fault");
   });
 
-  test('fallback mode: no keys for the provider forwards the client\'s own key, never the token', async () => {
+  test("fallback mode: no keys for the provider forwards the client's own key, never the token", async () => {
     h = await startHarness({ keys: { anthropic: [] } });
     const clientKey = 'sk-client-own-key-123456789';
     const sdk = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: clientKey, maxRetries: 0 });
     const r = await sdk.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
     assert.ok(r.choices[0].message.content);
     assert.equal(h.fake.requests.at(-1)!.key, clientKey);
-    assert.ok(h.log.lines.some((l) => /fallback mode/.test(l)), 'a log line says so');
+    assert.ok(
+      h.log.lines.some((l) => /fallback mode/.test(l)),
+      'a log line says so',
+    );
     assert.ok(!h.log.lines.join('\n').includes(clientKey));
     // With the token and no keys: a 503 that names the command.
     const t = await request(`${h.endpoint}/v1/chat/completions`, { method: 'POST', body: body(false), headers });

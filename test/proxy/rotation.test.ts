@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import OpenAI, { APIError } from 'openai';
+import type { APIError } from 'openai';
+import OpenAI from 'openai';
 import { request } from 'undici';
 import { ANTHROPIC_KEYS, assertNoKeys, OPENAI_KEYS, startHarness, TOKEN } from './harness';
 import type { Harness } from './harness';
@@ -56,8 +57,11 @@ suite('key rotation and failover', () => {
 
   test('OpenAI insufficient_quota 429 discards the key instead of cooling it', async () => {
     h.fake.setKeyBehaviour(OPENAI_KEYS[0], {
-      kind: 'status', status: 429,
-      body: JSON.stringify({ error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' } }),
+      kind: 'status',
+      status: 429,
+      body: JSON.stringify({
+        error: { message: 'You exceeded your current quota', type: 'insufficient_quota', code: 'insufficient_quota' },
+      }),
     });
     await openai.chat.completions.create(chat());
     await openai.chat.completions.create(chat());
@@ -68,7 +72,9 @@ suite('key rotation and failover', () => {
     h.fake.setKeyBehaviour(ANTHROPIC_KEYS[0], { kind: 'stream-error-first' });
     const anthropic = new Anthropic({ baseURL: h.endpoint, apiKey: TOKEN, maxRetries: 0 });
     for (let i = 0; i < 3; i++) {
-      const m = await anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }).finalMessage();
+      const m = await anthropic.messages
+        .stream({ model: 'claude-sonnet-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] })
+        .finalMessage();
       assert.equal(m.type, 'message');
     }
     // Overloaded is the provider's state, not the key's: the key stays in rotation, and every
@@ -79,8 +85,12 @@ suite('key rotation and failover', () => {
     assert.equal(h.stats.snapshot().total.failures.server, failedFirst);
   });
 
-  test('a 400 is the client\'s fault: passed through untouched, exactly one upstream call, no penalty', async () => {
-    h.fake.setKeyBehaviour(OPENAI_KEYS[0], { kind: 'status', status: 400, body: JSON.stringify({ error: { message: 'bad messages', type: 'invalid_request_error', code: null } }) });
+  test("a 400 is the client's fault: passed through untouched, exactly one upstream call, no penalty", async () => {
+    h.fake.setKeyBehaviour(OPENAI_KEYS[0], {
+      kind: 'status',
+      status: 400,
+      body: JSON.stringify({ error: { message: 'bad messages', type: 'invalid_request_error', code: null } }),
+    });
     await assert.rejects(openai.chat.completions.create(chat()), (err: APIError) => {
       assert.equal(err.status, 400);
       assert.match(err.message, /bad messages/);
@@ -91,7 +101,8 @@ suite('key rotation and failover', () => {
   });
 
   test('every key rate-limited: 429 with an integer retry-after, x-should-retry and a distinct type, quickly', async () => {
-    for (const k of OPENAI_KEYS) h.fake.setKeyBehaviour(k, { kind: 'status', status: 429, headers: { 'retry-after': '60' } });
+    for (const k of OPENAI_KEYS)
+      h.fake.setKeyBehaviour(k, { kind: 'status', status: 429, headers: { 'retry-after': '60' } });
     const started = Date.now();
     await assert.rejects(openai.chat.completions.create(chat()), (err: APIError) => {
       assert.equal(err.status, 429);
@@ -120,7 +131,9 @@ suite('key rotation and failover', () => {
       return true;
     });
     const r = await request(`${h.endpoint}/v1/chat/completions`, {
-      method: 'POST', body: JSON.stringify(chat()), headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      method: 'POST',
+      body: JSON.stringify(chat()),
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
     });
     const body = (await r.body.json()) as { error: { message: string; code: string } };
     assert.equal(r.statusCode, 401);
@@ -152,7 +165,13 @@ suite('key rotation and failover', () => {
 
   test('a model the keys do not serve gets a clear 503; a model listed on one key routes to it', async () => {
     await h.close();
-    h = await startHarness({ keyExtras: { 'openai-1': { models: ['gpt-4o'] }, 'openai-2': { models: ['gpt-4o-mini'] }, 'openai-3': { models: ['gpt-4o-mini'] } } });
+    h = await startHarness({
+      keyExtras: {
+        'openai-1': { models: ['gpt-4o'] },
+        'openai-2': { models: ['gpt-4o-mini'] },
+        'openai-3': { models: ['gpt-4o-mini'] },
+      },
+    });
     openai = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
     for (let i = 0; i < 3; i++) await openai.chat.completions.create(chat('gpt-4o'));
     assert.equal(h.fake.countsByKey()[OPENAI_KEYS[0]], 3);
@@ -170,24 +189,52 @@ suite('least-used across a day boundary', () => {
     const clock = { now: () => now };
     const { KeyPool } = await import('../../src/core/pool/keyPool');
     const { Stats } = await import('../../src/core/accounting/stats');
-    const pool = new KeyPool({ clock, strategy: 'least-used', cooldownStepsMs: [1000], maxCooldownMs: 10_000, degradedAfter: 3, discardOnQuota: true });
+    const pool = new KeyPool({
+      clock,
+      strategy: 'least-used',
+      cooldownStepsMs: [1000],
+      maxCooldownMs: 10_000,
+      degradedAfter: 3,
+      discardOnQuota: true,
+    });
     const stats = new Stats(clock, { dailyResetHour: 0 });
     const sub = stats.onDidRollDay(() => pool.resetDaily());
-    const key = (id: string) => ({ id, providerId: 'openai', label: id, masked: '…', addedAt: 0, secret: `sk-test-${id}-000000000000` });
+    const key = (id: string) => ({
+      id,
+      providerId: 'openai',
+      label: id,
+      masked: '…',
+      addedAt: 0,
+      secret: `sk-test-${id}-000000000000`,
+    });
     pool.setKeys([key('old')]);
     for (let i = 0; i < 5; i++) {
       const p = pool.pick({ providerId: 'openai' });
       assert.equal(p.kind, 'key');
-      if (p.kind === 'key') { pool.begin(p.key.id); pool.end(p.key.id); }
+      if (p.kind === 'key') {
+        pool.begin(p.key.id);
+        pool.end(p.key.id);
+      }
     }
     pool.upsert(key('new'));
     now += 2 * 60_000; // past midnight
-    stats.record({ keyId: 'old', providerId: 'openai', endpoint: '/chat/completions', ok: true, status: 200, latencyMs: 1 });
-    assert.equal(pool.health('old')!.uses, 0, 'yesterday\'s uses are gone');
+    stats.record({
+      keyId: 'old',
+      providerId: 'openai',
+      endpoint: '/chat/completions',
+      ok: true,
+      status: 200,
+      latencyMs: 1,
+    });
+    assert.equal(pool.health('old')!.uses, 0, "yesterday's uses are gone");
     const picks = new Set<string>();
     for (let i = 0; i < 4; i++) {
       const p = pool.pick({ providerId: 'openai' });
-      if (p.kind === 'key') { picks.add(p.key.id); pool.begin(p.key.id); pool.end(p.key.id); }
+      if (p.kind === 'key') {
+        picks.add(p.key.id);
+        pool.begin(p.key.id);
+        pool.end(p.key.id);
+      }
     }
     assert.deepEqual([...picks].sort(), ['new', 'old'], 'both keys share the new day');
     sub.dispose();

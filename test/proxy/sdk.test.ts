@@ -34,9 +34,16 @@ suite('proxy with the real openai and Anthropic SDKs', () => {
 
   test('chat completion, streaming with usage and tool calls: deltas arrive and usage is counted', async () => {
     const stream = await openai.chat.completions.create({
-      model: 'gpt-4o', stream: true, stream_options: { include_usage: true },
+      model: 'gpt-4o',
+      stream: true,
+      stream_options: { include_usage: true },
       messages: [{ role: 'user', content: 'weather?' }],
-      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+        },
+      ],
     });
     let args = '';
     let name = '';
@@ -64,7 +71,10 @@ suite('proxy with the real openai and Anthropic SDKs', () => {
   });
 
   test('embeddings and /models without the /v1 prefix', async () => {
-    const e = await new OpenAI({ baseURL: h.endpoint, apiKey: TOKEN, maxRetries: 0 }).embeddings.create({ model: 'text-embedding-3-small', input: 'x' });
+    const e = await new OpenAI({ baseURL: h.endpoint, apiKey: TOKEN, maxRetries: 0 }).embeddings.create({
+      model: 'text-embedding-3-small',
+      input: 'x',
+    });
     assert.ok(e.data[0].embedding.length > 0);
     const models = await openai.models.list();
     const ids = models.data.map((m) => m.id);
@@ -72,27 +82,42 @@ suite('proxy with the real openai and Anthropic SDKs', () => {
   });
 
   test('anthropic messages, non-streaming and streaming, and count_tokens', async () => {
-    const m = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] });
+    const m = await anthropic.messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     assert.equal(m.type, 'message');
     const seen = h.fake.requests.at(-1)!;
     assert.ok(ANTHROPIC_KEYS.includes(seen.key));
     assert.equal(seen.headers['x-api-key'], seen.key);
     assert.equal(seen.headers.authorization, undefined, 'Anthropic gets x-api-key only');
 
-    const stream = anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] });
+    const stream = anthropic.messages.stream({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     let text = '';
-    stream.on('text', (t) => { text += t; });
+    stream.on('text', (t) => {
+      text += t;
+    });
     const final = await stream.finalMessage();
     assert.ok(text.length > 0);
     assert.ok(final.usage.output_tokens > 0);
 
-    const count = await anthropic.messages.countTokens({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }] });
+    const count = await anthropic.messages.countTokens({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     assert.ok(count.input_tokens > 0);
   });
 
   test('anthropic streaming with tools: input_json deltas pass through', async () => {
     const stream = anthropic.messages.stream({
-      model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'weather?' }],
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'weather?' }],
       tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
     });
     const final = await stream.finalMessage();
@@ -101,10 +126,23 @@ suite('proxy with the real openai and Anthropic SDKs', () => {
   });
 
   test('SSE bytes arrive unchanged, event lines included', async () => {
-    const body = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const body = JSON.stringify({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 20,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
-    const direct = await request(`${h.fake.url}/v1/messages`, { method: 'POST', body, headers: { ...headers, 'x-api-key': ANTHROPIC_KEYS[0] } });
-    const viaProxy = await request(`${h.endpoint}/v1/messages`, { method: 'POST', body, headers: { ...headers, 'x-api-key': TOKEN } });
+    const direct = await request(`${h.fake.url}/v1/messages`, {
+      method: 'POST',
+      body,
+      headers: { ...headers, 'x-api-key': ANTHROPIC_KEYS[0] },
+    });
+    const viaProxy = await request(`${h.endpoint}/v1/messages`, {
+      method: 'POST',
+      body,
+      headers: { ...headers, 'x-api-key': TOKEN },
+    });
     const [a, b] = await Promise.all([direct.body.text(), viaProxy.body.text()]);
     const norm = (s: string) => s.replace(/"(id|request_id)":"[^"]*"/g, '"$1":"X"');
     assert.equal(viaProxy.headers['content-type'], direct.headers['content-type']);

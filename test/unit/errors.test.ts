@@ -4,14 +4,34 @@ import type { ProxyErrorCode } from '../../src/core/errors';
 
 // A Record over the union makes the compiler fail this file when a code is added and not listed here.
 const ALL_CODES: Record<ProxyErrorCode, true> = {
-  bad_request_target: true, invalid_json: true, not_found: true, method_not_allowed: true, unauthorized: true,
-  forbidden_host: true, forbidden_origin: true, body_too_large: true, body_timeout: true, unknown_provider: true,
-  unknown_model: true, no_keys: true, keys_unusable: true, all_keys_cooling: true, upstream_connect_failed: true,
-  upstream_timeout: true, upstream_error: true, shutting_down: true, invalid_config: true,
+  bad_request_target: true,
+  invalid_json: true,
+  not_found: true,
+  method_not_allowed: true,
+  unauthorized: true,
+  forbidden_host: true,
+  forbidden_origin: true,
+  body_too_large: true,
+  body_timeout: true,
+  unknown_provider: true,
+  unknown_model: true,
+  no_keys: true,
+  keys_unusable: true,
+  all_keys_cooling: true,
+  upstream_connect_failed: true,
+  upstream_timeout: true,
+  upstream_error: true,
+  shutting_down: true,
+  invalid_config: true,
 };
 
-interface OpenAIErrorBody { error: { message: string; type: string; code: string; param: null } }
-interface AnthropicErrorBody { type: 'error'; error: { type: string; message: string; keyrelay_code: string } }
+interface OpenAIErrorBody {
+  error: { message: string; type: string; code: string; param: null };
+}
+interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: string; message: string; keyrelay_code: string };
+}
 
 suite('ProxyError', () => {
   test('carries code, status, message, extra and cause', () => {
@@ -30,13 +50,27 @@ suite('ProxyError', () => {
 
 suite('renderError', () => {
   test('OpenAI shape: {error:{message,type,code,param}} with the proxy code', () => {
-    const body = JSON.parse(renderError('openai', new ProxyError('unauthorized', 401, 'Missing KeyRelay access token.'))) as OpenAIErrorBody;
-    assert.deepEqual(body, { error: { message: 'Missing KeyRelay access token.', type: 'authentication_error', code: 'unauthorized', param: null } });
+    const body = JSON.parse(
+      renderError('openai', new ProxyError('unauthorized', 401, 'Missing KeyRelay access token.')),
+    ) as OpenAIErrorBody;
+    assert.deepEqual(body, {
+      error: {
+        message: 'Missing KeyRelay access token.',
+        type: 'authentication_error',
+        code: 'unauthorized',
+        param: null,
+      },
+    });
   });
 
   test('Anthropic shape: {type:"error",error:{type,message}} plus keyrelay_code', () => {
-    const body = JSON.parse(renderError('anthropic', new ProxyError('body_too_large', 413, 'Too big.'))) as AnthropicErrorBody;
-    assert.deepEqual(body, { type: 'error', error: { type: 'request_too_large', message: 'Too big.', keyrelay_code: 'body_too_large' } });
+    const body = JSON.parse(
+      renderError('anthropic', new ProxyError('body_too_large', 413, 'Too big.')),
+    ) as AnthropicErrorBody;
+    assert.deepEqual(body, {
+      type: 'error',
+      error: { type: 'request_too_large', message: 'Too big.', keyrelay_code: 'body_too_large' },
+    });
   });
 
   test('all-keys-cooling has its own type in both shapes, never the provider rate-limit type', () => {
@@ -106,11 +140,19 @@ suite('jsonSyntaxProblem', () => {
       assert.ok(err, text);
       const { problem } = jsonSyntaxProblem(err, text);
       assert.ok(problem.length > 5, problem);
-      for (let i = 0; i + 4 <= key.length; i++) assert.ok(!problem.includes(key.slice(i, i + 4)), `${problem} quotes the key`);
+      for (let i = 0; i + 4 <= key.length; i++)
+        assert.ok(!problem.includes(key.slice(i, i + 4)), `${problem} quotes the key`);
     }
     const multi = '{\n  "a": 1\n  "b": 2\n}';
     let e: unknown;
-    try { JSON.parse(multi); } catch (x) { e = x; }
-    assert.deepEqual(jsonSyntaxProblem(e, multi), { problem: "Expected ',' or '}' after property value (line 3)", line: 3 });
+    try {
+      JSON.parse(multi);
+    } catch (x) {
+      e = x;
+    }
+    assert.deepEqual(jsonSyntaxProblem(e, multi), {
+      problem: "Expected ',' or '}' after property value (line 3)",
+      line: 3,
+    });
   });
 });

@@ -9,7 +9,9 @@ import type { Disposable, Event } from '../../src/core/events';
 async function captureUncaught(fn: () => void): Promise<unknown[]> {
   const saved = process.listeners('uncaughtException');
   const seen: unknown[] = [];
-  const record = (err: unknown): void => { seen.push(err); };
+  const record = (err: unknown): void => {
+    seen.push(err);
+  };
   process.removeAllListeners('uncaughtException');
   process.on('uncaughtException', record);
   try {
@@ -48,7 +50,9 @@ suite('Emitter', () => {
   test('the same function subscribed twice is two subscriptions; disposing one keeps the other', () => {
     const e = new Emitter<void>();
     let n = 0;
-    const f = (): void => { n++; };
+    const f = (): void => {
+      n++;
+    };
     const s1 = e.event(f);
     e.event(f);
     s1.dispose();
@@ -58,7 +62,12 @@ suite('Emitter', () => {
 
   test('thisArgs binds the listener and disposables collects the subscription', () => {
     const e = new Emitter<number>();
-    const owner = { total: 0, add(this: { total: number }, n: number) { this.total += n; } };
+    const owner = {
+      total: 0,
+      add(this: { total: number }, n: number) {
+        this.total += n;
+      },
+    };
     const bag: Disposable[] = [];
     e.event(owner.add, owner, bag);
     e.fire(5);
@@ -72,7 +81,10 @@ suite('Emitter', () => {
   test('a listener that unsubscribes during delivery does not make its neighbour miss the event', () => {
     const e = new Emitter<void>();
     const got: string[] = [];
-    const first = e.event(() => { got.push('first'); first.dispose(); });
+    const first = e.event(() => {
+      got.push('first');
+      first.dispose();
+    });
     e.event(() => got.push('second'));
     e.fire();
     e.fire();
@@ -82,7 +94,9 @@ suite('Emitter', () => {
   test('a throwing listener does not stop the others; its error is rethrown asynchronously', async () => {
     const e = new Emitter<void>();
     const got: string[] = [];
-    e.event(() => { throw new Error('listener boom'); });
+    e.event(() => {
+      throw new Error('listener boom');
+    });
     e.event(() => got.push('after'));
     const uncaught = await captureUncaught(() => e.fire());
     assert.deepEqual(got, ['after']);
@@ -106,7 +120,9 @@ suite('Emitter', () => {
     const e = new Emitter<string>();
     const ev: Event<string> = e.event;
     let got = '';
-    ev((s) => { got = s; });
+    ev((s) => {
+      got = s;
+    });
     e.fire('x');
     assert.equal(got, 'x');
   });

@@ -72,7 +72,8 @@ suite('redact: SecretRedactor', () => {
   test('with thousands of secrets: masks glued and delimited keys, leaves others alone', () => {
     const r = new SecretRedactor();
     const keys: string[] = [];
-    for (let i = 0; i < 5000; i++) keys.push(`sk-test-${i.toString(36).padStart(6, '0')}Qw3rTy${(i * 7919).toString(36).padStart(8, 'z')}`);
+    for (let i = 0; i < 5000; i++)
+      keys.push(`sk-test-${i.toString(36).padStart(6, '0')}Qw3rTy${(i * 7919).toString(36).padStart(8, 'z')}`);
     for (const k of keys) r.add(k, maskKey(k, 'sk-'));
     const odd = 'sk-test.with.dots.0123456789';
     r.add(odd);
@@ -80,7 +81,10 @@ suite('redact: SecretRedactor', () => {
     assert.equal(r.redact(plain), plain);
     const text = `a ${keys[42]} b prefix_${keys[4999]}_suffix c "${odd}"`;
     const out = r.redact(text);
-    assert.equal(out, `a ${maskKey(keys[42], 'sk-')} b prefix_${maskKey(keys[4999], 'sk-')}_suffix c "${maskKey(odd)}"`);
+    assert.equal(
+      out,
+      `a ${maskKey(keys[42], 'sk-')} b prefix_${maskKey(keys[4999], 'sk-')}_suffix c "${maskKey(odd)}"`,
+    );
     const big = 'lorem ipsum dolor sit amet '.repeat(40_000);
     assert.equal(r.redact(big), big);
   });

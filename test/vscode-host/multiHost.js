@@ -43,7 +43,9 @@ async function startMultiHost({ extension, settings = {}, extraEnv = {} }) {
     const ws = path.join(dirs.tmp, `ws${++n}`);
     fs.mkdirSync(ws, { recursive: true });
     const page = n === 1 && ctx.pages()[0] ? ctx.pages()[0] : await ctx.newPage();
-    const payload = dev ? `&payload=${encodeURIComponent(JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${cs.port}${path.resolve(extension)}`]]))}` : '';
+    const payload = dev
+      ? `&payload=${encodeURIComponent(JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${cs.port}${path.resolve(extension)}`]]))}`
+      : '';
     await page.goto(`${cs.url}/?folder=${encodeURIComponent(ws)}${payload}`, { timeout: WAIT });
     await page.waitForSelector('.monaco-workbench', { timeout: WAIT });
     return page;
@@ -55,7 +57,9 @@ async function health(port) {
   try {
     const r = await fetch(`http://127.0.0.1:${port}/keyrelay/health`, { signal: AbortSignal.timeout(2000) });
     return r.ok ? await r.json() : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 async function waitFor(what, fn, timeoutMs = WAIT) {
@@ -73,7 +77,14 @@ async function selfCheck(extension) {
   const mh = await startMultiHost({ extension, settings: { 'keyRelay.proxy.port': port } });
   const results = [];
   const check = async (name, fn) => {
-    try { await fn(); results.push(true); host.log(`ok   ${name}`); } catch (e) { results.push(false); host.log(`FAIL ${name}: ${e.message}`); }
+    try {
+      await fn();
+      results.push(true);
+      host.log(`ok   ${name}`);
+    } catch (e) {
+      results.push(false);
+      host.log(`FAIL ${name}: ${e.message}`);
+    }
   };
   try {
     const status = (page) => page.locator('.statusbar-item').filter({ hasText: STATUS }).first();
@@ -95,8 +106,18 @@ async function selfCheck(extension) {
     await check('closing window 1 hands the port to window 2 within 30 s', async () => {
       const t = Date.now();
       await w1.close();
-      const next = await waitFor('a new leader', async () => { const h = await health(port); return h && h.instanceId !== first.instanceId && h; }, 30_000);
-      host.log(`new leader ${next.instanceId} after ${Date.now() - t} ms; window 2:`, (await status(w2).innerText()).trim());
+      const next = await waitFor(
+        'a new leader',
+        async () => {
+          const h = await health(port);
+          return h && h.instanceId !== first.instanceId && h;
+        },
+        30_000,
+      );
+      host.log(
+        `new leader ${next.instanceId} after ${Date.now() - t} ms; window 2:`,
+        (await status(w2).innerText()).trim(),
+      );
     });
   } finally {
     await mh.close();
@@ -110,8 +131,21 @@ module.exports = { startMultiHost };
 
 if (require.main === module && !host.reexecInNetns()) {
   const ext = process.argv[2] && path.resolve(process.argv[2]);
-  if (!ext || !fs.existsSync(ext)) { console.error('usage: node test/vscode-host/multiHost.js <keyrelay.vsix | extension folder>'); process.exit(2); }
-  const hard = setTimeout(() => { console.error('hard TIMEOUT'); host.killOwnBrowsers(); process.exit(124); }, 240_000);
+  if (!ext || !fs.existsSync(ext)) {
+    console.error('usage: node test/vscode-host/multiHost.js <keyrelay.vsix | extension folder>');
+    process.exit(2);
+  }
+  const hard = setTimeout(() => {
+    console.error('hard TIMEOUT');
+    host.killOwnBrowsers();
+    process.exit(124);
+  }, 240_000);
   hard.unref();
-  selfCheck(ext).then((code) => process.exit(code), (e) => { console.error(e); process.exit(1); });
+  selfCheck(ext).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
 }

@@ -63,7 +63,17 @@ export interface RequestRecord {
 }
 
 export function emptyCounters(): LiveCounters {
-  return { requests: 0, successes: 0, failures: undefined, inputTokens: 0, outputTokens: 0, latencyMsTotal: 0, ttfbMsTotal: 0, ttfbCount: 0, lastUsedSec: 0 };
+  return {
+    requests: 0,
+    successes: 0,
+    failures: undefined,
+    inputTokens: 0,
+    outputTokens: 0,
+    latencyMsTotal: 0,
+    ttfbMsTotal: 0,
+    ttfbCount: 0,
+    lastUsedSec: 0,
+  };
 }
 
 export function newKeyCounters(): KeyCounters {
@@ -73,12 +83,17 @@ export function newKeyCounters(): KeyCounters {
 /** A snapshot copy, with "last used" back in milliseconds. */
 export function cloneCounters(c: LiveCounters): Counters {
   const { lastUsedSec, ...rest } = c;
-  return { ...rest, failures: { ...c.failures }, ...(lastUsedSec > 0 ? { lastUsed: LAST_USED_BASE + lastUsedSec * 1000 } : {}) };
+  return {
+    ...rest,
+    failures: { ...c.failures },
+    ...(lastUsedSec > 0 ? { lastUsed: LAST_USED_BASE + lastUsedSec * 1000 } : {}),
+  };
 }
 
 /** One key's per-model counters, name → counters (the inline first model, then the Map). */
 export function modelEntries(k: KeyCounters): Array<[string, LiveCounters]> {
-  const out: Array<[string, LiveCounters]> = k.model !== undefined && k.modelCounters ? [[k.model, k.modelCounters]] : [];
+  const out: Array<[string, LiveCounters]> =
+    k.model !== undefined && k.modelCounters ? [[k.model, k.modelCounters]] : [];
   if (k.moreModels) out.push(...k.moreModels);
   return out;
 }
@@ -105,7 +120,17 @@ export function classOf(r: RequestRecord): FailureClass | undefined {
   if (r.ok) return undefined;
   if (r.failure) return r.failure;
   const s = r.status;
-  return s === 429 ? 'rate-limit' : s === 401 || s === 403 ? 'auth' : s === 402 ? 'quota' : s >= 500 ? 'server' : s >= 400 ? 'client' : 'network';
+  return s === 429
+    ? 'rate-limit'
+    : s === 401 || s === 403
+      ? 'auth'
+      : s === 402
+        ? 'quota'
+        : s >= 500
+          ? 'server'
+          : s >= 400
+            ? 'client'
+            : 'network';
 }
 
 /** The own entries of a parsed JSON object; nothing for anything else. */
@@ -118,9 +143,19 @@ export function toCounters(x: unknown): LiveCounters | undefined {
   const o = x as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
   const c = emptyCounters();
-  for (const f of ['requests', 'successes', 'inputTokens', 'outputTokens', 'latencyMsTotal', 'ttfbMsTotal', 'ttfbCount'] as const) c[f] = num(o[f]);
+  for (const f of [
+    'requests',
+    'successes',
+    'inputTokens',
+    'outputTokens',
+    'latencyMsTotal',
+    'ttfbMsTotal',
+    'ttfbCount',
+  ] as const)
+    c[f] = num(o[f]);
   for (const [k, v] of entries(o.failures)) if (num(v)) (c.failures ??= {})[k as FailureClass] = num(v);
-  if (typeof o.lastUsedSec === 'number' && Number.isInteger(o.lastUsedSec) && o.lastUsedSec > 0) c.lastUsedSec = o.lastUsedSec;
+  if (typeof o.lastUsedSec === 'number' && Number.isInteger(o.lastUsedSec) && o.lastUsedSec > 0)
+    c.lastUsedSec = o.lastUsedSec;
   else if (typeof o.lastUsed === 'number') c.lastUsedSec = toSec(o.lastUsed);
   return c;
 }

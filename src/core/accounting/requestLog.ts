@@ -32,7 +32,10 @@ export class RequestLog {
   private stream: WriteStream | undefined;
   private day = '';
 
-  constructor(private readonly dir: string, private readonly redactor: SecretRedactor) {
+  constructor(
+    private readonly dir: string,
+    private readonly redactor: SecretRedactor,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
@@ -42,16 +45,29 @@ export class RequestLog {
       this.stream?.end();
       this.day = day;
       this.stream = createWriteStream(join(this.dir, `requests-${day}.jsonl`), { flags: 'a', mode: 0o600 });
-      this.stream.on('error', () => { this.stream = undefined; });
+      this.stream.on('error', () => {
+        this.stream = undefined;
+      });
     }
     const headers: Record<string, unknown> = {};
     for (const name in e.headers) if (!CREDENTIAL_HEADERS.has(name)) headers[name] = e.headers[name];
-    const body = e.body.length > MAX_LOGGED_BODY
-      ? `${e.body.subarray(0, MAX_LOGGED_BODY).toString('utf8')}… (${e.body.length} bytes in all)`
-      : e.body.toString('utf8');
+    const body =
+      e.body.length > MAX_LOGGED_BODY
+        ? `${e.body.subarray(0, MAX_LOGGED_BODY).toString('utf8')}… (${e.body.length} bytes in all)`
+        : e.body.toString('utf8');
     const line = JSON.stringify({
-      at: new Date(at).toISOString(), method: e.method, path: e.path, provider: e.provider, model: e.model, key: e.key,
-      attempts: e.attempts, status: e.status, ms: e.ms, ttfbMs: e.ttfbMs, headers, body,
+      at: new Date(at).toISOString(),
+      method: e.method,
+      path: e.path,
+      provider: e.provider,
+      model: e.model,
+      key: e.key,
+      attempts: e.attempts,
+      status: e.status,
+      ms: e.ms,
+      ttfbMs: e.ttfbMs,
+      headers,
+      body,
     });
     this.stream.write(`${this.redactor.redact(line)}\n`);
   }

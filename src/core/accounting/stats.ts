@@ -1,4 +1,13 @@
-import { add, classOf, cloneCounters, emptyCounters, entries, modelEntries, newKeyCounters, toCounters } from './counters';
+import {
+  add,
+  classOf,
+  cloneCounters,
+  emptyCounters,
+  entries,
+  modelEntries,
+  newKeyCounters,
+  toCounters,
+} from './counters';
 import type { Counters, KeyCounters, LiveCounters, RequestRecord } from './counters';
 import { Emitter } from '../events';
 import type { Disposable, Event } from '../events';
@@ -62,7 +71,10 @@ export class Stats implements Disposable {
   private resetHour: number;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly clock: Clock, opts: { dailyResetHour?: number } = {}) {
+  constructor(
+    private readonly clock: Clock,
+    opts: { dailyResetHour?: number } = {},
+  ) {
     this.since = clock.now();
     this.resetHour = normHour(opts.dailyResetHour);
     this.startDay(this.since);
@@ -95,19 +107,22 @@ export class Stats implements Disposable {
   /** Requests today for one key, or for everything (keyless passthrough included) without an id. */
   requestsToday(id?: string): number {
     this.roll(this.clock.now());
-    return id === undefined ? this.todayTotal : this.byKey.get(id)?.today ?? 0;
+    return id === undefined ? this.todayTotal : (this.byKey.get(id)?.today ?? 0);
   }
 
   /** A deep copy of every counter. */
   snapshot(): StatsSnapshot {
     this.roll(this.clock.now());
-    const copy = (m: Iterable<[string, LiveCounters]>) => record([...m].map(([k, c]) => [k, cloneCounters(c)] as [string, Counters]));
+    const copy = (m: Iterable<[string, LiveCounters]>) =>
+      record([...m].map(([k, c]) => [k, cloneCounters(c)] as [string, Counters]));
     const keys = [...this.byKey];
     return {
       since: this.since,
       total: cloneCounters(this.total),
       byKey: copy(this.counted(keys)),
-      byKeyModel: record(this.withModels(keys).map(([id, k]) => [id, copy(modelEntries(k))] as [string, Record<string, Counters>])),
+      byKeyModel: record(
+        this.withModels(keys).map(([id, k]) => [id, copy(modelEntries(k))] as [string, Record<string, Counters>]),
+      ),
       byEndpoint: copy(this.byEndpoint),
       today: { day: this.day, byKey: this.todayRecord(keys) },
     };
@@ -152,7 +167,9 @@ export class Stats implements Disposable {
       since: this.since,
       total: this.total,
       byKey: record(this.counted(keys)),
-      byKeyModel: record(this.withModels(keys).map(([id, k]) => [id, record(modelEntries(k))] as [string, Record<string, LiveCounters>])),
+      byKeyModel: record(
+        this.withModels(keys).map(([id, k]) => [id, record(modelEntries(k))] as [string, Record<string, LiveCounters>]),
+      ),
       byEndpoint: record(this.byEndpoint),
       today: { day: this.day, byKey: this.todayRecord(keys) },
     };
@@ -176,7 +193,13 @@ export class Stats implements Disposable {
     if (typeof json !== 'object' || json === null || (json as { version?: unknown }).version !== VERSION) return false;
     this.startDay(this.clock.now());
     const j = json as Record<string, unknown>;
-    const map = (x: unknown) => new Map(entries(x).flatMap(([k, v]) => { const c = toCounters(v); return c ? [[k, c] as [string, LiveCounters]] : []; }));
+    const map = (x: unknown) =>
+      new Map(
+        entries(x).flatMap(([k, v]) => {
+          const c = toCounters(v);
+          return c ? [[k, c] as [string, LiveCounters]] : [];
+        }),
+      );
     if (typeof j.since === 'number') this.since = j.since;
     this.total = toCounters(j.total) ?? emptyCounters();
     this.byEndpoint = map(j.byEndpoint);

@@ -13,7 +13,12 @@ export function formatRemaining(ms: number): string {
 
 /** The readable state behind `/keyrelay/status` and the VS Code views; never holds key text. */
 export function buildStatus(opts: {
-  pool: KeyPool; stats: Stats; catalogue: ProviderCatalogue; version: string; instanceId: string; endpoint?: string;
+  pool: KeyPool;
+  stats: Stats;
+  catalogue: ProviderCatalogue;
+  version: string;
+  instanceId: string;
+  endpoint?: string;
 }): Record<string, unknown> {
   const snap = opts.pool.snapshot();
   const stats = opts.stats.snapshot();
@@ -36,13 +41,20 @@ export function buildStatus(opts: {
     byModel: stats.byKeyModel[k.id],
   }));
   const providerIds = new Set(snap.keys.map((k) => k.providerId));
-  const providers = opts.catalogue.list().filter((p) => providerIds.has(p.id)).map((p) => {
-    const mine = keys.filter((k) => k.providerId === p.id);
-    return {
-      id: p.id, name: p.name, shape: p.shape, baseUrl: p.baseUrl,
-      keys: mine.length, usable: mine.filter((k) => k.state === 'active').length,
-    };
-  });
+  const providers = opts.catalogue
+    .list()
+    .filter((p) => providerIds.has(p.id))
+    .map((p) => {
+      const mine = keys.filter((k) => k.providerId === p.id);
+      return {
+        id: p.id,
+        name: p.name,
+        shape: p.shape,
+        baseUrl: p.baseUrl,
+        keys: mine.length,
+        usable: mine.filter((k) => k.state === 'active').length,
+      };
+    });
   return {
     keyrelay: true,
     version: opts.version,
@@ -80,5 +92,8 @@ export function buildModels(shape: ApiShape, pool: KeyPool, catalogue: ProviderC
     const data = ids.map(({ id }) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' }));
     return JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
   }
-  return JSON.stringify({ object: 'list', data: ids.map(({ id, owner }) => ({ id, object: 'model', created: 0, owned_by: owner })) });
+  return JSON.stringify({
+    object: 'list',
+    data: ids.map(({ id, owner }) => ({ id, object: 'model', created: 0, owned_by: owner })),
+  });
 }

@@ -174,7 +174,10 @@ function valueAt(body: Buffer, open: number): { value: string; start: number; en
  * at the first top-level hit. (A single occurrence is not trusted blindly: tool schemas carry
  * nested `"model"` properties, and a request without a top-level model must not route by them.)
  */
-export function findTopLevelString(body: Buffer, key: string): { value: string; start: number; end: number } | undefined {
+export function findTopLevelString(
+  body: Buffer,
+  key: string,
+): { value: string; start: number; end: number } | undefined {
   const needle = Buffer.from(JSON.stringify(key));
   if (body.indexOf(needle) === -1) return undefined;
   let i = skipSpace(body, 0);

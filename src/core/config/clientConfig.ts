@@ -22,7 +22,10 @@ function replaceBlock(text: string, comment: string, body: string): string | und
   const start = lines.findIndex((l) => l.trim() === `${comment} ${BEGIN}`);
   if (start < 0) return undefined;
   const end = lines.findIndex((l, i) => i > start && l.trim() === `${comment} ${END}`);
-  if (end < 0) throw new Error(`The KeyRelay block that starts on line ${start + 1} has no end marker "${comment} ${END}"; fix or remove it first.`);
+  if (end < 0)
+    throw new Error(
+      `The KeyRelay block that starts on line ${start + 1} has no end marker "${comment} ${END}"; fix or remove it first.`,
+    );
   const indent = /^\s*/.exec(lines[start])![0];
   return [...lines.slice(0, start), ...block(comment, body, indent), ...lines.slice(end + 1)].join('\n');
 }
@@ -51,7 +54,9 @@ export function wireContinue(existing: string | undefined, t: WiringTarget): str
     '    - apply',
   ].join('\n');
   if (existing === undefined || existing.trim() === '') {
-    return ['name: Local Assistant', 'version: 1.0.0', 'schema: v1', 'models:', ...block('#', entry, '  '), ''].join('\n');
+    return ['name: Local Assistant', 'version: 1.0.0', 'schema: v1', 'models:', ...block('#', entry, '  '), ''].join(
+      '\n',
+    );
   }
   const replaced = replaceBlock(existing, '#', entry);
   if (replaced !== undefined) return replaced;
@@ -64,7 +69,8 @@ export function wireContinue(existing: string | undefined, t: WiringTarget): str
     return [...lines.slice(0, at + 1), ...block('#', entry, indent), ...lines.slice(at + 1)].join('\n');
   }
   const empty = lines.findIndex((l) => /^models:\s*\[\s*\]\s*(#.*)?$/.test(l));
-  if (empty >= 0) return [...lines.slice(0, empty), 'models:', ...block('#', entry, '  '), ...lines.slice(empty + 1)].join('\n');
+  if (empty >= 0)
+    return [...lines.slice(0, empty), 'models:', ...block('#', entry, '  '), ...lines.slice(empty + 1)].join('\n');
   return `${ensureNewline(existing)}models:\n${block('#', entry, '  ').join('\n')}\n`;
 }
 
@@ -79,12 +85,18 @@ export function wireClaudeCode(existing: string | undefined, t: Pick<WiringTarge
     try {
       parsed = JSON.parse(existing);
     } catch (err) {
-      throw new Error(`settings.json is not valid JSON (${jsonSyntaxProblem(err, existing).problem}): fix it, then run the command again`);
+      throw new Error(
+        `settings.json is not valid JSON (${jsonSyntaxProblem(err, existing).problem}): fix it, then run the command again`,
+      );
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('settings.json is not a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('settings.json is not a JSON object');
     json = parsed as Record<string, unknown>;
   }
-  const env = typeof json.env === 'object' && json.env !== null && !Array.isArray(json.env) ? (json.env as Record<string, unknown>) : {};
+  const env =
+    typeof json.env === 'object' && json.env !== null && !Array.isArray(json.env)
+      ? (json.env as Record<string, unknown>)
+      : {};
   json.env = { ...env, ANTHROPIC_BASE_URL: t.endpoint, ANTHROPIC_AUTH_TOKEN: t.token };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
@@ -140,7 +152,9 @@ export function wireAider(existing: string | undefined, t: WiringTarget): string
   const start = lines.findIndex((l) => l.trim() === `# ${BEGIN}`);
   const end = start < 0 ? -1 : lines.findIndex((l, i) => i > start && l.trim() === `# ${END}`);
   const ours = new RegExp(`^(${AIDER_KEYS.join('|')})\\s*:`);
-  const kept = lines.map((l, i) => ((i >= start && i <= end) || !ours.test(l) ? l : `${AIDER_SET_ASIDE}${l}`)).join('\n');
+  const kept = lines
+    .map((l, i) => ((i >= start && i <= end) || !ours.test(l) ? l : `${AIDER_SET_ASIDE}${l}`))
+    .join('\n');
   const replaced = replaceBlock(kept, '#', body);
   if (replaced !== undefined) return replaced;
   return `${ensureNewline(kept)}${kept.trim() ? '\n' : ''}${block('#', body, '').join('\n')}\n`;

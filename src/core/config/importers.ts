@@ -62,7 +62,10 @@ class Collector {
   private readonly seen: Set<string>;
   private readonly fallback?: ProviderSpec;
 
-  constructor(private readonly opts: ImportOptions, private readonly declared: ReadonlySet<string> = new Set()) {
+  constructor(
+    private readonly opts: ImportOptions,
+    private readonly declared: ReadonlySet<string> = new Set(),
+  ) {
     this.seen = new Set(opts.existing ?? []);
     this.fallback = opts.defaultProvider ? opts.catalogue.get(opts.defaultProvider) : undefined;
   }
@@ -99,12 +102,12 @@ class Collector {
 
   byEnvStem(stem: string): ProviderSpec | undefined {
     const up = stem.toUpperCase();
-    return this.opts.catalogue.list().find(p => p.envNames.includes(up));
+    return this.opts.catalogue.list().find((p) => p.envNames.includes(up));
   }
 
   byHost(url: string): ProviderSpec | undefined {
     const host = new URL(url).host;
-    return this.opts.catalogue.list().find(p => p.baseUrl && new URL(p.baseUrl).host === host);
+    return this.opts.catalogue.list().find((p) => p.baseUrl && new URL(p.baseUrl).host === host);
   }
 }
 
@@ -138,14 +141,24 @@ function importLine(c: Collector, line: string, n: number): void {
   const env = ENV_LINE.exec(line);
   if (env) return importEnv(c, env[1], unquote(env[2].trim()), n);
   for (const piece of line.split(/[,;]/)) {
-    const tokens = piece.trim().split(/\s+/).filter(Boolean).map(t => t.replace(/^["'`]+|["'`]+$/g, ''));
+    const tokens = piece
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((t) => t.replace(/^["'`]+|["'`]+$/g, ''));
     const strict = tokens.length > 1;
     let bad = 0;
     for (const t of tokens) {
       if (looksLikeKey(t, strict)) addLoose(c, t, n);
       else bad++;
     }
-    if (bad) c.skip(n, bad === 1 ? 'text that is not an API key (too short or has characters keys never have)' : `${bad} words that are not API keys`);
+    if (bad)
+      c.skip(
+        n,
+        bad === 1
+          ? 'text that is not an API key (too short or has characters keys never have)'
+          : `${bad} words that are not API keys`,
+      );
   }
 }
 
@@ -158,7 +171,8 @@ function addLoose(c: Collector, secret: string, n: number, label?: string): void
 function importEnv(c: Collector, name: string, value: string, n: number): void {
   const list = ENV_LIST.exec(name);
   const one = list ? undefined : ENV_ONE.exec(name);
-  if (!list && !one) return c.skip(n, `${name} is not an API key variable (expected NAME_API_KEY, NAME_API_KEY_1…, NAME_KEYS)`);
+  if (!list && !one)
+    return c.skip(n, `${name} is not an API key variable (expected NAME_API_KEY, NAME_API_KEY_1…, NAME_KEYS)`);
   const stem = (list ?? one)![1];
   const secrets = list ? value.split(/[,;\s]+/).filter(Boolean) : value ? [value] : [];
   if (secrets.length === 0) return c.skip(n, `${name} is empty`);
@@ -169,7 +183,11 @@ function importEnv(c: Collector, name: string, value: string, n: number): void {
     if (named) return c.add({ providerId: named.id, secret, label }, named.keyPrefix);
     // No provider uses that stem: only a distinctive prefix may decide (MOONSHOT_API_KEY=sk-… is not OpenAI's).
     const detected = c.detect(secret);
-    if (!detected || GENERIC_PREFIXES.has(detected.keyPrefix!)) return c.skip(n, `${name}: no provider is known as "${stem}"; rename it (e.g. OPENAI_API_KEY) or add a custom provider`);
+    if (!detected || GENERIC_PREFIXES.has(detected.keyPrefix!))
+      return c.skip(
+        n,
+        `${name}: no provider is known as "${stem}"; rename it (e.g. OPENAI_API_KEY) or add a custom provider`,
+      );
     c.add({ providerId: detected.id, secret, label }, detected.keyPrefix);
   });
 }
@@ -193,11 +211,19 @@ function importJson(text: string, opts: ImportOptions): ImportResult {
     return c.result;
   }
   const o = (typeof doc === 'object' && doc !== null ? doc : {}) as Record<string, unknown>;
-  const declared = new Set(Array.isArray(o.providers) ? o.providers.map(p => (p as { id?: unknown })?.id).filter((id): id is string => typeof id === 'string') : []);
+  const declared = new Set(
+    Array.isArray(o.providers)
+      ? o.providers.map((p) => (p as { id?: unknown })?.id).filter((id): id is string => typeof id === 'string')
+      : [],
+  );
   const c = new Collector(opts, declared);
   const lists: Array<[string, unknown[]]> = Array.isArray(doc) ? [['entries', doc]] : [];
   for (const f of ['apiKeys', 'keys'] as const) if (Array.isArray(o[f])) lists.push([f, o[f] as unknown[]]);
-  if (lists.length === 0) c.skip(1, 'the JSON has no "apiKeys" or "keys" list, e.g. {"apiKeys": [{"key": "…", "url": "…", "models": ["…"]}]}');
+  if (lists.length === 0)
+    c.skip(
+      1,
+      'the JSON has no "apiKeys" or "keys" list, e.g. {"apiKeys": [{"key": "…", "url": "…", "models": ["…"]}]}',
+    );
   for (const [path, entries] of lists) entries.forEach((e, i) => importEntry(c, text, e, `${path}[${i}]`));
   return c.result;
 }
@@ -218,7 +244,10 @@ function importEntry(c: Collector, text: string, e: unknown, where: string): voi
   let baseUrl: string | undefined;
   if (url !== undefined) {
     try {
-      baseUrl = normalizeBaseUrl(typeof url === 'string' ? url.trim().replace(ENDPOINT_SUFFIX, '') : url, `${where}: "url"`);
+      baseUrl = normalizeBaseUrl(
+        typeof url === 'string' ? url.trim().replace(ENDPOINT_SUFFIX, '') : url,
+        `${where}: "url"`,
+      );
     } catch (err) {
       return c.skip(n, (err as Error).message);
     }
@@ -226,32 +255,43 @@ function importEntry(c: Collector, text: string, e: unknown, where: string): voi
   let p: ProviderSpec | undefined;
   if (o.provider !== undefined) {
     p = typeof o.provider === 'string' ? c.byId(o.provider) : undefined;
-    if (!p) return c.skip(n, `${where}: unknown provider ${JSON.stringify(String(o.provider)).slice(0, 80)}; use a preset id or declare it in "providers"`);
+    if (!p)
+      return c.skip(
+        n,
+        `${where}: unknown provider ${JSON.stringify(String(o.provider)).slice(0, 80)}; use a preset id or declare it in "providers"`,
+      );
   } else {
     p = (baseUrl && c.byHost(baseUrl)) || c.providerFor(secret) || (baseUrl ? c.byId('custom') : undefined);
     if (!p) return c.skip(n, `${where}: cannot tell the provider; add "provider" or "url"`);
   }
-  if (p.id === 'custom' && !baseUrl) return c.skip(n, `${where}: a custom key needs "url" (the API root, e.g. https://host/v1)`);
+  if (p.id === 'custom' && !baseUrl)
+    return c.skip(n, `${where}: a custom key needs "url" (the API root, e.g. https://host/v1)`);
   if (baseUrl && isPresetId(p.id) && baseUrl === p.baseUrl) baseUrl = undefined; // the preset's own URL
-  const models = o.models;
-  if (models !== undefined && !(Array.isArray(models) && models.every(m => typeof m === 'string' && m))) {
-    return c.skip(n, `${where}: "models" must be a list of model ids`);
+  const extra = entryExtras(o, where);
+  if (typeof extra === 'string') return c.skip(n, extra);
+  c.add({ providerId: p.id, secret, ...extra, ...(baseUrl ? { baseUrl } : {}) }, p.keyPrefix);
+}
+
+/** The optional fields of a JSON key entry, checked; a string is what is wrong with them. */
+function entryExtras(
+  o: Record<string, unknown>,
+  where: string,
+): Pick<ImportedKey, 'label' | 'account' | 'models' | 'weight'> | string {
+  const { models, weight, account } = o;
+  if (models !== undefined && !(Array.isArray(models) && models.every((m) => typeof m === 'string' && m))) {
+    return `${where}: "models" must be a list of model ids`;
   }
-  const weight = o.weight;
   if (weight !== undefined && !(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) {
-    return c.skip(n, `${where}: "weight" must be a positive number`);
+    return `${where}: "weight" must be a positive number`;
   }
-  const account = o.account;
   if (account !== undefined && !(typeof account === 'string' && account.trim())) {
-    return c.skip(n, `${where}: "account" must be a name, e.g. "work": keys of one account share its limits`);
+    return `${where}: "account" must be a name, e.g. "work": keys of one account share its limits`;
   }
   const label = typeof o.label === 'string' ? o.label : typeof o.name === 'string' ? o.name : undefined;
-  c.add({
-    providerId: p.id, secret,
+  return {
     ...(label ? { label } : {}),
     ...(account ? { account: normalizeAccount(account as string) } : {}),
     ...(models ? { models: [...(models as string[])] } : {}),
-    ...(baseUrl ? { baseUrl } : {}),
     ...(weight !== undefined ? { weight: weight as number } : {}),
-  }, p.keyPrefix);
+  };
 }

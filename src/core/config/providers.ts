@@ -7,7 +7,12 @@ const LIST_MODELS: TestRequest = { method: 'GET', path: '/models' };
 function preset(p: Omit<ProviderSpec, 'testRequest'> & { testRequest?: TestRequest }): ProviderSpec {
   // A preset knows whether it serves /fim/completions; a custom one (no base URL) is left to try.
   const hasFim = p.hasFim ?? (p.baseUrl ? false : undefined);
-  return Object.freeze({ ...p, hasFim, testRequest: p.testRequest ?? LIST_MODELS, envNames: Object.freeze([...p.envNames]) as string[] });
+  return Object.freeze({
+    ...p,
+    hasFim,
+    testRequest: p.testRequest ?? LIST_MODELS,
+    envNames: Object.freeze([...p.envNames]) as string[],
+  });
 }
 
 /**
@@ -15,24 +20,118 @@ function preset(p: Omit<ProviderSpec, 'testRequest'> & { testRequest?: TestReque
  * `/chat/completions` is simply appended. `custom` has no base URL: its keys carry their own.
  */
 export const PRESETS: readonly ProviderSpec[] = Object.freeze([
-  preset({ id: 'openai', name: 'OpenAI', shape: 'openai', baseUrl: 'https://api.openai.com/v1', auth: 'bearer', keyPrefix: 'sk-', envNames: ['OPENAI'] }),
+  preset({
+    id: 'openai',
+    name: 'OpenAI',
+    shape: 'openai',
+    baseUrl: 'https://api.openai.com/v1',
+    auth: 'bearer',
+    keyPrefix: 'sk-',
+    envNames: ['OPENAI'],
+  }),
   // Anthropic lists models at GET /v1/models; it needs a key, so it tests the key for free.
-  preset({ id: 'anthropic', name: 'Anthropic', shape: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', auth: 'x-api-key', keyPrefix: 'sk-ant-', envNames: ['ANTHROPIC'] }),
+  preset({
+    id: 'anthropic',
+    name: 'Anthropic',
+    shape: 'anthropic',
+    baseUrl: 'https://api.anthropic.com/v1',
+    auth: 'x-api-key',
+    keyPrefix: 'sk-ant-',
+    envNames: ['ANTHROPIC'],
+  }),
   // OpenRouter's /models is public, so it would pass any key; /key needs a valid one.
-  preset({ id: 'openrouter', name: 'OpenRouter', shape: 'openai', baseUrl: 'https://openrouter.ai/api/v1', auth: 'bearer', keyPrefix: 'sk-or-', envNames: ['OPENROUTER'], testRequest: { method: 'GET', path: '/key' } }),
-  preset({ id: 'gemini', name: 'Google Gemini', shape: 'openai', baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai', auth: 'bearer', keyPrefix: 'AIza', envNames: ['GEMINI', 'GOOGLE'] }),
-  preset({ id: 'groq', name: 'Groq', shape: 'openai', baseUrl: 'https://api.groq.com/openai/v1', auth: 'bearer', keyPrefix: 'gsk_', envNames: ['GROQ'] }),
-  preset({ id: 'mistral', name: 'Mistral', shape: 'openai', baseUrl: 'https://api.mistral.ai/v1', auth: 'bearer', envNames: ['MISTRAL'], hasFim: true }),
+  preset({
+    id: 'openrouter',
+    name: 'OpenRouter',
+    shape: 'openai',
+    baseUrl: 'https://openrouter.ai/api/v1',
+    auth: 'bearer',
+    keyPrefix: 'sk-or-',
+    envNames: ['OPENROUTER'],
+    testRequest: { method: 'GET', path: '/key' },
+  }),
+  preset({
+    id: 'gemini',
+    name: 'Google Gemini',
+    shape: 'openai',
+    baseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai',
+    auth: 'bearer',
+    keyPrefix: 'AIza',
+    envNames: ['GEMINI', 'GOOGLE'],
+  }),
+  preset({
+    id: 'groq',
+    name: 'Groq',
+    shape: 'openai',
+    baseUrl: 'https://api.groq.com/openai/v1',
+    auth: 'bearer',
+    keyPrefix: 'gsk_',
+    envNames: ['GROQ'],
+  }),
+  preset({
+    id: 'mistral',
+    name: 'Mistral',
+    shape: 'openai',
+    baseUrl: 'https://api.mistral.ai/v1',
+    auth: 'bearer',
+    envNames: ['MISTRAL'],
+    hasFim: true,
+  }),
   // DeepSeek keys also start with `sk-`; detection leaves them to OpenAI unless the user says otherwise.
-  preset({ id: 'deepseek', name: 'DeepSeek', shape: 'openai', baseUrl: 'https://api.deepseek.com/v1', auth: 'bearer', envNames: ['DEEPSEEK'] }),
-  preset({ id: 'xai', name: 'xAI', shape: 'openai', baseUrl: 'https://api.x.ai/v1', auth: 'bearer', keyPrefix: 'xai-', envNames: ['XAI'] }),
-  preset({ id: 'together', name: 'Together AI', shape: 'openai', baseUrl: 'https://api.together.xyz/v1', auth: 'bearer', envNames: ['TOGETHER'] }),
-  preset({ id: 'fireworks', name: 'Fireworks AI', shape: 'openai', baseUrl: 'https://api.fireworks.ai/inference/v1', auth: 'bearer', keyPrefix: 'fw_', envNames: ['FIREWORKS'] }),
-  preset({ id: 'cerebras', name: 'Cerebras', shape: 'openai', baseUrl: 'https://api.cerebras.ai/v1', auth: 'bearer', keyPrefix: 'csk-', envNames: ['CEREBRAS'] }),
-  preset({ id: 'custom', name: 'Custom (OpenAI-compatible)', shape: 'openai', baseUrl: '', auth: 'bearer', envNames: [] }),
+  preset({
+    id: 'deepseek',
+    name: 'DeepSeek',
+    shape: 'openai',
+    baseUrl: 'https://api.deepseek.com/v1',
+    auth: 'bearer',
+    envNames: ['DEEPSEEK'],
+  }),
+  preset({
+    id: 'xai',
+    name: 'xAI',
+    shape: 'openai',
+    baseUrl: 'https://api.x.ai/v1',
+    auth: 'bearer',
+    keyPrefix: 'xai-',
+    envNames: ['XAI'],
+  }),
+  preset({
+    id: 'together',
+    name: 'Together AI',
+    shape: 'openai',
+    baseUrl: 'https://api.together.xyz/v1',
+    auth: 'bearer',
+    envNames: ['TOGETHER'],
+  }),
+  preset({
+    id: 'fireworks',
+    name: 'Fireworks AI',
+    shape: 'openai',
+    baseUrl: 'https://api.fireworks.ai/inference/v1',
+    auth: 'bearer',
+    keyPrefix: 'fw_',
+    envNames: ['FIREWORKS'],
+  }),
+  preset({
+    id: 'cerebras',
+    name: 'Cerebras',
+    shape: 'openai',
+    baseUrl: 'https://api.cerebras.ai/v1',
+    auth: 'bearer',
+    keyPrefix: 'csk-',
+    envNames: ['CEREBRAS'],
+  }),
+  preset({
+    id: 'custom',
+    name: 'Custom (OpenAI-compatible)',
+    shape: 'openai',
+    baseUrl: '',
+    auth: 'bearer',
+    envNames: [],
+  }),
 ]);
 
-const PRESET_IDS: ReadonlySet<string> = new Set(PRESETS.map(p => p.id));
+const PRESET_IDS: ReadonlySet<string> = new Set(PRESETS.map((p) => p.id));
 
 /** Whether `id` names a built-in preset (a custom entry may still override it). */
 export function isPresetId(id: string): boolean {
@@ -71,12 +170,12 @@ export class ProviderCatalogue {
 
   /** Replaces the custom providers. */
   set(custom: ProviderSpec[]): void {
-    const overrides = new Map(custom.map(c => [c.id, c] as const));
-    this.ordered = PRESETS.map(p => overrides.get(p.id) ?? p);
+    const overrides = new Map(custom.map((c) => [c.id, c] as const));
+    this.ordered = PRESETS.map((p) => overrides.get(p.id) ?? p);
     for (const c of custom) if (!PRESET_IDS.has(c.id)) this.ordered.push(c);
-    this.byId = new Map(this.ordered.map(p => [p.id, p] as const));
-    this.customIds = new Set(custom.map(c => c.id));
-    this.byPrefix = this.ordered.filter(p => p.keyPrefix).sort((a, b) => b.keyPrefix!.length - a.keyPrefix!.length);
+    this.byId = new Map(this.ordered.map((p) => [p.id, p] as const));
+    this.customIds = new Set(custom.map((c) => c.id));
+    this.byPrefix = this.ordered.filter((p) => p.keyPrefix).sort((a, b) => b.keyPrefix!.length - a.keyPrefix!.length);
   }
 
   /**
@@ -109,7 +208,8 @@ function invalid(msg: string): never {
  * Throws ProxyError('invalid_config') naming the problem and the fix.
  */
 export function normalizeBaseUrl(raw: unknown, what = 'baseUrl'): string {
-  if (typeof raw !== 'string' || raw.trim() === '') invalid(`${what} is missing: give the provider's API root, e.g. "https://api.example.com/v1".`);
+  if (typeof raw !== 'string' || raw.trim() === '')
+    invalid(`${what} is missing: give the provider's API root, e.g. "https://api.example.com/v1".`);
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -117,9 +217,11 @@ export function normalizeBaseUrl(raw: unknown, what = 'baseUrl'): string {
     return invalid(`${what} is not a URL: write it as "https://host/v1".`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') invalid(`${what} must start with http:// or https://.`);
-  if (url.search || url.hash || raw.includes('?')) invalid(`${what} must not have a query string or #fragment: put only the API root, e.g. "https://host/v1".`);
+  if (url.search || url.hash || raw.includes('?'))
+    invalid(`${what} must not have a query string or #fragment: put only the API root, e.g. "https://host/v1".`);
   // Credentials in a URL end up in logs and status output; keys belong in the key store.
-  if (url.username || url.password) invalid(`${what} must not contain user:password@; add the credential as a key instead.`);
+  if (url.username || url.password)
+    invalid(`${what} must not contain user:password@; add the credential as a key instead.`);
   return url.toString().replace(/\/+$/, '');
 }
 
@@ -129,10 +231,13 @@ export function normalizeBaseUrl(raw: unknown, what = 'baseUrl'): string {
  * Throws ProxyError('invalid_config', 400) with a message naming the field and the fix.
  */
 export function validateProviderSpec(x: unknown): ProviderSpec {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) invalid('A provider must be an object like {"id": "myproxy", "shape": "openai", "baseUrl": "https://host/v1"}.');
+  if (typeof x !== 'object' || x === null || Array.isArray(x))
+    invalid('A provider must be an object like {"id": "myproxy", "shape": "openai", "baseUrl": "https://host/v1"}.');
   const o = x as Record<string, unknown>;
   if (typeof o.id !== 'string' || !ID_RE.test(o.id)) {
-    invalid('Provider "id" must be lower-case letters, digits, ".", "_" or "-" (no "/", which separates provider and model), e.g. "myproxy".');
+    invalid(
+      'Provider "id" must be lower-case letters, digits, ".", "_" or "-" (no "/", which separates provider and model), e.g. "myproxy".',
+    );
   }
   const id = o.id;
   const where = `Provider "${id}":`;
@@ -145,25 +250,15 @@ export function validateProviderSpec(x: unknown): ProviderSpec {
   } catch (e) {
     return invalid(`${where} ${(e as Error).message}`);
   }
-  if (o.auth !== undefined && !AUTHS.includes(o.auth as AuthStyle)) invalid(`${where} "auth" must be one of ${AUTHS.map(a => `"${a}"`).join(', ')}.`);
+  if (o.auth !== undefined && !AUTHS.includes(o.auth as AuthStyle))
+    invalid(`${where} "auth" must be one of ${AUTHS.map((a) => `"${a}"`).join(', ')}.`);
   const auth = (o.auth as AuthStyle | undefined) ?? (shape === 'anthropic' ? 'x-api-key' : 'bearer');
-  let testRequest = LIST_MODELS;
-  if (o.testRequest !== undefined) {
-    const t = o.testRequest as Record<string, unknown>;
-    if (typeof t !== 'object' || t === null || (t.method !== 'GET' && t.method !== 'POST') || typeof t.path !== 'string' || !t.path.startsWith('/')) {
-      invalid(`${where} "testRequest" must look like {"method": "GET", "path": "/models"} (path starting with "/").`);
-    }
-    if (t.body !== undefined && typeof t.body !== 'string') invalid(`${where} "testRequest.body" must be a string (JSON text).`);
-    testRequest = { method: t.method, path: t.path, ...(t.body !== undefined ? { body: t.body as string } : {}) };
-  }
-  const strings = (v: unknown, field: string): string[] | undefined => {
-    if (v === undefined) return undefined;
-    if (!Array.isArray(v) || !v.every(s => typeof s === 'string' && s.length > 0)) invalid(`${where} "${field}" must be a list of non-empty strings.`);
-    return [...v] as string[];
-  };
+  const testRequest = o.testRequest === undefined ? LIST_MODELS : parseTestRequest(o.testRequest, where);
+  const strings = (v: unknown, field: string): string[] | undefined => stringList(v, `${where} "${field}"`);
   const models = strings(o.models, 'models');
   const envNames = strings(o.envNames, 'envNames') ?? [id.toUpperCase().replace(/[^A-Z0-9]/g, '_')];
-  if (o.keyPrefix !== undefined && (typeof o.keyPrefix !== 'string' || o.keyPrefix.length < 2)) invalid(`${where} "keyPrefix" must be a string of at least 2 characters, e.g. "sk-".`);
+  if (o.keyPrefix !== undefined && (typeof o.keyPrefix !== 'string' || o.keyPrefix.length < 2))
+    invalid(`${where} "keyPrefix" must be a string of at least 2 characters, e.g. "sk-".`);
   if (o.hasFim !== undefined && typeof o.hasFim !== 'boolean') invalid(`${where} "hasFim" must be true or false.`);
   return {
     id,
@@ -177,4 +272,27 @@ export function validateProviderSpec(x: unknown): ProviderSpec {
     ...(o.keyPrefix !== undefined ? { keyPrefix: o.keyPrefix as string } : {}),
     ...(o.hasFim !== undefined ? { hasFim: o.hasFim as boolean } : {}),
   };
+}
+
+function parseTestRequest(x: unknown, where: string): TestRequest {
+  const t = x as Record<string, unknown>;
+  if (
+    typeof t !== 'object' ||
+    t === null ||
+    (t.method !== 'GET' && t.method !== 'POST') ||
+    typeof t.path !== 'string' ||
+    !t.path.startsWith('/')
+  ) {
+    invalid(`${where} "testRequest" must look like {"method": "GET", "path": "/models"} (path starting with "/").`);
+  }
+  if (t.body !== undefined && typeof t.body !== 'string')
+    invalid(`${where} "testRequest.body" must be a string (JSON text).`);
+  return { method: t.method, path: t.path, ...(t.body !== undefined ? { body: t.body as string } : {}) };
+}
+
+function stringList(v: unknown, what: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s.length > 0))
+    invalid(`${what} must be a list of non-empty strings.`);
+  return [...v] as string[];
 }

@@ -3,7 +3,10 @@ import { DEFAULT_CONFIG, STRATEGIES } from '../types';
 import type { ProxyConfig, StrategyName } from '../types';
 
 type Check = (v: unknown) => boolean;
-const isInt = (min: number, max: number): Check => (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const isInt =
+  (min: number, max: number): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 const isBool: Check = (v) => typeof v === 'boolean';
 const isString: Check = (v) => typeof v === 'string';
 
@@ -12,7 +15,10 @@ const RULES: { [K in keyof ProxyConfig]: [Check, string] } = {
   host: [(v) => typeof v === 'string' && v.length > 0, 'a host name or IP address'],
   port: [isInt(0, 65535), 'an integer from 0 (any free port) to 65535'],
   strategy: [(v) => STRATEGIES.includes(v as StrategyName), `one of ${STRATEGIES.join(', ')}`],
-  cooldownStepsMs: [(v) => Array.isArray(v) && v.length > 0 && v.every(isInt(0, 86_400_000)), 'a non-empty list of milliseconds'],
+  cooldownStepsMs: [
+    (v) => Array.isArray(v) && v.length > 0 && v.every(isInt(0, 86_400_000)),
+    'a non-empty list of milliseconds',
+  ],
   maxCooldownMs: [isInt(1000, 7 * 86_400_000), 'milliseconds, at least 1000'],
   degradedAfter: [isInt(1, 1000), 'an integer from 1 to 1000'],
   connectTimeoutMs: [isInt(100, 600_000), 'milliseconds from 100 to 600000'],
@@ -35,19 +41,32 @@ const RULES: { [K in keyof ProxyConfig]: [Check, string] } = {
  * names the field, what it must be, and where it came from.
  */
 export function normalizeConfig(input: unknown, source = 'config'): ProxyConfig {
-  if (input === undefined || input === null) return { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], allowedOrigins: [] };
+  if (input === undefined || input === null)
+    return { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], allowedOrigins: [] };
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new ProxyError('invalid_config', 400, `${source}: "proxy" must be an object of settings.`);
   }
-  const out: ProxyConfig = { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], allowedOrigins: [] };
+  const out: ProxyConfig = {
+    ...DEFAULT_CONFIG,
+    cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs],
+    allowedOrigins: [],
+  };
   for (const [name, value] of Object.entries(input)) {
     if (value === undefined) continue;
     const rule = RULES[name as keyof ProxyConfig];
     if (!rule) {
-      throw new ProxyError('invalid_config', 400, `${source}: unknown setting "${name}". Known settings: ${Object.keys(RULES).join(', ')}.`);
+      throw new ProxyError(
+        'invalid_config',
+        400,
+        `${source}: unknown setting "${name}". Known settings: ${Object.keys(RULES).join(', ')}.`,
+      );
     }
     if (!rule[0](value)) {
-      throw new ProxyError('invalid_config', 400, `${source}: "${name}" must be ${rule[1]} (got ${JSON.stringify(value)}).`);
+      throw new ProxyError(
+        'invalid_config',
+        400,
+        `${source}: "${name}" must be ${rule[1]} (got ${JSON.stringify(value)}).`,
+      );
     }
     (out as unknown as Record<string, unknown>)[name] = value;
   }

@@ -57,7 +57,10 @@ export async function stringifyInSlices(value: unknown, pause: () => Promise<voi
   const out: string[] = [];
   let sinceYield = 0;
   const isPlain = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    typeof (v as { toJSON?: unknown }).toJSON !== 'function';
   // Walks small objects near the root to find the large ones; a large object's small entries are
   // handed to JSON.stringify whole, which is where the time goes.
   const visit = async (v: unknown, insideLarge: boolean): Promise<boolean> => {

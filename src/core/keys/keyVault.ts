@@ -91,7 +91,10 @@ export class KeyVault extends DisposableBase {
     const secret = input.secret.trim();
     const masked = maskKey(secret, this.prefixOf(input.providerId));
     const rec: KeyRecord = {
-      id: randomUUID(), providerId: input.providerId, label: input.label?.trim() || this.nextLabel(input.providerId), masked,
+      id: randomUUID(),
+      providerId: input.providerId,
+      label: input.label?.trim() || this.nextLabel(input.providerId),
+      masked,
       addedAt: Date.now(),
       ...(input.models?.length ? { models: input.models } : {}),
       ...(input.baseUrl ? { baseUrl: input.baseUrl } : {}),
@@ -168,7 +171,9 @@ export class KeyVault extends DisposableBase {
     }
     const rec = await this.findRecord(id);
     if (!rec) {
-      this.log.warn(`A key was stored in another window but its index entry did not arrive; run "Developer: Reload Window".`);
+      this.log.warn(
+        `A key was stored in another window but its index entry did not arrive; run "Developer: Reload Window".`,
+      );
       return;
     }
     // Always upsert: a rename elsewhere re-stores the same secret to carry the new label here.

@@ -36,7 +36,10 @@ export class CandidateGroup implements EntryGroup {
   private readonly cooling = new TimeHeap<{ at: number; e: Entry }>();
   private readonly pushed = new Map<Entry, number>();
 
-  constructor(readonly model: string | undefined, readonly selector: Selector<Entry>) {}
+  constructor(
+    readonly model: string | undefined,
+    readonly selector: Selector<Entry>,
+  ) {}
 
   addMember(e: Entry): void {
     if (this.members.has(e)) return;
@@ -207,16 +210,26 @@ export function reordersOnUse(strategy: StrategyName): boolean {
 /** The selector a strategy needs; cache-affinity rotates like round-robin for new conversations. */
 export function selectorFor(strategy: StrategyName, random: () => number): Selector<Entry> {
   switch (strategy) {
-    case 'random': return new RandomSelector(random);
-    case 'weighted': return new WeightedSelector((e) => (e.key.weight ?? 1) * Math.max(0.05, e.h.successPermille / 1000), random);
-    case 'least-used': return new HeapSelector((a, b) =>
-      a.h.uses !== b.h.uses ? a.h.uses < b.h.uses : a.h.inFlight !== b.h.inFlight ? a.h.inFlight < b.h.inFlight : a.lastPick < b.lastPick);
+    case 'random':
+      return new RandomSelector(random);
+    case 'weighted':
+      return new WeightedSelector((e) => (e.key.weight ?? 1) * Math.max(0.05, e.h.successPermille / 1000), random);
+    case 'least-used':
+      return new HeapSelector((a, b) =>
+        a.h.uses !== b.h.uses
+          ? a.h.uses < b.h.uses
+          : a.h.inFlight !== b.h.inFlight
+            ? a.h.inFlight < b.h.inFlight
+            : a.lastPick < b.lastPick,
+      );
     // Untried keys (no ewma yet) sort first so every key gets measured.
-    case 'latency': return new HeapSelector((a, b) => {
-      const x = a.h.ttfbEwma16;
-      const y = b.h.ttfbEwma16;
-      return x !== y ? x < y : a.lastPick < b.lastPick;
-    });
-    default: return new RingSelector();
+    case 'latency':
+      return new HeapSelector((a, b) => {
+        const x = a.h.ttfbEwma16;
+        const y = b.h.ttfbEwma16;
+        return x !== y ? x < y : a.lastPick < b.lastPick;
+      });
+    default:
+      return new RingSelector();
   }
 }

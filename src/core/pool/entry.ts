@@ -51,5 +51,15 @@ export const NO_HISTORY = Object.freeze([]) as unknown as Transition[];
 
 /** Fresh health for a newly added key. */
 export function newHealth(): HealthState {
-  return { state: 'active', modelCooldowns: NO_COOLDOWNS, consecutiveFailures: 0, backoffLevel: 0, history: NO_HISTORY, inFlight: 0, uses: 0, ttfbEwma16: -1, successPermille: 1000 };
+  return {
+    state: 'active',
+    modelCooldowns: NO_COOLDOWNS,
+    consecutiveFailures: 0,
+    backoffLevel: 0,
+    history: NO_HISTORY,
+    inFlight: 0,
+    uses: 0,
+    ttfbEwma16: -1,
+    successPermille: 1000,
+  };
 }

@@ -9,9 +9,17 @@ import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, Transition } from '.
 
 /** A key's health as views and status JSON see it (`modelCooldowns`: model → until, future ones only). */
 export interface KeyHealth {
-  state: KeyState; coolingUntil?: number; modelCooldowns: Record<string, number>; consecutiveFailures: number;
-  backoffLevel: number; lastError?: string; history: Transition[] /* newest last, max 20 */; inFlight: number;
-  /** Requests since the last daily reset. */ uses: number; ewmaTtfbMs?: number; /** Recent, 0..1. */ successRate: number;
+  state: KeyState;
+  coolingUntil?: number;
+  modelCooldowns: Record<string, number>;
+  consecutiveFailures: number;
+  backoffLevel: number;
+  lastError?: string;
+  history: Transition[] /* newest last, max 20 */;
+  inFlight: number;
+  /** Requests since the last daily reset. */ uses: number;
+  ewmaTtfbMs?: number;
+  /** Recent, 0..1. */ successRate: number;
 }
 /** Transition history kept per key (newest last). */
 export const HISTORY_LIMIT = 20;
@@ -41,8 +49,14 @@ export function scrubReason(reason: string, key: PoolKey): string {
 /** Public, JSON-safe copy of a key's health (model cooldowns already drained to future ones). */
 export function publicHealth(h: HealthState): KeyHealth {
   const v: KeyHealth = {
-    state: h.state, modelCooldowns: Object.fromEntries(h.modelCooldowns), consecutiveFailures: h.consecutiveFailures,
-    backoffLevel: h.backoffLevel, history: h.history.map((t) => ({ ...t })), inFlight: h.inFlight, uses: h.uses, successRate: h.successPermille / 1000,
+    state: h.state,
+    modelCooldowns: Object.fromEntries(h.modelCooldowns),
+    consecutiveFailures: h.consecutiveFailures,
+    backoffLevel: h.backoffLevel,
+    history: h.history.map((t) => ({ ...t })),
+    inFlight: h.inFlight,
+    uses: h.uses,
+    successRate: h.successPermille / 1000,
   };
   if (h.state === 'cooling' && h.coolingUntil !== undefined) v.coolingUntil = h.coolingUntil;
   if (h.lastError !== undefined) v.lastError = h.lastError;
@@ -50,11 +64,15 @@ export function publicHealth(h: HealthState): KeyHealth {
   return v;
 }
 
-
 /** Persisted form of one key's health (KeyPool's PersistedHealth values). */
 export interface PersistedKeyHealth {
-  state: KeyState; coolingUntil?: number; modelCooldowns?: Record<string, number>; backoffLevel?: number;
-  history?: Transition[]; lastError?: string; uses?: number;
+  state: KeyState;
+  coolingUntil?: number;
+  modelCooldowns?: Record<string, number>;
+  backoffLevel?: number;
+  history?: Transition[];
+  lastError?: string;
+  uses?: number;
 }
 
 const STATES: ReadonlySet<string> = new Set(['active', 'cooling', 'invalid', 'discarded']);
@@ -63,12 +81,23 @@ const isTime = (x: unknown): x is number => typeof x === 'number' && Number.isFi
 /** Persisted copy of a key's health: only what should survive a restart. */
 /** Whether the key's health is what a new key has, so persisting it would add nothing. */
 export function isPristine(h: HealthState): boolean {
-  return h.state === 'active' && h.backoffLevel === 0 && h.history.length === 0 && h.modelCooldowns.size === 0
-    && h.lastError === undefined && h.uses === 0;
+  return (
+    h.state === 'active' &&
+    h.backoffLevel === 0 &&
+    h.history.length === 0 &&
+    h.modelCooldowns.size === 0 &&
+    h.lastError === undefined &&
+    h.uses === 0
+  );
 }
 
 export function persistHealth(h: HealthState): PersistedKeyHealth {
-  const p: PersistedKeyHealth = { state: h.state, backoffLevel: h.backoffLevel, history: h.history.map((t) => ({ ...t })), uses: h.uses };
+  const p: PersistedKeyHealth = {
+    state: h.state,
+    backoffLevel: h.backoffLevel,
+    history: h.history.map((t) => ({ ...t })),
+    uses: h.uses,
+  };
   if (h.state === 'cooling' && h.coolingUntil !== undefined) p.coolingUntil = h.coolingUntil;
   if (h.modelCooldowns.size > 0) p.modelCooldowns = Object.fromEntries(h.modelCooldowns);
   if (h.lastError !== undefined) p.lastError = h.lastError;
@@ -96,7 +125,11 @@ export function restoreHealth(h: HealthState, p: PersistedKeyHealth | undefined)
 
 /** The pool settings the state machine reads (a subset of PoolOptions). */
 export interface HealthOptions {
-  clock: Clock; cooldownStepsMs: number[]; maxCooldownMs: number; degradedAfter: number; discardOnQuota: boolean;
+  clock: Clock;
+  cooldownStepsMs: number[];
+  maxCooldownMs: number;
+  degradedAfter: number;
+  discardOnQuota: boolean;
 }
 
 /** What the state machine needs from the pool around it. */
@@ -151,18 +184,27 @@ export class HealthMachine {
         break;
       }
       case 'invalid':
-        if (h.state !== 'invalid' && h.state !== 'discarded') this.setState(e, 'invalid', `rejected${code}: ${outcome.reason}`, extra);
+        if (h.state !== 'invalid' && h.state !== 'discarded')
+          this.setState(e, 'invalid', `rejected${code}: ${outcome.reason}`, extra);
         break;
       case 'exhausted':
         // discardOnQuota=false: a long key-wide cooldown instead, so the key comes back by itself.
-        if (!o.discardOnQuota) this.cool(e, undefined, o.maxCooldownMs, `quota exhausted${code}: ${outcome.reason}`, extra);
-        else if (h.state !== 'discarded') this.setState(e, 'discarded', `quota exhausted${code}: ${outcome.reason}`, extra);
+        if (!o.discardOnQuota)
+          this.cool(e, undefined, o.maxCooldownMs, `quota exhausted${code}: ${outcome.reason}`, extra);
+        else if (h.state !== 'discarded')
+          this.setState(e, 'discarded', `quota exhausted${code}: ${outcome.reason}`, extra);
         break;
       case 'server-error':
         h.consecutiveFailures++;
         if (o.degradedAfter > 0 && h.consecutiveFailures >= o.degradedAfter && h.state === 'active') {
           h.consecutiveFailures = 0;
-          this.cool(e, undefined, this.nextStep(e), `degraded after ${o.degradedAfter} failures: ${outcome.reason}`, extra);
+          this.cool(
+            e,
+            undefined,
+            this.nextStep(e),
+            `degraded after ${o.degradedAfter} failures: ${outcome.reason}`,
+            extra,
+          );
         }
         break;
     }

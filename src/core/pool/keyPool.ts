@@ -14,8 +14,13 @@ import type { Clock, KeyRecord, Outcome, PoolKey, StrategyName, Transition } fro
 
 /** Pool settings; the numbers come from ProxyConfig. */
 export interface PoolOptions {
-  clock: Clock; strategy: StrategyName; cooldownStepsMs: number[]; maxCooldownMs: number;
-  degradedAfter: number; discardOnQuota: boolean; random?: () => number;
+  clock: Clock;
+  strategy: StrategyName;
+  cooldownStepsMs: number[];
+  maxCooldownMs: number;
+  degradedAfter: number;
+  discardOnQuota: boolean;
+  random?: () => number;
 }
 /** What `pick` found: a key, or why there is none. */
 export type PickResult =
@@ -27,13 +32,26 @@ export type PickResult =
   /** Every candidate is invalid or discarded. */
   | { kind: 'unusable'; invalid: number; discarded: number };
 /** One selection: `exclude` holds the ids already tried by this request. */
-export interface PickRequest { providerId: string; model?: string; affinity?: string; exclude?: ReadonlySet<string> }
+export interface PickRequest {
+  providerId: string;
+  model?: string;
+  affinity?: string;
+  exclude?: ReadonlySet<string>;
+}
 /** A key without its secret, plus its health: what views render. */
-export interface KeyView extends KeyRecord { health: KeyHealth }
+export interface KeyView extends KeyRecord {
+  health: KeyHealth;
+}
 /** Plain, JSON-safe picture of the pool (no secrets). */
-export interface PoolSnapshot { at: number; strategy: StrategyName; keys: KeyView[] }
+export interface PoolSnapshot {
+  at: number;
+  strategy: StrategyName;
+  keys: KeyView[];
+}
 /** Health that survives restarts, by key id. */
-export interface PersistedHealth { [keyId: string]: PersistedKeyHealth }
+export interface PersistedHealth {
+  [keyId: string]: PersistedKeyHealth;
+}
 
 /** Conversations remembered by cache-affinity (least recently used dropped first). */
 const AFFINITY_LIMIT = 10_000;
@@ -104,14 +122,26 @@ export class KeyPool extends DisposableBase {
     return true;
   }
 
-  get(id: string): PoolKey | undefined { return this.entries.get(id)?.key; }
-  list(): readonly PoolKey[] { return (this.listCache ??= [...this.entries.values()].map((e) => e.key)); }
-  hasKeys(providerId: string): boolean { return (this.providers.get(providerId)?.entries.size ?? 0) > 0; }
-  providerIds(): string[] { return [...this.providers.keys()]; }
+  get(id: string): PoolKey | undefined {
+    return this.entries.get(id)?.key;
+  }
+  list(): readonly PoolKey[] {
+    return (this.listCache ??= [...this.entries.values()].map((e) => e.key));
+  }
+  hasKeys(providerId: string): boolean {
+    return (this.providers.get(providerId)?.entries.size ?? 0) > 0;
+  }
+  providerIds(): string[] {
+    return [...this.providers.keys()];
+  }
   /** Union of the provider's explicit model lists (without `others`). */
-  modelsFor(providerId: string): string[] { return [...(this.providers.get(providerId)?.listed.keys() ?? [])]; }
+  modelsFor(providerId: string): string[] {
+    return [...(this.providers.get(providerId)?.listed.keys() ?? [])];
+  }
   /** Whether some key of the provider lists `model` explicitly: a Map lookup, for the router's hot path. */
-  listsModel(providerId: string, model: string): boolean { return this.providers.get(providerId)?.listed.has(model) ?? false; }
+  listsModel(providerId: string, model: string): boolean {
+    return this.providers.get(providerId)?.listed.has(model) ?? false;
+  }
 
   /** Chooses a key for one attempt: O(1)/O(log n) amortised at 10,000 keys, no scan of all keys. */
   pick(req: PickRequest): PickResult {
@@ -125,7 +155,8 @@ export class KeyPool extends DisposableBase {
     const isExcluded = exSize > 0 ? (e: Entry) => (ex as ReadonlySet<string>).has(e.key.id) : () => false;
 
     let chosen: Entry | undefined;
-    const affinityKey = this.opts.strategy === 'cache-affinity' && req.affinity ? `${req.providerId}\u0000${req.affinity}` : undefined;
+    const affinityKey =
+      this.opts.strategy === 'cache-affinity' && req.affinity ? `${req.providerId}\u0000${req.affinity}` : undefined;
     if (affinityKey) {
       // Home first, so the conversation goes back to its prompt cache once the key recovers;
       // meanwhile it stays on one stand-in rather than rotating (DESIGN §4).
@@ -147,7 +178,8 @@ export class KeyPool extends DisposableBase {
       const at = g.soonestUsable() ?? now + 1000;
       return { kind: 'cooling', retryAfterMs: Math.max(1, Math.ceil(at - now)), count: g.counts.cooling };
     }
-    if (g.counts.invalid + g.counts.discarded > 0) return { kind: 'unusable', invalid: g.counts.invalid, discarded: g.counts.discarded };
+    if (g.counts.invalid + g.counts.discarded > 0)
+      return { kind: 'unusable', invalid: g.counts.invalid, discarded: g.counts.discarded };
     return { kind: 'none' };
   }
 
@@ -204,10 +236,14 @@ export class KeyPool extends DisposableBase {
     return publicHealth(e.h);
   }
 
-  setStrategy(s: StrategyName): void { this.setOptions({ strategy: s }); }
+  setStrategy(s: StrategyName): void {
+    this.setOptions({ strategy: s });
+  }
 
   setOptions(p: Partial<PoolOptions>): void {
-    const rebuild = (p.strategy !== undefined && p.strategy !== this.opts.strategy) || (p.random !== undefined && p.random !== this.opts.random);
+    const rebuild =
+      (p.strategy !== undefined && p.strategy !== this.opts.strategy) ||
+      (p.random !== undefined && p.random !== this.opts.random);
     this.opts = { ...this.opts, ...p };
     this.ordered = reordersOnUse(this.opts.strategy);
     if (!rebuild) return;
@@ -259,7 +295,11 @@ export class KeyPool extends DisposableBase {
     e.groups = [];
     this.entries.set(key.id, e);
     let prov = this.providers.get(key.providerId);
-    if (!prov) this.providers.set(key.providerId, (prov = new ProviderIndex(() => selectorFor(this.opts.strategy, this.opts.random ?? Math.random))));
+    if (!prov)
+      this.providers.set(
+        key.providerId,
+        (prov = new ProviderIndex(() => selectorFor(this.opts.strategy, this.opts.random ?? Math.random))),
+      );
     prov.add(e);
     const p = this.pending.get(key.id);
     if (p) {

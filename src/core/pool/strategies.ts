@@ -14,7 +14,11 @@ export interface Selector<T> {
   pick(isExcluded: (x: T) => boolean, excludeSize: number): T | undefined;
 }
 
-interface RingNode<T> { value: T; prev: RingNode<T>; next: RingNode<T> }
+interface RingNode<T> {
+  value: T;
+  prev: RingNode<T>;
+  next: RingNode<T>;
+}
 
 /**
  * Strict rotation: a circular list with a cursor. Keys that become available are inserted just
@@ -116,7 +120,10 @@ export class WeightedSelector<T> implements Selector<T> {
   private readonly free: number[] = [];
   private updates = 0;
 
-  constructor(private readonly weightOf: (x: T) => number, private readonly random: () => number) {}
+  constructor(
+    private readonly weightOf: (x: T) => number,
+    private readonly random: () => number,
+  ) {}
 
   add(x: T): void {
     if (this.pos.has(x)) return;

@@ -2,8 +2,12 @@
 export class TimeHeap<T extends { at: number }> {
   readonly items: T[] = [];
 
-  get size(): number { return this.items.length; }
-  peek(): T | undefined { return this.items[0]; }
+  get size(): number {
+    return this.items.length;
+  }
+  peek(): T | undefined {
+    return this.items[0];
+  }
 
   push(x: T): void {
     const h = this.items;

@@ -31,11 +31,19 @@ export class AccessGuard {
   checkOrigin(headers: IncomingHttpHeaders): void {
     const host = headers.host;
     if (host === undefined || !this.hosts.has(host.toLowerCase())) {
-      throw new ProxyError('forbidden_host', 403, `Host "${host ?? ''}" is not allowed. Call KeyRelay as http://${[...this.hosts][0]} (DNS-rebinding protection).`);
+      throw new ProxyError(
+        'forbidden_host',
+        403,
+        `Host "${host ?? ''}" is not allowed. Call KeyRelay as http://${[...this.hosts][0]} (DNS-rebinding protection).`,
+      );
     }
     const origin = headers.origin;
     if (origin !== undefined && !this.origins.has(origin.toLowerCase())) {
-      throw new ProxyError('forbidden_origin', 403, `Requests from web pages (Origin ${origin}) are refused so that no site can spend your keys. Add the origin to keyRelay.proxy.allowedOrigins if you trust it.`);
+      throw new ProxyError(
+        'forbidden_origin',
+        403,
+        `Requests from web pages (Origin ${origin}) are refused so that no site can spend your keys. Add the origin to keyRelay.proxy.allowedOrigins if you trust it.`,
+      );
     }
   }
 
@@ -46,7 +54,11 @@ export class AccessGuard {
   credential(headers: IncomingHttpHeaders): { isToken: boolean; credential?: string } {
     const presented = clientCredential(headers);
     if (presented === undefined) {
-      throw new ProxyError('unauthorized', 401, 'Missing KeyRelay access token. Send it as the API key (Authorization: Bearer, x-api-key or api-key); copy it with "KeyRelay: Copy Access Token" (CLI: printed at start).');
+      throw new ProxyError(
+        'unauthorized',
+        401,
+        'Missing KeyRelay access token. Send it as the API key (Authorization: Bearer, x-api-key or api-key); copy it with "KeyRelay: Copy Access Token" (CLI: printed at start).',
+      );
     }
     return this.isToken(presented) ? { isToken: true } : { isToken: false, credential: presented };
   }

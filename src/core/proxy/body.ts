@@ -22,7 +22,13 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
     let size = 0;
     const timer = setTimeout(() => {
       cleanup();
-      reject(new ProxyError('body_timeout', 408, `The request body did not arrive within ${Math.round(timeoutMs / 1000)} s. Check the client's connection; nothing was sent upstream.`));
+      reject(
+        new ProxyError(
+          'body_timeout',
+          408,
+          `The request body did not arrive within ${Math.round(timeoutMs / 1000)} s. Check the client's connection; nothing was sent upstream.`,
+        ),
+      );
     }, timeoutMs);
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
@@ -39,7 +45,9 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
     };
     const onClose = (): void => {
       cleanup();
-      reject(new ProxyError('body_timeout', 400, 'The client closed the connection before the request body was complete.'));
+      reject(
+        new ProxyError('body_timeout', 400, 'The client closed the connection before the request body was complete.'),
+      );
     };
     function cleanup(): void {
       clearTimeout(timer);
@@ -55,7 +63,11 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
 
 function tooLarge(maxBytes: number): ProxyError {
   const mb = Math.round(maxBytes / (1024 * 1024));
-  return new ProxyError('body_too_large', 413, `The request body is larger than ${mb} MiB. Send less context, or raise keyRelay.proxy.maxBodyMB.`);
+  return new ProxyError(
+    'body_too_large',
+    413,
+    `The request body is larger than ${mb} MiB. Send less context, or raise keyRelay.proxy.maxBodyMB.`,
+  );
 }
 
 /** What routing needs from a JSON body, found without parsing it. */
@@ -75,7 +87,11 @@ export function inspectJsonBody(body: Buffer, shape: 'openai' | 'anthropic'): Bo
   let last = body.length - 1;
   while (last > first && isSpace(body[last])) last--;
   if (body[first] !== 0x7b || body[last] !== 0x7d) {
-    throw new ProxyError('invalid_json', 400, `The request body is not a JSON object. Send a JSON body like the ${shape === 'anthropic' ? 'Anthropic Messages' : 'OpenAI'} API expects.`);
+    throw new ProxyError(
+      'invalid_json',
+      400,
+      `The request body is not a JSON object. Send a JSON body like the ${shape === 'anthropic' ? 'Anthropic Messages' : 'OpenAI'} API expects.`,
+    );
   }
   return { model: findTopLevelString(body, 'model') };
 }
@@ -87,7 +103,11 @@ function isSpace(c: number): boolean {
 /** The body with the model string replaced (the `provider/` prefix stripped). */
 export function replaceModel(body: Buffer, at: { start: number; end: number }, model: string): Buffer {
   // The found value was decoded; write it back JSON-escaped so a `"` or `\\` cannot break the body.
-  return Buffer.concat([body.subarray(0, at.start), Buffer.from(JSON.stringify(model).slice(1, -1), 'utf8'), body.subarray(at.end)]);
+  return Buffer.concat([
+    body.subarray(0, at.start),
+    Buffer.from(JSON.stringify(model).slice(1, -1), 'utf8'),
+    body.subarray(at.end),
+  ]);
 }
 
 /**

@@ -6,14 +6,17 @@ import type { Outcome } from '../types';
  * share the words "You exceeded your current quota", so only OpenAI's `insufficient_quota`
  * code counts: Gemini's per-minute and per-day quotas are rate limits with a retry delay.
  */
-const QUOTA_BODY = /insufficient_quota|credit balance is too low|insufficient[_ ]credits|billing_hard_limit|out of credits/i;
+const QUOTA_BODY =
+  /insufficient_quota|credit balance is too low|insufficient[_ ]credits|billing_hard_limit|out of credits/i;
 
 /** Gemini puts the wait in the body: `"retryDelay": "43s"`. */
 const RETRY_DELAY_BODY = /"retryDelay"\s*:\s*"(\d+(?:\.\d+)?)s"/;
 
 /** Pulls `"type"`/`"code"` and `"message"` out of an error body without trusting its shape. */
 export function errorFacts(body: string): { errorType?: string; message?: string } {
-  const type = /"(?:type|code)"\s*:\s*"([^"]{1,80})"/.exec(body.includes('"error"') ? body.slice(body.indexOf('"error"')) : body);
+  const type = /"(?:type|code)"\s*:\s*"([^"]{1,80})"/.exec(
+    body.includes('"error"') ? body.slice(body.indexOf('"error"')) : body,
+  );
   const message = /"message"\s*:\s*"((?:[^"\\]|\\.){1,300})/.exec(body);
   return { errorType: type?.[1], message: message?.[1] };
 }

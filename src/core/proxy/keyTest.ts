@@ -18,30 +18,52 @@ export interface KeyTestResult {
  * given: never the global dispatcher.
  */
 export async function testKey(
-  key: PoolKey, provider: ProviderSpec, opts: { timeoutMs?: number; dispatcher?: Dispatcher; now?: () => number } = {},
+  key: PoolKey,
+  provider: ProviderSpec,
+  opts: { timeoutMs?: number; dispatcher?: Dispatcher; now?: () => number } = {},
 ): Promise<KeyTestResult> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const now = opts.now ?? Date.now;
   const own = opts.dispatcher ? undefined : new (undici().Agent)({ connect: { timeout: timeoutMs } });
   const base = (key.baseUrl ?? provider.baseUrl).replace(/\/+$/, '');
   const t = provider.testRequest;
-  const headers: Record<string, string> = { [authHeaderName(provider.auth)]: authHeaderValue(provider.auth, key.secret) };
+  const headers: Record<string, string> = {
+    [authHeaderName(provider.auth)]: authHeaderValue(provider.auth, key.secret),
+  };
   if (provider.shape === 'anthropic') headers['anthropic-version'] = '2023-06-01';
   if (t.body !== undefined) headers['content-type'] = 'application/json';
   const started = now();
   try {
     const res = await undici().request(base + t.path, {
-      method: t.method, headers, body: t.body, dispatcher: opts.dispatcher ?? own,
-      headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs),
+      method: t.method,
+      headers,
+      body: t.body,
+      dispatcher: opts.dispatcher ?? own,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.body.text();
     if (res.statusCode >= 200 && res.statusCode < 300) {
-      return { ok: true, status: res.statusCode, message: `${key.label}: works (HTTP ${res.statusCode}, ${now() - started} ms).`, outcome: { kind: 'success', ttfbMs: now() - started } };
+      return {
+        ok: true,
+        status: res.statusCode,
+        message: `${key.label}: works (HTTP ${res.statusCode}, ${now() - started} ms).`,
+        outcome: { kind: 'success', ttfbMs: now() - started },
+      };
     }
-    const outcome = classifyRejection(res.statusCode, flatten(res.headers), text, now())
-      ?? { kind: 'server-error' as const, status: res.statusCode, reason: `HTTP ${res.statusCode} to the test request` };
+    const outcome = classifyRejection(res.statusCode, flatten(res.headers), text, now()) ?? {
+      kind: 'server-error' as const,
+      status: res.statusCode,
+      reason: `HTTP ${res.statusCode} to the test request`,
+    };
     const reason = outcome.kind === 'success' ? '' : outcome.reason;
-    return { ok: false, status: res.statusCode, message: `${key.label}: ${reason}`.replaceAll(key.secret, key.masked), outcome };
+    return {
+      ok: false,
+      status: res.statusCode,
+      message: `${key.label}: ${reason}`.replaceAll(key.secret, key.masked),
+      outcome,
+    };
   } catch (err) {
     const reason = `could not reach ${provider.name} (${(err as { code?: string }).code ?? (err as Error).message})`;
     return { ok: false, message: `${key.label}: ${reason}`, outcome: { kind: 'server-error', reason } };

@@ -7,7 +7,9 @@
 export type HeaderBag = Record<string, string | string[] | undefined>;
 
 /** Reset header paired with the "remaining" header that tells whether that limit is the one hit. */
-const RESET_PAIRS: ReadonlyArray<readonly [reset: string, remaining: string | undefined, kind: 'duration' | 'date' | 'epoch']> = [
+const RESET_PAIRS: ReadonlyArray<
+  readonly [reset: string, remaining: string | undefined, kind: 'duration' | 'date' | 'epoch']
+> = [
   ['x-ratelimit-reset-requests', 'x-ratelimit-remaining-requests', 'duration'],
   ['x-ratelimit-reset-tokens', 'x-ratelimit-remaining-tokens', 'duration'],
   ['anthropic-ratelimit-requests-reset', 'anthropic-ratelimit-requests-remaining', 'date'],
@@ -30,7 +32,10 @@ const NUMBER = /^\d+(?:\.\d+)?$/;
  */
 export function parseRetryAfter(headers: HeaderBag, now: number): number | undefined {
   const get = headerGetter(headers);
-  const ms = parseMs(get('retry-after-ms')) ?? parseMs(get('x-ms-retry-after-ms')) ?? parseRetryAfterValue(get('retry-after'), now);
+  const ms =
+    parseMs(get('retry-after-ms')) ??
+    parseMs(get('x-ms-retry-after-ms')) ??
+    parseRetryAfterValue(get('retry-after'), now);
   if (ms !== undefined) return ms;
 
   let applying: number | undefined;

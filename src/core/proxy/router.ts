@@ -18,7 +18,10 @@ export interface Route {
   stripped: boolean;
 }
 
-const SHAPE_NAME: Record<ApiShape, string> = { openai: 'the OpenAI API (/v1/chat/completions, /v1/responses …)', anthropic: 'the Anthropic Messages API (/v1/messages)' };
+const SHAPE_NAME: Record<ApiShape, string> = {
+  openai: 'the OpenAI API (/v1/chat/completions, /v1/responses …)',
+  anthropic: 'the Anthropic Messages API (/v1/messages)',
+};
 
 /**
  * A provider id counts as "configured" — and so as a model prefix — when it has keys or the user
@@ -40,7 +43,11 @@ export function isConfiguredProvider(id: string, catalogue: ProviderCatalogue, p
  * tried whole on this shape's providers with keys (OpenRouter takes `anthropic/claude-…`); if there
  * are none, ProxyError `unknown_provider` says which endpoint to use instead.
  */
-export function resolveRoute(input: { shape: ApiShape; model?: string }, catalogue: ProviderCatalogue, pool: RoutingPool): Route {
+export function resolveRoute(
+  input: { shape: ApiShape; model?: string },
+  catalogue: ProviderCatalogue,
+  pool: RoutingPool,
+): Route {
   const { shape, model } = input;
   let crossShape: ProviderSpec | undefined;
   if (model) {
@@ -54,17 +61,24 @@ export function resolveRoute(input: { shape: ApiShape; model?: string }, catalog
       }
     }
     for (const p of catalogue.list()) {
-      if (p.shape === shape && pool.hasKeys(p.id) && pool.listsModel(p.id, model)) return { provider: p, model, stripped: false };
+      if (p.shape === shape && pool.hasKeys(p.id) && pool.listsModel(p.id, model))
+        return { provider: p, model, stripped: false };
     }
   }
   const hasKeys = (id: string) => pool.hasKeys(id);
   const fallback = catalogue.defaultFor(shape, hasKeys);
   if (fallback && (!crossShape || hasKeys(fallback.id))) return { provider: fallback, model, stripped: false };
   if (crossShape) {
-    throw new ProxyError('unknown_provider', 400,
+    throw new ProxyError(
+      'unknown_provider',
+      400,
       `Model "${model}" names provider "${crossShape.id}", which speaks ${SHAPE_NAME[crossShape.shape]}, but this request came to ${SHAPE_NAME[shape]}. ` +
-      `Point the client at the matching endpoint, or add keys for a provider of this API shape (such as OpenRouter) to send it there.`);
+        `Point the client at the matching endpoint, or add keys for a provider of this API shape (such as OpenRouter) to send it there.`,
+    );
   }
-  throw new ProxyError('unknown_provider', 400,
-    `No provider speaks ${SHAPE_NAME[shape]}${model ? ` for model "${model}"` : ''}. Add a key for such a provider ("KeyRelay: Add Key") or a custom provider with shape "${shape}".`);
+  throw new ProxyError(
+    'unknown_provider',
+    400,
+    `No provider speaks ${SHAPE_NAME[shape]}${model ? ` for model "${model}"` : ''}. Add a key for such a provider ("KeyRelay: Add Key") or a custom provider with shape "${shape}".`,
+  );
 }

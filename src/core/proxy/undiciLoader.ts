@@ -9,6 +9,7 @@ let loaded: typeof Undici | undefined;
  */
 export function undici(): typeof Undici {
   // A call-site require: esbuild bundles undici but evaluates it here, not at startup.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberately lazy (see above)
   loaded ??= require('undici') as typeof Undici;
   return loaded;
 }

@@ -20,10 +20,14 @@ const STATE_ICON: Record<KeyState, [string, string]> = {
 };
 
 /** The plain data a key row renders to; the tree compares these to skip no-op refreshes. */
-export function renderKey(row: KeyRow, now: number): { label: string; description: string; icon: string; color: string; contextValue: string } {
+export function renderKey(
+  row: KeyRow,
+  now: number,
+): { label: string; description: string; icon: string; color: string; contextValue: string } {
   const [icon, color] = STATE_ICON[row.state] ?? STATE_ICON.active;
   let description = `${row.masked} · ${row.today} today`;
-  if (row.state === 'cooling' && row.coolingUntil) description += ` · cools for ${formatRemaining(row.coolingUntil - now)}`;
+  if (row.state === 'cooling' && row.coolingUntil)
+    description += ` · cools for ${formatRemaining(row.coolingUntil - now)}`;
   if (row.state === 'invalid') description += ' · invalid';
   if (row.state === 'discarded') description += ' · discarded';
   return { label: row.label, description, icon, color, contextValue: `key:${row.state}` };
@@ -49,9 +53,18 @@ export function groupKeys(rows: readonly KeyRow[], providerName: (id: string) =>
   }
   const leaf = (row: KeyRow): KeyNode => ({ kind: 'key', row });
   return [...providers].map(([providerId, p]): KeyNode => ({
-    kind: 'provider', providerId, name: providerName(providerId), keys: p.keys,
+    kind: 'provider',
+    providerId,
+    name: providerName(providerId),
+    keys: p.keys,
     children: [
-      ...[...p.accounts].map(([account, keys]): KeyNode => ({ kind: 'account', providerId, account, keys, children: keys.map(leaf) })),
+      ...[...p.accounts].map(([account, keys]): KeyNode => ({
+        kind: 'account',
+        providerId,
+        account,
+        keys,
+        children: keys.map(leaf),
+      })),
       ...p.loose.map(leaf),
     ],
   }));

@@ -97,7 +97,11 @@ export class ProxyController extends DisposableBase {
     this.server = undefined;
     this.set({ role: 'stopped' });
     if (s) {
-      try { await s.stop(graceMs); } finally { s.dispose(); }
+      try {
+        await s.stop(graceMs);
+      } finally {
+        s.dispose();
+      }
     }
   }
 
@@ -121,10 +125,18 @@ export class ProxyController extends DisposableBase {
   async actOnLeader(id: string, action: 'discard' | 'restore'): Promise<boolean> {
     if (this._state.role !== 'follower' || this._state.port === undefined) return false;
     const gen = this.generation;
-    const { status, body } = await getLocalJson(this._state.port, `/keyrelay/keys/${encodeURIComponent(id)}/${action}`, this.deps.token(), 3000, 'POST');
+    const { status, body } = await getLocalJson(
+      this._state.port,
+      `/keyrelay/keys/${encodeURIComponent(id)}/${action}`,
+      this.deps.token(),
+      3000,
+      'POST',
+    );
     if (status !== 200) {
       const message = (body as { error?: { message?: string } } | undefined)?.error?.message;
-      throw new Error(`The KeyRelay window that serves the proxy refused to ${action} the key (HTTP ${status}${message ? `: ${message}` : ''}).`);
+      throw new Error(
+        `The KeyRelay window that serves the proxy refused to ${action} the key (HTTP ${status}${message ? `: ${message}` : ''}).`,
+      );
     }
     await this.poll(gen);
     return true;
@@ -181,7 +193,11 @@ export class ProxyController extends DisposableBase {
     const s = this.server;
     this.server = undefined;
     if (s) {
-      try { await s.stop(0); } finally { s.dispose(); }
+      try {
+        await s.stop(0);
+      } finally {
+        s.dispose();
+      }
     }
   }
 

@@ -11,13 +11,29 @@ function fake(t0: number) {
 }
 
 const ok = (keyId: string | undefined, extra: Partial<RequestRecord> = {}): RequestRecord => ({
-  keyId, providerId: 'openai', model: 'gpt-4o', endpoint: '/chat/completions', ok: true, status: 200, latencyMs: 100, ttfbMs: 40, inputTokens: 10, outputTokens: 5, ...extra,
+  keyId,
+  providerId: 'openai',
+  model: 'gpt-4o',
+  endpoint: '/chat/completions',
+  ok: true,
+  status: 200,
+  latencyMs: 100,
+  ttfbMs: 40,
+  inputTokens: 10,
+  outputTokens: 5,
+  ...extra,
 });
 
 suite('stats: Stats', () => {
   const all: Stats[] = [];
-  const make = (...a: ConstructorParameters<typeof Stats>) => { const s = new Stats(...a); all.push(s); return s; };
-  teardown(() => { for (const s of all.splice(0)) s.dispose(); });
+  const make = (...a: ConstructorParameters<typeof Stats>) => {
+    const s = new Stats(...a);
+    all.push(s);
+    return s;
+  };
+  teardown(() => {
+    for (const s of all.splice(0)) s.dispose();
+  });
 
   test('counts per key, key × model, endpoint and total', () => {
     const clock = fake(at(15, 12));
@@ -29,7 +45,17 @@ suite('stats: Stats', () => {
     s.record(ok('k2', { ok: false, status: 503 })); // no class given: classified from the status
     s.record(ok(undefined, { endpoint: '/models?x=1' })); // passthrough: no key
     const k1 = s.forKey('k1')!;
-    assert.deepEqual(k1, { requests: 2, successes: 2, failures: {}, inputTokens: 10, outputTokens: 10, latencyMsTotal: 200, ttfbMsTotal: 40, ttfbCount: 1, lastUsed: clock.t });
+    assert.deepEqual(k1, {
+      requests: 2,
+      successes: 2,
+      failures: {},
+      inputTokens: 10,
+      outputTokens: 10,
+      latencyMsTotal: 200,
+      ttfbMsTotal: 40,
+      ttfbCount: 1,
+      lastUsed: clock.t,
+    });
     const snap = s.snapshot();
     assert.equal(snap.total.requests, 5);
     assert.deepEqual(snap.byKey.k2.failures, { 'rate-limit': 1, server: 1 });
@@ -186,11 +212,11 @@ suite('stats: Stats', () => {
     s.onDidChange(() => fires++);
     for (let i = 0; i < 1000; i++) s.record(ok('k1'));
     assert.equal(fires, 0);
-    await new Promise(r => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300));
     assert.equal(fires, 1);
     s.record(ok('k1'));
     s.dispose();
-    await new Promise(r => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300));
     assert.equal(fires, 1);
   });
 

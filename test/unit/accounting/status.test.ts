@@ -14,12 +14,26 @@ function key(id: string, providerId: string, models?: string[]): PoolKey {
 }
 
 const LOCAL: ProviderSpec = {
-  id: 'local', name: 'Local vLLM', shape: 'openai', baseUrl: 'http://127.0.0.1:8000/v1', auth: 'bearer',
-  testRequest: { method: 'GET', path: '/models' }, envNames: [], models: ['qwen2.5-coder'],
+  id: 'local',
+  name: 'Local vLLM',
+  shape: 'openai',
+  baseUrl: 'http://127.0.0.1:8000/v1',
+  auth: 'bearer',
+  testRequest: { method: 'GET', path: '/models' },
+  envNames: [],
+  models: ['qwen2.5-coder'],
 };
 
-interface OpenAIModels { object: 'list'; data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> }
-interface AnthropicModels { data: Array<{ type: 'model'; id: string; display_name: string; created_at: string }>; has_more: boolean; first_id: string | null; last_id: string | null }
+interface OpenAIModels {
+  object: 'list';
+  data: Array<{ id: string; object: 'model'; created: number; owned_by: string }>;
+}
+interface AnthropicModels {
+  data: Array<{ type: 'model'; id: string; display_name: string; created_at: string }>;
+  has_more: boolean;
+  first_id: string | null;
+  last_id: string | null;
+}
 
 suite('buildModels', () => {
   let clock: FakeClock;
@@ -27,7 +41,14 @@ suite('buildModels', () => {
   let catalogue: ProviderCatalogue;
   setup(() => {
     clock = new FakeClock();
-    pool = new KeyPool({ clock, strategy: 'round-robin', cooldownStepsMs: [10_000], maxCooldownMs: 60_000, degradedAfter: 3, discardOnQuota: true });
+    pool = new KeyPool({
+      clock,
+      strategy: 'round-robin',
+      cooldownStepsMs: [10_000],
+      maxCooldownMs: 60_000,
+      degradedAfter: 3,
+      discardOnQuota: true,
+    });
     catalogue = new ProviderCatalogue([LOCAL]);
   });
   teardown(() => pool.dispose());
@@ -43,40 +64,65 @@ suite('buildModels', () => {
 
   test('OpenAI shape: a list of model objects; the default provider bare, others prefixed', () => {
     pool.setKeys([
-      key('o1', 'openai', ['gpt-4o', 'others']), key('o2', 'openai', ['gpt-4o-mini', 'gpt-4o']),
+      key('o1', 'openai', ['gpt-4o', 'others']),
+      key('o2', 'openai', ['gpt-4o-mini', 'gpt-4o']),
       key('g1', 'groq', ['llama-3.3-70b-versatile']),
     ]);
     const body = openai();
     assert.equal(body.object, 'list');
     const ids = body.data.map((m) => m.id).sort();
     assert.deepEqual(ids, ['gpt-4o', 'gpt-4o-mini', 'groq/llama-3.3-70b-versatile']);
-    assert.deepEqual(body.data.find((m) => m.id === 'groq/llama-3.3-70b-versatile'), { id: 'groq/llama-3.3-70b-versatile', object: 'model', created: 0, owned_by: 'groq' });
+    assert.deepEqual(
+      body.data.find((m) => m.id === 'groq/llama-3.3-70b-versatile'),
+      { id: 'groq/llama-3.3-70b-versatile', object: 'model', created: 0, owned_by: 'groq' },
+    );
     assert.equal(body.data.find((m) => m.id === 'gpt-4o')?.owned_by, 'openai');
   });
 
   test('"others" is an allow-list marker, never a model', () => {
     pool.setKeys([key('o1', 'openai', ['others']), key('o2', 'openai', ['gpt-4o'])]);
-    assert.deepEqual(openai().data.map((m) => m.id), ['gpt-4o']);
+    assert.deepEqual(
+      openai().data.map((m) => m.id),
+      ['gpt-4o'],
+    );
     pool.setKeys([key('o1', 'openai', ['others'])]);
     assert.equal(buildModels('openai', pool, catalogue), undefined);
   });
 
   test('the first provider of the shape with keys is the default, so its models are bare', () => {
     pool.setKeys([key('g1', 'groq', ['llama-3.3-70b-versatile']), key('x1', 'xai', ['grok-4'])]);
-    assert.deepEqual(openai().data.map((m) => m.id).sort(), ['llama-3.3-70b-versatile', 'xai/grok-4']);
+    assert.deepEqual(
+      openai()
+        .data.map((m) => m.id)
+        .sort(),
+      ['llama-3.3-70b-versatile', 'xai/grok-4'],
+    );
   });
 
   test("a custom provider's declared models are listed with its prefix", () => {
     pool.setKeys([key('o1', 'openai', ['gpt-4o']), key('l1', 'local')]);
-    assert.deepEqual(openai().data.map((m) => m.id).sort(), ['gpt-4o', 'local/qwen2.5-coder']);
+    assert.deepEqual(
+      openai()
+        .data.map((m) => m.id)
+        .sort(),
+      ['gpt-4o', 'local/qwen2.5-coder'],
+    );
   });
 
   test('Anthropic shape: type "model" entries with has_more, first_id and last_id', () => {
     pool.setKeys([key('a1', 'anthropic', ['claude-sonnet-4-5', 'claude-haiku-4-5'])]);
     const body = anthropic();
     assert.equal(body.has_more, false);
-    assert.deepEqual(body.data.map((m) => m.id), ['claude-sonnet-4-5', 'claude-haiku-4-5']);
-    assert.deepEqual(body.data[0], { type: 'model', id: 'claude-sonnet-4-5', display_name: 'claude-sonnet-4-5', created_at: '1970-01-01T00:00:00Z' });
+    assert.deepEqual(
+      body.data.map((m) => m.id),
+      ['claude-sonnet-4-5', 'claude-haiku-4-5'],
+    );
+    assert.deepEqual(body.data[0], {
+      type: 'model',
+      id: 'claude-sonnet-4-5',
+      display_name: 'claude-sonnet-4-5',
+      created_at: '1970-01-01T00:00:00Z',
+    });
     assert.equal(body.first_id, 'claude-sonnet-4-5');
     assert.equal(body.last_id, 'claude-haiku-4-5');
   });
@@ -91,8 +137,10 @@ suite('buildModels', () => {
 
   test('every listed id routes back to the provider that owns it, with the bare model upstream', () => {
     pool.setKeys([
-      key('o1', 'openai', ['gpt-4o']), key('g1', 'groq', ['llama-3.3-70b-versatile']),
-      key('r1', 'openrouter', ['anthropic/claude-sonnet-4.5']), key('l1', 'local'),
+      key('o1', 'openai', ['gpt-4o']),
+      key('g1', 'groq', ['llama-3.3-70b-versatile']),
+      key('r1', 'openrouter', ['anthropic/claude-sonnet-4.5']),
+      key('l1', 'local'),
       key('a1', 'anthropic', ['claude-sonnet-4-5']),
     ]);
     const data = openai().data;
@@ -108,14 +156,39 @@ suite('buildModels', () => {
 suite('buildStatus', () => {
   test('masked keys with state, counters and provider totals; no key text anywhere', () => {
     const clock = new FakeClock();
-    const pool = new KeyPool({ clock, strategy: 'round-robin', cooldownStepsMs: [10_000], maxCooldownMs: 60_000, degradedAfter: 3, discardOnQuota: true });
+    const pool = new KeyPool({
+      clock,
+      strategy: 'round-robin',
+      cooldownStepsMs: [10_000],
+      maxCooldownMs: 60_000,
+      degradedAfter: 3,
+      discardOnQuota: true,
+    });
     const stats = new Stats(clock);
     try {
       const keys = [key('o1', 'openai', ['gpt-4o']), key('o2', 'openai'), key('a1', 'anthropic')];
       pool.setKeys(keys);
       pool.report('o2', undefined, { kind: 'invalid', status: 401, reason: 'HTTP 401 invalid_api_key' });
-      stats.record({ keyId: 'o1', providerId: 'openai', model: 'gpt-4o', endpoint: '/v1/chat/completions', ok: true, status: 200, latencyMs: 120, ttfbMs: 80, inputTokens: 10, outputTokens: 5 });
-      const status = buildStatus({ pool, stats, catalogue: new ProviderCatalogue(), version: '0.1.0', instanceId: 'inst-1', endpoint: 'http://127.0.0.1:8787' });
+      stats.record({
+        keyId: 'o1',
+        providerId: 'openai',
+        model: 'gpt-4o',
+        endpoint: '/v1/chat/completions',
+        ok: true,
+        status: 200,
+        latencyMs: 120,
+        ttfbMs: 80,
+        inputTokens: 10,
+        outputTokens: 5,
+      });
+      const status = buildStatus({
+        pool,
+        stats,
+        catalogue: new ProviderCatalogue(),
+        version: '0.1.0',
+        instanceId: 'inst-1',
+        endpoint: 'http://127.0.0.1:8787',
+      });
       const text = JSON.stringify(status);
       for (const k of keys) assert.ok(!text.includes(k.secret), `secret of ${k.id} leaked`);
       assert.equal(status.keyrelay, true);
@@ -132,7 +205,14 @@ suite('buildStatus', () => {
       assert.equal(byId.get('o2')?.requestsToday, 0);
       assert.deepEqual(status.providers, [
         { id: 'openai', name: 'OpenAI', shape: 'openai', baseUrl: 'https://api.openai.com/v1', keys: 2, usable: 1 },
-        { id: 'anthropic', name: 'Anthropic', shape: 'anthropic', baseUrl: 'https://api.anthropic.com/v1', keys: 1, usable: 1 },
+        {
+          id: 'anthropic',
+          name: 'Anthropic',
+          shape: 'anthropic',
+          baseUrl: 'https://api.anthropic.com/v1',
+          keys: 1,
+          usable: 1,
+        },
       ]);
       assert.equal((status.totals as { requests: number }).requests, 1);
     } finally {
@@ -144,6 +224,13 @@ suite('buildStatus', () => {
 
 suite('formatRemaining', () => {
   test('seconds, then minutes, then hours; never 0', () => {
-    assert.deepEqual([0, 29_001, 89_000, 300_000, 5_399_000, 7_200_000].map(formatRemaining), ['1s', '30s', '89s', '5m', '90m', '2h']);
+    assert.deepEqual([0, 29_001, 89_000, 300_000, 5_399_000, 7_200_000].map(formatRemaining), [
+      '1s',
+      '30s',
+      '89s',
+      '5m',
+      '90m',
+      '2h',
+    ]);
   });
 });

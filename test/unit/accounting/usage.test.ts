@@ -25,7 +25,8 @@ const OPENAI_JSON = `{
   "service_tier": "default"
 }`;
 
-const ANTHROPIC_JSON = '{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",' +
+const ANTHROPIC_JSON =
+  '{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",' +
   '"content":[{"type":"text","text":"Hello!"}],"stop_reason":"end_turn","stop_sequence":null,' +
   '"usage":{"input_tokens":12,"cache_creation_input_tokens":100,"cache_read_input_tokens":200,"output_tokens":6,"service_tier":"standard"}}';
 
@@ -100,7 +101,8 @@ suite('usage: UsageScanner', () => {
     const buf = Buffer.from(text);
     assert.deepEqual(scan([buf]), [7, 8]);
     const at = text.indexOf('"usage"');
-    for (let i = at - 40; i < at + 70; i++) assert.deepEqual(scan([buf.subarray(0, i), buf.subarray(i)]), [7, 8], `split at ${i}`);
+    for (let i = at - 40; i < at + 70; i++)
+      assert.deepEqual(scan([buf.subarray(0, i), buf.subarray(i)]), [7, 8], `split at ${i}`);
     // A short chunk after a long one: the tail is kept across both paths.
     assert.deepEqual(scan([buf.subarray(0, at + 20), buf.subarray(at + 20, at + 25), buf.subarray(at + 25)]), [7, 8]);
   });
@@ -119,7 +121,8 @@ suite('usage: findTopLevelString', () => {
     const buf = Buffer.from(body);
     const r = findTopLevelString(buf, key);
     assert.equal(r?.value, want, body.slice(0, 80));
-    if (r && want !== undefined && !body.slice(0, 400).includes('\\')) assert.equal(buf.toString('utf8', r.start, r.end), want);
+    if (r && want !== undefined && !body.slice(0, 400).includes('\\'))
+      assert.equal(buf.toString('utf8', r.start, r.end), want);
   }
 
   test('simple and pretty-printed bodies', () => {
@@ -129,8 +132,10 @@ suite('usage: findTopLevelString', () => {
   });
 
   test('nested "model" keys and "model" in message text are not taken', () => {
-    const tools = '"tools":[{"type":"function","function":{"name":"pick","parameters":{"type":"object","properties":{"model":{"type":"string"}},"required":["model"]}}}]';
-    const messages = '"messages":[{"role":"user","content":"set \\"model\\": \\"gpt-3\\" please"},{"role":"assistant","content":[{"type":"text","text":"model"}]}]';
+    const tools =
+      '"tools":[{"type":"function","function":{"name":"pick","parameters":{"type":"object","properties":{"model":{"type":"string"}},"required":["model"]}}}]';
+    const messages =
+      '"messages":[{"role":"user","content":"set \\"model\\": \\"gpt-3\\" please"},{"role":"assistant","content":[{"type":"text","text":"model"}]}]';
     check(`{${tools},${messages},"model":"gpt-4o","stream":true}`, 'model', 'gpt-4o');
     check(`{"model":"first-wins",${tools}}`, 'model', 'first-wins');
     // Only nested: no top-level model at all.
@@ -165,7 +170,10 @@ suite('usage: findTopLevelString', () => {
   });
 
   test('a 2 MB body with the model at the end is still found', () => {
-    const msgs = Array.from({ length: 2000 }, (_, i) => `{"role":"user","content":"${'lorem \\"ipsum\\" '.repeat(60)} ${i}"}`).join(',');
+    const msgs = Array.from(
+      { length: 2000 },
+      (_, i) => `{"role":"user","content":"${'lorem \\"ipsum\\" '.repeat(60)} ${i}"}`,
+    ).join(',');
     const buf = Buffer.from(`{"messages":[${msgs}],"model":"gpt-4o"}`);
     for (let i = 0; i < 10; i++) assert.equal(findTopLevelString(buf, 'model')?.value, 'gpt-4o');
   });

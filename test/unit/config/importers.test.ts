@@ -17,17 +17,20 @@ const FK1 = 'fk-test0001aBcDeFgHiJkLmNoPqRsTuVwXyZ';
 const FK2 = 'fk-test0002aBcDeFgHiJkLmNoPqRsTuVwXyZ';
 const ALL = [OA1, OA2, OA3, ANT, GQ1, GQ2, OR1, MIS, FK1, FK2];
 
-const catalogue = new ProviderCatalogue([validateProviderSpec({ id: 'factory', shape: 'openai', baseUrl: 'http://127.0.0.1:9999/v1' })]);
+const catalogue = new ProviderCatalogue([
+  validateProviderSpec({ id: 'factory', shape: 'openai', baseUrl: 'http://127.0.0.1:9999/v1' }),
+]);
 
 function run(text: string, opts: Partial<ImportOptions> = {}): ImportResult {
   const r = importKeys(text, { catalogue, ...opts });
   // No reason and no duplicate entry ever holds key text.
   const visible = JSON.stringify([r.skipped, r.duplicates]);
-  for (const k of ALL) assert.ok(!visible.includes(k) && !visible.includes(k.slice(4, 20)), 'key text leaked into the report');
+  for (const k of ALL)
+    assert.ok(!visible.includes(k) && !visible.includes(k.slice(4, 20)), 'key text leaked into the report');
   return r;
 }
 
-const pairs = (r: ImportResult) => r.keys.map(k => [k.providerId, k.secret]);
+const pairs = (r: ImportResult) => r.keys.map((k) => [k.providerId, k.secret]);
 
 suite('importers: .env', () => {
   test('PROVIDER_API_KEY, _1.._3, X_KEYS lists, export, quotes, comments, blank lines', () => {
@@ -45,16 +48,49 @@ suite('importers: .env', () => {
       'EMPTY_API_KEY=',
     ].join('\r\n');
     const r = run(text, { fileName: '.env' });
-    assert.deepEqual(pairs(r), [['openai', OA1], ['openai', OA2], ['openai', OA3], ['anthropic', ANT], ['groq', GQ1], ['groq', GQ2], ['mistral', MIS]]);
-    assert.deepEqual(r.keys.map(k => k.label), ['OPENAI_API_KEY_1', 'OPENAI_API_KEY_2', 'OPENAI_API_KEY_3', 'ANTHROPIC_API_KEY', 'GROQ_KEYS_1', 'GROQ_KEYS_2', 'MISTRAL_API_KEY']);
-    assert.deepEqual(r.skipped.map(s => s.line), [10, 11]);
+    assert.deepEqual(pairs(r), [
+      ['openai', OA1],
+      ['openai', OA2],
+      ['openai', OA3],
+      ['anthropic', ANT],
+      ['groq', GQ1],
+      ['groq', GQ2],
+      ['mistral', MIS],
+    ]);
+    assert.deepEqual(
+      r.keys.map((k) => k.label),
+      [
+        'OPENAI_API_KEY_1',
+        'OPENAI_API_KEY_2',
+        'OPENAI_API_KEY_3',
+        'ANTHROPIC_API_KEY',
+        'GROQ_KEYS_1',
+        'GROQ_KEYS_2',
+        'MISTRAL_API_KEY',
+      ],
+    );
+    assert.deepEqual(
+      r.skipped.map((s) => s.line),
+      [10, 11],
+    );
     assert.match(r.skipped[0].reason, /DATABASE_URL is not an API key variable/);
     assert.match(r.skipped[1].reason, /EMPTY_API_KEY is empty/);
   });
 
   test('the variable stem beats the key prefix; GOOGLE and GEMINI both mean gemini; unknown stems need a distinctive prefix', () => {
-    const r = run([`DEEPSEEK_API_KEY=${OA1}`, 'GOOGLE_API_KEY=AIzaSyTest0001aBcDeFgHiJkLmNoPq', `MOONSHOT_API_KEY=${OA2}`, `MY_ROUTER_KEY=${OR1}`].join('\n'));
-    assert.deepEqual(pairs(r), [['deepseek', OA1], ['gemini', 'AIzaSyTest0001aBcDeFgHiJkLmNoPq'], ['openrouter', OR1]]);
+    const r = run(
+      [
+        `DEEPSEEK_API_KEY=${OA1}`,
+        'GOOGLE_API_KEY=AIzaSyTest0001aBcDeFgHiJkLmNoPq',
+        `MOONSHOT_API_KEY=${OA2}`,
+        `MY_ROUTER_KEY=${OR1}`,
+      ].join('\n'),
+    );
+    assert.deepEqual(pairs(r), [
+      ['deepseek', OA1],
+      ['gemini', 'AIzaSyTest0001aBcDeFgHiJkLmNoPq'],
+      ['openrouter', OR1],
+    ]);
     assert.equal(r.skipped.length, 1);
     assert.equal(r.skipped[0].line, 3);
     assert.match(r.skipped[0].reason, /no provider is known as "MOONSHOT"/);
@@ -64,28 +100,53 @@ suite('importers: .env', () => {
 suite('importers: lists and one-per-line files', () => {
   test('factory_keys.txt: one key per line, provider from defaultProvider', () => {
     const r = run(`${FK1}\n\n# old ones below\n${FK2}\n`, { fileName: 'factory_keys.txt', defaultProvider: 'factory' });
-    assert.deepEqual(pairs(r), [['factory', FK1], ['factory', FK2]]);
+    assert.deepEqual(pairs(r), [
+      ['factory', FK1],
+      ['factory', FK2],
+    ]);
     assert.deepEqual(r.skipped, []);
   });
 
   test('no provider known and no default: skipped with a reason', () => {
     const r = run(FK1);
     assert.deepEqual(r.keys, []);
-    assert.deepEqual(r.skipped, [{ line: 1, reason: 'cannot tell which provider this key is for: choose a provider when importing' }]);
+    assert.deepEqual(r.skipped, [
+      { line: 1, reason: 'cannot tell which provider this key is for: choose a provider when importing' },
+    ]);
   });
 
   test('a paste with mixed separators, quotes and stray words', () => {
     const text = `${OA1}, ${ANT};${GQ1}\n"${OR1}" ;; ,\n  ${OA2}\tOpenAI: ${OA3}\nshort, ${MIS}`;
     const r = run(text, { defaultProvider: 'mistral' });
     // sk- is generic: the user's default (mistral) wins over it; distinctive prefixes still win.
-    assert.deepEqual(pairs(r), [['mistral', OA1], ['anthropic', ANT], ['groq', GQ1], ['openrouter', OR1], ['mistral', OA2], ['mistral', OA3], ['mistral', MIS]]);
-    assert.deepEqual(r.skipped.map(s => s.line), [3, 4]);
+    assert.deepEqual(pairs(r), [
+      ['mistral', OA1],
+      ['anthropic', ANT],
+      ['groq', GQ1],
+      ['openrouter', OR1],
+      ['mistral', OA2],
+      ['mistral', OA3],
+      ['mistral', MIS],
+    ]);
+    assert.deepEqual(
+      r.skipped.map((s) => s.line),
+      [3, 4],
+    );
     // Reasons describe, never quote, the rejected text.
-    assert.deepEqual(r.skipped.map(s => s.reason), ['text that is not an API key (too short or has characters keys never have)', 'text that is not an API key (too short or has characters keys never have)']);
+    assert.deepEqual(
+      r.skipped.map((s) => s.reason),
+      [
+        'text that is not an API key (too short or has characters keys never have)',
+        'text that is not an API key (too short or has characters keys never have)',
+      ],
+    );
   });
 
   test('without a default, sk- keys go to OpenAI', () => {
-    assert.deepEqual(pairs(run(`${OA1};${ANT}`)), [['openai', OA1], ['anthropic', ANT]]);
+    assert.deepEqual(pairs(run(`${OA1};${ANT}`)), [
+      ['openai', OA1],
+      ['anthropic', ANT],
+    ]);
   });
 
   test('a custom default provider beats even distinctive prefixes (a proxy taking sk-ant- keys)', () => {
@@ -94,7 +155,10 @@ suite('importers: lists and one-per-line files', () => {
 
   test('duplicates within the input and against existing keys are dropped and reported masked', () => {
     const r = run(`${OA1}\n${OA1}\n${ANT}\n${GQ1}`, { existing: new Set([ANT]) });
-    assert.deepEqual(pairs(r), [['openai', OA1], ['groq', GQ1]]);
+    assert.deepEqual(pairs(r), [
+      ['openai', OA1],
+      ['groq', GQ1],
+    ]);
     assert.deepEqual(r.duplicates, [maskKey(OA1, 'sk-'), maskKey(ANT, 'sk-ant-')]);
     assert.deepEqual(r.duplicates, ['sk-…wXyZ', 'sk-ant-…AAAA']);
   });
@@ -119,11 +183,18 @@ suite('importers: JSON', () => {
       { providerId: 'groq', secret: GQ1 },
       { providerId: 'openrouter', secret: OR1 },
       { providerId: 'anthropic', secret: ANT, baseUrl: 'https://claude-gw.example.com/v1' },
-      { providerId: 'custom', secret: FK1, label: 'gw', models: ['claude-sonnet-4-5'], baseUrl: 'https://llm.example.com/v1', weight: 2 },
+      {
+        providerId: 'custom',
+        secret: FK1,
+        label: 'gw',
+        models: ['claude-sonnet-4-5'],
+        baseUrl: 'https://llm.example.com/v1',
+        weight: 2,
+      },
     ]);
     assert.equal(r.skipped.length, 1);
     assert.match(r.skipped[0].reason, /apiKeys\[5\]: cannot tell the provider/);
-    assert.equal(r.skipped[0].line, text.split('\n').findIndex(l => l.includes(MIS)) + 1);
+    assert.equal(r.skipped[0].line, text.split('\n').findIndex((l) => l.includes(MIS)) + 1);
   });
 
   test('the CLI config { providers, keys: [{ provider, key, … }] }', () => {
@@ -146,7 +217,10 @@ suite('importers: JSON', () => {
       { providerId: 'anthropic', secret: ANT, baseUrl: 'http://127.0.0.1:8/v1', account: 'team one' },
     ]);
     assert.deepEqual(r.duplicates, [maskKey(OA1, 'sk-')]);
-    assert.deepEqual(r.skipped.map(s => s.reason.slice(0, 8)), ['keys[2]:', 'keys[3]:', 'keys[5]:', 'keys[6]:', 'keys[7]:']);
+    assert.deepEqual(
+      r.skipped.map((s) => s.reason.slice(0, 8)),
+      ['keys[2]:', 'keys[3]:', 'keys[5]:', 'keys[6]:', 'keys[7]:'],
+    );
     assert.match(r.skipped[4].reason, /"account" must be a name/);
     assert.match(r.skipped[0].reason, /unknown provider "nope"/);
     assert.match(r.skipped[1].reason, /"models" must be a list/);
@@ -155,7 +229,10 @@ suite('importers: JSON', () => {
   });
 
   test('a JSON array of keys; broken JSON reports without echoing the text', () => {
-    assert.deepEqual(pairs(run(JSON.stringify([OA1, GQ1]))), [['openai', OA1], ['groq', GQ1]]);
+    assert.deepEqual(pairs(run(JSON.stringify([OA1, GQ1]))), [
+      ['openai', OA1],
+      ['groq', GQ1],
+    ]);
     const broken = run(`{"apiKeys": [{"key": "${OA1}",}]}`);
     assert.deepEqual(broken.keys, []);
     assert.equal(broken.skipped.length, 1);

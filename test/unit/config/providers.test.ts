@@ -1,13 +1,28 @@
 import * as assert from 'node:assert/strict';
-import { isPresetId, normalizeBaseUrl, PRESETS, ProviderCatalogue, validateProviderSpec } from '../../../src/core/config/providers';
+import {
+  isPresetId,
+  normalizeBaseUrl,
+  PRESETS,
+  ProviderCatalogue,
+  validateProviderSpec,
+} from '../../../src/core/config/providers';
 import { ProxyError } from '../../../src/core/errors';
 import type { ProviderSpec } from '../../../src/core/types';
 
 function throwsConfig(fn: () => unknown, field: RegExp): void {
-  assert.throws(fn, (e: unknown) => e instanceof ProxyError && e.code === 'invalid_config' && e.status === 400 && field.test(e.message));
+  assert.throws(
+    fn,
+    (e: unknown) => e instanceof ProxyError && e.code === 'invalid_config' && e.status === 400 && field.test(e.message),
+  );
 }
 
-const mock: ProviderSpec = validateProviderSpec({ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: 'http://127.0.0.1:9999/v1/', auth: 'bearer' });
+const mock: ProviderSpec = validateProviderSpec({
+  id: 'mock',
+  name: 'Mock',
+  shape: 'openai',
+  baseUrl: 'http://127.0.0.1:9999/v1/',
+  auth: 'bearer',
+});
 
 suite('providers: presets', () => {
   test('real base URLs with the version segment and auth styles', () => {
@@ -25,15 +40,18 @@ suite('providers: presets', () => {
       cerebras: ['https://api.cerebras.ai/v1', 'bearer'],
       custom: ['', 'bearer'],
     };
-    assert.deepEqual(PRESETS.map(p => p.id), Object.keys(want));
+    assert.deepEqual(
+      PRESETS.map((p) => p.id),
+      Object.keys(want),
+    );
     for (const p of PRESETS) {
       assert.deepEqual([p.baseUrl, p.auth], want[p.id], p.id);
       assert.ok(!p.baseUrl.endsWith('/'));
       assert.ok(p.testRequest.path.startsWith('/'));
       assert.equal(p.shape, p.id === 'anthropic' ? 'anthropic' : 'openai');
     }
-    assert.equal(PRESETS.find(p => p.id === 'mistral')!.hasFim, true);
-    assert.deepEqual(PRESETS.find(p => p.id === 'gemini')!.envNames, ['GEMINI', 'GOOGLE']);
+    assert.equal(PRESETS.find((p) => p.id === 'mistral')!.hasFim, true);
+    assert.deepEqual(PRESETS.find((p) => p.id === 'gemini')!.envNames, ['GEMINI', 'GOOGLE']);
     assert.ok(isPresetId('groq') && !isPresetId('mock'));
   });
 });
@@ -69,19 +87,30 @@ suite('providers: ProviderCatalogue', () => {
     const c = new ProviderCatalogue([mock]);
     assert.equal(c.defaultFor('openai', () => false)!.id, 'openai');
     assert.equal(c.defaultFor('anthropic', () => false)!.id, 'anthropic');
-    assert.equal(c.defaultFor('openai', id => id === 'mock' || id === 'groq')!.id, 'groq');
-    assert.equal(c.defaultFor('openai', id => id === 'mock')!.id, 'mock');
-    assert.equal(c.defaultFor('anthropic', id => id === 'mock')!.id, 'anthropic');
+    assert.equal(c.defaultFor('openai', (id) => id === 'mock' || id === 'groq')!.id, 'groq');
+    assert.equal(c.defaultFor('openai', (id) => id === 'mock')!.id, 'mock');
+    assert.equal(c.defaultFor('anthropic', (id) => id === 'mock')!.id, 'anthropic');
   });
 });
 
 suite('providers: validateProviderSpec', () => {
   test('fills defaults and strips the trailing slash', () => {
     assert.deepEqual(mock, {
-      id: 'mock', name: 'Mock', shape: 'openai', baseUrl: 'http://127.0.0.1:9999/v1', auth: 'bearer',
-      testRequest: { method: 'GET', path: '/models' }, envNames: ['MOCK'],
+      id: 'mock',
+      name: 'Mock',
+      shape: 'openai',
+      baseUrl: 'http://127.0.0.1:9999/v1',
+      auth: 'bearer',
+      testRequest: { method: 'GET', path: '/models' },
+      envNames: ['MOCK'],
     });
-    const a = validateProviderSpec({ id: 'my-claude', shape: 'anthropic', baseUrl: 'https://claude.example.com/v1//', models: ['claude-x'], keyPrefix: 'ck-' });
+    const a = validateProviderSpec({
+      id: 'my-claude',
+      shape: 'anthropic',
+      baseUrl: 'https://claude.example.com/v1//',
+      models: ['claude-x'],
+      keyPrefix: 'ck-',
+    });
     assert.equal(a.auth, 'x-api-key');
     assert.equal(a.name, 'my-claude');
     assert.equal(a.baseUrl, 'https://claude.example.com/v1');
@@ -91,16 +120,49 @@ suite('providers: validateProviderSpec', () => {
 
   test('names the bad field and the fix', () => {
     throwsConfig(() => validateProviderSpec(null), /must be an object/);
-    throwsConfig(() => validateProviderSpec({ id: 'Open/AI', shape: 'openai', baseUrl: 'https://x/v1' }), /"id".*no "\/"/);
-    throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'gemini', baseUrl: 'https://x/v1' }), /"shape" must be "openai" or "anthropic"/);
+    throwsConfig(
+      () => validateProviderSpec({ id: 'Open/AI', shape: 'openai', baseUrl: 'https://x/v1' }),
+      /"id".*no "\/"/,
+    );
+    throwsConfig(
+      () => validateProviderSpec({ id: 'x', shape: 'gemini', baseUrl: 'https://x/v1' }),
+      /"shape" must be "openai" or "anthropic"/,
+    );
     throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'openai' }), /Provider "x": baseUrl is missing/);
-    throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'ftp://x/v1' }), /baseUrl must start with http/);
-    throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://x/v1?key=1' }), /baseUrl must not have a query string/);
-    throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'not a url' }), /baseUrl is not a URL/);
-    throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://u:p@x/v1' }), /user:password/);
-    throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://x/v1', auth: 'basic' }), /"auth" must be one of/);
-    throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://x/v1', models: 'gpt-4o' }), /"models" must be a list/);
-    throwsConfig(() => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://x/v1', testRequest: { method: 'GET', path: 'models' } }), /"testRequest"/);
+    throwsConfig(
+      () => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'ftp://x/v1' }),
+      /baseUrl must start with http/,
+    );
+    throwsConfig(
+      () => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://x/v1?key=1' }),
+      /baseUrl must not have a query string/,
+    );
+    throwsConfig(
+      () => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'not a url' }),
+      /baseUrl is not a URL/,
+    );
+    throwsConfig(
+      () => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://u:p@x/v1' }),
+      /user:password/,
+    );
+    throwsConfig(
+      () => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://x/v1', auth: 'basic' }),
+      /"auth" must be one of/,
+    );
+    throwsConfig(
+      () => validateProviderSpec({ id: 'x', shape: 'openai', baseUrl: 'https://x/v1', models: 'gpt-4o' }),
+      /"models" must be a list/,
+    );
+    throwsConfig(
+      () =>
+        validateProviderSpec({
+          id: 'x',
+          shape: 'openai',
+          baseUrl: 'https://x/v1',
+          testRequest: { method: 'GET', path: 'models' },
+        }),
+      /"testRequest"/,
+    );
   });
 
   test('normalizeBaseUrl', () => {

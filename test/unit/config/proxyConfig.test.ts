@@ -4,14 +4,18 @@ import { ProxyError } from '../../../src/core/errors';
 import { DEFAULT_CONFIG } from '../../../src/core/types';
 
 function invalid(input: unknown, ...mustMention: RegExp[]): void {
-  assert.throws(() => normalizeConfig(input, 'keyrelay.json'), (e: unknown) => {
-    assert.ok(e instanceof ProxyError, String(e));
-    assert.equal(e.code, 'invalid_config');
-    assert.equal(e.status, 400);
-    assert.match(e.message, /^keyrelay\.json: /, 'the message says where the setting came from');
-    for (const re of mustMention) assert.match(e.message, re);
-    return true;
-  }, JSON.stringify(input));
+  assert.throws(
+    () => normalizeConfig(input, 'keyrelay.json'),
+    (e: unknown) => {
+      assert.ok(e instanceof ProxyError, String(e));
+      assert.equal(e.code, 'invalid_config');
+      assert.equal(e.status, 400);
+      assert.match(e.message, /^keyrelay\.json: /, 'the message says where the setting came from');
+      for (const re of mustMention) assert.match(e.message, re);
+      return true;
+    },
+    JSON.stringify(input),
+  );
 }
 
 suite('normalizeConfig', () => {
@@ -22,7 +26,14 @@ suite('normalizeConfig', () => {
   });
 
   test('given fields override the defaults, the rest stay', () => {
-    const c = normalizeConfig({ port: 0, strategy: 'least-used', cooldownStepsMs: [1000, 5000], allowedOrigins: ['http://localhost:3000'], dailyResetHour: 4, passthrough: false });
+    const c = normalizeConfig({
+      port: 0,
+      strategy: 'least-used',
+      cooldownStepsMs: [1000, 5000],
+      allowedOrigins: ['http://localhost:3000'],
+      dailyResetHour: 4,
+      passthrough: false,
+    });
     assert.equal(c.port, 0);
     assert.equal(c.strategy, 'least-used');
     assert.deepEqual(c.cooldownStepsMs, [1000, 5000]);
@@ -72,7 +83,14 @@ suite('normalizeConfig', () => {
   });
 
   test('the bounds themselves are accepted', () => {
-    const c = normalizeConfig({ port: 65535, dailyResetHour: -1, maxWaitMs: 0, maxAttempts: 0, shutdownGraceMs: 60_000, maxBodyBytes: 1024 });
+    const c = normalizeConfig({
+      port: 65535,
+      dailyResetHour: -1,
+      maxWaitMs: 0,
+      maxAttempts: 0,
+      shutdownGraceMs: 60_000,
+      maxBodyBytes: 1024,
+    });
     assert.equal(c.port, 65535);
     assert.equal(c.dailyResetHour, -1);
     assert.equal(c.maxBodyBytes, 1024);
@@ -90,7 +108,10 @@ suite('needsRestart', () => {
   test('only port or host changes need a new listen', () => {
     assert.equal(needsRestart(base, { ...base, port: 9000 }), true);
     assert.equal(needsRestart(base, { ...base, host: '0.0.0.0' }), true);
-    assert.equal(needsRestart(base, { ...base, strategy: 'random', maxBodyBytes: 2048, allowedOrigins: ['http://x'] }), false);
+    assert.equal(
+      needsRestart(base, { ...base, strategy: 'random', maxBodyBytes: 2048, allowedOrigins: ['http://x'] }),
+      false,
+    );
     assert.equal(needsRestart(base, { ...base }), false);
   });
 });

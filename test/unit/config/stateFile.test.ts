@@ -1,8 +1,24 @@
 import * as assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readJsonFile, stringifyInSlices, writeFileAtomic, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../../../src/core/config/stateFile';
+import {
+  readJsonFile,
+  stringifyInSlices,
+  writeFileAtomic,
+  writeJsonFileAtomic,
+  writeJsonFileAtomicAsync,
+} from '../../../src/core/config/stateFile';
 
 // Modes are POSIX; Windows does not enforce them, so mode assertions are made elsewhere only.
 const posix = process.platform !== 'win32';
@@ -18,16 +34,24 @@ suite('stateFile', () => {
 
   test('stringifyInSlices writes what JSON.stringify writes, pausing inside large objects', async () => {
     const byKey: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    for (let i = 0; i < 2_100; i++) byKey[`k${i}`] = { requests: i, failures: { rate_limit: i % 3 }, last: i % 7 === 0 ? undefined : 1.5 };
+    for (let i = 0; i < 2_100; i++)
+      byKey[`k${i}`] = { requests: i, failures: { rate_limit: i % 3 }, last: i % 7 === 0 ? undefined : 1.5 };
     const big: Record<string, number> = {};
     for (let i = 0; i < 600; i++) big[`model-"${i}"\n✓`] = i;
     const value = {
-      version: 1, empty: {}, list: [1, 'two', null, { three: [3] }, undefined], when: new Date(0), skip: undefined, fn: () => 1,
+      version: 1,
+      empty: {},
+      list: [1, 'two', null, { three: [3] }, undefined],
+      when: new Date(0),
+      skip: undefined,
+      fn: () => 1,
       stats: { total: { requests: 5 }, byKey, today: { day: '2026-12-01', byKey: big } },
       nested: { inner: { large: big } },
     };
     let pauses = 0;
-    const text = await stringifyInSlices(value, async () => { pauses++; });
+    const text = await stringifyInSlices(value, async () => {
+      pauses++;
+    });
     assert.equal(text, JSON.stringify(value));
     // 2,100 + 600 + 600 entries of large objects, a pause after every 500.
     assert.equal(pauses, Math.floor((2_100 + 600 + 600) / 500));
@@ -64,13 +88,22 @@ suite('stateFile', () => {
 
   test('a missing file reads as undefined without complaint', () => {
     let complained = false;
-    assert.equal(readJsonFile(join(dir, 'health.json'), () => { complained = true; }), undefined);
+    assert.equal(
+      readJsonFile(join(dir, 'health.json'), () => {
+        complained = true;
+      }),
+      undefined,
+    );
     assert.equal(complained, false);
   });
 
   test('writes and reads back the same value', () => {
     const file = join(dir, 'health.json');
-    const value = { version: 1, keys: { k1: { state: 'cooling', coolingUntil: 1_700_000_060_000, history: [] } }, note: 'ünïcode ✓' };
+    const value = {
+      version: 1,
+      keys: { k1: { state: 'cooling', coolingUntil: 1_700_000_060_000, history: [] } },
+      note: 'ünïcode ✓',
+    };
     writeJsonFileAtomic(file, value);
     assert.deepEqual(readJsonFile(file), value);
   });
@@ -114,7 +147,10 @@ suite('stateFile', () => {
     const file = join(dir, 'health.json');
     writeFileSync(file, '{"keys": {"k1": ');
     const messages: string[] = [];
-    assert.equal(readJsonFile(file, (m) => messages.push(m)), undefined);
+    assert.equal(
+      readJsonFile(file, (m) => messages.push(m)),
+      undefined,
+    );
     assert.equal(existsSync(file), false);
     assert.equal(readFileSync(`${file}.corrupt`, 'utf8'), '{"keys": {"k1": ');
     assert.equal(messages.length, 1);

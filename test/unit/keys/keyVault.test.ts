@@ -15,8 +15,14 @@ class SharedSecrets {
   view(): SecretStore {
     return {
       get: async (k: string) => this.data.get(k),
-      store: async (k: string, v: string) => { this.data.set(k, v); this.emitter.fire({ key: k }); },
-      delete: async (k: string) => { this.data.delete(k); this.emitter.fire({ key: k }); },
+      store: async (k: string, v: string) => {
+        this.data.set(k, v);
+        this.emitter.fire({ key: k });
+      },
+      delete: async (k: string) => {
+        this.data.delete(k);
+        this.emitter.fire({ key: k });
+      },
       onDidChange: this.emitter.event,
     };
   }
@@ -24,19 +30,34 @@ class SharedSecrets {
 
 class SharedMemento implements ValueStore {
   private readonly data = new Map<string, unknown>();
-  keys(): readonly string[] { return [...this.data.keys()]; }
-  get<T>(key: string, fallback?: T): T { return (this.data.has(key) ? structuredClone(this.data.get(key)) : fallback) as T; }
-  async update(key: string, value: unknown): Promise<void> { this.data.set(key, structuredClone(value)); }
+  keys(): readonly string[] {
+    return [...this.data.keys()];
+  }
+  get<T>(key: string, fallback?: T): T {
+    return (this.data.has(key) ? structuredClone(this.data.get(key)) : fallback) as T;
+  }
+  async update(key: string, value: unknown): Promise<void> {
+    this.data.set(key, structuredClone(value));
+  }
 }
 
 const SECRET = 'sk-test-vault-0000000000000000ABCD';
 
 suite('KeyRelay SecretStorage sync across windows', () => {
   const disposables: Array<{ dispose(): void }> = [];
-  teardown(() => { for (const d of disposables.splice(0).reverse()) d.dispose(); });
+  teardown(() => {
+    for (const d of disposables.splice(0).reverse()) d.dispose();
+  });
 
   function window(secrets: SharedSecrets, memento: SharedMemento) {
-    const pool = new KeyPool({ clock: systemClock, strategy: 'round-robin', cooldownStepsMs: [10_000], maxCooldownMs: 60_000, degradedAfter: 3, discardOnQuota: true });
+    const pool = new KeyPool({
+      clock: systemClock,
+      strategy: 'round-robin',
+      cooldownStepsMs: [10_000],
+      maxCooldownMs: 60_000,
+      degradedAfter: 3,
+      discardOnQuota: true,
+    });
     const vault = new KeyVault(secrets.view(), memento, pool, nullLogger, () => 'sk-');
     disposables.push(pool, vault);
     return { pool, vault };
@@ -60,7 +81,11 @@ suite('KeyRelay SecretStorage sync across windows', () => {
     await until(b.pool.onDidChange, () => b.pool.get(rec.id)?.secret === SECRET, 'the other window to load the key');
 
     await a.vault.rename(rec.id, 'work');
-    await until(b.pool.onDidChange, () => b.pool.get(rec.id)?.label === 'work', 'the other window to see the new label');
+    await until(
+      b.pool.onDidChange,
+      () => b.pool.get(rec.id)?.label === 'work',
+      'the other window to see the new label',
+    );
 
     await a.vault.remove(rec.id);
     await until(b.pool.onDidChange, () => b.pool.get(rec.id) === undefined, 'the other window to drop the key');
@@ -77,6 +102,9 @@ suite('KeyRelay SecretStorage sync across windows', () => {
     secrets.data.delete(`keyRelay.key.${lost.id}`);
     const b = window(secrets, memento);
     await b.vault.load();
-    assert.deepStrictEqual(b.pool.list().map((k) => k.id), [kept.id]);
+    assert.deepStrictEqual(
+      b.pool.list().map((k) => k.id),
+      [kept.id],
+    );
   });
 });

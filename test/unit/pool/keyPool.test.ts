@@ -14,10 +14,24 @@ function fakeKey(id: string, extra: Partial<PoolKey> = {}): PoolKey {
 }
 
 function makePool(clock: FakeClock, o: Partial<PoolOptions> = {}): KeyPool {
-  return new KeyPool({ clock, strategy: 'round-robin', cooldownStepsMs: STEPS, maxCooldownMs: MAX, degradedAfter: 3, discardOnQuota: true, ...o });
+  return new KeyPool({
+    clock,
+    strategy: 'round-robin',
+    cooldownStepsMs: STEPS,
+    maxCooldownMs: MAX,
+    degradedAfter: 3,
+    discardOnQuota: true,
+    ...o,
+  });
 }
 
-const rl = (retryAfterMs?: number): Outcome => ({ kind: 'rate-limited', status: 429, retryAfterMs, reason: 'Rate limit reached', errorType: 'rate_limit_error' });
+const rl = (retryAfterMs?: number): Outcome => ({
+  kind: 'rate-limited',
+  status: 429,
+  retryAfterMs,
+  reason: 'Rate limit reached',
+  errorType: 'rate_limit_error',
+});
 const ok: Outcome = { kind: 'success', ttfbMs: 100 };
 const e5: Outcome = { kind: 'server-error', status: 503, reason: 'overloaded' };
 
@@ -60,7 +74,15 @@ suite('KeyPool', () => {
     const others = new Set([pickId(pool, 'gpt-4o-mini'), pickId(pool, 'gpt-4o-mini')]);
     assert.deepEqual([...others].sort(), ['a', 'b']);
     const t = transitions[0].transition;
-    assert.deepEqual(t, { at: clock.t, from: 'active', to: 'cooling', reason: t.reason, status: 429, errorType: 'rate_limit_error', model: 'gpt-4o' });
+    assert.deepEqual(t, {
+      at: clock.t,
+      from: 'active',
+      to: 'cooling',
+      reason: t.reason,
+      status: 429,
+      errorType: 'rate_limit_error',
+      model: 'gpt-4o',
+    });
     assert.match(t.reason, /rate limited for gpt-4o \(429\): Rate limit reached/);
     clock.advance(10_000);
     assert.deepEqual(pool.health('a')?.modelCooldowns, {});
@@ -119,7 +141,11 @@ suite('KeyPool', () => {
     pool.report('a', 'm', rl(50_000));
     pool.report('b', undefined, rl(20_000));
     pool.report('c', 'm', rl(30_000));
-    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), { kind: 'cooling', retryAfterMs: 20_000, count: 3 });
+    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), {
+      kind: 'cooling',
+      retryAfterMs: 20_000,
+      count: 3,
+    });
     clock.advance(19_999);
     assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), { kind: 'cooling', retryAfterMs: 1, count: 3 });
     clock.advance(1);
@@ -131,15 +157,28 @@ suite('KeyPool', () => {
     pool.setKeys([fakeKey('a')]);
     pool.report('a', 'm', rl(30_000));
     pool.report('a', undefined, rl(10_000));
-    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), { kind: 'cooling', retryAfterMs: 30_000, count: 1 });
+    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), {
+      kind: 'cooling',
+      retryAfterMs: 30_000,
+      count: 1,
+    });
     clock.advance(10_000);
     assert.equal(pickId(pool, 'x'), 'a');
-    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), { kind: 'cooling', retryAfterMs: 20_000, count: 1 });
+    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), {
+      kind: 'cooling',
+      retryAfterMs: 20_000,
+      count: 1,
+    });
   });
 
   test('401/403 → invalid until restore or a passing test', () => {
     pool.setKeys([fakeKey('a'), fakeKey('b')]);
-    pool.report('a', 'm', { kind: 'invalid', status: 401, reason: 'Incorrect API key provided', errorType: 'invalid_api_key' });
+    pool.report('a', 'm', {
+      kind: 'invalid',
+      status: 401,
+      reason: 'Incorrect API key provided',
+      errorType: 'invalid_api_key',
+    });
     pool.report('b', undefined, { kind: 'invalid', status: 403, reason: 'forbidden' });
     assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), { kind: 'unusable', invalid: 2, discarded: 0 });
     clock.advance(10 * MAX);
@@ -213,7 +252,13 @@ suite('KeyPool', () => {
     pool.report('a', undefined, rl());
     clock.advance(10_000);
     pool.pick({ providerId: 'openai' });
-    assert.deepEqual(transitions.map((t) => [t.key.id, t.transition.from, t.transition.to]), [['a', 'active', 'cooling'], ['a', 'cooling', 'active']]);
+    assert.deepEqual(
+      transitions.map((t) => [t.key.id, t.transition.from, t.transition.to]),
+      [
+        ['a', 'active', 'cooling'],
+        ['a', 'cooling', 'active'],
+      ],
+    );
     assert.equal(changes, base + 2);
     assert.equal('secret' in transitions[0].key, false);
   });
@@ -267,7 +312,10 @@ suite('KeyPool', () => {
     assert.equal(pool.health('a')?.state, 'invalid');
     assert.equal(pool.get('a')?.label, 'renamed');
     assert.equal(pool.get('b'), undefined);
-    assert.deepEqual(pool.list().map((k) => k.id), ['a', 'c']);
+    assert.deepEqual(
+      pool.list().map((k) => k.id),
+      ['a', 'c'],
+    );
     assert.equal(pool.remove('c'), true);
     assert.equal(pool.remove('c'), false);
     assert.deepEqual(pool.pick({ providerId: 'openai' }), { kind: 'unusable', invalid: 1, discarded: 0 });
@@ -286,7 +334,9 @@ suite('KeyPool', () => {
   });
 
   test('snapshot is JSON-safe and holds no secret', () => {
-    const keys = ['a', 'b', 'c'].map((id) => fakeKey(id, { models: ['gpt-4o', 'others'], weight: 2, baseUrl: 'http://127.0.0.1:9/v1' }));
+    const keys = ['a', 'b', 'c'].map((id) =>
+      fakeKey(id, { models: ['gpt-4o', 'others'], weight: 2, baseUrl: 'http://127.0.0.1:9/v1' }),
+    );
     pool.setKeys(keys);
     pool.report('a', 'gpt-4o', rl());
     pool.report('b', undefined, { kind: 'invalid', status: 401, reason: 'no' });
@@ -326,7 +376,11 @@ suite('KeyPool', () => {
       assert.equal(next.health('d')?.uses, 1);
       assert.equal(next.health('d')?.inFlight, 0);
       // b cools for m, c is invalid: cooling wins because it ends by itself.
-      assert.deepEqual(next.pick({ providerId: 'openai', model: 'm', exclude: new Set(['a', 'd']) }), { kind: 'cooling', retryAfterMs: 50_000, count: 1 });
+      assert.deepEqual(next.pick({ providerId: 'openai', model: 'm', exclude: new Set(['a', 'd']) }), {
+        kind: 'cooling',
+        retryAfterMs: 50_000,
+        count: 1,
+      });
     } finally {
       next.dispose();
     }
@@ -340,11 +394,20 @@ suite('KeyPool', () => {
     assert.equal(pool.health('a')?.state, 'active', 'cooling without an end time cannot end: active');
   });
 
-  test('one unref\'d timer tells listeners when the soonest cooldown ends; dispose stops it', async () => {
-    const real = new KeyPool({ clock: { now: () => Date.now() }, strategy: 'round-robin', cooldownStepsMs: STEPS, maxCooldownMs: MAX, degradedAfter: 3, discardOnQuota: true });
+  test("one unref'd timer tells listeners when the soonest cooldown ends; dispose stops it", async () => {
+    const real = new KeyPool({
+      clock: { now: () => Date.now() },
+      strategy: 'round-robin',
+      cooldownStepsMs: STEPS,
+      maxCooldownMs: MAX,
+      degradedAfter: 3,
+      discardOnQuota: true,
+    });
     try {
       real.setKeys([fakeKey('a')]);
-      const ended = new Promise<Transition>((resolve) => real.onDidTransition((e) => e.transition.to === 'active' && resolve(e.transition)));
+      const ended = new Promise<Transition>((resolve) =>
+        real.onDidTransition((e) => e.transition.to === 'active' && resolve(e.transition)),
+      );
       real.report('a', undefined, rl(30));
       const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref());
       const t = await Promise.race([ended, timeout]);

@@ -11,7 +11,15 @@ function fakeKey(id: string, extra: Partial<PoolKey> = {}): PoolKey {
 }
 
 function makePool(clock: FakeClock, o: Partial<PoolOptions>): KeyPool {
-  return new KeyPool({ clock, strategy: 'round-robin', cooldownStepsMs: [10_000], maxCooldownMs: 600_000, degradedAfter: 3, discardOnQuota: true, ...o });
+  return new KeyPool({
+    clock,
+    strategy: 'round-robin',
+    cooldownStepsMs: [10_000],
+    maxCooldownMs: 600_000,
+    degradedAfter: 3,
+    discardOnQuota: true,
+    ...o,
+  });
 }
 
 /** Small seeded PRNG (mulberry32) so random/weighted tests are deterministic. */
@@ -24,10 +32,19 @@ function seeded(seed: number): () => number {
   };
 }
 
-function tally(pool: KeyPool, n: number, req: { model?: string; affinity?: string; exclude?: string[] } = {}): Map<string, number> {
+function tally(
+  pool: KeyPool,
+  n: number,
+  req: { model?: string; affinity?: string; exclude?: string[] } = {},
+): Map<string, number> {
   const counts = new Map<string, number>();
   for (let i = 0; i < n; i++) {
-    const r = pool.pick({ providerId: 'openai', model: req.model, affinity: req.affinity, exclude: req.exclude && new Set(req.exclude) });
+    const r = pool.pick({
+      providerId: 'openai',
+      model: req.model,
+      affinity: req.affinity,
+      exclude: req.exclude && new Set(req.exclude),
+    });
     assert.equal(r.kind, 'key');
     if (r.kind === 'key') counts.set(r.key.id, (counts.get(r.key.id) ?? 0) + 1);
   }
@@ -95,7 +112,10 @@ suite('strategies', () => {
   });
 
   test('least-used: fewest uses first, then fewest in flight', () => {
-    const p = pool('least-used', ids(3).map((id) => fakeKey(id)));
+    const p = pool(
+      'least-used',
+      ids(3).map((id) => fakeKey(id)),
+    );
     p.begin('k0');
     p.begin('k0');
     p.begin('k1');
@@ -109,17 +129,26 @@ suite('strategies', () => {
     // Used the way the proxy does (begin per attempt): uses stay level across keys.
     for (let i = 0; i < 300; i++) {
       const x = p.pick({ providerId: 'openai' });
-      if (x.kind === 'key') { p.begin(x.key.id); p.end(x.key.id); }
+      if (x.kind === 'key') {
+        p.begin(x.key.id);
+        p.end(x.key.id);
+      }
     }
     const uses = ids(3).map((id) => p.health(id)?.uses ?? 0);
     assert.ok(Math.max(...uses) - Math.min(...uses) <= 1, String(uses));
     assert.deepEqual([...tally(p, 5, { exclude: ['k0', 'k1'] }).keys()], ['k2']);
     p.resetDaily();
-    assert.deepEqual(ids(3).map((id) => p.health(id)?.uses), [0, 0, 0]);
+    assert.deepEqual(
+      ids(3).map((id) => p.health(id)?.uses),
+      [0, 0, 0],
+    );
   });
 
   test('latency: untried keys first, then the lowest recent time to first byte', () => {
-    const p = pool('latency', ids(3).map((id) => fakeKey(id)));
+    const p = pool(
+      'latency',
+      ids(3).map((id) => fakeKey(id)),
+    );
     p.report('k0', undefined, { kind: 'success', ttfbMs: 300 });
     p.report('k1', undefined, { kind: 'success', ttfbMs: 100 });
     assert.deepEqual([...tally(p, 3).keys()], ['k2']);
@@ -180,9 +209,19 @@ suite('strategies', () => {
   });
 
   test('setStrategy switches selection without losing health', () => {
-    const p = pool('round-robin', ids(3).map((id) => fakeKey(id)));
+    const p = pool(
+      'round-robin',
+      ids(3).map((id) => fakeKey(id)),
+    );
     p.report('k0', undefined, { kind: 'invalid', status: 401, reason: 'x' });
-    for (const s of ['random', 'weighted', 'least-used', 'latency', 'cache-affinity', 'round-robin'] as StrategyName[]) {
+    for (const s of [
+      'random',
+      'weighted',
+      'least-used',
+      'latency',
+      'cache-affinity',
+      'round-robin',
+    ] as StrategyName[]) {
       p.setStrategy(s);
       assert.equal(p.snapshot().strategy, s);
       const seen = tally(p, 30, { affinity: 'z' });
@@ -208,17 +247,30 @@ suite('strategies', () => {
       for (let i = 0; i < 100; i++) rs.add(i);
       for (let i = 0; i < 99; i++) rs.remove(i);
       assert.equal(rs.pick(none, 0), 99);
-      assert.equal(rs.pick((x) => x === 99, 1), undefined);
-      const vals = new Map<string, number>([['a', 3], ['b', 1], ['c', 2]]);
+      assert.equal(
+        rs.pick((x) => x === 99, 1),
+        undefined,
+      );
+      const vals = new Map<string, number>([
+        ['a', 3],
+        ['b', 1],
+        ['c', 2],
+      ]);
       const hs = new HeapSelector<string>((x, y) => (vals.get(x) as number) < (vals.get(y) as number));
       ['a', 'b', 'c'].forEach((x) => hs.add(x));
       assert.equal(hs.pick(none, 0), 'b');
-      assert.equal(hs.pick((x) => x === 'b', 1), 'c');
+      assert.equal(
+        hs.pick((x) => x === 'b', 1),
+        'c',
+      );
       vals.set('a', 0);
       hs.update('a');
       assert.equal(hs.pick(none, 0), 'a');
       hs.remove('a');
-      assert.equal(hs.pick((x) => x !== 'c', 2), 'c');
+      assert.equal(
+        hs.pick((x) => x !== 'c', 2),
+        'c',
+      );
     });
 
     test('HeapSelector: excluding the root of a two-element heap (children past the end)', () => {
@@ -227,32 +279,55 @@ suite('strategies', () => {
       const b = { v: 2 };
       hs.add(a);
       hs.add(b);
-      assert.equal(hs.pick((x) => x === a, 1), b);
-      assert.equal(hs.pick(() => true, 5), undefined);
+      assert.equal(
+        hs.pick((x) => x === a, 1),
+        b,
+      );
+      assert.equal(
+        hs.pick(() => true, 5),
+        undefined,
+      );
       assert.equal(new HeapSelector<{ v: number }>((x, y) => x.v < y.v).pick(none, 0), undefined);
     });
 
     test('WeightedSelector: grows past its initial size and keeps exact proportions', () => {
       const w = new Map<number, number>();
       const ws = new WeightedSelector<number>((x) => w.get(x) ?? 0, seeded(7));
-      for (let i = 0; i < 40; i++) { w.set(i, i < 20 ? 0 : 1); ws.add(i); }
+      for (let i = 0; i < 40; i++) {
+        w.set(i, i < 20 ? 0 : 1);
+        ws.add(i);
+      }
       w.set(39, 20);
       ws.update(39);
       const counts = new Map<number, number>();
-      for (let i = 0; i < 20_000; i++) { const x = ws.pick(none, 0) as number; counts.set(x, (counts.get(x) ?? 0) + 1); }
+      for (let i = 0; i < 20_000; i++) {
+        const x = ws.pick(none, 0) as number;
+        counts.set(x, (counts.get(x) ?? 0) + 1);
+      }
       assert.ok([...counts.keys()].every((x) => x >= 20));
       const share = (counts.get(39) ?? 0) / 20_000;
       assert.ok(share > 0.48 && share < 0.54, String(share));
       for (let i = 20; i < 39; i++) ws.remove(i);
-      assert.equal(ws.pick((x) => x === 39, 1), undefined);
+      assert.equal(
+        ws.pick((x) => x === 39, 1),
+        undefined,
+      );
       assert.equal(ws.pick(none, 0), 39);
     });
   });
 
   suite('selection through the pool', () => {
     let pool: KeyPool;
-    setup(() => { pool = makePool(clock, { cooldownStepsMs: [10_000] }); pools.push(pool); });
-    const rl = (retryAfterMs?: number): Outcome => ({ kind: 'rate-limited', status: 429, retryAfterMs, reason: 'Rate limit reached' });
+    setup(() => {
+      pool = makePool(clock, { cooldownStepsMs: [10_000] });
+      pools.push(pool);
+    });
+    const rl = (retryAfterMs?: number): Outcome => ({
+      kind: 'rate-limited',
+      status: 429,
+      retryAfterMs,
+      reason: 'Rate limit reached',
+    });
     const pickId = (p: KeyPool, model?: string, exclude?: Iterable<string>) => {
       const r = p.pick({ providerId: 'openai', model, exclude: exclude && new Set(exclude) });
       return r.kind === 'key' ? r.key.id : undefined;
@@ -264,7 +339,11 @@ suite('strategies', () => {
       assert.equal(pickId(pool, 'm', ['a', 'c']), 'b');
       assert.deepEqual(pool.pick({ providerId: 'openai', exclude: new Set(['a', 'b', 'c']) }), { kind: 'none' });
       pool.report('c', undefined, rl(5000));
-      assert.deepEqual(pool.pick({ providerId: 'openai', exclude: new Set(['a', 'b']) }), { kind: 'cooling', retryAfterMs: 5000, count: 1 });
+      assert.deepEqual(pool.pick({ providerId: 'openai', exclude: new Set(['a', 'b']) }), {
+        kind: 'cooling',
+        retryAfterMs: 5000,
+        count: 1,
+      });
     });
 
     test('groups evicted past the per-provider cache are rebuilt with current health', () => {
@@ -274,7 +353,11 @@ suite('strategies', () => {
       for (let i = 0; i < 4; i++) assert.equal(pickId(pool, 'm0'), 'b');
       pool.report('b', undefined, { kind: 'invalid', status: 401, reason: 'x' });
       for (let i = 1; i < 100; i++) assert.equal(pickId(pool, `m${i}`), 'a');
-      assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm0' }), { kind: 'cooling', retryAfterMs: 60_000, count: 1 });
+      assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm0' }), {
+        kind: 'cooling',
+        retryAfterMs: 60_000,
+        count: 1,
+      });
     });
 
     test('10,000 keys with 9,990 cooling: pick returns only the active ones, evenly', () => {
@@ -295,7 +378,11 @@ suite('strategies', () => {
       assert.deepEqual([...counts.keys()].sort(), [...active].sort());
       assert.ok([...counts.values()].every((c) => c === 5000));
       // Once every active key is excluded, the answer is the soonest cooldown, not a scan.
-      assert.deepEqual(pool.pick({ providerId: 'openai', model: 'gpt-4o', exclude: active }), { kind: 'cooling', retryAfterMs: 60_000, count: 9_990 });
+      assert.deepEqual(pool.pick({ providerId: 'openai', model: 'gpt-4o', exclude: active }), {
+        kind: 'cooling',
+        retryAfterMs: 60_000,
+        count: 9_990,
+      });
       clock.advance(60_001);
       assert.equal(pool.health('k1')?.state, 'active');
       assert.deepEqual(pool.health('k1')?.modelCooldowns, {});

@@ -34,7 +34,15 @@ suite('AccessGuard.checkOrigin', () => {
 
   test('refuses other hosts, other ports, a missing port and a missing Host (DNS rebinding)', () => {
     const g = guard();
-    for (const host of ['evil.example', `evil.example:${PORT}`, '127.0.0.1:1', '127.0.0.1', 'localhost', `127.0.0.2:${PORT}`, `0.0.0.0:${PORT}`]) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${PORT}`,
+      '127.0.0.1:1',
+      '127.0.0.1',
+      'localhost',
+      `127.0.0.2:${PORT}`,
+      `0.0.0.0:${PORT}`,
+    ]) {
       const e = rejects(() => g.checkOrigin({ host }), 'forbidden_host', 403);
       assert.match(e.message, new RegExp(`http://127\\.0\\.0\\.1:${PORT}`), 'the message names the right address');
     }
@@ -69,7 +77,11 @@ suite('AccessGuard.checkOrigin', () => {
 suite('AccessGuard.credential', () => {
   test('the access token in any of the three headers unlocks pool keys', () => {
     const g = guard();
-    const forms: IncomingHttpHeaders[] = [{ authorization: `Bearer ${TOKEN}` }, { 'x-api-key': TOKEN }, { 'api-key': TOKEN }];
+    const forms: IncomingHttpHeaders[] = [
+      { authorization: `Bearer ${TOKEN}` },
+      { 'x-api-key': TOKEN },
+      { 'api-key': TOKEN },
+    ];
     for (const h of forms) assert.deepEqual(g.credential(h), { isToken: true }, JSON.stringify(Object.keys(h)));
   });
 

@@ -18,11 +18,20 @@ class BodyServer {
   private waiters: Array<(r: Read) => void> = [];
   port = 0;
 
-  constructor(private readonly maxBytes: number, private readonly timeoutMs: number) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly timeoutMs: number,
+  ) {
     this.server = createServer((req, res) => {
       readBody(req, this.maxBytes, this.timeoutMs).then(
-        (body) => { this.report({ body }); res.writeHead(200).end(String(body.length)); },
-        (err: ProxyError) => { this.report({ err }); res.writeHead(err.status, { connection: 'close' }).end(err.code); },
+        (body) => {
+          this.report({ body });
+          res.writeHead(200).end(String(body.length));
+        },
+        (err: ProxyError) => {
+          this.report({ err });
+          res.writeHead(err.status, { connection: 'close' }).end(err.code);
+        },
       );
     });
   }
@@ -55,7 +64,12 @@ function send(port: number, method: string, headers: Record<string, string | num
 }
 
 function response(req: ClientRequest): Promise<IncomingMessage> {
-  return new Promise((resolve) => req.on('response', (res) => { res.resume(); resolve(res); }));
+  return new Promise((resolve) =>
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res);
+    }),
+  );
 }
 
 function errOf(r: Read): ProxyError {
@@ -182,7 +196,10 @@ suite('inspectJsonBody', () => {
   });
 
   test('ignores a nested "model" and reports none when there is no top-level one', () => {
-    assert.equal(inspectJsonBody(Buffer.from('{"metadata":{"model":"nested"},"model":"gpt-4o"}'), 'openai').model?.value, 'gpt-4o');
+    assert.equal(
+      inspectJsonBody(Buffer.from('{"metadata":{"model":"nested"},"model":"gpt-4o"}'), 'openai').model?.value,
+      'gpt-4o',
+    );
     assert.equal(inspectJsonBody(Buffer.from('{"metadata":{"model":"nested"}}'), 'openai').model, undefined);
   });
 
@@ -192,13 +209,16 @@ suite('inspectJsonBody', () => {
 
   test('a body that is not a JSON object is 400 invalid_json naming the API', () => {
     for (const text of ['[1,2]', 'model=gpt-4o', '"str"', '{"model":"x"', '   ']) {
-      assert.throws(() => inspectJsonBody(Buffer.from(text), 'anthropic'), (e: unknown) => {
-        assert.ok(e instanceof ProxyError, text);
-        assert.equal(e.code, 'invalid_json');
-        assert.equal(e.status, 400);
-        assert.match(e.message, /Anthropic Messages/);
-        return true;
-      });
+      assert.throws(
+        () => inspectJsonBody(Buffer.from(text), 'anthropic'),
+        (e: unknown) => {
+          assert.ok(e instanceof ProxyError, text);
+          assert.equal(e.code, 'invalid_json');
+          assert.equal(e.status, 400);
+          assert.match(e.message, /Anthropic Messages/);
+          return true;
+        },
+      );
     }
     assert.throws(() => inspectJsonBody(Buffer.from('nope'), 'openai'), /OpenAI/);
   });
@@ -217,13 +237,22 @@ suite('replaceModel', () => {
 
   test('can lengthen the model too', () => {
     const body = Buffer.from('{"model":"a"}');
-    assert.equal(replaceModel(body, inspectJsonBody(body, 'openai').model!, 'abc/def').toString(), '{"model":"abc/def"}');
+    assert.equal(
+      replaceModel(body, inspectJsonBody(body, 'openai').model!, 'abc/def').toString(),
+      '{"model":"abc/def"}',
+    );
   });
 });
 
 suite('affinityKey', () => {
   const turn = (...msgs: Array<[string, string]>): Buffer =>
-    Buffer.from(JSON.stringify({ model: 'claude-sonnet-4-5', system: 'You are a careful coder.', messages: msgs.map(([role, content]) => ({ role, content })) }));
+    Buffer.from(
+      JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        system: 'You are a careful coder.',
+        messages: msgs.map(([role, content]) => ({ role, content })),
+      }),
+    );
 
   test("Claude Code's session header wins over everything in the body", () => {
     const body = Buffer.from('{"prompt_cache_key":"pk","metadata":{"user_id":"u1"}}');
@@ -231,8 +260,17 @@ suite('affinityKey', () => {
   });
 
   test('then prompt_cache_key, then metadata.user_id', () => {
-    assert.equal(affinityKey({}, Buffer.from('{"model":"gpt-5","prompt_cache_key":"conv-7","metadata":{"user_id":"u1"}}')), 'p:conv-7');
-    assert.equal(affinityKey({ 'x-claude-code-session-id': '' }, Buffer.from('{"model":"m","metadata":{"user_id":"user_abc_account_x"}}')), 'u:user_abc_account_x');
+    assert.equal(
+      affinityKey({}, Buffer.from('{"model":"gpt-5","prompt_cache_key":"conv-7","metadata":{"user_id":"u1"}}')),
+      'p:conv-7',
+    );
+    assert.equal(
+      affinityKey(
+        { 'x-claude-code-session-id': '' },
+        Buffer.from('{"model":"m","metadata":{"user_id":"user_abc_account_x"}}'),
+      ),
+      'u:user_abc_account_x',
+    );
   });
 
   test('an empty body without a session header has no affinity', () => {
@@ -241,7 +279,16 @@ suite('affinityKey', () => {
 
   test('otherwise a hash of the opening: stable across later turns, different per conversation', () => {
     const t2 = affinityKey({}, turn(['user', 'fix the bug'], ['assistant', 'done'], ['user', 'thanks']));
-    const t3 = affinityKey({}, turn(['user', 'fix the bug'], ['assistant', 'done'], ['user', 'thanks'], ['assistant', 'np'], ['user', 'one more']));
+    const t3 = affinityKey(
+      {},
+      turn(
+        ['user', 'fix the bug'],
+        ['assistant', 'done'],
+        ['user', 'thanks'],
+        ['assistant', 'np'],
+        ['user', 'one more'],
+      ),
+    );
     const other = affinityKey({}, turn(['user', 'write a poem'], ['assistant', 'ok'], ['user', 'more']));
     assert.match(t2 ?? '', /^h:/);
     assert.equal(t2, t3);

@@ -5,13 +5,55 @@ import type { Outcome } from '../../../src/core/types';
 // Fixed "now" so HTTP-date retry-after values give exact milliseconds.
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 
-const OPENAI_RATE = JSON.stringify({ error: { message: 'Rate limit reached for gpt-4o in organization org-x on requests per min (RPM): Limit 3, Used 3.', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
-const OPENAI_QUOTA = JSON.stringify({ error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } });
-const ANTHROPIC_CREDIT = JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' } });
-const ANTHROPIC_RATE = JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' } });
-const GEMINI_RPM = JSON.stringify([{ error: { code: 429, message: 'Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15 per minute', status: 'RESOURCE_EXHAUSTED' } }]);
-const OPENROUTER_CREDITS = JSON.stringify({ error: { message: 'Insufficient credits. Add more using https://openrouter.ai/credits', code: 402 } });
-const BAD_REQUEST = JSON.stringify({ error: { message: "Invalid value for 'temperature'", type: 'invalid_request_error', param: 'temperature', code: null } });
+const OPENAI_RATE = JSON.stringify({
+  error: {
+    message: 'Rate limit reached for gpt-4o in organization org-x on requests per min (RPM): Limit 3, Used 3.',
+    type: 'requests',
+    param: null,
+    code: 'rate_limit_exceeded',
+  },
+});
+const OPENAI_QUOTA = JSON.stringify({
+  error: {
+    message: 'You exceeded your current quota, please check your plan and billing details.',
+    type: 'insufficient_quota',
+    param: null,
+    code: 'insufficient_quota',
+  },
+});
+const ANTHROPIC_CREDIT = JSON.stringify({
+  type: 'error',
+  error: {
+    type: 'invalid_request_error',
+    message:
+      'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+  },
+});
+const ANTHROPIC_RATE = JSON.stringify({
+  type: 'error',
+  error: { type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' },
+});
+const GEMINI_RPM = JSON.stringify([
+  {
+    error: {
+      code: 429,
+      message:
+        'Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15 per minute',
+      status: 'RESOURCE_EXHAUSTED',
+    },
+  },
+]);
+const OPENROUTER_CREDITS = JSON.stringify({
+  error: { message: 'Insufficient credits. Add more using https://openrouter.ai/credits', code: 402 },
+});
+const BAD_REQUEST = JSON.stringify({
+  error: {
+    message: "Invalid value for 'temperature'",
+    type: 'invalid_request_error',
+    param: 'temperature',
+    code: null,
+  },
+});
 
 /** Status of any outcome but success, so assertions need no narrowing. */
 function st(o: Outcome | undefined): number | undefined {
@@ -41,7 +83,10 @@ suite('classifyRejection', () => {
 
   test('429 with retry-after-ms and OpenAI reset headers is parsed too', () => {
     assert.equal(wait(classify(429, '', { 'retry-after-ms': '1500' })), 1500);
-    assert.equal(wait(classify(429, OPENAI_RATE, { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '6m0s' })), 360_000);
+    assert.equal(
+      wait(classify(429, OPENAI_RATE, { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '6m0s' })),
+      360_000,
+    );
   });
 
   test('429 without any reset header leaves retryAfterMs undefined (the pool escalates)', () => {
@@ -69,11 +114,29 @@ suite('classifyRejection', () => {
     assert.equal(classify(429, GEMINI_RPM)?.kind, 'rate-limited');
   });
 
-  test("Gemini's real per-minute 429 (\"You exceeded your current quota\" + RetryInfo) is a rate limit with the body's retryDelay", () => {
-    const body = JSON.stringify([{ error: { code: 429, message: 'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.', status: 'RESOURCE_EXHAUSTED', details: [
-      { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] },
-      { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '43s' },
-    ] } }]);
+  test('Gemini\'s real per-minute 429 ("You exceeded your current quota" + RetryInfo) is a rate limit with the body\'s retryDelay', () => {
+    const body = JSON.stringify([
+      {
+        error: {
+          code: 429,
+          message:
+            'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.',
+          status: 'RESOURCE_EXHAUSTED',
+          details: [
+            {
+              '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+              violations: [
+                {
+                  quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
+                  quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier',
+                },
+              ],
+            },
+            { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '43s' },
+          ],
+        },
+      },
+    ]);
     assert.equal(wait(classify(429, body)), 43_000);
     // A header, when present, wins over the body's hint.
     assert.equal(wait(classify(429, body, { 'retry-after': '5' })), 5000);
@@ -87,8 +150,25 @@ suite('classifyRejection', () => {
 
   test('403 with a quota body is exhausted; plain 401/403 are invalid', () => {
     assert.equal(classify(403, OPENAI_QUOTA)?.kind, 'exhausted');
-    assert.equal(classify(401, JSON.stringify({ error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } }))?.kind, 'invalid');
-    assert.equal(classify(403, JSON.stringify({ type: 'error', error: { type: 'permission_error', message: 'Your API key does not have permission' } }))?.kind, 'invalid');
+    assert.equal(
+      classify(
+        401,
+        JSON.stringify({
+          error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' },
+        }),
+      )?.kind,
+      'invalid',
+    );
+    assert.equal(
+      classify(
+        403,
+        JSON.stringify({
+          type: 'error',
+          error: { type: 'permission_error', message: 'Your API key does not have permission' },
+        }),
+      )?.kind,
+      'invalid',
+    );
     assert.equal(classify(401, '')?.kind, 'invalid');
   });
 
@@ -107,12 +187,23 @@ suite('classifyRejection', () => {
   });
 
   test('a quota word in a 400 that is not about credit stays undefined', () => {
-    assert.equal(classify(400, JSON.stringify({ error: { message: 'max_tokens is too large for this model quota tier', type: 'invalid_request_error' } })), undefined);
+    assert.equal(
+      classify(
+        400,
+        JSON.stringify({
+          error: { message: 'max_tokens is too large for this model quota tier', type: 'invalid_request_error' },
+        }),
+      ),
+      undefined,
+    );
   });
 
   test('reason names the status, error type and message', () => {
     const o = classify(429, ANTHROPIC_RATE);
-    assert.equal(o?.kind === 'rate-limited' && o.reason, 'HTTP 429 rate_limit_error: Number of request tokens has exceeded your per-minute rate limit');
+    assert.equal(
+      o?.kind === 'rate-limited' && o.reason,
+      'HTTP 429 rate_limit_error: Number of request tokens has exceeded your per-minute rate limit',
+    );
     const e = classify(503, '');
     assert.equal(e?.kind === 'server-error' && e.reason, 'HTTP 503');
   });
@@ -122,7 +213,8 @@ suite('errorFacts', () => {
   test('reads the type inside "error" for Anthropic bodies (not the outer "type":"error")', () => {
     assert.deepEqual(errorFacts(ANTHROPIC_CREDIT), {
       errorType: 'invalid_request_error',
-      message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+      message:
+        'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
     });
   });
 
@@ -140,7 +232,8 @@ suite('errorFacts', () => {
 });
 
 suite('classifyStreamError', () => {
-  const event = (type: string, message: string): string => `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message } })}\n\n`;
+  const event = (type: string, message: string): string =>
+    `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message } })}\n\n`;
 
   test('overloaded_error in a 200 stream is a server error with the stream status', () => {
     const o = classifyStreamError(200, event('overloaded_error', 'Overloaded'));
@@ -160,8 +253,10 @@ suite('classifyStreamError', () => {
   });
 
   test('a credit message mid-stream is exhausted as 402', () => {
-    const o = classifyStreamError(200, event('invalid_request_error', 'Your credit balance is too low to access the Anthropic API.'));
+    const o = classifyStreamError(
+      200,
+      event('invalid_request_error', 'Your credit balance is too low to access the Anthropic API.'),
+    );
     assert.deepEqual([o.kind, st(o)], ['exhausted', 402]);
   });
 });
-

@@ -26,24 +26,46 @@ suite('retryAfter', () => {
     ['openai 20ms', { 'x-ratelimit-reset-requests': '20ms' }, 20],
     ['openai 1h2m3.5s', { 'x-ratelimit-reset-tokens': '1h2m3.5s' }, 3_723_500],
     ['openai larger of both', { 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-reset-tokens': '17ms' }, 2000],
-    ['openai exhausted one applies', {
-      'x-ratelimit-reset-requests': '30s', 'x-ratelimit-remaining-requests': '12',
-      'x-ratelimit-reset-tokens': '2s', 'x-ratelimit-remaining-tokens': '0',
-    }, 2000],
-    ['openai none exhausted → larger', {
-      'x-ratelimit-reset-requests': '30s', 'x-ratelimit-remaining-requests': '12',
-      'x-ratelimit-reset-tokens': '2s', 'x-ratelimit-remaining-tokens': '5',
-    }, 30_000],
+    [
+      'openai exhausted one applies',
+      {
+        'x-ratelimit-reset-requests': '30s',
+        'x-ratelimit-remaining-requests': '12',
+        'x-ratelimit-reset-tokens': '2s',
+        'x-ratelimit-remaining-tokens': '0',
+      },
+      2000,
+    ],
+    [
+      'openai none exhausted → larger',
+      {
+        'x-ratelimit-reset-requests': '30s',
+        'x-ratelimit-remaining-requests': '12',
+        'x-ratelimit-reset-tokens': '2s',
+        'x-ratelimit-remaining-tokens': '5',
+      },
+      30_000,
+    ],
     ['anthropic requests reset', { 'anthropic-ratelimit-requests-reset': '2026-01-01T00:00:10Z' }, 10_000],
     ['anthropic tokens reset', { 'anthropic-ratelimit-tokens-reset': '2026-01-01T00:01:00Z' }, 60_000],
-    ['anthropic input/output larger', {
-      'anthropic-ratelimit-input-tokens-reset': '2026-01-01T00:00:05Z',
-      'anthropic-ratelimit-output-tokens-reset': '2026-01-01T00:00:20.5Z',
-    }, 20_500],
-    ['anthropic exhausted input applies', {
-      'anthropic-ratelimit-input-tokens-reset': '2026-01-01T00:00:05Z', 'anthropic-ratelimit-input-tokens-remaining': '0',
-      'anthropic-ratelimit-output-tokens-reset': '2026-01-01T00:00:20Z', 'anthropic-ratelimit-output-tokens-remaining': '900',
-    }, 5000],
+    [
+      'anthropic input/output larger',
+      {
+        'anthropic-ratelimit-input-tokens-reset': '2026-01-01T00:00:05Z',
+        'anthropic-ratelimit-output-tokens-reset': '2026-01-01T00:00:20.5Z',
+      },
+      20_500,
+    ],
+    [
+      'anthropic exhausted input applies',
+      {
+        'anthropic-ratelimit-input-tokens-reset': '2026-01-01T00:00:05Z',
+        'anthropic-ratelimit-input-tokens-remaining': '0',
+        'anthropic-ratelimit-output-tokens-reset': '2026-01-01T00:00:20Z',
+        'anthropic-ratelimit-output-tokens-remaining': '900',
+      },
+      5000,
+    ],
     ['anthropic reset in the past', { 'anthropic-ratelimit-requests-reset': '2025-12-31T23:59:00Z' }, 0],
     ['x-ratelimit-reset epoch seconds', { 'x-ratelimit-reset': String(NOW / 1000 + 42) }, 42_000],
     ['x-ratelimit-reset epoch ms', { 'x-ratelimit-reset': String(NOW + 1234) }, 1234],

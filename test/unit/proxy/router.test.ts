@@ -6,7 +6,7 @@ import { ProxyError } from '../../../src/core/errors';
 
 /** A pool stand-in: provider id → explicit model lists of its keys ([] = keys without lists). */
 function pool(keys: Record<string, string[]>): RoutingPool {
-  return { hasKeys: id => id in keys, listsModel: (id, model) => (keys[id] ?? []).includes(model) };
+  return { hasKeys: (id) => id in keys, listsModel: (id, model) => (keys[id] ?? []).includes(model) };
 }
 
 const custom = [
@@ -22,19 +22,43 @@ function route(shape: 'openai' | 'anthropic', model: string | undefined, keys: R
 
 suite('router: resolveRoute', () => {
   test('a configured provider prefix is stripped, the rest (with its own slashes) forwarded', () => {
-    assert.deepEqual(route('openai', 'openrouter/anthropic/claude-3.5-sonnet', { openrouter: [] }), ['openrouter', 'anthropic/claude-3.5-sonnet', true]);
-    assert.deepEqual(route('anthropic', 'anthropic/claude-3.5-sonnet', { anthropic: [] }), ['anthropic', 'claude-3.5-sonnet', true]);
-    assert.deepEqual(route('openai', 'groq/llama-3.1-8b-instant', { groq: [], openai: [] }), ['groq', 'llama-3.1-8b-instant', true]);
+    assert.deepEqual(route('openai', 'openrouter/anthropic/claude-3.5-sonnet', { openrouter: [] }), [
+      'openrouter',
+      'anthropic/claude-3.5-sonnet',
+      true,
+    ]);
+    assert.deepEqual(route('anthropic', 'anthropic/claude-3.5-sonnet', { anthropic: [] }), [
+      'anthropic',
+      'claude-3.5-sonnet',
+      true,
+    ]);
+    assert.deepEqual(route('openai', 'groq/llama-3.1-8b-instant', { groq: [], openai: [] }), [
+      'groq',
+      'llama-3.1-8b-instant',
+      true,
+    ]);
   });
 
   test('a prefix that is not a configured provider stays part of the model', () => {
-    assert.deepEqual(route('openai', 'meta-llama/llama-3-70b', { openrouter: [] }), ['openrouter', 'meta-llama/llama-3-70b', false]);
+    assert.deepEqual(route('openai', 'meta-llama/llama-3-70b', { openrouter: [] }), [
+      'openrouter',
+      'meta-llama/llama-3-70b',
+      false,
+    ]);
     // `openai` is a preset, but without keys it is not configured: OpenRouter gets the whole id.
     assert.deepEqual(route('openai', 'openai/gpt-4o', { openrouter: [] }), ['openrouter', 'openai/gpt-4o', false]);
-    assert.deepEqual(route('openai', 'deepseek/deepseek-chat', { openrouter: [] }), ['openrouter', 'deepseek/deepseek-chat', false]);
+    assert.deepEqual(route('openai', 'deepseek/deepseek-chat', { openrouter: [] }), [
+      'openrouter',
+      'deepseek/deepseek-chat',
+      false,
+    ]);
     // With OpenAI keys too, the prefix is OpenAI's: documented, and `openrouter/openai/gpt-4o` forces OpenRouter.
     assert.deepEqual(route('openai', 'openai/gpt-4o', { openrouter: [], openai: [] }), ['openai', 'gpt-4o', true]);
-    assert.deepEqual(route('openai', 'openrouter/openai/gpt-4o', { openrouter: [], openai: [] }), ['openrouter', 'openai/gpt-4o', true]);
+    assert.deepEqual(route('openai', 'openrouter/openai/gpt-4o', { openrouter: [], openai: [] }), [
+      'openrouter',
+      'openai/gpt-4o',
+      true,
+    ]);
   });
 
   test('custom providers count as configured even without keys', () => {
@@ -57,24 +81,44 @@ suite('router: resolveRoute', () => {
   test('default provider per shape: first with keys, else the preset (fallback mode)', () => {
     assert.deepEqual(route('openai', 'gpt-4o', {}), ['openai', 'gpt-4o', false]);
     assert.deepEqual(route('anthropic', 'claude-sonnet-4-5', {}), ['anthropic', 'claude-sonnet-4-5', false]);
-    assert.deepEqual(route('anthropic', 'claude-sonnet-4-5', { claudeproxy: [] }), ['claudeproxy', 'claude-sonnet-4-5', false]);
+    assert.deepEqual(route('anthropic', 'claude-sonnet-4-5', { claudeproxy: [] }), [
+      'claudeproxy',
+      'claude-sonnet-4-5',
+      false,
+    ]);
     assert.deepEqual(route('openai', undefined, { gemini: [] }), ['gemini', undefined, false]);
     assert.deepEqual(route('openai', 'x/', { groq: [] }), ['groq', 'x/', false]);
   });
 
   test('never crosses API shapes', () => {
     // Anthropic-shape request naming an openai-shape provider that has keys, no anthropic keys: refuse clearly.
-    assert.throws(() => route('anthropic', 'openrouter/anthropic/claude-3.5-sonnet', { openrouter: [] }), (e: unknown) =>
-      e instanceof ProxyError && e.code === 'unknown_provider' && /"openrouter".*OpenAI API.*Anthropic Messages API/.test(e.message));
-    assert.throws(() => route('openai', 'anthropic/claude-3.5-sonnet', { anthropic: [] }), (e: unknown) =>
-      e instanceof ProxyError && e.code === 'unknown_provider' && /speaks the Anthropic Messages API/.test(e.message));
+    assert.throws(
+      () => route('anthropic', 'openrouter/anthropic/claude-3.5-sonnet', { openrouter: [] }),
+      (e: unknown) =>
+        e instanceof ProxyError &&
+        e.code === 'unknown_provider' &&
+        /"openrouter".*OpenAI API.*Anthropic Messages API/.test(e.message),
+    );
+    assert.throws(
+      () => route('openai', 'anthropic/claude-3.5-sonnet', { anthropic: [] }),
+      (e: unknown) =>
+        e instanceof ProxyError && e.code === 'unknown_provider' && /speaks the Anthropic Messages API/.test(e.message),
+    );
     // …but an openai-shape provider with keys may take the whole id (OpenRouter's `anthropic/…` models).
-    assert.deepEqual(route('openai', 'anthropic/claude-3.5-sonnet', { anthropic: [], openrouter: [] }), ['openrouter', 'anthropic/claude-3.5-sonnet', false]);
+    assert.deepEqual(route('openai', 'anthropic/claude-3.5-sonnet', { anthropic: [], openrouter: [] }), [
+      'openrouter',
+      'anthropic/claude-3.5-sonnet',
+      false,
+    ]);
   });
 
   test('no provider of the shape at all: unknown_provider', () => {
-    const only = new ProviderCatalogue([validateProviderSpec({ id: 'anthropic', shape: 'openai', baseUrl: 'http://127.0.0.1:1/v1' })]);
-    assert.throws(() => resolveRoute({ shape: 'anthropic', model: 'claude' }, only, pool({})), (e: unknown) =>
-      e instanceof ProxyError && e.code === 'unknown_provider' && /Add a key/.test(e.message));
+    const only = new ProviderCatalogue([
+      validateProviderSpec({ id: 'anthropic', shape: 'openai', baseUrl: 'http://127.0.0.1:1/v1' }),
+    ]);
+    assert.throws(
+      () => resolveRoute({ shape: 'anthropic', model: 'claude' }, only, pool({})),
+      (e: unknown) => e instanceof ProxyError && e.code === 'unknown_provider' && /Add a key/.test(e.message),
+    );
   });
 });

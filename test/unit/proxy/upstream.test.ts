@@ -48,7 +48,13 @@ suite('classifyNetworkError', () => {
   });
 
   test('ECONNRESET counts as a connect failure only while connecting', () => {
-    const during = classifyNetworkError(netErr('ECONNRESET', 'Client network socket disconnected before secure TLS connection was established; connect ECONNRESET'), where);
+    const during = classifyNetworkError(
+      netErr(
+        'ECONNRESET',
+        'Client network socket disconnected before secure TLS connection was established; connect ECONNRESET',
+      ),
+      where,
+    );
     assert.equal(during.isConnect, true);
     const after = classifyNetworkError(netErr('ECONNRESET', 'read ECONNRESET'), where);
     assert.equal(after.isConnect, false);
@@ -75,13 +81,21 @@ suite('classifyNetworkError', () => {
 
 suite('Upstream.target', () => {
   let up: Upstream;
-  setup(() => { up = new Upstream(1000); });
+  setup(() => {
+    up = new Upstream(1000);
+  });
   teardown(() => up.destroy());
 
   test('splits origin and base path, dropping trailing slashes', () => {
     assert.deepEqual(up.target('https://api.openai.com/v1'), { origin: 'https://api.openai.com', basePath: '/v1' });
-    assert.deepEqual(up.target('https://generativelanguage.googleapis.com/v1beta/openai/'), { origin: 'https://generativelanguage.googleapis.com', basePath: '/v1beta/openai' });
-    assert.deepEqual(up.target('https://openrouter.ai/api/v1//'), { origin: 'https://openrouter.ai', basePath: '/api/v1' });
+    assert.deepEqual(up.target('https://generativelanguage.googleapis.com/v1beta/openai/'), {
+      origin: 'https://generativelanguage.googleapis.com',
+      basePath: '/v1beta/openai',
+    });
+    assert.deepEqual(up.target('https://openrouter.ai/api/v1//'), {
+      origin: 'https://openrouter.ai',
+      basePath: '/api/v1',
+    });
   });
 
   test('a bare origin has an empty base path, so "/v1/…" joins to exactly that', () => {
@@ -92,7 +106,10 @@ suite('Upstream.target', () => {
 
   test('keeps explicit ports, drops default ones', () => {
     assert.deepEqual(up.target('http://127.0.0.1:9999/v1'), { origin: 'http://127.0.0.1:9999', basePath: '/v1' });
-    assert.deepEqual(up.target('https://api.example.com:443/v1'), { origin: 'https://api.example.com', basePath: '/v1' });
+    assert.deepEqual(up.target('https://api.example.com:443/v1'), {
+      origin: 'https://api.example.com',
+      basePath: '/v1',
+    });
   });
 
   test('caches per base URL and rejects a malformed one', () => {
@@ -118,7 +135,9 @@ suite('Upstream + classifyNetworkError with real undici errors', () => {
   let up: Upstream;
   let server: Server | undefined;
   const held: ServerResponse[] = [];
-  setup(() => { up = new Upstream(2000); });
+  setup(() => {
+    up = new Upstream(2000);
+  });
   teardown(async () => {
     up.destroy();
     for (const r of held.splice(0)) r.destroy();
@@ -131,14 +150,24 @@ suite('Upstream + classifyNetworkError with real undici errors', () => {
 
   /** A loopback server that answers however `onRequest` says (or never). */
   async function listen(onRequest: (res: ServerResponse) => void): Promise<string> {
-    server = createServer((req, res) => { held.push(res); req.resume(); onRequest(res); });
+    server = createServer((req, res) => {
+      held.push(res);
+      req.resume();
+      onRequest(res);
+    });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   const base = (origin: string, over: Partial<UpstreamRequest> = {}): UpstreamRequest => ({
-    origin, path: '/v1/chat/completions', method: 'POST', headers: ['content-type', 'application/json'],
-    body: Buffer.from('{"model":"gpt-4o"}'), headersTimeout: 2000, bodyTimeout: 2000, ...over,
+    origin,
+    path: '/v1/chat/completions',
+    method: 'POST',
+    headers: ['content-type', 'application/json'],
+    body: Buffer.from('{"model":"gpt-4o"}'),
+    headersTimeout: 2000,
+    bodyTimeout: 2000,
+    ...over,
   });
 
   test('a refused connection maps to upstream_connect_failed', async () => {
@@ -161,7 +190,10 @@ suite('Upstream + classifyNetworkError with real undici errors', () => {
   });
 
   test('an upstream that goes silent mid-stream maps to the idle timeout', async () => {
-    const origin = await listen((res) => { res.writeHead(200, { 'content-type': 'text/event-stream' }); res.write('data: {}\n\n'); });
+    const origin = await listen((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {}\n\n');
+    });
     const err = await dispatchForError(up, base(origin, { bodyTimeout: 150 }));
     const f = classifyNetworkError(err, 'mock');
     assert.equal(f.error.code, 'upstream_timeout');
@@ -169,7 +201,11 @@ suite('Upstream + classifyNetworkError with real undici errors', () => {
   });
 
   test('an upstream that drops the connection mid-response is upstream_error, not a connect failure', async () => {
-    const origin = await listen((res) => { res.writeHead(200, { 'content-length': '100' }); res.write('partial'); setTimeout(() => res.socket?.destroy(), 20); });
+    const origin = await listen((res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
     const err = await dispatchForError(up, base(origin));
     const f = classifyNetworkError(err, 'mock');
     assert.equal(f.error.code, 'upstream_error');

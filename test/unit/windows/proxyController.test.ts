@@ -1,60 +1,110 @@
-// One proxy across windows (DESIGN §7), simulated inside one extension host: each "window" is a
+// One proxy across windows (DESIGN §7), simulated in one process: each "window" is a
 // ProxyController with its own pool and ProxyServer on the same port. The real two-window case
-// (two extension hosts) is covered by the e2e harness when it runs two code-server windows.
+// (two extension hosts) is covered by the host tests' multi-host run.
 import * as assert from 'node:assert';
 import * as http from 'node:http';
-import { KeyPool } from '../../src/core/pool/keyPool';
-import { ProviderCatalogue } from '../../src/core/config/providers';
-import { ProxyServer } from '../../src/core/proxy/proxyServer';
-import { Stats } from '../../src/core/accounting/stats';
-import { DEFAULT_CONFIG, nullLogger, systemClock } from '../../src/core/types';
-import type { ProxyConfig } from '../../src/core/types';
-import { ProxyController } from '../../src/core/windows/proxyController';
-import { buildViewModel } from '../../src/core/view/viewModel';
-import { freePort, waitFor } from './extensionHelpers';
+import { KeyPool } from '../../../src/core/pool/keyPool';
+import { ProviderCatalogue } from '../../../src/core/config/providers';
+import { ProxyServer } from '../../../src/core/proxy/proxyServer';
+import { Stats } from '../../../src/core/accounting/stats';
+import { DEFAULT_CONFIG, nullLogger, systemClock } from '../../../src/core/types';
+import type { ProxyConfig } from '../../../src/core/types';
+import { ProxyController } from '../../../src/core/windows/proxyController';
+import { buildViewModel } from '../../../src/core/view/viewModel';
+import { findFreePort as freePort } from '../../../src/core/windows/localHttp';
+import { until } from '../fakes/waits';
 
 const TOKEN = 'kr-test-leader-token-000000000000';
 
 function makeWindow(port: number, onConflict?: (p: number) => void) {
-  const pool = new KeyPool({ clock: systemClock, strategy: 'round-robin', cooldownStepsMs: [10_000], maxCooldownMs: 60_000, degradedAfter: 3, discardOnQuota: true });
+  const pool = new KeyPool({
+    clock: systemClock,
+    strategy: 'round-robin',
+    cooldownStepsMs: [10_000],
+    maxCooldownMs: 60_000,
+    degradedAfter: 3,
+    discardOnQuota: true,
+  });
   const stats = new Stats(systemClock);
   const catalogue = new ProviderCatalogue();
   const config: ProxyConfig = { ...DEFAULT_CONFIG, port };
   const controller = new ProxyController({
-    createServer: (c) => new ProxyServer({ config: c, pool, stats, catalogue, logger: nullLogger, clock: systemClock, accessToken: TOKEN, version: 'test' }),
-    config: () => config, token: () => TOKEN, log: nullLogger, pollMs: 250, onConflict,
+    createServer: (c) =>
+      new ProxyServer({
+        config: c,
+        pool,
+        stats,
+        catalogue,
+        logger: nullLogger,
+        clock: systemClock,
+        accessToken: TOKEN,
+        version: 'test',
+      }),
+    config: () => config,
+    token: () => TOKEN,
+    log: nullLogger,
+    pollMs: 250,
+    onConflict,
   });
-  return { pool, stats, controller, dispose: () => { controller.dispose(); pool.dispose(); stats.dispose(); } };
+  return {
+    pool,
+    stats,
+    controller,
+    dispose: () => {
+      controller.dispose();
+      pool.dispose();
+      stats.dispose();
+    },
+  };
 }
 
 suite('KeyRelay leader and followers', () => {
   const disposables: Array<{ dispose(): void }> = [];
-  teardown(() => { for (const d of disposables.splice(0).reverse()) d.dispose(); });
+  teardown(() => {
+    for (const d of disposables.splice(0).reverse()) d.dispose();
+  });
 
   test('a second window on the same port follows, mirrors the leader, and takes over within 2 s', async () => {
     const port = await freePort();
     const a = makeWindow(port);
     const b = makeWindow(port);
     disposables.push(a, b);
-    a.pool.upsert({ id: 'k1', providerId: 'openai', label: 'leader-key', masked: 'sk-…AAAA', addedAt: 0, secret: 'sk-test-leader-000000000000AAAA' });
+    a.pool.upsert({
+      id: 'k1',
+      providerId: 'openai',
+      label: 'leader-key',
+      masked: 'sk-…AAAA',
+      addedAt: 0,
+      secret: 'sk-test-leader-000000000000AAAA',
+    });
 
     assert.strictEqual((await a.controller.start()).role, 'leader');
     assert.strictEqual((await b.controller.start()).role, 'follower');
     assert.strictEqual(b.controller.state.endpoint, `http://127.0.0.1:${port}`);
     // The follower shows the leader's keys (read from /keyrelay/status), not its own empty pool.
-    const vm = await waitFor(() => {
-      const m = buildViewModel(b.pool, b.stats, b.controller.state, Date.now());
-      return m.keys.length === 1 && m;
-    }, 'the follower to mirror the leader');
+    const mirrored = () => buildViewModel(b.pool, b.stats, b.controller.state, Date.now());
+    await until(b.controller.onDidChange, () => mirrored().keys.length === 1, 'the follower to mirror the leader');
+    const vm = mirrored();
     assert.strictEqual(vm.keys[0].label, 'leader-key');
     assert.ok(!JSON.stringify(b.controller.state.remote).includes('sk-test-leader'), 'status JSON never holds a key');
 
     const stoppedAt = Date.now();
     await a.controller.stop(0);
-    await waitFor(() => b.controller.state.role === 'leader', 'the follower to take over', 2_500);
+    await until(
+      b.controller.onDidChange,
+      () => b.controller.state.role === 'leader',
+      'the follower to take over',
+      2_500,
+    );
     assert.ok(Date.now() - stoppedAt < 2_000, `took over after ${Date.now() - stoppedAt} ms`);
     const health = await new Promise<number>((resolve, reject) =>
-      http.get({ host: '127.0.0.1', port, path: '/keyrelay/health', agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject));
+      http
+        .get({ host: '127.0.0.1', port, path: '/keyrelay/health', agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject),
+    );
     assert.strictEqual(health, 200);
   });
 
@@ -63,7 +113,14 @@ suite('KeyRelay leader and followers', () => {
     const a = makeWindow(port);
     const b = makeWindow(port);
     disposables.push(a, b);
-    const key = { id: 'k1', providerId: 'openai', label: 'shared-key', masked: 'sk-…BBBB', addedAt: 0, secret: 'sk-test-shared-000000000000BBBB' };
+    const key = {
+      id: 'k1',
+      providerId: 'openai',
+      label: 'shared-key',
+      masked: 'sk-…BBBB',
+      addedAt: 0,
+      secret: 'sk-test-shared-000000000000BBBB',
+    };
     a.pool.upsert(key);
     b.pool.upsert(key); // the same key reaches every window through SecretStorage
     await a.controller.start();
@@ -83,10 +140,17 @@ suite('KeyRelay leader and followers', () => {
   test('a port held by another program is a conflict, not a follower', async () => {
     const other = http.createServer((_req, res) => res.end('not keyrelay'));
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
-    disposables.push({ dispose: () => { other.close(); other.closeAllConnections(); } });
+    disposables.push({
+      dispose: () => {
+        other.close();
+        other.closeAllConnections();
+      },
+    });
     const port = (other.address() as { port: number }).port;
     let conflictPort: number | undefined;
-    const w = makeWindow(port, (p) => { conflictPort = p; });
+    const w = makeWindow(port, (p) => {
+      conflictPort = p;
+    });
     disposables.push(w);
     const state = await w.controller.start();
     assert.strictEqual(state.role, 'conflict');

@@ -1,0 +1,45 @@
+import { ProxyError } from '../errors';
+import { Attempt } from './attempt';
+import { authHeaderName, authHeaderValue } from './headers';
+import type { RequestContext } from './requestContext';
+import { dispatchAttempt, finishWith } from './tryKey';
+
+/**
+ * Fallback mode (DESIGN §2): the provider has no keys. Forward the client's own credential,
+ * never a pool key and never the access token; otherwise say how to add a key.
+ */
+export async function passthrough(ctx: RequestContext): Promise<number> {
+  const { deps, p, cfg, provider } = ctx;
+  if (p.isToken || !p.credential || !cfg.passthrough) {
+    throw new ProxyError(
+      'no_keys',
+      503,
+      `KeyRelay has no ${provider.name} keys. Add one with "KeyRelay: Add Key" (CLI: a keys file or ${provider.envNames[0] ?? 'PROVIDER'}_API_KEY)${cfg.passthrough ? ', or send your own provider key instead of the access token' : ''}.`,
+    );
+  }
+  if (!deps.fallbackLogged.has(provider.id)) {
+    deps.fallbackLogged.add(provider.id);
+    deps.logger.info(
+      `No ${provider.name} keys in the pool: forwarding clients' own credentials (fallback mode; setting keyRelay.proxy.passthrough).`,
+    );
+  }
+  ctx.trace.attempts = 1;
+  const target = deps.upstream.target(provider.baseUrl);
+  const headers = ctx.headers.concat(authHeaderName(provider.auth), authHeaderValue(provider.auth, p.credential));
+  const handler = new Attempt(p.res, deps.clock.now);
+  deps.redactor.add(p.credential);
+  try {
+    const r = await dispatchAttempt(ctx, handler, {
+      origin: target.origin,
+      path: target.basePath + p.rest + p.query,
+      method: p.req.method ?? 'GET',
+      headers,
+      body: ctx.body.length > 0 ? ctx.body : null,
+      headersTimeout: cfg.headersTimeoutMs,
+      bodyTimeout: cfg.idleTimeoutMs,
+    });
+    return r.kind === 'sent' ? r.status : finishWith(ctx, r);
+  } finally {
+    deps.redactor.delete(p.credential);
+  }
+}

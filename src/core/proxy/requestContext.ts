@@ -1,0 +1,64 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Stats } from '../accounting/stats';
+import type { RequestLog } from '../accounting/requestLog';
+import type { ProviderCatalogue } from '../config/providers';
+import type { KeyPool } from '../pool/keyPool';
+import type { SecretRedactor } from '../redact';
+import type { ApiShape, Clock, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../types';
+import type { Upstream } from './upstream';
+
+/** Everything the forwarder needs, injected by the server. */
+export interface ForwardDeps {
+  pool: KeyPool;
+  stats: Stats;
+  catalogue: ProviderCatalogue;
+  upstream: Upstream;
+  logger: Logger;
+  clock: Clock;
+  redactor: SecretRedactor;
+  config(): ProxyConfig;
+  /** Providers already announced as running in fallback mode (one log line each). */
+  fallbackLogged: Set<string>;
+  /** The optional redacted request log (setting requestLogDir). */
+  requestLog(): RequestLog | undefined;
+}
+
+/** One client request that passed local access checks. */
+export interface ProxiedRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  shape: ApiShape;
+  /** The path without its `/v1` prefix and query, e.g. `/chat/completions`. */
+  rest: string;
+  /** `?…` or ''. */
+  query: string;
+  /** The client presented the local access token (pool keys allowed). */
+  isToken: boolean;
+  /** The client's own credential when it is not the token (fallback mode). */
+  credential?: string;
+  t0: number;
+}
+
+/** Per-request bookkeeping for the log line, the request log and the stats. */
+export interface Trace {
+  body?: Buffer;
+  provider?: ProviderSpec;
+  model?: string;
+  key?: PoolKey;
+  attempts: number;
+  ttfbMs?: number;
+}
+
+/** One routed request on its way through the pool: what every attempt with a key shares. */
+export interface RequestContext {
+  deps: ForwardDeps;
+  p: ProxiedRequest;
+  trace: Trace;
+  cfg: ProxyConfig;
+  provider: ProviderSpec;
+  /** The model sent upstream (a `provider/` prefix already stripped). */
+  model?: string;
+  /** Client headers to forward; each attempt appends its own credential. */
+  headers: string[];
+  body: Buffer;
+}

@@ -1,0 +1,146 @@
+import type { FailureClass, Outcome, PoolKey } from '../types';
+import { Attempt } from './attempt';
+import type { AttemptResult } from './attempt';
+import { classifyRejection, classifyStreamError } from './classify';
+import { authHeaderName, authHeaderValue, headerRecord } from './headers';
+import { sendRejected } from './replies';
+import type { RequestContext } from './requestContext';
+import { classifyNetworkError } from './upstream';
+import type { UpstreamRequest } from './upstream';
+
+/** What one attempt with one key came to. `outcome` undefined: the request's own fault. */
+export interface Tried {
+  result: AttemptResult;
+  outcome?: Outcome;
+  ttfbMs?: number;
+}
+
+/** One upstream call with one key; reports the outcome to the pool and the stats. */
+export async function tryKey(ctx: RequestContext, key: PoolKey): Promise<Tried> {
+  const { deps, p, cfg } = ctx;
+  const target = deps.upstream.target(key.baseUrl ?? ctx.provider.baseUrl);
+  const headers = ctx.headers.slice();
+  headers.push(authHeaderName(ctx.provider.auth), authHeaderValue(ctx.provider.auth, key.secret));
+  deps.pool.begin(key.id);
+  const handler = new Attempt(p.res, deps.clock.now);
+  try {
+    const result = await dispatchAttempt(ctx, handler, {
+      origin: target.origin,
+      path: target.basePath + p.rest + p.query,
+      method: p.req.method ?? 'GET',
+      headers,
+      body: ctx.body.length > 0 ? ctx.body : null,
+      headersTimeout: cfg.headersTimeoutMs,
+      bodyTimeout: cfg.idleTimeoutMs,
+    });
+    const outcome = settle(ctx, key, result, handler);
+    return { result, outcome, ttfbMs: handler.ttfbMs || undefined };
+  } finally {
+    deps.pool.end(key.id);
+  }
+}
+
+/** The reason a dispatch is aborted when the client goes away. */
+export const CLIENT_CLOSED = 'client closed the connection';
+
+/** Runs one dispatch to its end; a client that goes away aborts the upstream call at once. */
+export function dispatchAttempt(ctx: RequestContext, handler: Attempt, req: UpstreamRequest): Promise<AttemptResult> {
+  const res = ctx.p.res;
+  return new Promise<AttemptResult>((resolve) => {
+    const onClose = (): void => {
+      if (!res.writableFinished) handler.abort(new Error(CLIENT_CLOSED));
+    };
+    res.once('close', onClose);
+    handler.onDone = (r) => {
+      res.off('close', onClose);
+      resolve(r);
+    };
+    ctx.deps.upstream.dispatch(req, handler);
+  });
+}
+
+/** What an attempt's result says about the key (for the pool) and how it failed (for the stats). */
+function judge(
+  ctx: RequestContext,
+  r: AttemptResult,
+  now: number,
+): { outcome?: Outcome; failure?: FailureClass; status: number } {
+  switch (r.kind) {
+    case 'sent': {
+      const outcome: Outcome | undefined = r.status < 400 ? { kind: 'success', ttfbMs: 0 } : undefined;
+      const failure: FailureClass | undefined = r.complete
+        ? undefined
+        : r.error?.message === CLIENT_CLOSED
+          ? 'aborted'
+          : 'network';
+      return { outcome, failure, status: r.status };
+    }
+    case 'rejected': {
+      const outcome = classifyRejection(r.status, headerRecord(r.headers), r.body.toString('utf8'), now);
+      return { outcome, failure: failureClass(outcome) ?? 'client', status: r.status };
+    }
+    case 'stream-error': {
+      const outcome = classifyStreamError(r.status, r.body.toString('utf8'));
+      return { outcome, failure: failureClass(outcome), status: r.status };
+    }
+    default: {
+      if (ctx.p.res.destroyed) return { failure: 'aborted', status: 0 };
+      const f = classifyNetworkError(r.error, ctx.provider.name);
+      const outcome: Outcome | undefined = f.isConnect ? undefined : { kind: 'server-error', reason: f.error.message };
+      return { outcome, failure: f.isTimeout ? 'timeout' : 'network', status: f.error.status };
+    }
+  }
+}
+
+/** Feeds one attempt's outcome to the key's health and the counters. */
+function settle(ctx: RequestContext, key: PoolKey, r: AttemptResult, h: Attempt): Outcome | undefined {
+  const { deps, p } = ctx;
+  const now = deps.clock.now();
+  const judged = judge(ctx, r, now);
+  let outcome = judged.outcome;
+  if (outcome?.kind === 'success') outcome = { kind: 'success', ttfbMs: h.ttfbMs };
+  else if (outcome) outcome = { ...outcome, reason: deps.redactor.redact(outcome.reason) };
+  if (outcome) deps.pool.report(key.id, ctx.model, outcome);
+  deps.stats.record({
+    keyId: key.id,
+    providerId: ctx.provider.id,
+    model: ctx.model,
+    endpoint: p.rest,
+    ok: judged.failure === undefined,
+    failure: judged.failure,
+    status: judged.status,
+    latencyMs: now - p.t0,
+    ttfbMs: h.ttfbMs || undefined,
+    inputTokens: h.usage.inputTokens,
+    outputTokens: h.usage.outputTokens,
+  });
+  return outcome;
+}
+
+function failureClass(o: Outcome | undefined): FailureClass | undefined {
+  switch (o?.kind) {
+    case 'rate-limited':
+      return 'rate-limit';
+    case 'invalid':
+      return 'auth';
+    case 'exhausted':
+      return 'quota';
+    case 'server-error':
+      return 'server';
+    default:
+      return undefined;
+  }
+}
+
+/** A failure of the provider (5xx, overload, timeout, network) rather than of one key. */
+export function isProviderSide(r: AttemptResult): boolean {
+  return (
+    r.kind === 'failed' || r.kind === 'stream-error' || (r.kind === 'rejected' && (r.status >= 500 || r.status === 408))
+  );
+}
+
+/** Ends a request whose attempts all failed with the last failure, as the client would see it. */
+export function finishWith(ctx: RequestContext, last: AttemptResult): number {
+  if (last.kind === 'failed') throw classifyNetworkError(last.error, ctx.provider.name).error;
+  return sendRejected(ctx.p.res, ctx.deps.redactor, last);
+}

@@ -1,0 +1,130 @@
+import { promises as fs } from 'node:fs';
+import * as vscode from 'vscode';
+import { importKeys } from '../core/config/importers';
+import { Command } from './ids';
+import type { KeyCommandDeps, KeyKit } from './keyCommands';
+
+const validSecret = (v: string): string | undefined =>
+  !v.trim() ? 'Paste the API key.' : /\s/.test(v.trim()) ? 'An API key has no spaces or line breaks.' : undefined;
+
+/** Add Key and Import Keys. */
+export function addKeyCommands(d: KeyCommandDeps, kit: KeyKit): Record<string, (arg?: unknown) => Promise<unknown>> {
+  return {
+    [Command.addKey]: () => addKey(d, kit),
+    [Command.importKeys]: () => importKeysCommand(d, kit),
+  };
+}
+
+/** Provider, key (password box), optional label, then an offer to test it. */
+async function addKey(d: KeyCommandDeps, kit: KeyKit): Promise<unknown> {
+  const provider = await kit.pickProvider('Add API Key (1/4): provider', false);
+  if (!provider || provider === 'detect') return;
+  let baseUrl: string | undefined;
+  if (provider.id === 'custom') {
+    baseUrl = await d.prompts.input({
+      title: 'Add API Key: base URL',
+      prompt: 'OpenAI-compatible base URL, with its version segment',
+      placeHolder: 'https://example.com/v1',
+      ignoreFocusOut: true,
+      validateInput: (v) => (/^https?:\/\/\S+$/.test(v.trim()) ? undefined : 'A URL starting with http:// or https://'),
+    });
+    if (!baseUrl) return;
+  }
+  const secret = await d.prompts.input({
+    title: `Add API Key (2/4): ${provider.name} key`,
+    prompt: 'Stored in VS Code SecretStorage, never in settings',
+    password: true,
+    ignoreFocusOut: true,
+    validateInput: validSecret,
+  });
+  if (!secret) return;
+  if (d.vault.secretsInUse().includes(secret.trim())) {
+    void d.prompts.info('That key is already in KeyRelay.');
+    return;
+  }
+  const label = await d.prompts.input({
+    title: 'Add API Key (3/4): label (optional)',
+    prompt: 'A name for this key, e.g. "work" or "personal"',
+    ignoreFocusOut: true,
+  });
+  if (label === undefined) return;
+  const rec = await d.vault.add({
+    providerId: provider.id,
+    secret,
+    label,
+    baseUrl: baseUrl?.trim().replace(/\/+$/, ''),
+  });
+  d.log.info(`Added key ${rec.label} (${rec.masked}) for ${provider.name}.`);
+  d.hub.refresh();
+  const next = await d.prompts.quickPick(
+    [{ label: 'Test now', description: "send the provider's cheap test request" }, { label: 'Skip' }],
+    { title: 'Add API Key (4/4): test the key?' },
+  );
+  if (next?.label === 'Test now') {
+    const key = d.pool.get(rec.id);
+    if (key)
+      void d.prompts.info(`${rec.label}: ${(await kit.runTest(key)) ? 'works' : 'test failed, see the tree tooltip'}.`);
+  }
+  return rec;
+}
+
+/** A pasted list or a file, then the provider for keys that do not say theirs. */
+async function importKeysCommand(d: KeyCommandDeps, kit: KeyKit): Promise<unknown> {
+  const source = await d.prompts.quickPick(
+    [
+      { label: 'Paste keys', description: 'separated by ; , or new lines' },
+      { label: 'From a file', description: '.env, one key per line, or JSON ({ apiKeys: [{ key, url, models }] })' },
+    ],
+    { title: 'Import Keys' },
+  );
+  if (!source) return;
+  let text: string | undefined;
+  let fileName: string | undefined;
+  if (source.label === 'Paste keys') {
+    text = await d.prompts.input({
+      title: 'Import Keys: paste',
+      prompt: 'Keys separated by ; , or spaces',
+      password: true,
+      ignoreFocusOut: true,
+    });
+  } else {
+    const uri = await d.prompts.openFile({
+      canSelectMany: false,
+      openLabel: 'Import',
+      filters: { 'Key files': ['env', 'txt', 'json', 'keys'], 'All files': ['*'] },
+    });
+    if (uri) {
+      fileName = uri.path.split('/').pop();
+      text =
+        uri.scheme === 'file'
+          ? await fs.readFile(uri.fsPath, 'utf8')
+          : Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+    }
+  }
+  if (!text) return;
+  const provider = await kit.pickProvider('Import Keys: provider', true);
+  if (!provider) return;
+  const result = importKeys(text, {
+    fileName,
+    catalogue: d.catalogue,
+    defaultProvider: provider === 'detect' ? 'openai' : provider.id,
+    existing: d.vault.secretsInUse(),
+  });
+  for (const k of result.keys) await d.vault.add(k);
+  d.hub.refresh();
+  const parts = [`Imported ${result.keys.length} key${result.keys.length === 1 ? '' : 's'}.`];
+  if (result.duplicates.length)
+    parts.push(
+      `${result.duplicates.length} already known: ${result.duplicates.slice(0, 5).join(', ')}${result.duplicates.length > 5 ? ', …' : ''}.`,
+    );
+  if (result.skipped.length)
+    parts.push(
+      `${result.skipped.length} skipped (${result.skipped
+        .slice(0, 3)
+        .map((s) => `line ${s.line}: ${s.reason}`)
+        .join('; ')}).`,
+    );
+  d.log.info(parts.join(' '));
+  void d.prompts.info(parts.join(' '));
+  return result.keys.length;
+}
