@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import { importKeys } from '../core/config/importers';
 import { Command } from './ids';
-import type { KeyCommandDeps, KeyKit } from './keyCommands';
+import type { KeyCommandDeps, KeyKit } from './keyKit';
 
 const validSecret = (v: string): string | undefined =>
   !v.trim() ? 'Paste the API key.' : /\s/.test(v.trim()) ? 'An API key has no spaces or line breaks.' : undefined;

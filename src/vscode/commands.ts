@@ -3,7 +3,7 @@ import type { Logger } from '../core/types';
 import type { ClientWiring } from './clientWiring';
 import { Command } from './ids';
 import { keyCommands } from './keyCommands';
-import type { KeyCommandDeps } from './keyCommands';
+import type { KeyCommandDeps } from './keyKit';
 import { getLocalJson } from '../core/windows/localHttp';
 import type { ProxyController } from '../core/windows/proxyController';
 import type { KeyVault } from '../core/keys/keyVault';

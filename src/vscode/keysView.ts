@@ -2,33 +2,45 @@ import * as vscode from 'vscode';
 import { DisposableBase } from '../core/events';
 import { groupKeys, renderKey } from '../core/view/keyTree';
 import type { KeyNode } from '../core/view/keyTree';
-import type { KeyRow, ViewModel, ViewModelHub } from '../core/view/viewModel';
+import { coolingModels } from '../core/view/keyRow';
+import type { KeyRow } from '../core/view/keyRow';
+import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
+import { formatRemaining } from '../core/accounting/status';
+import { codeSpan, escapeMarkdown } from './markdown';
 
-function tooltip(row: KeyRow): vscode.MarkdownString {
+function tooltip(row: KeyRow, now: number): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   const rate = row.requests
     ? `${Math.round((row.successes / row.requests) * 100)}% of ${row.requests}`
     : 'no requests yet';
-  md.appendMarkdown(`**${escape(row.label)}** ${code(row.masked)} — ${row.state}\n\n`);
+  md.appendMarkdown(`**${escapeMarkdown(row.label)}** ${codeSpan(row.masked)} — ${row.state}\n\n`);
   md.appendMarkdown(
     `Success rate: ${rate}  \nTokens: ${row.inputTokens} in / ${row.outputTokens} out  \nToday: ${row.today} requests\n\n`,
   );
-  if (row.account) md.appendMarkdown(`Account ${code(row.account)} (its keys share one limit)\n\n`);
-  if (row.lastError) md.appendMarkdown(`Last error: ${escape(row.lastError)}\n\n`);
+  if (row.account) md.appendMarkdown(`Account ${codeSpan(row.account)} (its keys share one limit)\n\n`);
+  const models = coolingModels(row, now);
+  if (models.length) {
+    md.appendMarkdown('Rate-limited for:\n');
+    for (const m of models) {
+      md.appendMarkdown(
+        `- ${codeSpan(m.model)}: ${formatRemaining(m.until - now)} left${m.reason ? ` (${escapeMarkdown(m.reason)})` : ''}\n`,
+      );
+    }
+    md.appendMarkdown('\nRestore Key ends these cooldowns now.\n\n');
+  }
+  if (row.lastError) md.appendMarkdown(`Last error: ${escapeMarkdown(row.lastError)}\n\n`);
   const history = row.history.slice(-5).reverse();
   if (history.length) {
     md.appendMarkdown('Recent changes:\n');
     for (const t of history) {
       const status = t.status ? ` (${t.status})` : '';
-      md.appendMarkdown(`- ${new Date(t.at).toLocaleTimeString()} ${t.from} → ${t.to}: ${escape(t.reason)}${status}\n`);
+      md.appendMarkdown(
+        `- ${new Date(t.at).toLocaleTimeString()} ${t.from} → ${t.to}: ${escapeMarkdown(t.reason)}${status}\n`,
+      );
     }
   }
   return md;
 }
-
-const escape = (s: string): string => s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
-/** Markdown escapes do not apply inside code spans: only backticks need care there. */
-const code = (s: string): string => `\`${s.replace(/`/g, "'")}\``;
 
 /**
  * Providers → (accounts →) keys, rendered from the view model only. `onDidChangeTreeData` fires
@@ -121,7 +133,7 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
     item.description = r.description;
     item.iconPath = new vscode.ThemeIcon(r.icon, new vscode.ThemeColor(r.color));
     item.contextValue = r.contextValue;
-    item.tooltip = tooltip(node.row);
+    item.tooltip = tooltip(node.row, this.vm.at);
     item.accessibilityInformation = { label: `${r.label}, ${node.row.state}, ${r.description}` };
     return item;
   }

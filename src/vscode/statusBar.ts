@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import { DisposableBase } from '../core/events';
 import { Command, STATUS_ITEM_ID } from './ids';
-import { renderStatus } from '../core/view/statusText';
+import { notUsableLines, renderStatus } from '../core/view/statusText';
+import { escapeMarkdown } from './markdown';
 import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
 
 /** The status-bar item; click opens the common actions. */
@@ -22,6 +23,12 @@ export class StatusBarController extends DisposableBase {
     return this.item.text;
   }
 
+  /** The tooltip's Markdown source (host tests read it). */
+  get tooltipMarkdown(): string {
+    const t = this.item.tooltip;
+    return typeof t === 'string' ? t : (t?.value ?? '');
+  }
+
   private render(vm: ViewModel): void {
     const r = renderStatus(vm);
     this.item.text = r.text;
@@ -37,6 +44,9 @@ export class StatusBarController extends DisposableBase {
     md.appendMarkdown(`**${r.summary}**\n\n`);
     if (vm.endpoint) md.appendMarkdown(`Endpoint: \`${vm.endpoint}\` (OpenAI clients: \`${vm.endpoint}/v1\`)\n\n`);
     if (vm.error && vm.role !== 'follower') md.appendMarkdown(`${vm.error}\n\n`);
+    const blocked = notUsableLines(vm);
+    if (blocked.length)
+      md.appendMarkdown(`Not fully usable:\n${blocked.map((l) => `- ${escapeMarkdown(l)}`).join('\n')}\n\n`);
     const link = (label: string, cmd: string) => `[${label}](command:${cmd})`;
     const toggle =
       vm.role === 'leader' || vm.role === 'follower'

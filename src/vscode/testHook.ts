@@ -25,6 +25,7 @@ export interface Built extends Services {
 /** Internals as the host tests use them: everything built, plus what the views show. */
 export interface TestInternals extends Built {
   statusText(): string;
+  statusTooltip(): string;
   treeItems(): ReturnType<KeysView['items']>;
   treeOutline(): string[];
 }
@@ -40,6 +41,7 @@ export function exposeToTests(context: vscode.ExtensionContext, built: Built): v
   const internals: TestInternals = {
     ...built,
     statusText: () => built.statusBar.text,
+    statusTooltip: () => built.statusBar.tooltipMarkdown,
     treeItems: () => built.keysView.items(),
     treeOutline: () => built.keysView.outline(),
   };

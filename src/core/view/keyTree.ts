@@ -4,7 +4,8 @@
  */
 import { formatRemaining } from '../accounting/status';
 import type { KeyState } from '../types';
-import type { KeyRow } from './viewModel';
+import { coolingModels } from './keyRow';
+import type { KeyRow } from './keyRow';
 
 /** A node of the keys tree: providers, then accounts (when keys share one), then keys. */
 export type KeyNode =
@@ -24,13 +25,24 @@ export function renderKey(
   row: KeyRow,
   now: number,
 ): { label: string; description: string; icon: string; color: string; contextValue: string } {
-  const [icon, color] = STATE_ICON[row.state] ?? STATE_ICON.active;
+  let [icon, color] = STATE_ICON[row.state] ?? STATE_ICON.active;
   let description = `${row.masked} · ${row.today} today`;
-  if (row.state === 'cooling' && row.coolingUntil)
+  let context: string = row.state;
+  if (row.state === 'cooling' && row.coolingUntil) {
     description += ` · cools for ${formatRemaining(row.coolingUntil - now)}`;
+  } else if (row.state === 'active') {
+    // A 429 is usually for one model: the key still serves others, and the row says which it does not.
+    const models = coolingModels(row, now);
+    if (models.length > 0) {
+      [icon, color] = STATE_ICON.cooling;
+      context = 'cooling';
+      const more = models.length > 1 ? ` (+${models.length - 1} more)` : '';
+      description += ` · ${models[0].model} cools ${formatRemaining(models[0].until - now)}${more}`;
+    }
+  }
   if (row.state === 'invalid') description += ' · invalid';
   if (row.state === 'discarded') description += ' · discarded';
-  return { label: row.label, description, icon, color, contextValue: `key:${row.state}` };
+  return { label: row.label, description, icon, color, contextValue: `key:${context}` };
 }
 
 /**

@@ -1,3 +1,5 @@
+import { formatRemaining } from '../accounting/status';
+import { coolingModels, isFullyUsable } from './keyRow';
 import { usableCount } from './viewModel';
 import type { ViewModel } from './viewModel';
 
@@ -29,4 +31,31 @@ export function renderStatus(vm: ViewModel): { text: string; level: 'ok' | 'warn
     level,
     summary: `KeyRelay${role}: ${usable} of ${total} keys usable, ${vm.requestsToday} requests today`,
   };
+}
+
+/**
+ * What keeps keys from serving, one line per key, for the status item's tooltip:
+ * `openai-2 sk-…2222: gpt-4o 12s, gpt-5 1m` for per-model cooldowns, `cooling 30s`, `invalid`.
+ * At most `limit` lines, then how many more.
+ */
+export function notUsableLines(vm: ViewModel, limit = 8): string[] {
+  const lines: string[] = [];
+  let more = 0;
+  for (const k of vm.keys) {
+    if (isFullyUsable(k, vm.at)) continue;
+    if (lines.length >= limit) {
+      more++;
+      continue;
+    }
+    let why: string = k.state;
+    if (k.state === 'cooling' && k.coolingUntil) why = `cooling ${formatRemaining(k.coolingUntil - vm.at)}`;
+    if (k.state === 'active') {
+      why = coolingModels(k, vm.at)
+        .map((m) => `${m.model} ${formatRemaining(m.until - vm.at)}`)
+        .join(', ');
+    }
+    lines.push(`${k.label} ${k.masked}: ${why}`);
+  }
+  if (more > 0) lines.push(`…and ${more} more`);
+  return lines;
 }

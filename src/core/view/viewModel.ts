@@ -3,27 +3,9 @@ import type { Stats } from '../accounting/stats';
 import type { KeyState, Transition } from '../types';
 import type { ControllerState } from '../windows/proxyController';
 import { DisposableBase, Emitter, toDisposable } from '../events';
+import { isFullyUsable } from './keyRow';
+import type { KeyRow } from './keyRow';
 import type { Event } from '../events';
-
-/** One key as the tree and status bar show it: never the secret. */
-export interface KeyRow {
-  id: string;
-  providerId: string;
-  label: string;
-  masked: string;
-  account?: string;
-  state: KeyState;
-  coolingUntil?: number;
-  /** Models this key is rate-limited for while the key itself is active: model → usable again at. */
-  modelCooldowns: Record<string, number>;
-  lastError?: string;
-  history: Transition[];
-  today: number;
-  requests: number;
-  successes: number;
-  inputTokens: number;
-  outputTokens: number;
-}
 
 export interface ViewModel {
   at: number;
@@ -112,14 +94,22 @@ function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday'> | 
   };
 }
 
-/** Keys that can serve a request now. */
+/** Keys that can serve every request now: active and rate-limited for no model. */
 export function usableCount(vm: ViewModel): number {
-  return vm.keys.filter((k) => k.state === 'active').length;
+  let n = 0;
+  for (const k of vm.keys) if (isFullyUsable(k, vm.at)) n++;
+  return n;
+}
+
+/** Whether something on screen counts down (a key or one of its models is cooling). */
+function hasCountdown(vm: ViewModel): boolean {
+  return vm.keys.some((k) => k.state === 'cooling' || (k.state === 'active' && !isFullyUsable(k, vm.at)));
 }
 
 /**
  * Recomputes the view model when the pool, the stats or the controller change, at most every
- * `throttleMs` (≤ 4/s), and once a second while a key is cooling so "cools for 12s" counts down.
+ * `throttleMs` (≤ 4/s), and once a second while a key (or one of its models) is cooling, so
+ * "cools for 12s" counts down.
  */
 export class ViewModelHub extends DisposableBase {
   private readonly _onDidChange = this._register(new Emitter<ViewModel>());
@@ -154,7 +144,7 @@ export class ViewModelHub extends DisposableBase {
     this.timer = undefined;
     this._current = buildViewModel(this.pool, this.stats, this.controller.state, this.now());
     this._onDidChange.fire(this._current);
-    if (this._current.keys.some((k) => k.state === 'cooling')) this.schedule(1_000);
+    if (hasCountdown(this._current)) this.schedule(1_000);
     return this._current;
   }
 

@@ -1,0 +1,52 @@
+/**
+ * One key as the views show it (tree, status bar, dashboard, exports): never its secret. Built
+ * from the local pool or from the leading window's status (src/core/view/viewModel.ts).
+ */
+import type { KeyState, Transition } from '../types';
+
+/** One key as the tree and status bar show it: never the secret. */
+export interface KeyRow {
+  id: string;
+  providerId: string;
+  label: string;
+  masked: string;
+  account?: string;
+  state: KeyState;
+  coolingUntil?: number;
+  /** Models this key is rate-limited for while the key itself is active: model → usable again at. */
+  modelCooldowns: Record<string, number>;
+  lastError?: string;
+  history: Transition[];
+  today: number;
+  requests: number;
+  successes: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** One model a key is rate-limited for, while the key serves others. */
+export interface ModelCooldown {
+  model: string;
+  /** Epoch ms when the key serves this model again. */
+  until: number;
+  /** Why, from the key's history (the provider's message, key text already masked). */
+  reason?: string;
+}
+
+/** The models `row` is cooling for at `now`, soonest first, each with the reason it was recorded with. */
+export function coolingModels(row: KeyRow, now: number): ModelCooldown[] {
+  const out: ModelCooldown[] = [];
+  for (const [model, until] of Object.entries(row.modelCooldowns)) {
+    if (until <= now) continue;
+    const t = row.history.findLast((h) => h.model === model && h.to === 'cooling');
+    out.push({ model, until, ...(t ? { reason: t.reason } : {}) });
+  }
+  return out.sort((a, b) => a.until - b.until);
+}
+
+/** Whether the key serves every model now: active and rate-limited for none. */
+export function isFullyUsable(row: KeyRow, now: number): boolean {
+  if (row.state !== 'active') return false;
+  for (const until of Object.values(row.modelCooldowns)) if (until > now) return false;
+  return true;
+}
