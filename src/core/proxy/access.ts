@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors';
 import { clientCredential } from './headers';
 
@@ -12,7 +12,8 @@ const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
 export class AccessGuard {
   private readonly hosts: Set<string>;
   private readonly origins: Set<string>;
-  private token: Buffer;
+  /** SHA-256 of the token: comparing digests of equal length leaks neither content nor length. */
+  private tokenDigest: Buffer;
 
   constructor(opts: { port: number; bindHost: string; allowedOrigins: readonly string[]; token: string }) {
     const names = new Set(LOOPBACK_NAMES);
@@ -20,15 +21,24 @@ export class AccessGuard {
     if (!['127.0.0.1', 'localhost', '::1'].includes(opts.bindHost)) names.add(opts.bindHost);
     this.hosts = new Set([...names].map((h) => `${h}:${opts.port}`));
     this.origins = new Set(opts.allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
-    this.token = Buffer.from(opts.token);
+    this.tokenDigest = digest(opts.token);
   }
 
   setToken(token: string): void {
-    this.token = Buffer.from(token);
+    this.tokenDigest = digest(token);
   }
 
-  /** Host and Origin checks; throws a 403 that names the fix. */
-  checkOrigin(headers: IncomingHttpHeaders): void {
+  /** Host and Origin checks; throws a 400/403 that names the fix. */
+  checkOrigin(req: Pick<IncomingMessage, 'headers' | 'rawHeaders'>): void {
+    const headers = req.headers;
+    // Node keeps the first of two Host headers: one allowed and one foreign must not pass as allowed.
+    if (hostCount(req.rawHeaders) > 1) {
+      throw new ProxyError(
+        'bad_request_target',
+        400,
+        'The request has more than one Host header. Send exactly one, e.g. Host: 127.0.0.1:<port>.',
+      );
+    }
     const host = headers.host;
     if (host === undefined || !this.hosts.has(host.toLowerCase())) {
       throw new ProxyError(
@@ -64,7 +74,20 @@ export class AccessGuard {
   }
 
   private isToken(presented: string): boolean {
-    const b = Buffer.from(presented);
-    return b.length === this.token.length && timingSafeEqual(b, this.token);
+    return timingSafeEqual(digest(presented), this.tokenDigest);
   }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** How many Host headers the raw list has (names at even indexes, in the client's case). */
+function hostCount(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
 }

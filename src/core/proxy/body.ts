@@ -7,9 +7,10 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * Reads the request body whole, up to `maxBytes`, so a 429 or 401 can be retried on the next
- * key with the same bytes (STYLE §5: reply-from streams bodies and so cannot retry).
+ * key with the same bytes (STYLE §5: reply-from streams bodies and so cannot retry). A body that
+ * stops arriving for `idleMs` is refused with 408.
  */
-export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, idleMs: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(maxBytes));
@@ -26,11 +27,13 @@ export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: numb
         new ProxyError(
           'body_timeout',
           408,
-          `The request body did not arrive within ${Math.round(timeoutMs / 1000)} s. Check the client's connection; nothing was sent upstream.`,
+          `The request body stalled: nothing arrived for ${Math.round(idleMs / 1000)} s. Check the client's connection; nothing was sent upstream.`,
         ),
       );
-    }, timeoutMs);
+    }, idleMs);
     const onData = (chunk: Buffer): void => {
+      // An idle timeout, not a total one: a large body on a slow link keeps arriving.
+      timer.refresh();
       size += chunk.length;
       if (size > maxBytes) {
         cleanup();

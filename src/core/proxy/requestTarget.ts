@@ -50,10 +50,19 @@ export function shapeOf(t: Target, headers: IncomingHttpHeaders): ApiShape {
 }
 
 /**
- * Refuses request targets that could reach anything but the provider's API under its base URL:
- * absolute-form (`http://host/…`) and `//host` targets would let a client pick the upstream.
+ * Percent-escapes that decode to a dot, a slash, a backslash, NUL or another escape (double
+ * encoding): an upstream or a gateway in front of it may decode them and climb out of the base
+ * URL's path. No OpenAI or Anthropic path needs them.
  */
-export function checkTarget(url: string): void {
+const DANGEROUS_ESCAPE = /%(?:2e|2f|5c|00|25)/i;
+
+/**
+ * Refuses request targets that could reach anything but the provider's API under its base URL
+ * (DESIGN §5.2): absolute-form (`http://host/…`) and `//host` targets would let a client pick the
+ * upstream; dot segments, backslashes, control characters and encoded slashes or dots would climb
+ * out of a base URL such as `https://gateway/team-a/v1` once joined to it.
+ */
+export function checkTarget(url: string, t: Target): void {
   if (url.charCodeAt(0) !== 47 || url.charCodeAt(1) === 47) {
     throw new ProxyError(
       'bad_request_target',
@@ -61,6 +70,29 @@ export function checkTarget(url: string): void {
       "The request target must be a path like /v1/chat/completions, not an absolute URL. Set the client's base URL to KeyRelay's endpoint instead.",
     );
   }
+  const path = t.path;
+  // Fast path: a plain API path has no '.', '\\' or '%' at all.
+  if (path.indexOf('.') < 0 && path.indexOf('%') < 0 && path.indexOf('\\') < 0 && !hasControl(path)) return;
+  if (path.includes('\\') || DANGEROUS_ESCAPE.test(path) || hasControl(path) || hasDotSegment(path)) {
+    throw new ProxyError(
+      'bad_request_target',
+      400,
+      'The request path has dot segments, backslashes, control characters or encoded slashes or dots (like /../ or %2e%2e): KeyRelay never forwards such a path. Send the API path as the SDK builds it, e.g. /v1/chat/completions.',
+    );
+  }
+}
+
+/** A segment that starts with a dot (`.`, `..`, `..;x`): no API path has one. */
+function hasDotSegment(path: string): boolean {
+  return path.includes('/.');
+}
+
+function hasControl(path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }
 
 /** Paths outside `/v1/…` must name an API root KeyRelay knows (`/chat/…`, `/messages`, …). */

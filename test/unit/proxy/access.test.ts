@@ -24,11 +24,21 @@ function rejects(fn: () => unknown, code: string, status: number): ProxyError {
   return caught;
 }
 
+/** A request as the server sees it: parsed headers and the raw name/value list. */
+function req(headers: Record<string, string>, extraRaw: string[] = []) {
+  return { headers, rawHeaders: [...Object.entries(headers).flat(), ...extraRaw] };
+}
+
 suite('AccessGuard.checkOrigin', () => {
+  test('two Host headers are refused even when the first is allowed', () => {
+    const e = rejects(() => guard().checkOrigin(req({ host: `127.0.0.1:${PORT}` }, ['HOST', 'evil.example'])), 'bad_request_target', 400);
+    assert.match(e.message, /more than one Host/);
+  });
+
   test('accepts the loopback names with our port, case-insensitively', () => {
     const g = guard();
     for (const host of [`127.0.0.1:${PORT}`, `localhost:${PORT}`, `[::1]:${PORT}`, `LocalHost:${PORT}`]) {
-      assert.doesNotThrow(() => g.checkOrigin({ host }), host);
+      assert.doesNotThrow(() => g.checkOrigin(req({ host })), host);
     }
   });
 
@@ -43,34 +53,34 @@ suite('AccessGuard.checkOrigin', () => {
       `127.0.0.2:${PORT}`,
       `0.0.0.0:${PORT}`,
     ]) {
-      const e = rejects(() => g.checkOrigin({ host }), 'forbidden_host', 403);
+      const e = rejects(() => g.checkOrigin(req({ host })), 'forbidden_host', 403);
       assert.match(e.message, new RegExp(`http://127\\.0\\.0\\.1:${PORT}`), 'the message names the right address');
     }
-    rejects(() => g.checkOrigin({}), 'forbidden_host', 403);
+    rejects(() => g.checkOrigin(req({})), 'forbidden_host', 403);
   });
 
   test('a non-loopback bind host is accepted as well, as the user chose it', () => {
     const g = guard({ bindHost: '192.168.1.20' });
-    assert.doesNotThrow(() => g.checkOrigin({ host: `192.168.1.20:${PORT}` }));
-    assert.doesNotThrow(() => g.checkOrigin({ host: `127.0.0.1:${PORT}` }));
-    rejects(() => guard().checkOrigin({ host: `192.168.1.20:${PORT}` }), 'forbidden_host', 403);
+    assert.doesNotThrow(() => g.checkOrigin(req({ host: `192.168.1.20:${PORT}` })));
+    assert.doesNotThrow(() => g.checkOrigin(req({ host: `127.0.0.1:${PORT}` })));
+    rejects(() => guard().checkOrigin(req({ host: `192.168.1.20:${PORT}` })), 'forbidden_host', 403);
   });
 
   test('requests with an Origin are refused unless the origin is allowed', () => {
     const host = `127.0.0.1:${PORT}`;
-    const e = rejects(() => guard().checkOrigin({ host, origin: 'https://evil.example' }), 'forbidden_origin', 403);
+    const e = rejects(() => guard().checkOrigin(req({ host, origin: 'https://evil.example' })), 'forbidden_origin', 403);
     assert.match(e.message, /keyRelay\.proxy\.allowedOrigins/);
-    rejects(() => guard().checkOrigin({ host, origin: 'null' }), 'forbidden_origin', 403);
-    assert.doesNotThrow(() => guard().checkOrigin({ host }));
+    rejects(() => guard().checkOrigin(req({ host, origin: 'null' })), 'forbidden_origin', 403);
+    assert.doesNotThrow(() => guard().checkOrigin(req({ host })));
   });
 
   test('allowed origins match without trailing slash and case-insensitively, and only exactly', () => {
     const g = guard({ allowedOrigins: ['http://localhost:3000/', 'https://App.Example.com'] });
     const host = `127.0.0.1:${PORT}`;
-    assert.doesNotThrow(() => g.checkOrigin({ host, origin: 'http://localhost:3000' }));
-    assert.doesNotThrow(() => g.checkOrigin({ host, origin: 'https://app.example.com' }));
-    rejects(() => g.checkOrigin({ host, origin: 'http://localhost:3001' }), 'forbidden_origin', 403);
-    rejects(() => g.checkOrigin({ host, origin: 'https://app.example.com.evil.example' }), 'forbidden_origin', 403);
+    assert.doesNotThrow(() => g.checkOrigin(req({ host, origin: 'http://localhost:3000' })));
+    assert.doesNotThrow(() => g.checkOrigin(req({ host, origin: 'https://app.example.com' })));
+    rejects(() => g.checkOrigin(req({ host, origin: 'http://localhost:3001' })), 'forbidden_origin', 403);
+    rejects(() => g.checkOrigin(req({ host, origin: 'https://app.example.com.evil.example' })), 'forbidden_origin', 403);
   });
 });
 

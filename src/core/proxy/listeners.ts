@@ -1,0 +1,119 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../types';
+
+/** How the HTTP servers treat their clients. */
+export interface ListenOptions {
+  host: string;
+  /** 0 picks a free port (the same one on both loopbacks). */
+  port: number;
+  /** Listen on 127.0.0.1 only, leaving [::1] to whoever takes it. */
+  ipv4Only: boolean;
+  /** A client must send its request line and headers within this (slowloris). */
+  headersTimeoutMs: number;
+}
+
+/** Error code when another program holds `[::1]:<port>` (see `Listeners.listen`). */
+export const IPV6_SQUATTED = 'EKEYRELAY_IPV6_TAKEN';
+
+/** Tries on a random port when [::1] of the port 127.0.0.1 gave us is taken. */
+const RANDOM_PORT_TRIES = 5;
+
+/**
+ * The proxy's HTTP servers. With the default 127.0.0.1, KeyRelay also holds `[::1]` on the same
+ * port: clients configured with `localhost` may resolve it to the IPv6 loopback first, and a
+ * program listening there would collect their access token (DESIGN §1). When that address is
+ * already taken by someone else, `listen` refuses with code IPV6_SQUATTED instead of starting.
+ */
+export class Listeners {
+  private servers: Server[] = [];
+
+  constructor(
+    private readonly handler: (req: IncomingMessage, res: ServerResponse) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  get listening(): boolean {
+    return this.servers.length > 0;
+  }
+
+  /** Binds and resolves with the port; rejects with `code` EADDRINUSE or IPV6_SQUATTED. */
+  async listen(o: ListenOptions): Promise<number> {
+    const dualStack = !o.ipv4Only && (o.host === '127.0.0.1' || o.host === 'localhost');
+    for (let attempt = 0; ; attempt++) {
+      const primary = await this.bind(o, dualStack ? '127.0.0.1' : o.host, o.port);
+      const port = (primary.address() as AddressInfo).port;
+      if (!dualStack) return this.keep([primary], port);
+      try {
+        return this.keep([primary, await this.bind(o, '::1', port)], port);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') {
+          this.logger.debug('No IPv6 loopback on this machine: listening on 127.0.0.1 only.');
+          return this.keep([primary], port);
+        }
+        primary.close();
+        if (code !== 'EADDRINUSE') throw err;
+        // A random port that happens to be taken on [::1]: try another one.
+        if (o.port === 0 && attempt < RANDOM_PORT_TRIES) continue;
+        throw Object.assign(
+          new Error(
+            `[::1]:${port} (the IPv6 loopback of this port) is held by another program, which would receive the requests and the access token of every client configured with "localhost". Stop that program, pick another port, or set ipv4Only to listen on 127.0.0.1 alone.`,
+          ),
+          { code: IPV6_SQUATTED },
+        );
+      }
+    }
+  }
+
+  /**
+   * Stops accepting connections and closes idle ones; in-flight requests get `graceMs` when
+   * `busy()` says there are some, then every connection is cut.
+   */
+  async close(graceMs: number, busy: () => boolean): Promise<void> {
+    const servers = this.servers;
+    this.servers = [];
+    const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const s of servers) s.closeIdleConnections();
+    if (busy()) await Promise.race([closed, new Promise<void>((r) => setTimeout(r, graceMs).unref())]);
+    for (const s of servers) s.closeAllConnections();
+    await closed;
+  }
+
+  /** Frees the ports now (dispose). */
+  closeNow(): void {
+    for (const s of this.servers) {
+      s.close();
+      s.closeAllConnections();
+    }
+    this.servers = [];
+  }
+
+  private keep(servers: Server[], port: number): number {
+    this.servers = servers;
+    for (const s of servers) s.on('error', (err) => this.logger.error(err));
+    return port;
+  }
+
+  private bind(o: ListenOptions, host: string, port: number): Promise<Server> {
+    const server = createServer(
+      {
+        keepAliveTimeout: 65_000,
+        // A response may stream for as long as the model writes: only the request is timed.
+        requestTimeout: 0,
+        headersTimeout: o.headersTimeoutMs,
+        // Node checks both timeouts on this tick (its default, 30 s, let slowloris sockets live on).
+        connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs),
+      },
+      this.handler,
+    );
+    return new Promise<Server>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  }
+}
