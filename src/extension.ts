@@ -18,7 +18,7 @@ let shutdown: (() => Promise<void>) | undefined;
 /** Composition root: builds everything in dependency order and hands every disposable to VS Code. */
 export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   const log = vscode.window.createOutputChannel('KeyRelay', { log: true });
-  const config = new ConfigWatcher(context.globalStorageUri.fsPath);
+  const config = new ConfigWatcher(context.globalStorageUri.fsPath, log);
   const s = createServices(context, config, log);
   const { pool, stats, vault, controller, persistence, catalogue } = s;
   const [hub, prompts] = [new ViewModelHub(pool, stats, controller), new Prompts()];

@@ -132,13 +132,17 @@ export interface ProxyConfig {
   headersTimeoutMs: number;
   /** Idle time between response chunks; a long healthy stream is never cut. */
   idleTimeoutMs: number;
-  /** Time to read the client's request body. */
+  /** Longest silence while a client sends its request body (a stalled body gets 408). */
   bodyTimeoutMs: number;
+  /** Time a client has to send its request line and headers (slowloris). */
+  clientHeadersTimeoutMs: number;
   /** 0 = every candidate key. */
   maxAttempts: number;
   /** Wait for a cooling key this long before answering 429 (0 = answer at once). */
   maxWaitMs: number;
   maxBodyBytes: number;
+  /** Listen on 127.0.0.1 only; by default [::1] of the same port is held too (DESIGN §1). */
+  ipv4Only: boolean;
   /** Forward the client's own credential when a provider has no keys. */
   passthrough: boolean;
   allowedOrigins: string[];
@@ -164,9 +168,11 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   headersTimeoutMs: 120_000,
   idleTimeoutMs: 120_000,
   bodyTimeoutMs: 30_000,
+  clientHeadersTimeoutMs: 10_000,
   maxAttempts: 0,
   maxWaitMs: 0,
   maxBodyBytes: 32 * 1024 * 1024,
+  ipv4Only: false,
   passthrough: true,
   allowedOrigins: [],
   discardOnQuota: true,

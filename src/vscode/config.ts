@@ -1,90 +1,43 @@
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { DEFAULT_CONFIG, STRATEGIES } from '../core/types';
-import type { ProxyConfig, StrategyName } from '../core/types';
-import { Emitter, DisposableBase } from '../core/events';
+import { readEditorSettings } from '../core/config/editorSettings';
+import type { EditorSettings } from '../core/config/editorSettings';
+import { DisposableBase, Emitter } from '../core/events';
 import type { Event } from '../core/events';
+import type { Logger } from '../core/types';
 
-/** Everything the extension reads from `keyRelay.*`, already in the core's units. */
-export interface ExtensionConfig {
-  proxy: ProxyConfig;
-  autoStart: boolean;
-  /** Raw custom provider entries; validated by the catalogue's owner. */
-  providers: unknown[];
+/** Everything the extension reads from `keyRelay.*`, checked and in the core's units. */
+export type ExtensionConfig = EditorSettings;
+
+/** The settings as they are now (the core's validator decides, so CLI and editor agree). */
+export function readConfig(globalStorageDir: string): ExtensionConfig {
+  const cfg = vscode.workspace.getConfiguration('keyRelay');
+  return readEditorSettings((name) => cfg.get(name), globalStorageDir);
 }
 
-/** Settings whose change needs the server rebound (rust-analyzer's `requiresServerReloadOpts`). */
-export const RESTART_SETTINGS: readonly (keyof ProxyConfig)[] = ['port', 'host'];
-
-const seconds = (v: unknown, fallbackMs: number): number =>
-  typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : fallbackMs;
-
-/** Maps the user's settings to the core's ProxyConfig; bad values fall back to the defaults. */
-export function readConfig(
-  globalStorageDir: string,
-  cfg = vscode.workspace.getConfiguration('keyRelay'),
-): ExtensionConfig {
-  const get = <T>(key: string): T | undefined => cfg.get<T>(key);
-  const strategy = get<string>('rotation.strategy');
-  const steps = get<unknown[]>('rotation.cooldownSeconds');
-  const port = get<number>('proxy.port');
-  const maxBodyMB = get<number>('proxy.maxBodyMB');
-  const origins = get<unknown[]>('proxy.allowedOrigins');
-  const resetHour = get<number>('stats.dailyResetHour');
-  const proxy: ProxyConfig = {
-    ...DEFAULT_CONFIG,
-    host: (get<string>('proxy.host') || DEFAULT_CONFIG.host).trim(),
-    port: Number.isInteger(port) && port! >= 0 && port! <= 65535 ? port! : DEFAULT_CONFIG.port,
-    strategy: STRATEGIES.includes(strategy as StrategyName) ? (strategy as StrategyName) : DEFAULT_CONFIG.strategy,
-    cooldownStepsMs:
-      Array.isArray(steps) && steps.length > 0 && steps.every((s) => typeof s === 'number' && s >= 0)
-        ? (steps as number[]).map((s) => s * 1000)
-        : [...DEFAULT_CONFIG.cooldownStepsMs],
-    maxCooldownMs: seconds(get('rotation.maxCooldownSeconds'), DEFAULT_CONFIG.maxCooldownMs),
-    degradedAfter: Math.max(1, get<number>('rotation.degradedAfter') ?? DEFAULT_CONFIG.degradedAfter),
-    discardOnQuota: get<boolean>('rotation.discardOnQuota') ?? DEFAULT_CONFIG.discardOnQuota,
-    connectTimeoutMs: seconds(get('timeouts.connectSeconds'), DEFAULT_CONFIG.connectTimeoutMs),
-    headersTimeoutMs: seconds(get('timeouts.headersSeconds'), DEFAULT_CONFIG.headersTimeoutMs),
-    idleTimeoutMs: seconds(get('timeouts.idleSeconds'), DEFAULT_CONFIG.idleTimeoutMs),
-    maxAttempts: Math.max(0, Math.floor(get<number>('retry.maxAttempts') ?? 0)),
-    maxWaitMs: seconds(get('retry.maxWaitSeconds'), DEFAULT_CONFIG.maxWaitMs),
-    maxBodyBytes:
-      typeof maxBodyMB === 'number' && maxBodyMB > 0
-        ? Math.round(maxBodyMB * 1024 * 1024)
-        : DEFAULT_CONFIG.maxBodyBytes,
-    passthrough: get<boolean>('proxy.passthrough') ?? DEFAULT_CONFIG.passthrough,
-    allowedOrigins: Array.isArray(origins) ? origins.filter((o): o is string => typeof o === 'string') : [],
-    requestLogDir: get<boolean>('logging.requests') ? path.join(globalStorageDir, 'requests') : '',
-    dailyResetHour:
-      Number.isInteger(resetHour) && resetHour! >= -1 && resetHour! <= 23 ? resetHour! : DEFAULT_CONFIG.dailyResetHour,
-  };
-  const providers = get<unknown[]>('providers');
-  return {
-    proxy,
-    autoStart: get<boolean>('proxy.autoStart') ?? true,
-    providers: Array.isArray(providers) ? providers : [],
-  };
-}
-
-/** Which restart-relevant fields differ between two configs. */
-export function needsRestart(a: ProxyConfig, b: ProxyConfig): boolean {
-  return RESTART_SETTINGS.some((k) => a[k] !== b[k]);
-}
-
-/** Holds the current config and fires with (next, previous) when a `keyRelay.*` setting changes. */
+/**
+ * Holds the current config and fires with (next, previous) when a `keyRelay.*` setting changes.
+ * A setting the core refuses keeps its default, and the user is told which setting and why, once
+ * per change, with a button to open the settings.
+ */
 export class ConfigWatcher extends DisposableBase {
   private readonly _onDidChange = this._register(new Emitter<{ next: ExtensionConfig; previous: ExtensionConfig }>());
   readonly onDidChange: Event<{ next: ExtensionConfig; previous: ExtensionConfig }> = this._onDidChange.event;
   private _current: ExtensionConfig;
+  private shown = '';
 
-  constructor(private readonly globalStorageDir: string) {
+  constructor(
+    private readonly globalStorageDir: string,
+    private readonly log: Logger,
+  ) {
     super();
     this._current = readConfig(globalStorageDir);
+    this.report();
     this._register(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (!e.affectsConfiguration('keyRelay')) return;
         const previous = this._current;
         this._current = readConfig(this.globalStorageDir);
+        this.report();
         this._onDidChange.fire({ next: this._current, previous });
       }),
     );
@@ -92,5 +45,18 @@ export class ConfigWatcher extends DisposableBase {
 
   get current(): ExtensionConfig {
     return this._current;
+  }
+
+  private report(): void {
+    const problems = this._current.problems;
+    const key = problems.join('\n');
+    if (key === this.shown) return;
+    this.shown = key;
+    if (problems.length === 0) return;
+    for (const p of problems) this.log.warn(`Setting refused (its default is used): ${p}`);
+    const text = `KeyRelay settings: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more in the log)` : ''} Its default is used until it is fixed.`;
+    void vscode.window.showErrorMessage(text, 'Open Settings').then((pick) => {
+      if (pick) void vscode.commands.executeCommand('workbench.action.openSettings', 'keyRelay');
+    });
   }
 }

@@ -1,11 +1,10 @@
 import * as vscode from 'vscode';
 import type { KeyPool, PoolOptions } from '../core/pool/keyPool';
-import { validateProviderSpec } from '../core/config/providers';
 import type { ProviderCatalogue } from '../core/config/providers';
 import type { Stats } from '../core/accounting/stats';
-import type { Logger, ProviderSpec, ProxyConfig } from '../core/types';
+import type { Logger, ProxyConfig } from '../core/types';
 import type { ClientWiring } from './clientWiring';
-import { needsRestart } from './config';
+import { needsRestart } from '../core/config/proxyConfig';
 import type { ExtensionConfig } from './config';
 import { StorageKey } from './ids';
 import type { ProxyController } from '../core/windows/proxyController';
@@ -25,18 +24,6 @@ export function poolOptions(p: ProxyConfig): Omit<PoolOptions, 'clock'> {
   };
 }
 
-/** Custom providers from settings; a bad entry is logged and left out, the rest still load. */
-export function customProviders(raw: unknown[], log: Logger): ProviderSpec[] {
-  return raw.flatMap((x, i) => {
-    try {
-      return [validateProviderSpec(x)];
-    } catch (err) {
-      log.warn(`keyRelay.providers[${i}] ignored: ${(err as Error).message}`);
-      return [];
-    }
-  });
-}
-
 const isLoopback = (host: string) => host === '127.0.0.1' || host === 'localhost' || host === '::1';
 
 /** Applies a settings change live; a port or host change rebinds the server (DESIGN §8). */
@@ -49,7 +36,7 @@ export function applyConfig(d: {
   log: Logger;
 }) {
   return ({ next, previous }: { next: ExtensionConfig; previous: ExtensionConfig }): void => {
-    d.catalogue.set(customProviders(next.providers, d.log));
+    d.catalogue.set(next.providers);
     d.pool.setOptions(poolOptions(next.proxy));
     if (next.proxy.strategy !== previous.proxy.strategy) d.pool.setStrategy(next.proxy.strategy);
     d.stats.setDailyResetHour(next.proxy.dailyResetHour);

@@ -10,7 +10,7 @@ import type { Logger } from '../core/types';
 import { ProxyController } from '../core/windows/proxyController';
 import type { ConfigWatcher } from './config';
 import { StorageKey } from './ids';
-import { customProviders, offerAnotherPort, poolOptions } from './lifecycle';
+import { offerAnotherPort, poolOptions } from './lifecycle';
 import { HealthPersistence } from './persistence';
 
 /** The core objects one window runs, built over VS Code's storage. */
@@ -29,7 +29,7 @@ export interface Services {
  */
 export function createServices(context: vscode.ExtensionContext, config: ConfigWatcher, log: Logger): Services {
   const cfg = config.current;
-  const catalogue = new ProviderCatalogue(customProviders(cfg.providers, log));
+  const catalogue = new ProviderCatalogue(cfg.providers);
   const pool = new KeyPool({ clock: systemClock, ...poolOptions(cfg.proxy) });
   const stats = Stats.fromJSON(systemClock, context.globalState.get(StorageKey.stats), {
     dailyResetHour: cfg.proxy.dailyResetHour,

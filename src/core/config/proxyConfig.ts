@@ -1,73 +1,103 @@
 import { ProxyError } from '../errors';
 import { DEFAULT_CONFIG, STRATEGIES } from '../types';
 import type { ProxyConfig, StrategyName } from '../types';
+import { unknownField } from './nearest';
 
-type Check = (v: unknown) => boolean;
-const isInt =
-  (min: number, max: number): Check =>
-  (v) =>
-    Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const isBool: Check = (v) => typeof v === 'boolean';
-const isString: Check = (v) => typeof v === 'string';
+/**
+ * How a source shows a number: the CLI config speaks milliseconds and bytes, VS Code settings
+ * seconds and MiB. `factor` base units make one shown unit.
+ */
+export interface Unit {
+  factor: number;
+  name: string;
+}
 
-/** The rule for each ProxyConfig field, with the words an error message uses for it. */
-const RULES: { [K in keyof ProxyConfig]: [Check, string] } = {
-  host: [(v) => typeof v === 'string' && v.length > 0, 'a host name or IP address'],
-  port: [isInt(0, 65535), 'an integer from 0 (any free port) to 65535'],
-  strategy: [(v) => STRATEGIES.includes(v as StrategyName), `one of ${STRATEGIES.join(', ')}`],
-  cooldownStepsMs: [
-    (v) => Array.isArray(v) && v.length > 0 && v.every(isInt(0, 86_400_000)),
-    'a non-empty list of milliseconds',
-  ],
-  maxCooldownMs: [isInt(1000, 7 * 86_400_000), 'milliseconds, at least 1000'],
-  degradedAfter: [isInt(1, 1000), 'an integer from 1 to 1000'],
-  connectTimeoutMs: [isInt(100, 600_000), 'milliseconds from 100 to 600000'],
-  headersTimeoutMs: [isInt(100, 3_600_000), 'milliseconds from 100 to 3600000'],
-  idleTimeoutMs: [isInt(100, 3_600_000), 'milliseconds from 100 to 3600000'],
-  bodyTimeoutMs: [isInt(100, 3_600_000), 'milliseconds from 100 to 3600000'],
-  maxAttempts: [isInt(0, 100_000), 'an integer, 0 meaning every candidate key'],
-  maxWaitMs: [isInt(0, 600_000), 'milliseconds from 0 to 600000'],
-  maxBodyBytes: [isInt(1024, 1024 * 1024 * 1024), 'bytes from 1024 to 1 GiB'],
-  passthrough: [isBool, 'true or false'],
-  allowedOrigins: [(v) => Array.isArray(v) && v.every(isString), 'a list of origins like "https://example.com"'],
-  discardOnQuota: [isBool, 'true or false'],
-  requestLogDir: [isString, 'a directory path, or "" for off'],
-  dailyResetHour: [isInt(-1, 23), 'an hour from 0 to 23, or -1 for never'],
-  shutdownGraceMs: [isInt(0, 60_000), 'milliseconds from 0 to 60000'],
+interface Rule {
+  test(v: unknown): boolean;
+  /** What the value must be, in the source's unit. */
+  words(unit?: Unit): string;
+}
+
+const MS: Unit = { factor: 1, name: 'milliseconds' };
+const show = (n: number, u: Unit): string => String(Math.round((n / u.factor) * 1000) / 1000);
+const int = (min: number, max: number, base?: Unit, extra = ''): Rule => ({
+  test: (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
+  words: (u = base ?? { factor: 1, name: '' }) =>
+    `${u.name ? `${u.name} ` : 'an integer '}from ${show(min, u)} to ${show(max, u)}${extra}`.trim(),
+});
+const bool: Rule = { test: (v) => typeof v === 'boolean', words: () => 'true or false' };
+
+/** The rule for each ProxyConfig field. */
+const RULES: { [K in keyof ProxyConfig]: Rule } = {
+  host: { test: (v) => typeof v === 'string' && v.trim().length > 0, words: () => 'a host name or IP address' },
+  port: int(0, 65535, undefined, ' (0 picks a free port)'),
+  strategy: { test: (v) => STRATEGIES.includes(v as StrategyName), words: () => `one of ${STRATEGIES.join(', ')}` },
+  cooldownStepsMs: {
+    test: (v) => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= 0 && x <= 86_400_000),
+    words: (u = MS) => `a non-empty list of ${u.name}, each from 0 to ${show(86_400_000, u)}`,
+  },
+  // Under a second, a rate-limited key would be tried again almost at once.
+  maxCooldownMs: int(1000, 7 * 86_400_000, MS),
+  degradedAfter: int(1, 1000),
+  connectTimeoutMs: int(100, 600_000, MS),
+  headersTimeoutMs: int(100, 3_600_000, MS),
+  idleTimeoutMs: int(100, 3_600_000, MS),
+  bodyTimeoutMs: int(100, 3_600_000, MS),
+  clientHeadersTimeoutMs: int(100, 600_000, MS),
+  ipv4Only: bool,
+  maxAttempts: int(0, 100_000, undefined, ' (0 = every candidate key)'),
+  maxWaitMs: int(0, 600_000, MS, ' (0 = answer 429 at once)'),
+  maxBodyBytes: int(1024, 1024 * 1024 * 1024, { factor: 1, name: 'bytes' }),
+  passthrough: bool,
+  allowedOrigins: {
+    test: (v) => Array.isArray(v) && v.every((o) => typeof o === 'string' && /^https?:\/\/[^/\s]+\/?$/i.test(o)),
+    words: () => 'a list of origins like "http://localhost:3000"',
+  },
+  discardOnQuota: bool,
+  requestLogDir: { test: (v) => typeof v === 'string', words: () => 'a directory path, or "" for off' },
+  dailyResetHour: int(-1, 23, undefined, ' (-1 = never)'),
+  shutdownGraceMs: int(0, 600_000, MS),
 };
+
+/** The names of every setting, as the CLI's config file spells them. */
+export const SETTING_NAMES = Object.keys(RULES) as Array<keyof ProxyConfig>;
+
+/** Fresh defaults (the arrays copied, so no caller can change the shared ones). */
+export function defaultConfig(): ProxyConfig {
+  return { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], allowedOrigins: [] };
+}
+
+/**
+ * What is wrong with one setting's value, or undefined when it is fine. `label` names it as the
+ * source spells it (`proxy.maxWaitMs`, `keyRelay.retry.maxWaitSeconds`), `unit` how its numbers
+ * read there. The one validator the CLI and the editor share.
+ */
+export function settingProblem(
+  field: keyof ProxyConfig,
+  value: unknown,
+  label: string,
+  unit?: Unit,
+): string | undefined {
+  const rule = RULES[field];
+  return rule.test(value) ? undefined : `"${label}" must be ${rule.words(unit)} (got ${describe(value, unit)}).`;
+}
 
 /**
  * Merges settings over the defaults, rejecting unknown or ill-typed fields with a message that
- * names the field, what it must be, and where it came from.
+ * names the field, what it must be, and where it came from (the CLI's config file).
  */
 export function normalizeConfig(input: unknown, source = 'config'): ProxyConfig {
-  if (input === undefined || input === null)
-    return { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], allowedOrigins: [] };
+  if (input === undefined || input === null) return defaultConfig();
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new ProxyError('invalid_config', 400, `${source}: "proxy" must be an object of settings.`);
   }
-  const out: ProxyConfig = {
-    ...DEFAULT_CONFIG,
-    cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs],
-    allowedOrigins: [],
-  };
+  const out = defaultConfig();
   for (const [name, value] of Object.entries(input)) {
     if (value === undefined) continue;
-    const rule = RULES[name as keyof ProxyConfig];
-    if (!rule) {
-      throw new ProxyError(
-        'invalid_config',
-        400,
-        `${source}: unknown setting "${name}". Known settings: ${Object.keys(RULES).join(', ')}.`,
-      );
-    }
-    if (!rule[0](value)) {
-      throw new ProxyError(
-        'invalid_config',
-        400,
-        `${source}: "${name}" must be ${rule[1]} (got ${JSON.stringify(value)}).`,
-      );
-    }
+    if (!(name in RULES))
+      throw new ProxyError('invalid_config', 400, `${source}: ${unknownField(name, SETTING_NAMES)}.`);
+    const problem = settingProblem(name as keyof ProxyConfig, value, name);
+    if (problem) throw new ProxyError('invalid_config', 400, `${source}: ${problem}`);
     (out as unknown as Record<string, unknown>)[name] = value;
   }
   return out;
@@ -75,5 +105,21 @@ export function normalizeConfig(input: unknown, source = 'config'): ProxyConfig 
 
 /** Whether moving from `a` to `b` needs the server to listen again. */
 export function needsRestart(a: ProxyConfig, b: ProxyConfig): boolean {
-  return a.port !== b.port || a.host !== b.host;
+  return (
+    a.port !== b.port ||
+    a.host !== b.host ||
+    a.ipv4Only !== b.ipv4Only ||
+    a.clientHeadersTimeoutMs !== b.clientHeadersTimeoutMs
+  );
+}
+
+/**
+ * A rejected value in words, without echoing text: a string in a config file may be a key or the
+ * token pasted into the wrong field. Numbers and booleans are shown; everything else by kind.
+ */
+function describe(value: unknown, unit?: Unit): string {
+  if (typeof value === 'number') return unit ? show(value, unit) : String(value);
+  if (typeof value === 'boolean' || value === null) return String(value);
+  if (typeof value === 'string') return `a string of ${value.length} characters`;
+  return Array.isArray(value) ? 'a list' : `a${typeof value === 'object' ? 'n object' : ` ${typeof value}`}`;
 }

@@ -61,13 +61,14 @@ suite('normalizeConfig', () => {
     assert.deepEqual(DEFAULT_CONFIG.allowedOrigins, []);
   });
 
-  test('an unknown setting is rejected by name, listing the known ones', () => {
-    invalid({ prot: 8787 }, /unknown setting "prot"/, /port/, /strategy/);
+  test('an unknown setting is rejected by name, with the nearest known one or the list', () => {
+    invalid({ prot: 8787 }, /unknown field "prot" \(did you mean "port"\?\)/);
+    invalid({ zzzzzzzz: 1 }, /unknown field "zzzzzzzz"; known fields: host, port, strategy/);
   });
 
   test('ill-typed or out-of-range values are rejected naming the field and the rule', () => {
-    invalid({ port: 70000 }, /"port"/, /0 \(any free port\) to 65535/, /70000/);
-    invalid({ port: '8787' }, /"port"/, /"8787"/);
+    invalid({ port: 70000 }, /"port"/, /from 0 to 65535 \(0 picks a free port\)/, /70000/);
+    invalid({ port: '8787' }, /"port"/, /got a string of 4 characters/);
     invalid({ port: 80.5 }, /"port"/);
     invalid({ strategy: 'fastest' }, /"strategy"/, /round-robin/, /cache-affinity/);
     invalid({ cooldownStepsMs: [] }, /"cooldownStepsMs"/);
