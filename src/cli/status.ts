@@ -28,6 +28,7 @@ interface StatusKey {
 interface StatusDoc {
   version: string;
   endpoint?: string;
+  requestsToday?: number;
   strategy: string;
   at: number;
   providers: Array<{ id: string; name: string; keys: number; usable: number }>;
@@ -96,8 +97,11 @@ function get(
 
 /** One line per key under its provider, columns aligned; states say how long a cooldown has left. */
 function render(doc: StatusDoc): string[] {
-  const usable = doc.keys.filter((k) => k.state === 'active').length;
-  const today = doc.keys.reduce((n, k) => n + (k.requestsToday ?? 0), 0);
+  const fully = (k: StatusKey): boolean =>
+    k.state === 'active' && !Object.values(k.modelCooldowns ?? {}).some((until) => until > doc.at);
+  const usable = doc.keys.filter(fully).length;
+  // Client requests (the proxy's own total); older proxies only had the per-key counts.
+  const today = doc.requestsToday ?? doc.keys.reduce((n, k) => n + (k.requestsToday ?? 0), 0);
   const lines = [
     `KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`,
   ];

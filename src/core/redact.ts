@@ -43,6 +43,9 @@ export class SecretRedactor {
   /** Secrets with characters outside KEY_CHARS: always checked by indexOf. */
   private readonly odd = new Set<string>();
   private minLen = Infinity;
+  /** Uses in flight of secrets registered by `hold`, and which of them `hold` added. */
+  private readonly holds = new Map<string, number>();
+  private readonly temporary = new Set<string>();
 
   /**
    * Registers a secret and what replaces it: a pool key passes its `masked` form, so outputs show
@@ -61,6 +64,32 @@ export class SecretRedactor {
     if (list) list.push(secret);
     else this.byTail.set(tail, [secret]);
     if (secret.length < this.minLen) this.minLen = secret.length;
+  }
+
+  /**
+   * Registers a secret for one use (a client's own key in fallback mode) and returns its release.
+   * Overlapping uses keep it registered until the last one ends, and a secret registered for good
+   * (a pool key, the token) stays registered after every release.
+   */
+  hold(secret: string): () => void {
+    const n = this.holds.get(secret) ?? 0;
+    if (n === 0 && !this.masked.has(secret)) {
+      this.add(secret);
+      this.temporary.add(secret);
+    }
+    this.holds.set(secret, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.holds.get(secret) ?? 1) - 1;
+      if (left > 0) {
+        this.holds.set(secret, left);
+        return;
+      }
+      this.holds.delete(secret);
+      if (this.temporary.delete(secret)) this.delete(secret);
+    };
   }
 
   /** Forgets a secret (the key was removed). */

@@ -82,7 +82,10 @@ suite('key rotation and failover', () => {
     const failedFirst = h.fake.countsByKey()[ANTHROPIC_KEYS[0]];
     assert.ok(failedFirst >= 1);
     assert.equal(h.fake.requests.length, 3 + failedFirst);
-    assert.equal(h.stats.snapshot().total.failures.server, failedFirst);
+    // Attempts are counted on the key, client requests in the totals (three, all answered).
+    assert.equal(h.stats.snapshot().byKey['anthropic-1'].failures.server, failedFirst);
+    const total = h.stats.snapshot().total;
+    assert.deepEqual([total.requests, total.successes, total.failures], [3, 3, {}]);
   });
 
   test("a 400 is the client's fault: passed through untouched, exactly one upstream call, no penalty", async () => {

@@ -42,6 +42,8 @@ export interface KeyCounters {
   model: string | undefined;
   modelCounters: LiveCounters | undefined;
   moreModels: Map<string, LiveCounters> | undefined;
+  /** Stats' revision at this key's last count (a following window asks what changed). */
+  rev: number;
 }
 
 const LAST_USED_BASE = Date.UTC(2025, 0, 1);
@@ -77,7 +79,7 @@ export function emptyCounters(): LiveCounters {
 }
 
 export function newKeyCounters(): KeyCounters {
-  return { all: emptyCounters(), today: 0, model: undefined, modelCounters: undefined, moreModels: undefined };
+  return { all: emptyCounters(), today: 0, model: undefined, modelCounters: undefined, moreModels: undefined, rev: 0 };
 }
 
 /** A snapshot copy, with "last used" back in milliseconds. */

@@ -70,6 +70,8 @@ export class Stats implements Disposable {
   private nextRollAt = Infinity;
   private resetHour: number;
   private timer: NodeJS.Timeout | undefined;
+  private rev = 0;
+  private wholeRev = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -80,8 +82,26 @@ export class Stats implements Disposable {
     this.startDay(this.since);
   }
 
-  /** Counts one request. O(1). */
-  record(r: RequestRecord): void {
+  /**
+   * Counts one upstream attempt with a key: the key's and key × model's counters, over which its
+   * success rate, tokens and latency are reckoned. O(1).
+   */
+  recordAttempt(r: RequestRecord): void {
+    if (r.keyId === undefined) return;
+    const now = this.clock.now();
+    const failure = classOf(r);
+    const k = this.keyCounters(r.keyId);
+    add(k.all, r, failure, now);
+    if (r.model) add(this.modelBucket(k, r.model), r, failure, now);
+    k.rev = ++this.rev;
+    this.changed();
+  }
+
+  /**
+   * Counts one client request, however many attempts it took: the totals, its endpoint, "today",
+   * and the key that answered it (`keyId`, absent when none did). O(1).
+   */
+  recordRequest(r: RequestRecord): void {
     const now = this.clock.now();
     this.roll(now);
     const failure = classOf(r);
@@ -91,11 +111,46 @@ export class Stats implements Disposable {
     this.todayTotal++;
     if (r.keyId !== undefined) {
       const k = this.keyCounters(r.keyId);
-      add(k.all, r, failure, now);
       k.today++;
-      if (r.model) add(this.modelBucket(k, r.model), r, failure, now);
+      k.rev = ++this.rev;
     }
     this.changed();
+  }
+
+  /** A request answered by its first attempt: `recordAttempt` and `recordRequest` in one. */
+  record(r: RequestRecord): void {
+    this.recordAttempt(r);
+    this.recordRequest(r);
+  }
+
+  /** A counter bumped by every count (see `keysChangedSince`). */
+  get revision(): number {
+    return this.rev;
+  }
+
+  /**
+   * Ids of the keys counted after revision `since` (one pass over the keys, no copies), or
+   * `whole` when every count changed since then (reset, a new day, counters loaded).
+   */
+  changedSince(since: number): { revision: number; whole: boolean; ids: string[] } {
+    const whole = since < this.wholeRev || since > this.rev;
+    const ids: string[] = [];
+    for (const [id, k] of this.byKey) if (whole || k.rev > since) ids.push(id);
+    return { revision: this.rev, whole, ids };
+  }
+
+  /** One key's attempt counters and requests today, read in place (copied fields only). */
+  keySummary(id: string): {
+    today: number;
+    attempts: number;
+    successes: number;
+    inputTokens: number;
+    outputTokens: number;
+  } {
+    const k = this.byKey.get(id);
+    if (!k) return { today: 0, attempts: 0, successes: 0, inputTokens: 0, outputTokens: 0 };
+    const { requests, successes, inputTokens, outputTokens } = k.all;
+    return { today: k.today, attempts: requests, successes, inputTokens, outputTokens };
   }
 
   /** A copy of one key's counters. */
@@ -287,6 +342,7 @@ export class Stats implements Disposable {
   }
 
   private startDay(now: number): void {
+    this.wholeRev = ++this.rev;
     this.day = this.dayOf(now);
     for (const k of this.byKey.values()) k.today = 0;
     this.todayTotal = 0;

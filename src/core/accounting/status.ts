@@ -52,7 +52,8 @@ export function buildStatus(opts: {
         shape: p.shape,
         baseUrl: p.baseUrl,
         keys: mine.length,
-        usable: mine.filter((k) => k.state === 'active').length,
+        // Usable = serves every model now: a key cooling for one model is not (DESIGN §3).
+        usable: mine.filter((k) => k.state === 'active' && Object.keys(k.modelCooldowns).length === 0).length,
       };
     });
   return {
@@ -64,6 +65,8 @@ export function buildStatus(opts: {
     at: snap.at,
     providers,
     keys,
+    /** Client requests today, however many attempts each took (per key: the ones it answered). */
+    requestsToday: opts.stats.requestsToday(),
     totals: stats.total,
     endpoints: stats.byEndpoint,
     since: stats.since,

@@ -1,11 +1,12 @@
 import { ProxyError } from '../errors';
+import type { FailureClass } from '../types';
 import type { PickResult } from '../pool/keyPool';
 import type { AttemptResult } from './attempt';
 import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
 import { errorFacts } from './classify';
 import { forwardableRequestHeaders } from './headers';
 import { passthrough } from './passthrough';
-import { sendError, sendRejected } from './replies';
+import { redactedError, sendError, sendRejected } from './replies';
 import type { ForwardDeps, ProxiedRequest, RequestContext, Trace } from './requestContext';
 import { resolveRoute } from './router';
 import { finishWith, isProviderSide, tryKey } from './tryKey';
@@ -22,42 +23,74 @@ export async function forwardRequest(deps: ForwardDeps, p: ProxiedRequest): Prom
     const ctx = await prepare(deps, p, trace);
     status = deps.pool.hasKeys(ctx.provider.id) ? await rotate(ctx) : await passthrough(ctx);
   } catch (err) {
-    const e =
-      err instanceof ProxyError
-        ? err
-        : new ProxyError('upstream_error', 502, `KeyRelay failed to forward the request: ${(err as Error).message}`, {
-            cause: err,
-          });
+    const e = redactedError(deps.redactor, err);
     status = e.status;
     sendError(p.res, p.shape, e);
   }
+  try {
+    record(deps, p, trace, status);
+  } finally {
+    trace.release?.();
+  }
+}
+
+/**
+ * Counts the client request once, however many attempts it took, then writes the trace log line
+ * and the optional request log, both without key text or query strings.
+ */
+function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: number): void {
+  const gone = p.res.destroyed && !p.res.writableFinished;
+  const upstream = trace.answeredBy !== undefined || trace.viaClientKey === true;
+  // Errors KeyRelay answered itself (no key could take it) are its own class, not the provider's;
+  // an upstream answer keeps its attempt's class (a stream cut after its first byte included).
+  const failure: FailureClass | undefined = gone
+    ? 'aborted'
+    : upstream
+      ? trace.lastFailure
+      : status >= 400
+        ? 'local'
+        : undefined;
+  const ok = failure === undefined && status > 0 && status < 400;
+  deps.stats.recordRequest({
+    keyId: trace.answeredBy?.id,
+    providerId: trace.provider?.id ?? '',
+    model: trace.model,
+    endpoint: p.rest,
+    ok,
+    failure,
+    status,
+    latencyMs: deps.clock.now() - p.t0,
+    ttfbMs: trace.ttfbMs,
+    inputTokens: upstream ? trace.usage?.inputTokens : undefined,
+    outputTokens: upstream ? trace.usage?.outputTokens : undefined,
+  });
   const { logger } = deps;
+  const path = deps.redactor.redact(p.req.url?.split('?', 1)[0] ?? '');
   if (logger.logLevel === undefined || logger.logLevel <= 1) {
     const ms = deps.clock.now() - p.t0;
     logger.trace(
-      `${p.req.method} ${p.req.url} model=${trace.model ?? '-'} key=${trace.key?.masked ?? '-'} attempts=${trace.attempts} status=${status} ms=${ms} ttfb=${trace.ttfbMs ?? '-'}`,
+      `${p.req.method} ${path} model=${trace.model ?? '-'} key=${trace.key?.masked ?? '-'} attempts=${trace.attempts} status=${status} ms=${ms} ttfb=${trace.ttfbMs ?? '-'}`,
     );
   }
   const log = deps.requestLog();
-  if (log) {
-    const now = deps.clock.now();
-    log.write(
-      {
-        method: p.req.method ?? '',
-        path: p.req.url ?? '',
-        headers: p.req.headers,
-        body: trace.body ?? Buffer.alloc(0),
-        provider: trace.provider?.id,
-        model: trace.model,
-        key: trace.key?.masked,
-        attempts: trace.attempts,
-        status,
-        ms: now - p.t0,
-        ttfbMs: trace.ttfbMs,
-      },
-      now,
-    );
-  }
+  if (!log) return;
+  const now = deps.clock.now();
+  log.write(
+    {
+      method: p.req.method ?? '',
+      path,
+      headers: p.req.headers,
+      body: trace.body ?? Buffer.alloc(0),
+      provider: trace.provider?.id,
+      model: trace.model,
+      key: trace.key?.masked,
+      attempts: trace.attempts,
+      status,
+      ms: now - p.t0,
+      ttfbMs: trace.ttfbMs,
+    },
+    now,
+  );
 }
 
 /** Reads the body and routes it: which provider, which model, which headers go upstream. */
@@ -111,13 +144,17 @@ async function rotate(ctx: RequestContext): Promise<number> {
     trace.attempts++;
     const { result: r, outcome, ttfbMs } = await tryKey(ctx, key);
     trace.ttfbMs = ttfbMs;
-    if (r.kind === 'sent') return r.status;
+    if (r.kind === 'sent') {
+      trace.answeredBy = key;
+      return r.status;
+    }
     last = r;
     if (p.res.destroyed) return 499;
     if (r.kind === 'failed') {
       // Every key of a provider shares its host: if it cannot be reached, another key will not help.
       if (classifyNetworkError(r.error, ctx.provider.name).isConnect && !key.baseUrl) return finishWith(ctx, r);
     } else if (outcome === undefined) {
+      trace.answeredBy = key;
       return sendRejected(p.res, deps.redactor, r); // the request's own fault (400/404/413/422): never retried
     }
     if (tried.size >= maxAttempts || deps.clock.now() >= deadline) return finishWith(ctx, r);

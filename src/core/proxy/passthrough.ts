@@ -27,19 +27,19 @@ export async function passthrough(ctx: RequestContext): Promise<number> {
   const target = deps.upstream.target(provider.baseUrl);
   const headers = ctx.headers.concat(authHeaderName(provider.auth), authHeaderValue(provider.auth, p.credential));
   const handler = new Attempt(p.res, deps.clock.now);
-  deps.redactor.add(p.credential);
-  try {
-    const r = await dispatchAttempt(ctx, handler, {
-      origin: target.origin,
-      path: target.basePath + p.rest + p.query,
-      method: p.req.method ?? 'GET',
-      headers,
-      body: ctx.body.length > 0 ? ctx.body : null,
-      headersTimeout: cfg.headersTimeoutMs,
-      bodyTimeout: cfg.idleTimeoutMs,
-    });
-    return r.kind === 'sent' ? r.status : finishWith(ctx, r);
-  } finally {
-    deps.redactor.delete(p.credential);
-  }
+  // Masked in every output until the request's log lines are written (forwardRequest releases it).
+  ctx.trace.release = deps.redactor.hold(p.credential);
+  const r = await dispatchAttempt(ctx, handler, {
+    origin: target.origin,
+    path: target.basePath + p.rest + p.query,
+    method: p.req.method ?? 'GET',
+    headers,
+    body: ctx.body.length > 0 ? ctx.body : null,
+    headersTimeout: cfg.headersTimeoutMs,
+    bodyTimeout: cfg.idleTimeoutMs,
+  });
+  ctx.trace.viaClientKey = true;
+  if (r.kind === 'sent' && !r.complete) ctx.trace.lastFailure = p.res.destroyed ? 'aborted' : 'network';
+  ctx.trace.usage = { inputTokens: handler.usage.inputTokens, outputTokens: handler.usage.outputTokens };
+  return r.kind === 'sent' ? r.status : finishWith(ctx, r);
 }

@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessGuard } from './access';
 import { ProxyError } from '../errors';
 import { Emitter } from '../events';
 import type { Disposable, Event } from '../events';
 import { forwardRequest } from './forward';
-import { sendError } from './replies';
+import { redactedError, sendError } from './replies';
 import type { ForwardDeps } from './requestContext';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import { SecretRedactor } from '../redact';
+import { Listeners } from './listeners';
 import { OwnEndpoints } from './ownEndpoints';
 import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarget';
 import type { Stats } from '../accounting/stats';
@@ -48,7 +47,7 @@ export class ProxyServer implements Disposable {
   private readonly _onDidChangeState = new Emitter<ProxyState>();
   readonly onDidChangeState: Event<ProxyState> = this._onDidChangeState.event;
   readonly instanceId: string;
-  private server: Server | undefined;
+  private readonly listeners: Listeners;
   private guard: AccessGuard | undefined;
   private _state: ProxyState = { running: false };
   private config: ProxyConfig;
@@ -97,6 +96,7 @@ export class ProxyServer implements Disposable {
       config: () => this.config,
       dispatcher: () => this.upstream.dispatcher,
     });
+    this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
     this.openRequestLog();
   }
 
@@ -115,40 +115,32 @@ export class ProxyServer implements Disposable {
     return `http://${host.includes(':') ? `[${host}]` : host}:${this._state.port}`;
   }
 
-  /** Listens; rejects with `code === 'EADDRINUSE'` when the port is taken (another window?). */
-  start(): Promise<number> {
-    if (this.server) return Promise.resolve(this._state.port ?? 0);
-    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) =>
-      this.onRequest(req, res),
-    );
-    this.server = server;
-    return new Promise<number>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        this.server = undefined;
-        this.setState({
-          running: false,
-          error: err.code === 'EADDRINUSE' ? `port ${this.config.port} is in use` : err.message,
-        });
-        reject(err);
-      };
-      server.once('error', onError);
-      server.listen(this.config.port, this.config.host, () => {
-        server.off('error', onError);
-        server.on('error', (err) => this.deps.logger.error(err));
-        const port = (server.address() as AddressInfo).port;
-        this.guard = new AccessGuard({
-          port,
-          bindHost: this.config.host,
-          allowedOrigins: this.config.allowedOrigins,
-          token: this.token,
-        });
-        this.setState({ running: true, port });
-        this.deps.logger.info(`KeyRelay listening on ${this.endpoint}`);
-        resolve(port);
-        // Off the activation path, before the first request needs it.
-        setImmediate(() => this.upstream.warm());
+  /**
+   * Listens (on 127.0.0.1 and [::1] by default, see Listeners); rejects with `code` EADDRINUSE
+   * when the port is taken (another window?) or IPV6_SQUATTED when someone else holds [::1].
+   */
+  async start(): Promise<number> {
+    if (this.listeners.listening) return this._state.port ?? 0;
+    const c = this.config;
+    let port: number;
+    try {
+      port = await this.listeners.listen({
+        host: c.host,
+        port: c.port,
+        ipv4Only: c.ipv4Only,
+        headersTimeoutMs: c.clientHeadersTimeoutMs,
       });
-    });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.setState({ running: false, error: e.code === 'EADDRINUSE' ? `port ${c.port} is in use` : e.message });
+      throw err;
+    }
+    this.guard = this.newGuard(port, c);
+    this.setState({ running: true, port });
+    this.deps.logger.info(`KeyRelay listening on ${this.endpoint}`);
+    // Off the activation path, before the first request needs it.
+    setImmediate(() => this.upstream.warm());
+    return port;
   }
 
   /**
@@ -156,16 +148,9 @@ export class ProxyServer implements Disposable {
    * (a cut stream ends without its terminator, so the client's SDK reports an error).
    */
   async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    if (this.inFlight.size > 0) {
-      await Promise.race([closed, new Promise<void>((r) => setTimeout(r, graceMs).unref())]);
-    }
-    server.closeAllConnections();
-    await closed;
+    if (!this.listeners.listening) return;
+    this.guard = undefined;
+    await this.listeners.close(graceMs, () => this.inFlight.size > 0);
     this.setState({ running: false });
     this.deps.logger.info('KeyRelay stopped');
   }
@@ -176,14 +161,7 @@ export class ProxyServer implements Disposable {
     this.config = config;
     if (config.connectTimeoutMs !== old.connectTimeoutMs) this.upstream.reconfigure(config.connectTimeoutMs);
     if (config.requestLogDir !== old.requestLogDir) this.openRequestLog();
-    if (this.guard && this._state.port !== undefined) {
-      this.guard = new AccessGuard({
-        port: this._state.port,
-        bindHost: config.host,
-        allowedOrigins: config.allowedOrigins,
-        token: this.token,
-      });
-    }
+    if (this.guard && this._state.port !== undefined) this.guard = this.newGuard(this._state.port, config);
   }
 
   setAccessToken(token: string): void {
@@ -195,16 +173,16 @@ export class ProxyServer implements Disposable {
 
   /** Frees the port synchronously (STYLE §3). */
   dispose(): void {
-    const server = this.server;
-    this.server = undefined;
-    if (server) {
-      server.close();
-      server.closeAllConnections();
-    }
+    this.guard = undefined;
+    this.listeners.closeNow();
     this.upstream.destroy();
     this.requestLog?.dispose();
     for (const s of this.subscriptions) s.dispose();
     this._onDidChangeState.dispose();
+  }
+
+  private newGuard(port: number, c: ProxyConfig): AccessGuard {
+    return new AccessGuard({ port, bindHost: c.host, allowedOrigins: c.allowedOrigins, token: this.token });
   }
 
   private openRequestLog(): void {
@@ -238,11 +216,10 @@ export class ProxyServer implements Disposable {
     const target = splitTarget(url);
     const shape = shapeOf(target, req.headers);
     try {
-      checkTarget(url);
+      checkTarget(url, target);
       const guard = this.guard;
-      if (!guard || !this.server)
-        throw new ProxyError('shutting_down', 503, 'KeyRelay is shutting down. Retry in a moment.');
-      guard.checkOrigin(req.headers);
+      if (!guard) throw new ProxyError('shutting_down', 503, 'KeyRelay is shutting down. Retry in a moment.');
+      guard.checkOrigin(req);
       if (target.path.startsWith('/keyrelay/')) {
         const answered = this.own.handle(req, res, target.path, guard);
         if (answered) answered.catch((err: unknown) => this.fail(req, res, 'openai', err));
@@ -272,14 +249,11 @@ export class ProxyServer implements Disposable {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, shape: ApiShape, err: unknown): void {
-    const e =
-      err instanceof ProxyError
-        ? err
-        : new ProxyError('upstream_error', 500, `KeyRelay failed: ${this.redactor.redact((err as Error).message)}`, {
-            cause: err,
-          });
+    const e = redactedError(this.redactor, err, 'answer');
     if (!(err instanceof ProxyError)) this.deps.logger.error(e);
-    this.deps.logger.debug(`${req.method} ${this.redactor.redact(req.url ?? '')} → ${e.status} ${e.code}`);
+    this.deps.logger.debug(
+      `${req.method} ${this.redactor.redact((req.url ?? '').split('?', 1)[0])} → ${e.status} ${e.code}`,
+    );
     sendError(res, shape, e);
     // A body we refused to read must not be parsed as the next request on this connection.
     if (e.status === 413 || e.status === 408) res.once('finish', () => req.socket.destroySoon());

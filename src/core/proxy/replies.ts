@@ -42,3 +42,13 @@ export function sendRejected(res: ServerResponse, redactor: SecretRedactor, r: A
   res.writeHead(r.status, headers).end(body);
   return r.status;
 }
+
+/** The error to answer with, any key text in its message masked (undici's messages included). */
+export function redactedError(redactor: SecretRedactor, err: unknown, doing = 'forward the request'): ProxyError {
+  if (!(err instanceof ProxyError)) {
+    const message = `KeyRelay failed to ${doing}: ${(err as Error).message}`;
+    return new ProxyError('upstream_error', 502, redactor.redact(message), { cause: err });
+  }
+  const message = redactor.redact(err.message);
+  return message === err.message ? err : new ProxyError(err.code, err.status, message, err.extra);
+}

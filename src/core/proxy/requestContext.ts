@@ -4,7 +4,7 @@ import type { RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
-import type { ApiShape, Clock, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../types';
+import type { ApiShape, Clock, FailureClass, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../types';
 import type { Upstream } from './upstream';
 
 /** Everything the forwarder needs, injected by the server. */
@@ -44,9 +44,20 @@ export interface Trace {
   body?: Buffer;
   provider?: ProviderSpec;
   model?: string;
+  /** The key of the latest attempt. */
   key?: PoolKey;
+  /** The key whose upstream answer the client got (none when KeyRelay answered itself). */
+  answeredBy?: PoolKey;
+  /** How the latest attempt failed (a stream cut after its first byte included), if it did. */
+  lastFailure?: FailureClass;
+  /** Fallback mode: the client's own key answered. */
+  viaClientKey?: boolean;
+  /** Tokens of the latest attempt (the one that answered, when one did). */
+  usage?: { inputTokens?: number; outputTokens?: number };
   attempts: number;
   ttfbMs?: number;
+  /** Ends a temporary redaction (a client's own key) once the request's outputs are written. */
+  release?: () => void;
 }
 
 /** One routed request on its way through the pool: what every attempt with a key shares. */

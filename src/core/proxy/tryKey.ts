@@ -101,7 +101,13 @@ function settle(ctx: RequestContext, key: PoolKey, r: AttemptResult, h: Attempt)
   if (outcome?.kind === 'success') outcome = { kind: 'success', ttfbMs: h.ttfbMs };
   else if (outcome) outcome = { ...outcome, reason: deps.redactor.redact(outcome.reason) };
   if (outcome) deps.pool.report(key.id, ctx.model, outcome);
-  deps.stats.record({
+  // count_tokens answers with the size of a prompt nobody sent: it is not usage.
+  const counts = !p.rest.endsWith('/count_tokens');
+  const inputTokens = counts ? h.usage.inputTokens : undefined;
+  const outputTokens = counts ? h.usage.outputTokens : undefined;
+  ctx.trace.usage = { inputTokens, outputTokens };
+  ctx.trace.lastFailure = judged.failure;
+  deps.stats.recordAttempt({
     keyId: key.id,
     providerId: ctx.provider.id,
     model: ctx.model,
@@ -111,8 +117,8 @@ function settle(ctx: RequestContext, key: PoolKey, r: AttemptResult, h: Attempt)
     status: judged.status,
     latencyMs: now - p.t0,
     ttfbMs: h.ttfbMs || undefined,
-    inputTokens: h.usage.inputTokens,
-    outputTokens: h.usage.outputTokens,
+    inputTokens,
+    outputTokens,
   });
   return outcome;
 }
@@ -142,5 +148,6 @@ export function isProviderSide(r: AttemptResult): boolean {
 /** Ends a request whose attempts all failed with the last failure, as the client would see it. */
 export function finishWith(ctx: RequestContext, last: AttemptResult): number {
   if (last.kind === 'failed') throw classifyNetworkError(last.error, ctx.provider.name).error;
+  ctx.trace.answeredBy = ctx.trace.key;
   return sendRejected(ctx.p.res, ctx.deps.redactor, last);
 }
