@@ -4,7 +4,7 @@ import type { ClientWiring } from './clientWiring';
 import { Command } from './ids';
 import { keyCommands } from './keyCommands';
 import type { KeyCommandDeps } from './keyKit';
-import { getLocalJson } from '../core/windows/localHttp';
+import { askLeader } from '../core/windows/localHttp';
 import type { ProxyController } from '../core/windows/proxyController';
 import type { KeyVault } from '../core/keys/keyVault';
 
@@ -86,7 +86,7 @@ async function showStatus(d: CommandDeps, statusDocs: Map<string, string>): Prom
     note: 'The proxy is not running.',
     keys: d.hub.refresh().keys.map(({ history: _h, ...k }) => k),
   };
-  if (e && port) body = (await getLocalJson(port, '/keyrelay/status', d.vault.accessToken, 5_000)).body;
+  if (e && port) body = (await askLeader(port, d.vault.accessToken, '/keyrelay/status', { timeoutMs: 5_000 })).body;
   const name = `/KeyRelay status ${new Date().toLocaleTimeString()}.json`;
   statusDocs.set(name, JSON.stringify(body, null, 2));
   const doc = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: STATUS_SCHEME, path: name }));

@@ -38,6 +38,8 @@ export interface Entry {
   groups: EntryGroup[];
   /** Pick sequence number of the last time this key was chosen (tie-breaker for fairness). */
   lastPick: number;
+  /** The pool's revision when this key's health or record last changed (see changesSince). */
+  rev: number;
 }
 
 /**

@@ -73,6 +73,9 @@ export class KeyPool extends DisposableBase {
   private readonly pending = new Map<string, PersistedKeyHealth>();
   private listCache: PoolKey[] | undefined;
   private pickSeq = 0;
+  /** Change counters: `rev` for any change, `wholeRev` for the last change of the key set. */
+  private rev = 0;
+  private wholeRev = 0;
   /** `reordersOnUse(strategy)`, kept in step with setOptions. */
   private ordered: boolean;
 
@@ -87,7 +90,7 @@ export class KeyPool extends DisposableBase {
       reorder: (e) => this.reorder(e),
       emit: (e, t) => {
         if (t) this.transitioned.fire({ key: toRecord(e.key), transition: t });
-        this.changed.fire();
+        this.markChanged(e);
       },
     });
   }
@@ -100,7 +103,7 @@ export class KeyPool extends DisposableBase {
     this.entries.clear();
     for (const k of keys) this.insert(k, old.get(k.id));
     this.listCache = undefined;
-    this.changed.fire();
+    this.markChanged();
   }
 
   /** Adds a key or replaces its record (health kept). */
@@ -109,7 +112,7 @@ export class KeyPool extends DisposableBase {
     if (e) this.unindex(e);
     this.insert(key, e);
     this.listCache = undefined;
-    this.changed.fire();
+    this.markChanged(this.entries.get(key.id));
   }
 
   remove(id: string): boolean {
@@ -118,7 +121,7 @@ export class KeyPool extends DisposableBase {
     this.unindex(e);
     this.entries.delete(id);
     this.listCache = undefined;
-    this.changed.fire();
+    this.markChanged();
     return true;
   }
 
@@ -141,6 +144,26 @@ export class KeyPool extends DisposableBase {
   /** Whether some key of the provider lists `model` explicitly: a Map lookup, for the router's hot path. */
   listsModel(providerId: string, model: string): boolean {
     return this.providers.get(providerId)?.listed.has(model) ?? false;
+  }
+
+  /** A counter bumped by every change views show: a key's health, or the key set. */
+  get revision(): number {
+    return this.rev;
+  }
+
+  /**
+   * What changed after revision `since`: the keys whose health or record changed, or every key
+   * (`whole`) when the key set itself changed since then. Cost: one pass over the keys, no copies
+   * of the unchanged ones (a following window asks every second, DESIGN §7).
+   */
+  changesSince(since: number): { revision: number; whole: boolean; keys: KeyView[] } {
+    this.drain();
+    const whole = since < this.wholeRev || since > this.rev;
+    const keys: KeyView[] = [];
+    for (const e of this.entries.values()) {
+      if (whole || e.rev > since) keys.push({ ...toRecord(e.key), health: publicHealth(e.h) });
+    }
+    return { revision: this.rev, whole, keys };
   }
 
   /** Chooses a key for one attempt: O(1)/O(log n) amortised at 10,000 keys, no scan of all keys. */
@@ -226,7 +249,7 @@ export class KeyPool extends DisposableBase {
     // A discarded key stays discarded: a cheap test call says nothing about remaining credit.
     if (ok && e.h.state !== 'discarded') return this.machine.reactivate(e, `test passed: ${detail}`);
     if (!ok) e.h.lastError = scrubReason(detail, e.key);
-    this.changed.fire();
+    this.markChanged(e);
   }
 
   health(id: string): KeyHealth | undefined {
@@ -255,7 +278,7 @@ export class KeyPool extends DisposableBase {
   resetDaily(): void {
     for (const e of this.entries.values()) e.h.uses = 0;
     if (this.opts.strategy === 'least-used') this.dropGroups();
-    this.changed.fire();
+    this.markChanged();
   }
 
   snapshot(): PoolSnapshot {
@@ -280,7 +303,7 @@ export class KeyPool extends DisposableBase {
       else this.pending.set(id, p);
     }
     this.drain();
-    this.changed.fire();
+    this.markChanged();
   }
 
   override dispose(): void {
@@ -290,7 +313,7 @@ export class KeyPool extends DisposableBase {
 
   private insert(key: PoolKey, old: Entry | undefined): void {
     // Per-key objects are kept few and small: at 1,000 keys each byte is a kilobyte of heap.
-    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0 };
+    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0, rev: 0 };
     e.key = key;
     e.groups = [];
     this.entries.set(key.id, e);
@@ -340,6 +363,14 @@ export class KeyPool extends DisposableBase {
   /** Per-request numbers of `e` changed (uses, in-flight, latency, success rate, pick order). */
   private reorder(e: Entry): void {
     if (this.ordered) this.refreshGroups(e);
+  }
+
+  /** Records a change (of one key, or of everything) and tells the listeners. */
+  private markChanged(e?: Entry): void {
+    this.rev++;
+    if (e) e.rev = this.rev;
+    else this.wholeRev = this.rev;
+    this.changed.fire();
   }
 
   private drain(): number {

@@ -9,6 +9,9 @@ import type { SecretRedactor } from '../redact';
 import type { ProxyConfig } from '../types';
 import type { AccessGuard } from './access';
 import { runFanOut } from './fanOut';
+import { NonceBook } from './nonceBook';
+import { buildSync } from '../accounting/syncFeed';
+import { clientProof, leaderProof, NONCE_PATTERN, PROOF_SCHEME, proofsEqual } from '../proof';
 
 /** What KeyRelay's own endpoints read; the server passes itself through these getters. */
 export interface OwnEndpointDeps {
@@ -46,10 +49,13 @@ const json = (res: ServerResponse, status: number, body: unknown): void => {
  */
 export class OwnEndpoints {
   private readonly routes: Route[];
+  private readonly nonces = new NonceBook(Date.now);
 
   constructor(private readonly d: OwnEndpointDeps) {
     this.routes = [
       { method: 'GET', path: '/keyrelay/health', open: true, handle: (_q, res) => this.health(res) },
+      { method: 'GET', path: '/keyrelay/challenge', open: true, handle: (req, res) => this.challenge(req, res) },
+      { method: 'GET', path: '/keyrelay/sync', handle: (req, res) => this.sync(req, res) },
       { method: 'GET', path: '/keyrelay/status', handle: (_q, res) => this.status(res) },
       { method: 'POST', path: '/keyrelay/run', handle: (req, res) => this.run(req, res) },
       {
@@ -65,7 +71,7 @@ export class OwnEndpoints {
     for (const r of this.routes) {
       const match = typeof r.path === 'string' ? (r.path === path ? undefined : null) : r.path.exec(path);
       if (match === null || req.method !== r.method) continue;
-      if (!r.open && !guard.credential(req.headers).isToken) {
+      if (!r.open && !this.authorized(req, guard)) {
         throw new ProxyError(
           'unauthorized',
           401,
@@ -79,6 +85,48 @@ export class OwnEndpoints {
       404,
       `Unknown KeyRelay endpoint ${req.method} ${path}. Available: ${this.routes.map((r) => `${r.method} ${typeof r.path === 'string' ? r.path : '/keyrelay/keys/<id>/discard|restore'}`).join(', ')}.`,
     );
+  }
+
+  /**
+   * The token itself, or a proof of it (`Authorization: KeyRelay-HMAC <nonce>:<proof>` over a
+   * nonce this server issued with a challenge answer): windows and `keyrelay status` use the proof,
+   * so the token never goes to a program that merely answers on the port.
+   */
+  private authorized(req: IncomingMessage, guard: AccessGuard): boolean {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith(`${PROOF_SCHEME} `)) {
+      const [nonce, proof] = auth.slice(PROOF_SCHEME.length + 1).split(':');
+      return !!nonce && !!proof && this.nonces.consume(nonce) && proofsEqual(proof, clientProof(this.d.token(), nonce));
+    }
+    return guard.credential(req.headers).isToken;
+  }
+
+  /**
+   * No auth: proves this server knows the token (an HMAC of the caller's nonce) and issues a
+   * one-time nonce for the caller's own proof. Neither reveals the token.
+   */
+  private challenge(req: IncomingMessage, res: ServerResponse): void {
+    const nonce = new URL(req.url ?? '', 'http://x').searchParams.get('nonce') ?? '';
+    if (!NONCE_PATTERN.test(nonce)) {
+      throw new ProxyError('invalid_json', 400, 'Send ?nonce= with 32 to 128 lower-case hex characters.');
+    }
+    json(res, 200, {
+      keyrelay: true,
+      instanceId: this.d.instanceId,
+      proof: leaderProof(this.d.token(), nonce),
+      nonce: this.nonces.issue(),
+    });
+  }
+
+  /** What changed since the caller's cursor (`?pool=&stats=`): a following window's poll. */
+  private sync(req: IncomingMessage, res: ServerResponse): void {
+    const q = new URL(req.url ?? '', 'http://x').searchParams;
+    const at = (name: string): number => {
+      const n = Number(q.get(name) ?? 0);
+      return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+    };
+    const doc = buildSync(this.d.pool, this.d.stats, { pool: at('pool'), stats: at('stats') }, Date.now());
+    json(res, 200, this.d.redactor.redact(JSON.stringify({ instanceId: this.d.instanceId, ...doc })));
   }
 
   /** No auth: says only "this is KeyRelay" so another window can recognise the port's holder. */

@@ -48,8 +48,8 @@ export function buildViewModel(pool: KeyPool, stats: Stats, ctl: ControllerState
       outputTokens: c?.outputTokens ?? 0,
     };
   });
-  const requestsToday = Object.values(snap.today.byKey).reduce((a, b) => a + b, 0);
-  return { ...base, keys, requestsToday };
+  // Client requests, however many attempts each took (passthrough ones included).
+  return { ...base, keys, requestsToday: stats.requestsToday() };
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -81,16 +81,18 @@ function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday'> | 
       modelCooldowns: times(k.modelCooldowns),
       lastError: str(k.lastError),
       history: Array.isArray(k.history) ? (k.history as Transition[]) : [],
-      today: num(k.requestsToday ?? today[id]),
-      requests: num(s.requests),
-      successes: num(s.successes),
-      inputTokens: num(s.inputTokens),
-      outputTokens: num(s.outputTokens),
+      // A sync row (core/accounting/syncFeed.ts) carries its counts flat; a status document nests them.
+      today: num(k.today ?? k.requestsToday ?? today[id]),
+      requests: num(k.attempts ?? s.requests),
+      successes: num(k.successes ?? s.successes),
+      inputTokens: num(k.inputTokens ?? s.inputTokens),
+      outputTokens: num(k.outputTokens ?? s.outputTokens),
     };
   });
+  const total = (json as { requestsToday?: unknown }).requestsToday;
   return {
     keys,
-    requestsToday: Object.values(today).reduce((a, b) => a + num(b), 0) || keys.reduce((a, k) => a + k.today, 0),
+    requestsToday: typeof total === 'number' ? total : keys.reduce((a, k) => a + k.today, 0),
   };
 }
 

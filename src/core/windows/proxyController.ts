@@ -1,7 +1,9 @@
 import { DisposableBase, Emitter, toDisposable } from '../events';
 import type { Event } from '../events';
 import type { Logger, ProxyConfig } from '../types';
-import { getLocalJson, isKeyRelayAt } from './localHttp';
+import type { SyncDoc } from '../accounting/syncFeed';
+import { askLeader, isKeyRelayAt, UNTRUSTED } from './localHttp';
+import { LeaderMirror } from './leaderMirror';
 
 /** The part of ProxyServer the controller drives; a fresh one is made per bind attempt. */
 export interface ServerLike {
@@ -48,6 +50,7 @@ export class ProxyController extends DisposableBase {
   private _state: ControllerState = { role: 'stopped' };
   private server: ServerLike | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly mirror = new LeaderMirror();
   /** Bumped by start/stop so a stale async step cannot change the state. */
   private generation = 0;
 
@@ -76,14 +79,15 @@ export class ProxyController extends DisposableBase {
       this.set({ role: 'error', error: outcome.message });
       return this._state;
     }
-    if (await isKeyRelayAt(cfg.port)) {
-      if (gen !== this.generation) return this._state;
+    const trust = await this.trustHolder(cfg.port);
+    if (gen !== this.generation) return this._state;
+    if (trust === 'leader') {
       this.deps.log.info(`Port ${cfg.port} is held by KeyRelay in another window; following it.`);
       this.set({ role: 'follower', port: cfg.port, endpoint: `http://127.0.0.1:${cfg.port}` });
       await this.poll(gen);
       this.schedule(gen);
-    } else if (gen === this.generation) {
-      this.set({ role: 'conflict', port: cfg.port, error: `Port ${cfg.port} is in use by another program.` });
+    } else {
+      this.set({ role: 'conflict', port: cfg.port, error: trust });
       this.deps.onConflict?.(cfg.port);
     }
     return this._state;
@@ -125,12 +129,14 @@ export class ProxyController extends DisposableBase {
   async actOnLeader(id: string, action: 'discard' | 'restore'): Promise<boolean> {
     if (this._state.role !== 'follower' || this._state.port === undefined) return false;
     const gen = this.generation;
-    const { status, body } = await getLocalJson(
+    const { status, body } = await askLeader(
       this._state.port,
-      `/keyrelay/keys/${encodeURIComponent(id)}/${action}`,
       this.deps.token(),
-      3000,
-      'POST',
+      `/keyrelay/keys/${encodeURIComponent(id)}/${action}`,
+      {
+        method: 'POST',
+        timeoutMs: 3000,
+      },
     );
     if (status !== 200) {
       const message = (body as { error?: { message?: string } } | undefined)?.error?.message;
@@ -140,6 +146,22 @@ export class ProxyController extends DisposableBase {
     }
     await this.poll(gen);
     return true;
+  }
+
+  /**
+   * Whether the port's holder is a KeyRelay that knows this window's token ('leader'), proved
+   * without sending the token (core/proof.ts); otherwise why not, in words for the user.
+   */
+  private async trustHolder(port: number): Promise<'leader' | string> {
+    try {
+      await askLeader(port, this.deps.token(), '/keyrelay/health');
+      return 'leader';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== UNTRUSTED || !(await isKeyRelayAt(port))) {
+        return `Port ${port} is in use by another program.`;
+      }
+      return `Port ${port} is held by a KeyRelay that does not know this window's access token (another VS Code profile, or a headless keyrelay?). Not following it: pick another port.`;
+    }
   }
 
   private async tryBind(cfg: ProxyConfig): Promise<'bound' | 'in-use' | Error> {
@@ -171,14 +193,24 @@ export class ProxyController extends DisposableBase {
     if (gen === this.generation) this.schedule(gen);
   }
 
+  /**
+   * Follower step: what changed at the leader since the last poll (`/keyrelay/sync`), merged into
+   * the mirrored rows. The leader proves it knows the token on every poll, so a program that took
+   * the port in between gets nothing, and the token never leaves this window.
+   */
   private async poll(gen: number): Promise<void> {
     const port = this._state.port!;
     try {
-      const { status, body } = await getLocalJson(port, '/keyrelay/status', this.deps.token());
-      if (gen === this.generation && status === 200) this.set({ ...this._state, remote: body, error: undefined });
-      else if (gen === this.generation) this.set({ ...this._state, error: `leader answered ${status}` });
+      const path = `/keyrelay/sync?pool=${this.mirror.cursor.pool}&stats=${this.mirror.cursor.stats}`;
+      const { status, body, instanceId } = await askLeader(port, this.deps.token(), path);
+      if (gen !== this.generation) return;
+      if (status !== 200) {
+        this.set({ ...this._state, error: `leader answered ${status}` });
+        return;
+      }
+      this.set({ ...this._state, remote: this.mirror.apply(instanceId, body as SyncDoc), error: undefined });
     } catch (err) {
-      // The leader is going away; the next bind attempt will take over.
+      // The leader is going away (the next bind attempt takes over), or is no longer one we trust.
       if (gen === this.generation) this.set({ ...this._state, error: (err as Error).message });
     }
   }
