@@ -6,6 +6,7 @@ import { ConsoleLogger, parseLevel } from './cli/consoleLogger';
 import { CliError } from './cli/cliError';
 import { loadConfigFile } from './cli/configFile';
 import { serve } from './cli/serve';
+import type { Served } from './cli/serve';
 import { status } from './cli/status';
 import { dataDirOf } from './cli/token';
 
@@ -32,11 +33,16 @@ Options for serve:
                     {"apiKeys": [{"key", "url", "models"}]}
   --data-dir DIR    where state.json (health, stats) and the token live (default ~/.keyrelay,
                     or KEYRELAY_DATA_DIR); files are written atomically with mode 0600
-  --token T         the local access token clients must send (or KEYRELAY_TOKEN); default:
-                    generated once into DIR/token
+  --token T         the local access token clients must send; default: generated once into
+                    DIR/token (mode 0600). Careful: a --token value is visible to every user
+                    of this machine in the process list (ps); prefer KEYRELAY_TOKEN or the
+                    token file
   --strategy S      ${STRATEGIES.join(' | ')} (default round-robin)
   --log-level L     off | trace | debug | info | warn | error (default info; trace logs one line
                     per request with the masked key)
+
+A changed --config or --keys-file is applied at once (so is SIGHUP): added keys serve at once,
+removed ones finish their requests. Where KeyRelay listens changes only with a restart.
 
 Options for status: --port, --host and --config (to find the proxy; default 127.0.0.1:8787),
   --data-dir and --token (to find the token, as serve does), --json.
@@ -134,31 +140,42 @@ async function runServe(values: Parsed, port: number | undefined, level: number)
     log,
     (line) => process.stdout.write(`${line}\n`),
   );
-  return untilStopped(served.shutdown, log);
+  return untilStopped(served, log);
 }
 
-/** Runs until SIGINT/SIGTERM, then lets in-flight requests finish; a second signal exits at once. */
-function untilStopped(shutdown: () => Promise<void>, log: ConsoleLogger): Promise<number> {
+/**
+ * Runs until SIGINT/SIGTERM, then lets in-flight requests finish; a second signal exits at once.
+ * SIGHUP reloads the config and keys files. State is saved on every way out, a crash included.
+ */
+function untilStopped(served: Served, log: ConsoleLogger): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) {
         log.warn(`${signal} again: exiting now`);
+        served.saveNow();
         resolve(130);
         return;
       }
       stopping = true;
       log.info(`${signal}: finishing in-flight requests, then stopping`);
-      shutdown().then(
+      served.shutdown().then(
         () => resolve(0),
-        (err) => {
-          log.error(err as Error);
+        (err: Error) => {
+          log.error(`Stopping failed: ${err.message}`);
+          served.saveNow();
           resolve(1);
         },
       );
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGHUP', () => served.reload('SIGHUP'));
+    process.on('uncaughtException', (err) => {
+      log.error(`KeyRelay hit a bug and stops (please report it): ${err.message}`);
+      served.saveNow();
+      resolve(70);
+    });
   });
 }
 
