@@ -10,6 +10,8 @@ export interface StatusOptions {
   dataDir: string;
   token?: string;
   json: boolean;
+  /** --json indented for a person (a terminal); otherwise the document as the server sent it. */
+  pretty?: boolean;
 }
 
 /** The parts of `/keyrelay/status` this command shows (src/core/status.ts builds it). */
@@ -37,6 +39,7 @@ interface StatusDoc {
 /**
  * `keyrelay status`: asks a running KeyRelay (headless or a VS Code window's) for its keys'
  * health and prints it, masked as the server masks it. Exit 0 when it answered, 1 when it did not.
+ * `print` gets the whole output at once (one write: 100,000 lines one by one cost a syscall each).
  */
 export async function status(opts: StatusOptions, print: (line: string) => void): Promise<number> {
   const token = findToken(opts.token, opts.dataDir);
@@ -57,15 +60,24 @@ export async function status(opts: StatusOptions, print: (line: string) => void)
       `KeyRelay on ${where} refused the access token${token ? ` from ${token.where}` : ' (none was found)'}. Pass --token or set KEYRELAY_TOKEN to the proxy's token (in VS Code: "KeyRelay: Copy Access Token").`,
     );
   }
+  const notStatus = () =>
+    new CliError(`${where} answered HTTP ${res.status}, not KeyRelay's status: is another program on that port?`);
+  // The compact document passes through as it came: parsing and re-printing 100,000 keys' JSON
+  // would be most of the command's time. The server's first member tells a status apart.
+  if (opts.json && !opts.pretty) {
+    if (res.status !== 200 || !res.body.startsWith('{"keyrelay":true,') || !res.body.trimEnd().endsWith('}'))
+      throw notStatus();
+    print(res.body.trimEnd());
+    return 0;
+  }
   let doc: StatusDoc;
   try {
     doc = JSON.parse(res.body) as StatusDoc;
     if (res.status !== 200 || !Array.isArray(doc.keys)) throw new Error('not a status');
   } catch {
-    throw new CliError(`${where} answered HTTP ${res.status}, not KeyRelay's status: is another program on that port?`);
+    throw notStatus();
   }
-  if (opts.json) print(JSON.stringify(doc, null, 2));
-  else for (const line of render(doc)) print(line);
+  print(opts.json ? JSON.stringify(doc, null, 2) : render(doc).join('\n'));
   return 0;
 }
 
@@ -79,12 +91,10 @@ function get(
     const req = request(
       { host, port, path, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: 5000 },
       (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        // Chunks joined and decoded once (a string per chunk, concatenated, is twice the work).
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       },
     );
@@ -94,10 +104,21 @@ function get(
   });
 }
 
-/** One line per key under its provider, columns aligned; states say how long a cooldown has left. */
+/**
+ * One line per key under its provider, columns aligned; states say how long a cooldown has left.
+ * Linear in the keys: one pass groups them, one measures the columns, one writes the lines.
+ */
 function render(doc: StatusDoc): string[] {
-  const usable = doc.keys.filter((k) => k.state === 'active').length;
-  const today = doc.keys.reduce((n, k) => n + (k.requestsToday ?? 0), 0);
+  let usable = 0;
+  let today = 0;
+  const byProvider = new Map<string, string[][]>();
+  for (const k of doc.keys) {
+    if (k.state === 'active') usable++;
+    today += k.requestsToday ?? 0;
+    let rows = byProvider.get(k.providerId);
+    if (!rows) byProvider.set(k.providerId, (rows = []));
+    rows.push(columns(k, doc.at));
+  }
   const lines = [
     `KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`,
   ];
@@ -106,27 +127,29 @@ function render(doc: StatusDoc): string[] {
       'No keys: requests are answered in fallback mode. Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.',
     );
   for (const p of doc.providers) {
-    const rows = doc.keys
-      .filter((k) => k.providerId === p.id)
-      .map((k) => [
-        k.account ? `[${k.account}] ${k.label}` : k.label,
-        k.masked,
-        stateText(k, doc.at),
-        `${k.requestsToday ?? 0} today`,
-        k.stats?.requests ? `${Math.round((100 * k.stats.successes) / k.stats.requests)}% ok` : '',
-        k.lastError ? oneLine(k.lastError, 80) : '',
-      ]);
-    const width = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i].length))) ?? [];
+    const rows = byProvider.get(p.id) ?? [];
+    const width = [0, 0, 0, 0, 0];
+    for (const r of rows) for (let i = 0; i < width.length; i++) if (r[i].length > width[i]) width[i] = r[i].length;
     lines.push('', `${p.name} · ${p.usable}/${p.keys} usable`);
-    for (const r of rows)
-      lines.push(
-        `  ${r
-          .map((c, i) => (i < r.length - 1 ? c.padEnd(width[i]) : c))
-          .join('  ')
-          .trimEnd()}`,
-      );
+    for (const r of rows) {
+      let line = ''; // every column padded but the last (the last error)
+      for (let i = 0; i < width.length; i++) line += `  ${r[i].padEnd(width[i])}`;
+      lines.push(`${line}  ${r[width.length]}`.trimEnd());
+    }
   }
   return lines;
+}
+
+/** A key's columns: label, masked key, state, today, success rate, last error. */
+function columns(k: StatusKey, now: number): string[] {
+  return [
+    k.account ? `[${k.account}] ${k.label}` : k.label,
+    k.masked,
+    stateText(k, now),
+    `${k.requestsToday ?? 0} today`,
+    k.stats?.requests ? `${Math.round((100 * k.stats.successes) / k.stats.requests)}% ok` : '',
+    k.lastError ? oneLine(k.lastError, 80) : '',
+  ];
 }
 
 /** `cooling 37s`; an active key with per-model cooldowns says which: `active, gpt-4o cooling 30s`. */

@@ -279,6 +279,35 @@ suite('the headless CLI', () => {
     );
   });
 
+  test('status --json through a pipe: the whole document, however long (a pipe takes 64 KiB at a time)', async () => {
+    const data = join(dir, 'data');
+    const keys = Array.from({ length: 2000 }, (_, i) => ({
+      provider: 'mock',
+      key: `sk-test-pipe-${String(i).padStart(4, '0')}-${'p'.repeat(32)}`,
+      label: `pipe-key-${i}`,
+    }));
+    const r = start(['serve', '--config', config({ keys }), '--data-dir', data]);
+    runs.push(r);
+    const port = new URL(await endpointOf(r)).port;
+    // stdout is a pipe here, read by this process, as in `keyrelay status --json | jq`.
+    const j = start(['status', '--port', port, '--data-dir', data, '--json']);
+    runs.push(j);
+    assert.equal(await j.exited, 0, j.stderr);
+    const doc = JSON.parse(j.stdout) as { keyrelay: boolean; keys: Array<{ label: string }> };
+    assert.ok(j.stdout.length > 4 * 65_536, `${j.stdout.length} bytes: big enough to fill a pipe several times`);
+    assert.equal(doc.keyrelay, true);
+    assert.equal(doc.keys.length, 2000);
+    assert.equal(doc.keys[1999].label, 'pipe-key-1999');
+    assert.ok(!j.stdout.includes('p'.repeat(32)), 'no key text');
+
+    // The text form of the same status is as long and arrives whole too.
+    const t = start(['status', '--port', port, '--data-dir', data]);
+    runs.push(t);
+    assert.equal(await t.exited, 0, t.stderr);
+    assert.equal(t.stdout.split('\n').filter((l) => /^ {2}pipe-key-\d+ /.test(l)).length, 2000);
+    assert.ok(t.stdout.endsWith('\n'));
+  });
+
   test('an unknown flag or command: exit 2 pointing at --help', async () => {
     const r = start(['serve', '--prot', '1']);
     runs.push(r);
