@@ -59,6 +59,22 @@ export function buildStatus(opts: {
   };
 }
 
+/**
+ * `/keyrelay/status` as the bytes to send: the document as JSON, `redact` run over the whole text
+ * (a safety net: nothing in it should hold key text), every non-ASCII char written as a `\u`
+ * escape. The same JSON, one byte per char: V8 keeps a string with any `…` (every masked key has
+ * one) at two bytes a char, and at 100,000 keys that doubled the CLI's decoding and parsing.
+ */
+export function statusBody(opts: Parameters<typeof buildStatus>[0], redact: (text: string) => string): Buffer {
+  const text = redact(JSON.stringify(buildStatus(opts)));
+  return Buffer.from(NON_ASCII.test(text) ? text.replace(NON_ASCII_ALL, escapeChar) : text, 'latin1');
+}
+
+// Outside JSON strings, JSON.stringify writes ASCII only: every match is inside a string.
+const NON_ASCII = /[\u0080-\uffff]/;
+const NON_ASCII_ALL = /[\u0080-\uffff]/g;
+const escapeChar = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
 /** One key's entry: its record's shown fields, health and counters (copied only where it has some). */
 function statusKey(
   k: Readonly<KeyRecord>,

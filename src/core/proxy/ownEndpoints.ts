@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { buildStatus } from '../accounting/status';
+import { statusBody } from '../accounting/status';
 import type { Stats } from '../accounting/stats';
 import type { ProviderCatalogue } from '../config/providers';
 import { ProxyError } from '../errors';
@@ -87,8 +87,8 @@ export class OwnEndpoints {
   }
 
   private status(res: ServerResponse): void {
-    const body = buildStatus({ ...this.d, endpoint: this.d.endpoint() });
-    json(res, 200, this.d.redactor.redact(JSON.stringify(body)));
+    const body = statusBody({ ...this.d, endpoint: this.d.endpoint() }, (text) => this.d.redactor.redact(text));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
 
   private run(req: IncomingMessage, res: ServerResponse): Promise<void> {
