@@ -114,7 +114,10 @@ function runStatus(values: Parsed, port: number | undefined): Promise<number> {
       json: values.json ?? false,
       pretty: process.stdout.isTTY === true,
     },
-    (text) => process.stdout.write(`${text}\n`),
+    (out) => {
+      process.stdout.write(out);
+      process.stdout.write('\n');
+    },
   );
 }
 

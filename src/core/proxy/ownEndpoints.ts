@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { statusBody } from '../accounting/status';
+import { statusTable } from '../accounting/statusTable';
 import type { Stats } from '../accounting/stats';
 import type { ProviderCatalogue } from '../config/providers';
 import { ProxyError } from '../errors';
@@ -50,7 +51,7 @@ export class OwnEndpoints {
   constructor(private readonly d: OwnEndpointDeps) {
     this.routes = [
       { method: 'GET', path: '/keyrelay/health', open: true, handle: (_q, res) => this.health(res) },
-      { method: 'GET', path: '/keyrelay/status', handle: (_q, res) => this.status(res) },
+      { method: 'GET', path: '/keyrelay/status', handle: (req, res) => this.status(req, res) },
       { method: 'POST', path: '/keyrelay/run', handle: (req, res) => this.run(req, res) },
       {
         method: 'POST',
@@ -86,7 +87,13 @@ export class OwnEndpoints {
     json(res, 200, { keyrelay: true, version: this.d.version, instanceId: this.d.instanceId, port: this.d.port() });
   }
 
-  private status(res: ServerResponse): void {
+  /** The status document; `?format=text`: the table `keyrelay status` prints, built here. */
+  private status(req: IncomingMessage, res: ServerResponse): void {
+    if (/[?&]format=text(&|$)/.test(req.url ?? '')) {
+      const text = statusTable({ ...this.d, endpoint: this.d.endpoint() });
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(`${this.d.redactor.redact(text)}\n`);
+      return;
+    }
     const body = statusBody({ ...this.d, endpoint: this.d.endpoint() }, (text) => this.d.redactor.redact(text));
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
