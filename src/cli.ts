@@ -4,6 +4,7 @@ import { STRATEGIES } from './core/types';
 import type { StrategyName } from './core/types';
 import { ConsoleLogger, parseLevel } from './cli/consoleLogger';
 import { CliError } from './cli/cliError';
+import { exitWhenFlushed } from './cli/exit';
 import { loadConfigFile } from './cli/configFile';
 import { serve } from './cli/serve';
 import type { Served } from './cli/serve';
@@ -19,7 +20,8 @@ Usage:
   keyrelay serve [options]     run the proxy in the foreground (Ctrl+C stops it cleanly)
   keyrelay status [options]    the keys of a running KeyRelay (this CLI's or a VS Code window's):
                                state, cooldown left, requests today, success rate, last error;
-                               --json for the whole /keyrelay/status document
+                               --json for the whole /keyrelay/status document (indented
+                               on a terminal, as one line when piped or redirected)
   keyrelay --help              this text
   keyrelay --version           the version
 
@@ -116,8 +118,12 @@ function runStatus(values: Parsed, port: number | undefined): Promise<number> {
       dataDir: dataDirOf(values['data-dir']),
       token: values.token,
       json: values.json ?? false,
+      pretty: process.stdout.isTTY === true,
     },
-    (line) => process.stdout.write(`${line}\n`),
+    (out) => {
+      process.stdout.write(out);
+      process.stdout.write('\n');
+    },
   );
 }
 
@@ -184,11 +190,12 @@ function usage(message: string): ProxyError {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (err: unknown) => {
     if (err instanceof CliError) {
       process.stderr.write(`keyrelay: ${err.message}\n`);
-      process.exit(err.exitCode);
+      exitWhenFlushed(err.exitCode);
+      return;
     }
     const message =
       err instanceof ProxyError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
@@ -197,6 +204,6 @@ main(process.argv.slice(2)).then(
           ? `The port is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port.`
           : String((err as Error).stack ?? err);
     process.stderr.write(`keyrelay: ${message}\n`);
-    process.exit(2);
+    exitWhenFlushed(2);
   },
 );

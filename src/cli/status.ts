@@ -1,5 +1,7 @@
 import { request } from 'node:http';
-import { formatRemaining } from '../core/accounting/status';
+import { renderStatus } from '../core/accounting/statusTable';
+import type { StatusDoc } from '../core/accounting/statusTable';
+import { proveLeader, UNTRUSTED } from '../core/windows/localHttp';
 import { CliError } from './cliError';
 import { findToken } from './token';
 
@@ -10,140 +12,103 @@ export interface StatusOptions {
   dataDir: string;
   token?: string;
   json: boolean;
-}
-
-/** The parts of `/keyrelay/status` this command shows (src/core/status.ts builds it). */
-interface StatusKey {
-  providerId: string;
-  label: string;
-  masked: string;
-  account?: string;
-  state: string;
-  coolingUntil?: number;
-  modelCooldowns?: Record<string, number>;
-  lastError?: string;
-  requestsToday: number;
-  stats?: { requests: number; successes: number };
-}
-interface StatusDoc {
-  version: string;
-  endpoint?: string;
-  requestsToday?: number;
-  strategy: string;
-  at: number;
-  providers: Array<{ id: string; name: string; keys: number; usable: number }>;
-  keys: StatusKey[];
+  /** --json indented for a person (a terminal); otherwise the document as the server sent it. */
+  pretty?: boolean;
 }
 
 /**
  * `keyrelay status`: asks a running KeyRelay (headless or a VS Code window's) for its keys'
  * health and prints it, masked as the server masks it. Exit 0 when it answered, 1 when it did not.
+ * `print` gets the whole output at once (one write: 100,000 lines one by one cost a syscall each).
  */
-export async function status(opts: StatusOptions, print: (line: string) => void): Promise<number> {
+export async function status(opts: StatusOptions, print: (out: string | Uint8Array) => void): Promise<number> {
   const token = findToken(opts.token, opts.dataDir);
   const where = `${opts.host}:${opts.port}`;
-  let res: { status: number; body: string };
-  try {
-    res = await get(opts.host, opts.port, '/keyrelay/status', token?.value);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+  if (!token) {
     throw new CliError(
-      code === 'ECONNREFUSED'
-        ? `Nothing listens on ${where}. Start it with "keyrelay serve" (or open VS Code), or pass the port it uses with --port.`
-        : `Could not ask ${where}: ${code ?? (err as Error).message}.`,
+      `No access token found (no --token, KEYRELAY_TOKEN or ${opts.dataDir}/token). Pass the proxy's token with --token or KEYRELAY_TOKEN (in VS Code: "KeyRelay: Copy Access Token").`,
     );
   }
+  let res: { status: number; type: string; bytes: Buffer };
+  try {
+    // The token is never sent: the port's holder proves it knows it first (core/proof.ts), so a
+    // program that merely listens on --port learns nothing.
+    const { authorization } = await proveLeader(opts.port, token.value, { host: opts.host, timeoutMs: 5000 });
+    // The table comes ready-made from the server.
+    res = await get(opts.host, opts.port, `/keyrelay/status${opts.json ? '' : '?format=text'}`, authorization);
+  } catch (err) {
+    throw statusError(err as NodeJS.ErrnoException, where, token.where);
+  }
   if (res.status === 401) {
-    throw new CliError(
-      `KeyRelay on ${where} refused the access token${token ? ` from ${token.where}` : ' (none was found)'}. Pass --token or set KEYRELAY_TOKEN to the proxy's token (in VS Code: "KeyRelay: Copy Access Token").`,
-    );
+    throw new CliError(`KeyRelay on ${where} refused the proof of the access token from ${token.where}.`);
+  }
+  const notStatus = () =>
+    new CliError(`${where} answered HTTP ${res.status}, not KeyRelay's status: is another program on that port?`);
+  const body = (): string => res.bytes.toString('utf8');
+  if (!opts.json && res.status === 200 && res.type.startsWith('text/plain') && startsWith(res.bytes, 'KeyRelay ')) {
+    print(body().trimEnd());
+    return 0;
+  }
+  // The compact document passes through as it came: parsing and re-printing 100,000 keys' JSON
+  // would be most of the command's time. The server's first member tells a status apart.
+  if (opts.json && !opts.pretty) {
+    if (res.status !== 200 || !startsWith(res.bytes, '{"keyrelay":true,') || res.bytes.at(-1) !== 0x7d)
+      throw notStatus();
+    print(res.bytes); // the bytes as they came: no decoding and encoding of 20 MB
+    return 0;
   }
   let doc: StatusDoc;
   try {
-    doc = JSON.parse(res.body) as StatusDoc;
+    doc = JSON.parse(body()) as StatusDoc;
     if (res.status !== 200 || !Array.isArray(doc.keys)) throw new Error('not a status');
   } catch {
-    throw new CliError(`${where} answered HTTP ${res.status}, not KeyRelay's status: is another program on that port?`);
+    throw notStatus();
   }
-  if (opts.json) print(JSON.stringify(doc, null, 2));
-  else for (const line of render(doc)) print(line);
+  print(opts.json ? JSON.stringify(doc, null, 2) : renderStatus(doc).join('\n'));
   return 0;
+}
+
+/** Why asking failed, in one line that says what to do. */
+function statusError(err: NodeJS.ErrnoException, where: string, tokenWhere: string): CliError {
+  if (err.code === 'ECONNREFUSED') {
+    return new CliError(
+      `Nothing listens on ${where}. Start it with "keyrelay serve" (or open VS Code), or pass the port it uses with --port.`,
+    );
+  }
+  if (err.code === UNTRUSTED) {
+    return new CliError(
+      `${err.message} (token from ${tokenWhere}); nothing was sent to it. Pass the right port with --port, or the proxy's token with --token or KEYRELAY_TOKEN (in VS Code: "KeyRelay: Copy Access Token").`,
+    );
+  }
+  return new CliError(`Could not ask ${where}: ${err.code ?? err.message}.`);
 }
 
 function get(
   host: string,
   port: number,
   path: string,
-  token: string | undefined,
-): Promise<{ status: number; body: string }> {
+  authorization: string,
+): Promise<{ status: number; type: string; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      { host, port, path, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          body += d;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        res.on('error', reject);
-      },
-    );
+    const req = request({ host, port, path, headers: { authorization }, timeout: 5000 }, (res) => {
+      // Chunks joined and decoded once (a string per chunk, concatenated, is twice the work).
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          type: res.headers['content-type'] ?? '',
+          bytes: Buffer.concat(chunks),
+        }),
+      );
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 5 s'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.end();
   });
 }
 
-/** One line per key under its provider, columns aligned; states say how long a cooldown has left. */
-function render(doc: StatusDoc): string[] {
-  const fully = (k: StatusKey): boolean =>
-    k.state === 'active' && !Object.values(k.modelCooldowns ?? {}).some((until) => until > doc.at);
-  const usable = doc.keys.filter(fully).length;
-  // Client requests (the proxy's own total); older proxies only had the per-key counts.
-  const today = doc.requestsToday ?? doc.keys.reduce((n, k) => n + (k.requestsToday ?? 0), 0);
-  const lines = [
-    `KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`,
-  ];
-  if (doc.keys.length === 0)
-    lines.push(
-      'No keys: requests are answered in fallback mode. Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.',
-    );
-  for (const p of doc.providers) {
-    const rows = doc.keys
-      .filter((k) => k.providerId === p.id)
-      .map((k) => [
-        k.account ? `[${k.account}] ${k.label}` : k.label,
-        k.masked,
-        stateText(k, doc.at),
-        `${k.requestsToday ?? 0} today`,
-        k.stats?.requests ? `${Math.round((100 * k.stats.successes) / k.stats.requests)}% ok` : '',
-        k.lastError ? oneLine(k.lastError, 80) : '',
-      ]);
-    const width = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i].length))) ?? [];
-    lines.push('', `${p.name} · ${p.usable}/${p.keys} usable`);
-    for (const r of rows)
-      lines.push(
-        `  ${r
-          .map((c, i) => (i < r.length - 1 ? c.padEnd(width[i]) : c))
-          .join('  ')
-          .trimEnd()}`,
-      );
-  }
-  return lines;
-}
-
-/** `cooling 37s`; an active key with per-model cooldowns says which: `active, gpt-4o cooling 30s`. */
-function stateText(k: StatusKey, now: number): string {
-  const left = (until: number): string => formatRemaining(until - now);
-  if (k.state === 'cooling' && k.coolingUntil) return `cooling ${left(k.coolingUntil)}`;
-  const models = Object.entries(k.modelCooldowns ?? {}).filter(([, until]) => until > now);
-  if (k.state !== 'active' || models.length === 0) return k.state;
-  const shown = models.slice(0, 2).map(([m, until]) => `${m} cooling ${left(until)}`);
-  return `active, ${shown.join(', ')}${models.length > 2 ? ` (+${models.length - 2} models)` : ''}`;
-}
-
-function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+function startsWith(bytes: Buffer, text: string): boolean {
+  return bytes.subarray(0, text.length).toString('latin1') === text;
 }

@@ -10,7 +10,10 @@ const MIN_REDACT_LEN = 4;
 const INDEXOF_LIMIT = 32;
 /** Characters API keys are made of; a secret with any other character is checked by indexOf instead. */
 const KEY_CHARS = /^[A-Za-z0-9_-]+$/;
-const KEY_RUN = /[A-Za-z0-9_-]+/g;
+/** KEY_CHARS by char code, for the scan over long texts (a status document of 100,000 keys). */
+const IS_KEY_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-') IS_KEY_CHAR[c.charCodeAt(0)] = 1;
+const isKeyChar = (c: number): boolean => c < 128 && IS_KEY_CHAR[c] === 1;
 
 /**
  * The masked form of a key: provider prefix + `…` + last 4 (keys < 12 chars: last 2; < 6: nothing).
@@ -134,25 +137,42 @@ export class SecretRedactor {
     return found;
   }
 
+  /**
+   * Finds the runs of key characters long enough to hold a secret without looking at every char:
+   * any run of `min` or more covers one of every `min`-th position, so only those are probed and a
+   * run is walked out from a probe that lands in one (a regex made a match object for every word:
+   * 145 ms over the 16 MB status of 100,000 keys).
+   */
   private findByRuns(text: string): Set<string> {
     const found = new Set<string>();
     const min = Math.max(this.minLen, MIN_REDACT_LEN);
-    KEY_RUN.lastIndex = 0;
-    for (let m = KEY_RUN.exec(text); m; m = KEY_RUN.exec(text)) {
-      const run = m[0];
-      if (run.length < min) continue;
-      const whole = this.masked.get(run);
-      if (whole !== undefined) {
-        found.add(run);
+    const n = text.length;
+    for (let p = min - 1; p < n;) {
+      if (!isKeyChar(text.charCodeAt(p))) {
+        p += min;
         continue;
       }
-      // A secret glued to other key characters: look up every 8-char window as a possible tail.
-      for (let end = Math.min(8, run.length); end <= run.length; end++) {
-        const list = this.byTail.get(run.slice(Math.max(0, end - 8), end));
-        if (!list) continue;
-        for (const s of list) if (end >= s.length && run.startsWith(s, end - s.length)) found.add(s);
-      }
+      let a = p;
+      while (a > 0 && isKeyChar(text.charCodeAt(a - 1))) a--;
+      let b = p + 1;
+      while (b < n && isKeyChar(text.charCodeAt(b))) b++;
+      if (b - a >= min) this.checkRun(text.slice(a, b), found);
+      // text[b] ends the run; a long run starting after it covers b + min.
+      p = b + min;
     }
     return found;
+  }
+
+  private checkRun(run: string, found: Set<string>): void {
+    if (this.masked.has(run)) {
+      found.add(run);
+      return;
+    }
+    // A secret glued to other key characters: look up every 8-char window as a possible tail.
+    for (let end = Math.min(8, run.length); end <= run.length; end++) {
+      const list = this.byTail.get(run.slice(Math.max(0, end - 8), end));
+      if (!list) continue;
+      for (const s of list) if (end >= s.length && run.startsWith(s, end - s.length)) found.add(s);
+    }
   }
 }

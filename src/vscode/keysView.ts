@@ -42,15 +42,57 @@ function tooltip(row: KeyRow, now: number): vscode.MarkdownString {
   return md;
 }
 
+type Rendered = ReturnType<typeof renderKey>;
+
+/** One ThemeIcon per icon and colour (a handful), shared by every row that shows it. */
+const icons = new Map<string, vscode.ThemeIcon>();
+function themeIcon(icon: string, color: string): vscode.ThemeIcon {
+  const key = `${icon} ${color}`;
+  let t = icons.get(key);
+  if (!t) icons.set(key, (t = new vscode.ThemeIcon(icon, new vscode.ThemeColor(color))));
+  return t;
+}
+
+/** Whether a row's rendering depends on the time (a cooldown's time left). */
+function countsDown(k: KeyRow): boolean {
+  if (k.state === 'cooling') return true;
+  for (const _ in k.modelCooldowns) return true;
+  return false;
+}
+
+/** Whether two rows show the same thing in the tree and in their tooltip (counters included). */
+function sameRow(a: KeyRow, ra: Rendered, b: KeyRow, rb: Rendered): boolean {
+  if (a === b && ra === rb) return true;
+  return (
+    a.id === b.id &&
+    a.providerId === b.providerId &&
+    a.account === b.account &&
+    ra.label === rb.label &&
+    ra.description === rb.description &&
+    ra.icon === rb.icon &&
+    ra.contextValue === rb.contextValue &&
+    a.requests === b.requests &&
+    a.successes === b.successes &&
+    a.inputTokens === b.inputTokens &&
+    a.outputTokens === b.outputTokens &&
+    a.lastError === b.lastError &&
+    a.history.length === b.history.length
+  );
+}
+
 /**
  * Providers → (accounts →) keys, rendered from the view model only. `onDidChangeTreeData` fires
- * only when what the rows show changed, so live counters do not make the tree flicker.
+ * only when what the rows show changed, so live counters do not make the tree flicker. Each row is
+ * rendered once per view model (the change check and the TreeItem share it), and a row's tooltip
+ * is built when VS Code asks for it (hover), not for every row of a 10,000-key tree.
  */
 export class KeysView extends DisposableBase implements vscode.TreeDataProvider<KeyNode> {
   private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<KeyNode | undefined>());
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
   private vm: ViewModel;
-  private signature = '';
+  private rendered: Rendered[];
+  /** The current rows' renderings by row (a fresh Map per view model: no WeakMap churn for GC). */
+  private renderedOf = new Map<KeyRow, Rendered>();
 
   constructor(
     hub: ViewModelHub,
@@ -58,38 +100,39 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   ) {
     super();
     this.vm = hub.current;
-    this.signature = this.sign(this.vm);
+    this.rendered = this.render(this.vm);
     this._register(hub.onDidChange((vm) => this.update(vm)));
     this._register(vscode.window.createTreeView('keyRelay.keys', { treeDataProvider: this, showCollapseAll: true }));
   }
 
   private update(vm: ViewModel): void {
+    const before = this.vm.keys;
+    const shown = this.rendered;
     this.vm = vm;
-    const sig = this.sign(vm);
-    if (sig === this.signature) return;
-    this.signature = sig;
+    this.rendered = this.render(vm, before, shown);
+    if (before.length === vm.keys.length && vm.keys.every((k, i) => sameRow(before[i], shown[i], k, this.rendered[i])))
+      return;
     this._onDidChangeTreeData.fire(undefined);
   }
 
-  private sign(vm: ViewModel): string {
-    return JSON.stringify(
-      vm.keys.map((k) => [
-        k.providerId,
-        k.account,
-        renderKey(k, vm.at),
-        k.requests,
-        k.successes,
-        k.inputTokens,
-        k.outputTokens,
-        k.lastError,
-        k.history.length,
-      ]),
-    );
+  /**
+   * Each row's rendering; a row the view model kept (same object) keeps its rendering too unless
+   * it counts down (a cooldown shows the time left).
+   */
+  private render(vm: ViewModel, before: readonly KeyRow[] = [], shown: readonly Rendered[] = []): Rendered[] {
+    const of = new Map<KeyRow, Rendered>();
+    const out = vm.keys.map((k, i) => {
+      const r = before[i] === k && !countsDown(k) ? shown[i] : renderKey(k, vm.at);
+      of.set(k, r);
+      return r;
+    });
+    this.renderedOf = of;
+    return out;
   }
 
   /** The rendered rows, flat (tests assert on these). */
-  items(): Array<{ id: string; providerId: string } & ReturnType<typeof renderKey>> {
-    return this.vm.keys.map((k) => ({ id: k.id, providerId: k.providerId, ...renderKey(k, this.vm.at) }));
+  items(): Array<{ id: string; providerId: string } & Rendered> {
+    return this.vm.keys.map((k, i) => ({ id: k.id, providerId: k.providerId, ...this.rendered[i] }));
   }
 
   /** The tree as indented lines of label and description, as a user sees it (tests assert on it). */
@@ -111,7 +154,8 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   getTreeItem(node: KeyNode): vscode.TreeItem {
     if (node.kind === 'provider') {
       const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
-      const usable = node.keys.filter((k) => k.state === 'active').length;
+      let usable = 0;
+      for (const k of node.keys) if (k.state === 'active') usable++;
       item.id = `provider:${node.providerId}`;
       item.description = `${usable}/${node.keys.length} usable`;
       item.contextValue = 'provider';
@@ -127,14 +171,19 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
       item.iconPath = new vscode.ThemeIcon('organization');
       return item;
     }
-    const r = renderKey(node.row, this.vm.at);
+    const r = this.renderedOf.get(node.row) ?? renderKey(node.row, this.vm.at);
     const item = new vscode.TreeItem(r.label, vscode.TreeItemCollapsibleState.None);
     item.id = `key:${node.row.id}`;
     item.description = r.description;
-    item.iconPath = new vscode.ThemeIcon(r.icon, new vscode.ThemeColor(r.color));
+    item.iconPath = themeIcon(r.icon, r.color);
     item.contextValue = r.contextValue;
-    item.tooltip = tooltip(node.row, this.vm.at);
     item.accessibilityInformation = { label: `${r.label}, ${node.row.state}, ${r.description}` };
+    return item;
+  }
+
+  /** A key row's tooltip, built on hover (VS Code calls this for items whose tooltip is unset). */
+  resolveTreeItem(item: vscode.TreeItem, node: KeyNode): vscode.TreeItem {
+    if (node.kind === 'key') item.tooltip = tooltip(node.row, this.vm.at);
     return item;
   }
 }

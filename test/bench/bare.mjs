@@ -1,6 +1,9 @@
-// The bare reference pass-through (issue 4): node:http server, undici Pool with keep-alive, request
-// body piped, response sent with pool.stream. It swaps the client's auth for one fixed key so its
-// upstream traffic looks like KeyRelay's. Anything KeyRelay costs beyond this is KeyRelay's overhead.
+// The bare reference pass-through (issues 4 and 13): the cheapest correct proxy, node:http server,
+// undici Pool with keep-alive, request body piped, response sent with pool.stream. It swaps the
+// client's auth for one fixed key so its upstream traffic looks like KeyRelay's. Anything KeyRelay
+// costs beyond this is KeyRelay's overhead. No AbortController and no 'close' listener per
+// request: pool.stream watches the destination (`res`) and aborts the upstream request when it
+// closes early, which the bench's gate "bare closes the upstream on client cancel" checks.
 //   node test/bench/bare.mjs --upstream http://127.0.0.1:PORT --key sk-… [--port 0]
 // prints `BARE listening on http://127.0.0.1:PORT`.
 import http from 'node:http';
@@ -27,13 +30,9 @@ export function startBare({ upstream, key, port = 0 }) {
     for (const [k, v] of Object.entries(req.headers)) if (!DROP.has(k)) headers[k] = v;
     if (req.url.includes('/messages')) headers['x-api-key'] = key;
     else headers.authorization = `Bearer ${key}`;
-    const ac = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) ac.abort();
-    });
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     pool.stream(
-      { path: req.url, method: req.method, headers, body: hasBody ? req : undefined, signal: ac.signal },
+      { path: req.url, method: req.method, headers, body: hasBody ? req : undefined },
       ({ statusCode, headers: up }) => {
         const out = {};
         for (const [k, v] of Object.entries(up)) if (!DROP.has(k)) out[k] = v;

@@ -4,7 +4,9 @@
 //   node test/bench/mockUpstream.mjs [--port 0] [--fail <key>=<status>]...
 // prints `MOCK listening <port>`. Per-request knobs come as headers (they pass through proxies):
 //   x-mock-mode: json | sse    x-mock-chunks: N (SSE events)    x-mock-delay: ms between chunks
-//   (-1 = whole stream in one write, 0 = one write per chunk on setImmediate)
+//   (-1 = whole stream in one write, 0 = one write per chunk on setImmediate, `burst` = one write
+//   per chunk, all in the same tick: N HTTP chunks back to back, so the proxy, not the mock's
+//   event loop, sets the pace: the CPU-bound streaming row)
 // Control (JSON): GET /__mock/stats, POST /__mock/reset, POST /__mock/fail {"<key>": status|null}.
 import http from 'node:http';
 
@@ -144,10 +146,15 @@ export function startMock({ port = 0, fail = {} } = {}) {
       return;
     }
     const chunks = sseChunks(anthropic, Math.max(2, Number(h['x-mock-chunks'] ?? 20)));
-    const delay = Number(h['x-mock-delay'] ?? 0);
+    const delay = h['x-mock-delay'] === 'burst' ? 'burst' : Number(h['x-mock-delay'] ?? 0);
     res.writeHead(200, SSE_HEADERS);
     if (delay < 0) {
       res.end(chunks.whole);
+      return;
+    }
+    if (delay === 'burst') {
+      for (let i = 0; i < chunks.length - 1; i++) res.write(chunks[i]);
+      res.end(chunks[chunks.length - 1]);
       return;
     }
     let i = 0;

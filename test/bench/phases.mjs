@@ -165,6 +165,21 @@ export async function gates({ T, mock, load, seconds, errors }) {
       pass: median(cancel.keyrelay) <= 50,
     }),
   });
+  // The bare reference has no AbortController: undici's stream() must abort the upstream request
+  // itself when the client's response closes, or the reference would not be a correct proxy.
+  const bareClosed = cancel.bare.filter(Number.isFinite).length;
+  rows.push({
+    order: 'early',
+    row: valueRow({
+      scenario: 'correctness: bare closes the upstream on client cancel',
+      metric: 'ms (5 tries)',
+      bare: cm(cancel.bare),
+      ratio: `${bareClosed}/${cancel.bare.length} closed, median ${fmt(median(cancel.bare))} ms`,
+      goal: '≤ 50 ms (median), every try closed',
+      pass: bareClosed === cancel.bare.length && median(cancel.bare) <= 50,
+      note: 'bare.mjs: pool.stream() with no AbortController and no close listener',
+    }),
+  });
   return { rows, data };
 }
 

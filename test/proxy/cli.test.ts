@@ -266,7 +266,7 @@ suite('the headless CLI', () => {
     assert.equal(await wrong.exited, 1);
     assert.match(
       wrong.stderr,
-      /^keyrelay: KeyRelay on 127\.0\.0\.1:\d+ refused the access token from --token\. Pass --token or set KEYRELAY_TOKEN/,
+      /^keyrelay: the KeyRelay on port \d+ does not know this access token \(token from --token\); nothing was sent to it\. Pass the right port with --port, or the proxy's token with --token or KEYRELAY_TOKEN/,
     );
 
     r.child.kill('SIGTERM');
@@ -278,6 +278,35 @@ suite('the headless CLI', () => {
       none.stderr,
       new RegExp(`^keyrelay: Nothing listens on 127\\.0\\.0\\.1:${port}\\. Start it with "keyrelay serve"`),
     );
+  });
+
+  test('status --json through a pipe: the whole document, however long (a pipe takes 64 KiB at a time)', async () => {
+    const data = join(dir, 'data');
+    const keys = Array.from({ length: 2000 }, (_, i) => ({
+      provider: 'mock',
+      key: `sk-test-pipe-${String(i).padStart(4, '0')}-${'p'.repeat(32)}`,
+      label: `pipe-key-${i}`,
+    }));
+    const r = start(['serve', '--config', config({ keys }), '--data-dir', data]);
+    runs.push(r);
+    const port = new URL(await endpointOf(r)).port;
+    // stdout is a pipe here, read by this process, as in `keyrelay status --json | jq`.
+    const j = start(['status', '--port', port, '--data-dir', data, '--json']);
+    runs.push(j);
+    assert.equal(await j.exited, 0, j.stderr);
+    const doc = JSON.parse(j.stdout) as { keyrelay: boolean; keys: Array<{ label: string }> };
+    assert.ok(j.stdout.length > 4 * 65_536, `${j.stdout.length} bytes: big enough to fill a pipe several times`);
+    assert.equal(doc.keyrelay, true);
+    assert.equal(doc.keys.length, 2000);
+    assert.equal(doc.keys[1999].label, 'pipe-key-1999');
+    assert.ok(!j.stdout.includes('p'.repeat(32)), 'no key text');
+
+    // The text form of the same status is as long and arrives whole too.
+    const t = start(['status', '--port', port, '--data-dir', data]);
+    runs.push(t);
+    assert.equal(await t.exited, 0, t.stderr);
+    assert.equal(t.stdout.split('\n').filter((l) => /^ {2}pipe-key-\d+ /.test(l)).length, 2000);
+    assert.ok(t.stdout.endsWith('\n'));
   });
 
   test('an unknown flag or command: exit 2 pointing at --help', async () => {

@@ -13,7 +13,7 @@ import { Emitter } from '../events';
 import type { Disposable, Event } from '../events';
 import type { Clock } from '../types';
 
-export type { Counters, RequestRecord } from './counters';
+export type { Counters, KeyCounters, RequestRecord } from './counters';
 
 /** A copy of all counters, safe to hand to views and status JSON. */
 export interface StatsSnapshot {
@@ -163,6 +163,25 @@ export class Stats implements Disposable {
   requestsToday(id?: string): number {
     this.roll(this.clock.now());
     return id === undefined ? this.todayTotal : (this.byKey.get(id)?.today ?? 0);
+  }
+
+  /**
+   * Every key's live counters by key id, not copied (the views and `/keyrelay/status` at 10,000+
+   * keys look keys up here instead of copying all of them): read at once, never keep or change.
+   */
+  liveKeys(): ReadonlyMap<string, Readonly<KeyCounters>> {
+    this.roll(this.clock.now());
+    return this.byKey;
+  }
+
+  /** The counters that are not per key (totals, per endpoint, since when), copied. */
+  totals(): Pick<StatsSnapshot, 'since' | 'total' | 'byEndpoint'> {
+    this.roll(this.clock.now());
+    return {
+      since: this.since,
+      total: cloneCounters(this.total),
+      byEndpoint: record([...this.byEndpoint].map(([k, c]) => [k, cloneCounters(c)] as [string, Counters])),
+    };
   }
 
   /** A deep copy of every counter. */

@@ -1,7 +1,11 @@
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import type { Stats } from './stats';
-import type { ApiShape } from '../types';
+import { cloneCounters, modelEntries } from './counters';
+import type { Counters, KeyCounters } from './counters';
+import { cooldownRecord } from '../pool/health';
+import type { HealthView } from '../pool/health';
+import type { ApiShape, KeyRecord } from '../types';
 
 /** "12s", "4m", "2h": the rest of a cooldown, short enough for a tree row or a terminal column. */
 export function formatRemaining(ms: number): string {
@@ -11,7 +15,12 @@ export function formatRemaining(ms: number): string {
   return `${Math.round(s / 3600)}h`;
 }
 
-/** The readable state behind `/keyrelay/status` and the VS Code views; never holds key text. */
+/**
+ * The readable state behind `/keyrelay/status` and the VS Code views; never holds key text. Built
+ * in one pass over the pool's and the counters' live records (at 100,000 keys the copies that
+ * `snapshot()` makes cost more than the rest): it shares the keys' history arrays with the pool,
+ * so serialize it at once and never keep it.
+ */
 export function buildStatus(opts: {
   pool: KeyPool;
   stats: Stats;
@@ -20,9 +29,62 @@ export function buildStatus(opts: {
   instanceId: string;
   endpoint?: string;
 }): Record<string, unknown> {
-  const snap = opts.pool.snapshot();
-  const stats = opts.stats.snapshot();
-  const keys = snap.keys.map((k) => ({
+  const live = opts.stats.liveKeys();
+  const keys: Array<Record<string, unknown>> = [];
+  const perProvider = new Map<string, { keys: number; usable: number }>();
+  const at = opts.pool.forEachKey((k, h) => {
+    keys.push(statusKey(k, h, live.get(k.id)));
+    let p = perProvider.get(k.providerId);
+    if (!p) perProvider.set(k.providerId, (p = { keys: 0, usable: 0 }));
+    p.keys++;
+    // Usable = serves every model now: a key cooling for one model is not (DESIGN §3; drained).
+    if (h.state === 'active' && h.modelCooldowns.size === 0) p.usable++;
+  });
+  const providers = opts.catalogue
+    .list()
+    .filter((p) => perProvider.has(p.id))
+    .map((p) => ({ id: p.id, name: p.name, shape: p.shape, baseUrl: p.baseUrl, ...perProvider.get(p.id) }));
+  const totals = opts.stats.totals();
+  return {
+    keyrelay: true,
+    version: opts.version,
+    instanceId: opts.instanceId,
+    endpoint: opts.endpoint,
+    strategy: opts.pool.strategy,
+    at,
+    providers,
+    keys,
+    /** Client requests today, however many attempts each took (per key: the ones it answered). */
+    requestsToday: opts.stats.requestsToday(),
+    totals: totals.total,
+    endpoints: totals.byEndpoint,
+    since: totals.since,
+  };
+}
+
+/**
+ * `/keyrelay/status` as the bytes to send: the document as JSON, `redact` run over the whole text
+ * (a safety net: nothing in it should hold key text), every non-ASCII char written as a `\u`
+ * escape. The same JSON, one byte per char: V8 keeps a string with any `…` (every masked key has
+ * one) at two bytes a char, and at 100,000 keys that doubled the CLI's decoding and parsing.
+ */
+export function statusBody(opts: Parameters<typeof buildStatus>[0], redact: (text: string) => string): Buffer {
+  const text = redact(JSON.stringify(buildStatus(opts)));
+  return Buffer.from(NON_ASCII.test(text) ? text.replace(NON_ASCII_ALL, escapeChar) : text, 'latin1');
+}
+
+// Outside JSON strings, JSON.stringify writes ASCII only: every match is inside a string.
+const NON_ASCII = /[\u0080-\uffff]/;
+const NON_ASCII_ALL = /[\u0080-\uffff]/g;
+const escapeChar = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** One key's entry: its record's shown fields, health and counters (copied only where it has some). */
+function statusKey(
+  k: Readonly<KeyRecord>,
+  h: HealthView,
+  c: Readonly<KeyCounters> | undefined,
+): Record<string, unknown> {
+  return {
     id: k.id,
     providerId: k.providerId,
     label: k.label,
@@ -30,47 +92,22 @@ export function buildStatus(opts: {
     account: k.account,
     models: k.models,
     weight: k.weight,
-    state: k.health.state,
-    coolingUntil: k.health.coolingUntil,
-    modelCooldowns: k.health.modelCooldowns,
-    lastError: k.health.lastError,
-    history: k.health.history,
-    inFlight: k.health.inFlight,
-    requestsToday: stats.today.byKey[k.id] ?? 0,
-    stats: stats.byKey[k.id],
-    byModel: stats.byKeyModel[k.id],
-  }));
-  const providerIds = new Set(snap.keys.map((k) => k.providerId));
-  const providers = opts.catalogue
-    .list()
-    .filter((p) => providerIds.has(p.id))
-    .map((p) => {
-      const mine = keys.filter((k) => k.providerId === p.id);
-      return {
-        id: p.id,
-        name: p.name,
-        shape: p.shape,
-        baseUrl: p.baseUrl,
-        keys: mine.length,
-        // Usable = serves every model now: a key cooling for one model is not (DESIGN §3).
-        usable: mine.filter((k) => k.state === 'active' && Object.keys(k.modelCooldowns).length === 0).length,
-      };
-    });
-  return {
-    keyrelay: true,
-    version: opts.version,
-    instanceId: opts.instanceId,
-    endpoint: opts.endpoint,
-    strategy: snap.strategy,
-    at: snap.at,
-    providers,
-    keys,
-    /** Client requests today, however many attempts each took (per key: the ones it answered). */
-    requestsToday: opts.stats.requestsToday(),
-    totals: stats.total,
-    endpoints: stats.byEndpoint,
-    since: stats.since,
+    state: h.state,
+    coolingUntil: h.state === 'cooling' ? h.coolingUntil : undefined,
+    modelCooldowns: cooldownRecord(h),
+    lastError: h.lastError,
+    history: h.history,
+    inFlight: h.inFlight,
+    requestsToday: c?.today ?? 0,
+    stats: c && c.all.requests > 0 ? cloneCounters(c.all) : undefined,
+    byModel: c && c.model !== undefined ? modelRecord(c) : undefined,
   };
+}
+
+function modelRecord(c: Readonly<KeyCounters>): Record<string, Counters> {
+  const out = Object.create(null) as Record<string, Counters>;
+  for (const [model, m] of modelEntries(c)) out[model] = cloneCounters(m);
+  return out;
 }
 
 /**

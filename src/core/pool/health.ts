@@ -21,6 +21,27 @@ export interface KeyHealth {
   ewmaTtfbMs?: number;
   /** Recent, 0..1. */ successRate: number;
 }
+/**
+ * A key's live health, read-only (KeyPool.forEachKey): the pool's own object, not a copy, so the
+ * views and `/keyrelay/status` at 10,000+ keys allocate nothing for keys that have nothing to show.
+ * Read it during the call only. `coolingUntil` means something only while `state` is cooling.
+ */
+export interface HealthView {
+  readonly state: KeyState;
+  readonly coolingUntil?: number;
+  readonly modelCooldowns: ReadonlyMap<string, number>;
+  readonly lastError?: string;
+  readonly history: readonly Transition[];
+  readonly inFlight: number;
+}
+
+const NO_COOLDOWN_RECORD: Record<string, number> = Object.freeze({}) as Record<string, number>;
+
+/** `model → until` as a record (shared and frozen when empty: most keys never cool for a model). */
+export function cooldownRecord(h: HealthView): Record<string, number> {
+  return h.modelCooldowns.size === 0 ? NO_COOLDOWN_RECORD : Object.fromEntries(h.modelCooldowns);
+}
+
 /** Transition history kept per key (newest last). */
 export const HISTORY_LIMIT = 20;
 

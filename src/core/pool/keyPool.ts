@@ -9,7 +9,7 @@ import { ProviderIndex, reordersOnUse, selectorFor } from './candidates';
 import { newHealth } from './entry';
 import type { Entry } from './entry';
 import { HealthMachine, isPristine, persistHealth, publicHealth, scrubReason, toRecord } from './health';
-import type { KeyHealth, PersistedKeyHealth } from './health';
+import type { HealthView, KeyHealth, PersistedKeyHealth } from './health';
 import type { Clock, KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
 
 /** Pool settings; the numbers come from ProxyConfig. */
@@ -259,6 +259,11 @@ export class KeyPool extends DisposableBase {
     return publicHealth(e.h);
   }
 
+  /** The rotation strategy in force. */
+  get strategy(): StrategyName {
+    return this.opts.strategy;
+  }
+
   setStrategy(s: StrategyName): void {
     this.setOptions({ strategy: s });
   }
@@ -285,6 +290,19 @@ export class KeyPool extends DisposableBase {
     const at = this.drain();
     const keys = [...this.entries.values()].map((e): KeyView => ({ ...toRecord(e.key), health: publicHealth(e.h) }));
     return { at, strategy: this.opts.strategy, keys };
+  }
+
+  /**
+   * Visits every key (pool order) with its live health, without the copies `snapshot()` makes: the
+   * views and `/keyrelay/status` read 10,000+ keys this way. Both arguments are the pool's own
+   * objects: read them during the call, never keep or change them, and copy the key's fields one
+   * by one (the object also holds the secret, which a spread would carry). Returns the drain time
+   * (model cooldowns in `health` are the ones still running then).
+   */
+  forEachKey(visit: (key: Readonly<KeyRecord>, health: HealthView) => void): number {
+    const at = this.drain();
+    for (const e of this.entries.values()) visit(e.key, e.h);
+    return at;
   }
 
   exportHealth(): PersistedHealth {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { buildStatus } from '../accounting/status';
+import { statusBody } from '../accounting/status';
+import { statusTable } from '../accounting/statusTable';
 import type { Stats } from '../accounting/stats';
 import type { ProviderCatalogue } from '../config/providers';
 import { ProxyError } from '../errors';
@@ -56,7 +57,7 @@ export class OwnEndpoints {
       { method: 'GET', path: '/keyrelay/health', open: true, handle: (_q, res) => this.health(res) },
       { method: 'GET', path: '/keyrelay/challenge', open: true, handle: (req, res) => this.challenge(req, res) },
       { method: 'GET', path: '/keyrelay/sync', handle: (req, res) => this.sync(req, res) },
-      { method: 'GET', path: '/keyrelay/status', handle: (_q, res) => this.status(res) },
+      { method: 'GET', path: '/keyrelay/status', handle: (req, res) => this.status(req, res) },
       { method: 'POST', path: '/keyrelay/run', handle: (req, res) => this.run(req, res) },
       {
         method: 'POST',
@@ -134,9 +135,15 @@ export class OwnEndpoints {
     json(res, 200, { keyrelay: true, version: this.d.version, instanceId: this.d.instanceId, port: this.d.port() });
   }
 
-  private status(res: ServerResponse): void {
-    const body = buildStatus({ ...this.d, endpoint: this.d.endpoint() });
-    json(res, 200, this.d.redactor.redact(JSON.stringify(body)));
+  /** The status document; `?format=text`: the table `keyrelay status` prints, built here. */
+  private status(req: IncomingMessage, res: ServerResponse): void {
+    if (/[?&]format=text(&|$)/.test(req.url ?? '')) {
+      const text = statusTable({ ...this.d, endpoint: this.d.endpoint() });
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(`${this.d.redactor.redact(text)}\n`);
+      return;
+    }
+    const body = statusBody({ ...this.d, endpoint: this.d.endpoint() }, (text) => this.d.redactor.redact(text));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
 
   private run(req: IncomingMessage, res: ServerResponse): Promise<void> {

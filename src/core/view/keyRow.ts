@@ -33,8 +33,12 @@ export interface ModelCooldown {
   reason?: string;
 }
 
+const NONE: readonly ModelCooldown[] = Object.freeze([]);
+
 /** The models `row` is cooling for at `now`, soonest first, each with the reason it was recorded with. */
-export function coolingModels(row: KeyRow, now: number): ModelCooldown[] {
+export function coolingModels(row: KeyRow, now: number): readonly ModelCooldown[] {
+  // Most rows cool for no model: no array, no entries copied (10,000 rows per refresh).
+  if (isFullyUsableFor(row.modelCooldowns, now)) return NONE;
   const out: ModelCooldown[] = [];
   for (const [model, until] of Object.entries(row.modelCooldowns)) {
     if (until <= now) continue;
@@ -46,7 +50,11 @@ export function coolingModels(row: KeyRow, now: number): ModelCooldown[] {
 
 /** Whether the key serves every model now: active and rate-limited for none. */
 export function isFullyUsable(row: KeyRow, now: number): boolean {
-  if (row.state !== 'active') return false;
-  for (const until of Object.values(row.modelCooldowns)) if (until > now) return false;
+  return row.state === 'active' && isFullyUsableFor(row.modelCooldowns, now);
+}
+
+/** No model cooldown runs past `now` (a for-in: nothing allocated for the usual empty record). */
+function isFullyUsableFor(cooldowns: Record<string, number>, now: number): boolean {
+  for (const model in cooldowns) if (cooldowns[model] > now) return false;
   return true;
 }

@@ -1,8 +1,11 @@
 import type { KeyPool } from '../pool/keyPool';
 import type { Stats } from '../accounting/stats';
-import type { KeyState, Transition } from '../types';
+import type { KeyCounters } from '../accounting/stats';
+import type { HealthView } from '../pool/health';
+import type { KeyRecord, KeyState, Transition } from '../types';
 import type { ControllerState } from '../windows/proxyController';
 import { DisposableBase, Emitter, toDisposable } from '../events';
+import { cooldownRecord } from '../pool/health';
 import { isFullyUsable } from './keyRow';
 import type { KeyRow } from './keyRow';
 import type { Event } from '../events';
@@ -19,37 +22,84 @@ export interface ViewModel {
 
 /**
  * Builds what the views render: from the local pool and stats while leading or stopped, from the
- * leader's `/keyrelay/status` while following (its counters are the real ones).
+ * leader's `/keyrelay/status` while following (its counters are the real ones). `previous` (the
+ * last model's rows) lets rows that did not change be kept as they are: same object, nothing
+ * allocated, and the tree can tell them unchanged by identity.
  */
-export function buildViewModel(pool: KeyPool, stats: Stats, ctl: ControllerState, now: number): ViewModel {
+export function buildViewModel(
+  pool: KeyPool,
+  stats: Stats,
+  ctl: ControllerState,
+  now: number,
+  previous: readonly KeyRow[] = [],
+): ViewModel {
   const base = { at: now, role: ctl.role, endpoint: ctl.endpoint, port: ctl.port, error: ctl.error };
   if (ctl.role === 'follower' && ctl.remote) {
     const remote = fromRemote(ctl.remote);
     if (remote) return { ...base, ...remote };
   }
-  const snap = stats.snapshot();
-  const keys = pool.snapshot().keys.map((k): KeyRow => {
-    const c = snap.byKey[k.id];
-    return {
-      id: k.id,
-      providerId: k.providerId,
-      label: k.label,
-      masked: k.masked,
-      account: k.account,
-      state: k.health.state,
-      coolingUntil: k.health.coolingUntil,
-      modelCooldowns: k.health.modelCooldowns,
-      lastError: k.health.lastError,
-      history: k.health.history,
-      today: snap.today.byKey[k.id] ?? 0,
-      requests: c?.requests ?? 0,
-      successes: c?.successes ?? 0,
-      inputTokens: c?.inputTokens ?? 0,
-      outputTokens: c?.outputTokens ?? 0,
-    };
+  // Live records read in place: copying 10,000 keys' health and counters cost 100–190 ms a refresh.
+  const live = stats.liveKeys();
+  const keys: KeyRow[] = [];
+  pool.forEachKey((k, h) => {
+    const c = live.get(k.id);
+    const old = previous[keys.length] as KeyRow | undefined;
+    keys.push(old && isSameRow(old, k, h, c) ? old : toRow(k, h, c));
   });
   // Client requests, however many attempts each took (passthrough ones included).
   return { ...base, keys, requestsToday: stats.requestsToday() };
+}
+
+/** The history of every key that never changed state (frozen, shared). */
+const NO_TRANSITIONS = Object.freeze([]) as unknown as Transition[];
+
+function toRow(k: Readonly<KeyRecord>, h: HealthView, c: Readonly<KeyCounters> | undefined): KeyRow {
+  return {
+    id: k.id,
+    providerId: k.providerId,
+    label: k.label,
+    masked: k.masked,
+    account: k.account,
+    state: h.state,
+    coolingUntil: h.state === 'cooling' ? h.coolingUntil : undefined,
+    modelCooldowns: cooldownRecord(h),
+    lastError: h.lastError,
+    // Only keys that changed state have a history; the row keeps its own (the pool's grows).
+    history: h.history.length === 0 ? NO_TRANSITIONS : h.history.slice(),
+    today: c?.today ?? 0,
+    requests: c?.all.requests ?? 0,
+    successes: c?.all.successes ?? 0,
+    inputTokens: c?.all.inputTokens ?? 0,
+    outputTokens: c?.all.outputTokens ?? 0,
+  };
+}
+
+/**
+ * Whether `old` still says everything about the key. Keys cooling for a model are always rebuilt
+ * (their record is a copy); a history is the same when its length and newest entry are (it only
+ * ever grows at the end, and is cut from the front).
+ */
+function isSameRow(old: KeyRow, k: Readonly<KeyRecord>, h: HealthView, c: Readonly<KeyCounters> | undefined): boolean {
+  const n = h.history.length;
+  return (
+    old.id === k.id &&
+    old.state === h.state &&
+    h.modelCooldowns.size === 0 &&
+    old.modelCooldowns === cooldownRecord(h) &&
+    old.coolingUntil === (h.state === 'cooling' ? h.coolingUntil : undefined) &&
+    old.history.length === n &&
+    (n === 0 || old.history[n - 1] === h.history[n - 1]) &&
+    old.lastError === h.lastError &&
+    old.today === (c?.today ?? 0) &&
+    old.requests === (c?.all.requests ?? 0) &&
+    old.successes === (c?.all.successes ?? 0) &&
+    old.inputTokens === (c?.all.inputTokens ?? 0) &&
+    old.outputTokens === (c?.all.outputTokens ?? 0) &&
+    old.label === k.label &&
+    old.masked === k.masked &&
+    old.account === k.account &&
+    old.providerId === k.providerId
+  );
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -144,7 +194,7 @@ export class ViewModelHub extends DisposableBase {
   refresh(): ViewModel {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this._current = buildViewModel(this.pool, this.stats, this.controller.state, this.now());
+    this._current = buildViewModel(this.pool, this.stats, this.controller.state, this.now(), this._current.keys);
     this._onDidChange.fire(this._current);
     if (hasCountdown(this._current)) this.schedule(1_000);
     return this._current;

@@ -87,6 +87,20 @@ export async function askLeader(
   path: string,
   o: LocalRequest = {},
 ): Promise<LeaderAnswer> {
+  const proof = await proveLeader(port, token, o);
+  const r = await getLocalJson(port, path, { ...o, headers: { ...o.headers, authorization: proof.authorization } });
+  return { ...r, instanceId: proof.instanceId };
+}
+
+/**
+ * The challenge half of `askLeader`: the holder of `port` proves it knows the token, and the
+ * answer is an Authorization header good for one request to it. Rejects with code UNTRUSTED.
+ */
+export async function proveLeader(
+  port: number,
+  token: string,
+  o: Pick<LocalRequest, 'host' | 'timeoutMs'> = {},
+): Promise<{ authorization: string; instanceId: string }> {
   const mine = newNonce();
   const c = await getLocalJson(port, `/keyrelay/challenge?nonce=${mine}`, { host: o.host, timeoutMs: o.timeoutMs });
   const answer = (c.body ?? {}) as { keyrelay?: unknown; proof?: unknown; nonce?: unknown; instanceId?: unknown };
@@ -104,12 +118,10 @@ export async function askLeader(
   if (!proofsEqual(answer.proof, leaderProof(token, mine))) {
     throw Object.assign(new Error(`the KeyRelay on port ${port} does not know this access token`), { code: UNTRUSTED });
   }
-  const headers = {
-    ...o.headers,
+  return {
     authorization: `${PROOF_SCHEME} ${answer.nonce}:${clientProof(token, answer.nonce)}`,
+    instanceId: String(answer.instanceId ?? ''),
   };
-  const r = await getLocalJson(port, path, { ...o, headers });
-  return { ...r, instanceId: String(answer.instanceId ?? '') };
 }
 
 /** A port nobody holds right now, on loopback. */

@@ -3,7 +3,7 @@ import { KeyPool } from '../../../src/core/pool/keyPool';
 import { ProviderCatalogue } from '../../../src/core/config/providers';
 import { resolveRoute } from '../../../src/core/proxy/router';
 import { Stats } from '../../../src/core/accounting/stats';
-import { buildModels, buildStatus, formatRemaining } from '../../../src/core/accounting/status';
+import { buildModels, buildStatus, formatRemaining, statusBody } from '../../../src/core/accounting/status';
 import type { PoolKey, ProviderSpec } from '../../../src/core/types';
 import { FakeClock } from '../fakes/fakeClock';
 
@@ -215,6 +215,59 @@ suite('buildStatus', () => {
         },
       ]);
       assert.equal((status.totals as { requests: number }).requests, 1);
+    } finally {
+      stats.dispose();
+      pool.dispose();
+    }
+  });
+});
+
+suite('statusBody', () => {
+  test('the status document as ASCII JSON: same content, redacted, every non-ASCII char escaped', () => {
+    const clock = new FakeClock();
+    const pool = new KeyPool({
+      clock,
+      strategy: 'least-used',
+      cooldownStepsMs: [10_000],
+      maxCooldownMs: 60_000,
+      degradedAfter: 3,
+      discardOnQuota: true,
+    });
+    const stats = new Stats(clock);
+    try {
+      const keys = [
+        { ...key('o1', 'openai', ['gpt-4o']), account: 'équipe', weight: 2 },
+        key('o2', 'openai'),
+        key('a1', 'anthropic'),
+      ];
+      pool.setKeys(keys);
+      pool.report('o1', 'gpt-4o', { kind: 'rate-limited', status: 429, retryAfterMs: 5_000, reason: 'HTTP 429 😬' });
+      pool.report('o2', undefined, { kind: 'rate-limited', status: 429, retryAfterMs: 5_000, reason: 'slow down' });
+      const base = { keyId: 'o1', providerId: 'openai', endpoint: '/v1/chat/completions', status: 200, latencyMs: 9 };
+      stats.record({ ...base, model: 'gpt-4o', ok: true, inputTokens: 3, outputTokens: 4 });
+      stats.record({ ...base, model: 'gpt-4o-mini', ok: false, status: 500 });
+      const opts = {
+        pool,
+        stats,
+        catalogue: new ProviderCatalogue(),
+        version: '1',
+        instanceId: 'i',
+        endpoint: 'http://x',
+      };
+      const seen: string[] = [];
+      const body = statusBody(opts, (text) => {
+        seen.push(text);
+        return text.replace('slow down', 'slow [redacted]');
+      });
+      const text = body.toString('latin1');
+      assert.match(text, /^[\x20-\x7e]+$/, 'ASCII only');
+      assert.ok(text.includes('"masked":"sk-\\u2026'), 'the ellipsis as an escape');
+      assert.equal(seen.length, 1, 'the whole document went through the redactor once');
+      const want = JSON.parse(JSON.stringify(buildStatus(opts)).replace('slow down', 'slow [redacted]')) as unknown;
+      assert.deepEqual(JSON.parse(text), want);
+      const doc = want as { keys: Array<{ account?: string; history: Array<{ reason: string }> }> };
+      assert.equal(doc.keys[0].account, 'équipe');
+      assert.match(doc.keys[0].history[0].reason, /HTTP 429 😬$/);
     } finally {
       stats.dispose();
       pool.dispose();

@@ -31,7 +31,11 @@ function req(headers: Record<string, string>, extraRaw: string[] = []) {
 
 suite('AccessGuard.checkOrigin', () => {
   test('two Host headers are refused even when the first is allowed', () => {
-    const e = rejects(() => guard().checkOrigin(req({ host: `127.0.0.1:${PORT}` }, ['HOST', 'evil.example'])), 'bad_request_target', 400);
+    const e = rejects(
+      () => guard().checkOrigin(req({ host: `127.0.0.1:${PORT}` }, ['HOST', 'evil.example'])),
+      'bad_request_target',
+      400,
+    );
     assert.match(e.message, /more than one Host/);
   });
 
@@ -68,7 +72,11 @@ suite('AccessGuard.checkOrigin', () => {
 
   test('requests with an Origin are refused unless the origin is allowed', () => {
     const host = `127.0.0.1:${PORT}`;
-    const e = rejects(() => guard().checkOrigin(req({ host, origin: 'https://evil.example' })), 'forbidden_origin', 403);
+    const e = rejects(
+      () => guard().checkOrigin(req({ host, origin: 'https://evil.example' })),
+      'forbidden_origin',
+      403,
+    );
     assert.match(e.message, /keyRelay\.proxy\.allowedOrigins/);
     rejects(() => guard().checkOrigin(req({ host, origin: 'null' })), 'forbidden_origin', 403);
     assert.doesNotThrow(() => guard().checkOrigin(req({ host })));
@@ -80,7 +88,11 @@ suite('AccessGuard.checkOrigin', () => {
     assert.doesNotThrow(() => g.checkOrigin(req({ host, origin: 'http://localhost:3000' })));
     assert.doesNotThrow(() => g.checkOrigin(req({ host, origin: 'https://app.example.com' })));
     rejects(() => g.checkOrigin(req({ host, origin: 'http://localhost:3001' })), 'forbidden_origin', 403);
-    rejects(() => g.checkOrigin(req({ host, origin: 'https://app.example.com.evil.example' })), 'forbidden_origin', 403);
+    rejects(
+      () => g.checkOrigin(req({ host, origin: 'https://app.example.com.evil.example' })),
+      'forbidden_origin',
+      403,
+    );
   });
 });
 

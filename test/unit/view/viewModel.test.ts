@@ -92,6 +92,41 @@ suite('view model', () => {
     assert.equal(vm.requestsToday, 4);
   });
 
+  test('a rebuild keeps the rows of keys that did not change and rebuilds the others', () => {
+    const p = pool();
+    const stats = new Stats(systemClock);
+    disposables.push(p, stats);
+    const ctl: ControllerState = { role: 'leader', port: 1 };
+    const first = buildViewModel(p, stats, ctl, Date.now());
+    const same = buildViewModel(p, stats, ctl, Date.now(), first.keys);
+    assert.ok(
+      same.keys.every((k, i) => k === first.keys[i]),
+      'nothing changed: the same row objects',
+    );
+
+    stats.record({ keyId: 'k1', providerId: 'openai', endpoint: '/v1/chat', ok: true, status: 200, latencyMs: 5 });
+    const counted = buildViewModel(p, stats, ctl, Date.now(), same.keys);
+    assert.notEqual(counted.keys[0], same.keys[0]);
+    assert.deepEqual([counted.keys[0].today, counted.keys[0].requests], [1, 1]);
+    assert.equal(counted.keys[1], same.keys[1], 'the other key is kept');
+
+    p.report('k2', undefined, { kind: 'invalid', status: 401, reason: 'HTTP 401' });
+    const failed = buildViewModel(p, stats, ctl, Date.now(), counted.keys);
+    assert.equal(failed.keys[0], counted.keys[0]);
+    assert.deepEqual([failed.keys[1].state, failed.keys[1].history.length], ['invalid', 1]);
+    p.restore('k2');
+    const restored = buildViewModel(p, stats, ctl, Date.now(), failed.keys);
+    assert.deepEqual([restored.keys[1].state, restored.keys[1].history.length], ['active', 2]);
+    assert.equal(failed.keys[1].history.length, 1, 'a row keeps the history it was built with');
+
+    p.remove('k1');
+    const shifted = buildViewModel(p, stats, ctl, Date.now(), restored.keys);
+    assert.deepEqual(
+      shifted.keys.map((k) => k.id),
+      ['k2'],
+    );
+  });
+
   test('the hub follows a per-model cooldown within a second and counts it down', async () => {
     const p = pool();
     const stats = new Stats(systemClock);

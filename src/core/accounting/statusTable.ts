@@ -1,0 +1,145 @@
+/**
+ * The table `keyrelay status` prints: one line per key under its provider. Built on the server
+ * from the live records (`GET /keyrelay/status?format=text`: no 20 MB of JSON to build, send and
+ * parse for 100,000 keys), or by the CLI from the JSON document of a KeyRelay that predates it.
+ */
+import { formatRemaining } from './status';
+import type { KeyPool } from '../pool/keyPool';
+import type { ProviderCatalogue } from '../config/providers';
+import type { Stats } from './stats';
+
+/** The parts of a `/keyrelay/status` key the table shows. */
+export interface StatusKey {
+  providerId: string;
+  label: string;
+  masked: string;
+  account?: string;
+  state: string;
+  coolingUntil?: number;
+  modelCooldowns?: Record<string, number>;
+  lastError?: string;
+  requestsToday: number;
+  stats?: { requests: number; successes: number };
+}
+/** The parts of the `/keyrelay/status` document the table shows. */
+export interface StatusDoc {
+  version: string;
+  endpoint?: string;
+  /** Client requests today (older proxies: absent, the keys' counts are summed). */
+  requestsToday?: number;
+  strategy: string;
+  at: number;
+  providers: Array<{ id: string; name: string; keys: number; usable: number }>;
+  keys: StatusKey[];
+}
+
+/** The table of a running pool, from its live records (redact the result before it leaves). */
+export function statusTable(opts: {
+  pool: KeyPool;
+  stats: Stats;
+  catalogue: ProviderCatalogue;
+  version: string;
+  endpoint?: string;
+}): string {
+  const live = opts.stats.liveKeys();
+  const keys: StatusKey[] = [];
+  const perProvider = new Map<string, { keys: number; usable: number }>();
+  const at = opts.pool.forEachKey((k, h) => {
+    const c = live.get(k.id);
+    keys.push({
+      providerId: k.providerId,
+      label: k.label,
+      masked: k.masked,
+      account: k.account,
+      state: h.state,
+      coolingUntil: h.state === 'cooling' ? h.coolingUntil : undefined,
+      modelCooldowns: h.modelCooldowns.size === 0 ? undefined : Object.fromEntries(h.modelCooldowns),
+      lastError: h.lastError,
+      requestsToday: c?.today ?? 0,
+      stats: c && c.all.requests > 0 ? c.all : undefined,
+    });
+    let p = perProvider.get(k.providerId);
+    if (!p) perProvider.set(k.providerId, (p = { keys: 0, usable: 0 }));
+    p.keys++;
+    if (h.state === 'active' && h.modelCooldowns.size === 0) p.usable++;
+  });
+  const providers = opts.catalogue
+    .list()
+    .filter((p) => perProvider.has(p.id))
+    .map((p) => ({ id: p.id, name: p.name, ...perProvider.get(p.id)! }));
+  const doc = {
+    version: opts.version,
+    endpoint: opts.endpoint,
+    strategy: opts.pool.strategy,
+    at,
+    providers,
+    keys,
+    requestsToday: opts.stats.requestsToday(),
+  };
+  return renderStatus(doc).join('\n');
+}
+
+/**
+ * One line per key under its provider, columns aligned; states say how long a cooldown has left.
+ * Linear in the keys: one pass groups them, one measures the columns, one writes the lines.
+ */
+export function renderStatus(doc: StatusDoc): string[] {
+  let usable = 0;
+  let today = 0;
+  const byProvider = new Map<string, string[][]>();
+  for (const k of doc.keys) {
+    // Usable = serves every model now: a key cooling for one model is not (DESIGN §3).
+    if (k.state === 'active' && !Object.values(k.modelCooldowns ?? {}).some((until) => until > doc.at)) usable++;
+    today += k.requestsToday ?? 0;
+    let rows = byProvider.get(k.providerId);
+    if (!rows) byProvider.set(k.providerId, (rows = []));
+    rows.push(columns(k, doc.at));
+  }
+  if (doc.requestsToday !== undefined) today = doc.requestsToday;
+  const lines = [
+    `KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`,
+  ];
+  if (doc.keys.length === 0)
+    lines.push(
+      'No keys: requests are answered in fallback mode. Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.',
+    );
+  for (const p of doc.providers) {
+    const rows = byProvider.get(p.id) ?? [];
+    const width = [0, 0, 0, 0, 0];
+    for (const r of rows) for (let i = 0; i < width.length; i++) if (r[i].length > width[i]) width[i] = r[i].length;
+    lines.push('', `${p.name} · ${p.usable}/${p.keys} usable`);
+    for (const r of rows) {
+      let line = ''; // every column padded but the last (the last error)
+      for (let i = 0; i < width.length; i++) line += `  ${r[i].padEnd(width[i])}`;
+      lines.push(`${line}  ${r[width.length]}`.trimEnd());
+    }
+  }
+  return lines;
+}
+
+/** A key's columns: label, masked key, state, today, success rate, last error. */
+function columns(k: StatusKey, now: number): string[] {
+  return [
+    k.account ? `[${k.account}] ${k.label}` : k.label,
+    k.masked,
+    stateText(k, now),
+    `${k.requestsToday ?? 0} today`,
+    k.stats?.requests ? `${Math.round((100 * k.stats.successes) / k.stats.requests)}% ok` : '',
+    k.lastError ? oneLine(k.lastError, 80) : '',
+  ];
+}
+
+/** `cooling 37s`; an active key with per-model cooldowns says which: `active, gpt-4o cooling 30s`. */
+function stateText(k: StatusKey, now: number): string {
+  const left = (until: number): string => formatRemaining(until - now);
+  if (k.state === 'cooling' && k.coolingUntil) return `cooling ${left(k.coolingUntil)}`;
+  const models = Object.entries(k.modelCooldowns ?? {}).filter(([, until]) => until > now);
+  if (k.state !== 'active' || models.length === 0) return k.state;
+  const shown = models.slice(0, 2).map(([m, until]) => `${m} cooling ${left(until)}`);
+  return `active, ${shown.join(', ')}${models.length > 2 ? ` (+${models.length - 2} models)` : ''}`;
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
