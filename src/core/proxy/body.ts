@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors';
 import { findTopLevelString } from '../accounting/usage';
+import type { RequestSource } from './requestContext';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -9,7 +10,11 @@ const EMPTY = Buffer.alloc(0);
  * Reads the request body whole, up to `maxBytes`, so a 429 or 401 can be retried on the next
  * key with the same bytes (STYLE §5: reply-from streams bodies and so cannot retry).
  */
-export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+export function readBody(
+  req: Pick<RequestSource, 'headers' | 'on' | 'off'>,
+  maxBytes: number,
+  timeoutMs: number,
+): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(maxBytes));

@@ -7,18 +7,15 @@ import { ProxyError } from '../errors';
 import { Emitter } from '../events';
 import type { Disposable, Event } from '../events';
 import { forwardRequest } from './forward';
+import { ForwardKit } from './forwardKit';
 import { sendError } from './replies';
-import type { ForwardDeps } from './requestContext';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
-import { SecretRedactor } from '../redact';
 import { OwnEndpoints } from './ownEndpoints';
 import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarget';
 import type { Stats } from '../accounting/stats';
 import { buildModels } from '../accounting/status';
 import type { ApiShape, Clock, Logger, ProxyConfig } from '../types';
-import { RequestLog } from '../accounting/requestLog';
-import { Upstream } from './upstream';
 
 /** What the server needs; the VS Code adapter and the CLI both build one. */
 export interface ProxyDeps {
@@ -31,6 +28,11 @@ export interface ProxyDeps {
   accessToken: string;
   version: string;
   instanceId?: string;
+  /**
+   * The forwarding kit to share with in-process callers; its owner disposes it. Without one the
+   * server builds its own (the CLI, tests).
+   */
+  kit?: ForwardKit;
 }
 
 /** Whether the server is listening, where, and why not. */
@@ -53,51 +55,34 @@ export class ProxyServer implements Disposable {
   private _state: ProxyState = { running: false };
   private config: ProxyConfig;
   private token: string;
-  private readonly upstream: Upstream;
-  private readonly redactor = new SecretRedactor();
-  private readonly forward: ForwardDeps;
+  private readonly kit: ForwardKit;
+  private readonly ownsKit: boolean;
   private readonly inFlight = new Set<ServerResponse>();
   private readonly subscriptions: Disposable[] = [];
-  private requestLog: RequestLog | undefined;
   private readonly own: OwnEndpoints;
 
   constructor(private readonly deps: ProxyDeps) {
     this.config = deps.config;
     this.token = deps.accessToken;
     this.instanceId = deps.instanceId ?? randomUUID();
-    this.upstream = new Upstream(deps.config.connectTimeoutMs);
-    this.redactor.add(deps.accessToken);
-    this.syncRedactor();
-    this.subscriptions.push(
-      deps.pool.onDidChange(() => this.syncRedactor()),
-      deps.stats.onDidRollDay(() => deps.pool.resetDaily()),
-    );
-    this.forward = {
-      pool: deps.pool,
-      stats: deps.stats,
-      catalogue: deps.catalogue,
-      upstream: this.upstream,
-      logger: deps.logger,
-      clock: deps.clock,
-      redactor: this.redactor,
-      config: () => this.config,
-      fallbackLogged: new Set(),
-      requestLog: () => this.requestLog,
-    };
+    this.kit = deps.kit ?? new ForwardKit(deps);
+    this.ownsKit = deps.kit === undefined;
+    this.kit.updateConfig(deps.config);
+    this.kit.setAccessToken(deps.accessToken);
+    this.subscriptions.push(deps.stats.onDidRollDay(() => deps.pool.resetDaily()));
     this.own = new OwnEndpoints({
       pool: deps.pool,
       stats: deps.stats,
       catalogue: deps.catalogue,
-      redactor: this.redactor,
+      redactor: this.kit.redactor,
       version: deps.version,
       instanceId: this.instanceId,
       endpoint: () => this.endpoint,
       port: () => this._state.port,
       token: () => this.token,
       config: () => this.config,
-      dispatcher: () => this.upstream.dispatcher,
+      dispatcher: () => this.kit.upstream.dispatcher,
     });
-    this.openRequestLog();
   }
 
   get state(): ProxyState {
@@ -146,7 +131,7 @@ export class ProxyServer implements Disposable {
         this.deps.logger.info(`KeyRelay listening on ${this.endpoint}`);
         resolve(port);
         // Off the activation path, before the first request needs it.
-        setImmediate(() => this.upstream.warm());
+        setImmediate(() => this.kit.upstream.warm());
       });
     });
   }
@@ -172,10 +157,8 @@ export class ProxyServer implements Disposable {
 
   /** Applies new settings to the next request; the owner restarts on a port or host change. */
   updateConfig(config: ProxyConfig): void {
-    const old = this.config;
     this.config = config;
-    if (config.connectTimeoutMs !== old.connectTimeoutMs) this.upstream.reconfigure(config.connectTimeoutMs);
-    if (config.requestLogDir !== old.requestLogDir) this.openRequestLog();
+    this.kit.updateConfig(config);
     if (this.guard && this._state.port !== undefined) {
       this.guard = new AccessGuard({
         port: this._state.port,
@@ -187,9 +170,8 @@ export class ProxyServer implements Disposable {
   }
 
   setAccessToken(token: string): void {
-    this.redactor.delete(this.token);
     this.token = token;
-    this.redactor.add(token);
+    this.kit.setAccessToken(token);
     this.guard?.setToken(token);
   }
 
@@ -201,33 +183,14 @@ export class ProxyServer implements Disposable {
       server.close();
       server.closeAllConnections();
     }
-    this.upstream.destroy();
-    this.requestLog?.dispose();
+    if (this.ownsKit) this.kit.dispose();
     for (const s of this.subscriptions) s.dispose();
     this._onDidChangeState.dispose();
-  }
-
-  private openRequestLog(): void {
-    this.requestLog?.dispose();
-    this.requestLog = undefined;
-    if (!this.config.requestLogDir) return;
-    try {
-      this.requestLog = new RequestLog(this.config.requestLogDir, this.redactor);
-    } catch (err) {
-      this.deps.logger.error(
-        `Request logging is off: cannot use ${this.config.requestLogDir} (${(err as Error).message}).`,
-      );
-    }
   }
 
   private setState(s: ProxyState): void {
     this._state = s;
     this._onDidChangeState.fire(s);
-  }
-
-  /** Keeps every pool key and the token known to the redactor, so none can reach an output. */
-  private syncRedactor(): void {
-    for (const k of this.deps.pool.list()) this.redactor.add(k.secret, k.masked);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -257,7 +220,7 @@ export class ProxyServer implements Disposable {
       if (target.rest === '/models' && method === 'GET' && access.isToken && this.answerModels(res, shape)) return;
       const { rest, query } = target;
       const p = { req, res, shape, rest, query, isToken: access.isToken, credential: access.credential, t0 };
-      void forwardRequest(this.forward, p);
+      void forwardRequest(this.kit.deps, p);
     } catch (err) {
       this.fail(req, res, shape, err);
     }
@@ -275,11 +238,16 @@ export class ProxyServer implements Disposable {
     const e =
       err instanceof ProxyError
         ? err
-        : new ProxyError('upstream_error', 500, `KeyRelay failed: ${this.redactor.redact((err as Error).message)}`, {
-            cause: err,
-          });
+        : new ProxyError(
+            'upstream_error',
+            500,
+            `KeyRelay failed: ${this.kit.redactor.redact((err as Error).message)}`,
+            {
+              cause: err,
+            },
+          );
     if (!(err instanceof ProxyError)) this.deps.logger.error(e);
-    this.deps.logger.debug(`${req.method} ${this.redactor.redact(req.url ?? '')} → ${e.status} ${e.code}`);
+    this.deps.logger.debug(`${req.method} ${this.kit.redactor.redact(req.url ?? '')} → ${e.status} ${e.code}`);
     sendError(res, shape, e);
     // A body we refused to read must not be parsed as the next request on this connection.
     if (e.status === 413 || e.status === 408) res.once('finish', () => req.socket.destroySoon());
