@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { DEFAULT_CHAT_MODELS } from '../core/lm/modelLimits';
 import { DEFAULT_CONFIG, STRATEGIES } from '../core/types';
 import type { ProxyConfig, StrategyName } from '../core/types';
 import { Emitter, DisposableBase } from '../core/events';
@@ -11,6 +12,8 @@ export interface ExtensionConfig {
   autoStart: boolean;
   /** Raw custom provider entries; validated by the catalogue's owner. */
   providers: unknown[];
+  /** `keyRelay.chatModels`: `providerId/model` patterns of the models offered to the editor's chat. */
+  chatModels: readonly string[];
 }
 
 /** Settings whose change needs the server rebound (rust-analyzer's `requiresServerReloadOpts`). */
@@ -59,10 +62,14 @@ export function readConfig(
       Number.isInteger(resetHour) && resetHour! >= -1 && resetHour! <= 23 ? resetHour! : DEFAULT_CONFIG.dailyResetHour,
   };
   const providers = get<unknown[]>('providers');
+  const chatModels = get<unknown[]>('chatModels');
   return {
     proxy,
     autoStart: get<boolean>('proxy.autoStart') ?? true,
     providers: Array.isArray(providers) ? providers : [],
+    chatModels: Array.isArray(chatModels)
+      ? chatModels.filter((p): p is string => typeof p === 'string' && p.trim() !== '').map((p) => p.trim())
+      : DEFAULT_CHAT_MODELS,
   };
 }
 

@@ -1,4 +1,6 @@
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ChatModelCatalog } from '../../../src/core/lm/chatModels';
 import { DEFAULT_CHAT_MODELS, DEFAULT_LIMITS, modelLimits, modelMatcher } from '../../../src/core/lm/modelLimits';
 import { estimateMessageTokens, estimateTokens } from '../../../src/core/lm/tokens';
@@ -38,6 +40,13 @@ suite('lm: model limits and patterns', () => {
     assert.ok(!m('openrouter/anthropic/claude-sonnet-4'));
     assert.ok(m('x/a.b') && !m('x/aXb'));
     assert.ok(DEFAULT_CHAT_MODELS.includes('custom/*'));
+  });
+
+  test("package.json contributes the vendor and the setting's default is the core's list", () => {
+    // out/test/unit/lm → the repository root
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8'));
+    assert.deepEqual(pkg.contributes.languageModelChatProviders, [{ vendor: 'keyrelay', displayName: 'KeyRelay' }]);
+    assert.deepEqual(pkg.contributes.configuration.properties['keyRelay.chatModels'].default, DEFAULT_CHAT_MODELS);
   });
 });
 
