@@ -5,6 +5,7 @@ import { ClientWiring } from './vscode/clientWiring';
 import { registerCommands } from './vscode/commands';
 import { ConfigWatcher } from './vscode/config';
 import { KeysView, syncContextKeys } from './vscode/keysView';
+import { registerChatProvider } from './vscode/lmProvider';
 import { applyConfig, logTransitions, startUp } from './vscode/lifecycle';
 import { Prompts } from './vscode/prompts';
 import { publicApi } from './vscode/publicApi';
@@ -20,7 +21,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   const log = vscode.window.createOutputChannel('KeyRelay', { log: true });
   const config = new ConfigWatcher(context.globalStorageUri.fsPath, log);
   const s = createServices(context, config, log);
-  const { pool, stats, vault, controller, persistence, catalogue } = s;
+  const { pool, stats, vault, controller, persistence, catalogue, kit, chatModels } = s;
   const [hub, prompts] = [new ViewModelHub(pool, stats, controller), new Prompts()];
   const target = () =>
     controller.state.endpoint ? { endpoint: controller.state.endpoint, token: vault.accessToken } : undefined;
@@ -28,12 +29,16 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   const keysView = new KeysView(hub, (id) => catalogue.get(id)?.name ?? id);
   const statusBar = new StatusBarController(hub);
   context.subscriptions.push(
-    ...[log, config, pool, stats, vault, persistence, controller, hub, wiring, keysView, statusBar],
+    ...[log, config, pool, stats, vault, persistence, controller, kit, chatModels, hub, wiring, keysView, statusBar],
+    ...registerChatProvider({ models: chatModels, catalogue, transport: s.chatTransport, log }),
     syncContextKeys(hub),
     logTransitions(pool, log),
     ...registerCommands({ ...s, prompts, hub, log, wiring, actOnLeader: (id, a) => controller.actOnLeader(id, a) }),
     config.onDidChange(applyConfig({ ...s, wiring, log })),
-    vault.onDidChangeToken((t) => controller.setAccessToken(t)),
+    vault.onDidChangeToken((t) => {
+      controller.setAccessToken(t);
+      kit.setAccessToken(t);
+    }),
     controller.onDidChange((state) => {
       persistence.enabled = state.role !== 'follower';
     }),

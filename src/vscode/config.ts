@@ -2,16 +2,26 @@ import * as vscode from 'vscode';
 import { readEditorSettings } from '../core/config/editorSettings';
 import type { EditorSettings } from '../core/config/editorSettings';
 import { DisposableBase, Emitter } from '../core/events';
+import { DEFAULT_CHAT_MODELS } from '../core/lm/modelLimits';
 import type { Event } from '../core/events';
 import type { Logger } from '../core/types';
 
 /** Everything the extension reads from `keyRelay.*`, checked and in the core's units. */
-export type ExtensionConfig = EditorSettings;
+export interface ExtensionConfig extends EditorSettings {
+  /** `keyRelay.chatModels`: `providerId/model` patterns of the models offered to the editor's chat. */
+  chatModels: readonly string[];
+}
 
 /** The settings as they are now (the core's validator decides, so CLI and editor agree). */
 export function readConfig(globalStorageDir: string): ExtensionConfig {
   const cfg = vscode.workspace.getConfiguration('keyRelay');
-  return readEditorSettings((name) => cfg.get(name), globalStorageDir);
+  const chatModels = cfg.get<unknown[]>('chatModels');
+  return {
+    ...readEditorSettings((name) => cfg.get(name), globalStorageDir),
+    chatModels: Array.isArray(chatModels)
+      ? chatModels.filter((p): p is string => typeof p === 'string' && p.trim() !== '').map((p) => p.trim())
+      : DEFAULT_CHAT_MODELS,
+  };
 }
 
 /**

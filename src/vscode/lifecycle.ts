@@ -8,6 +8,8 @@ import { needsRestart } from '../core/config/proxyConfig';
 import type { ExtensionConfig } from './config';
 import { StorageKey } from './ids';
 import type { ProxyController } from '../core/windows/proxyController';
+import type { ForwardKit } from '../core/proxy/forwardKit';
+import type { ChatModelCatalog } from '../core/lm/chatModels';
 import type { HealthPersistence } from './persistence';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { ViewModelHub } from '../core/view/viewModel';
@@ -32,6 +34,8 @@ export function applyConfig(d: {
   stats: Stats;
   catalogue: ProviderCatalogue;
   controller: ProxyController;
+  kit: ForwardKit;
+  chatModels: ChatModelCatalog;
   wiring: ClientWiring;
   log: Logger;
 }) {
@@ -41,6 +45,8 @@ export function applyConfig(d: {
     if (next.proxy.strategy !== previous.proxy.strategy) d.pool.setStrategy(next.proxy.strategy);
     d.stats.setDailyResetHour(next.proxy.dailyResetHour);
     d.controller.updateConfig(next.proxy);
+    d.kit.updateConfig(next.proxy);
+    d.chatModels.refresh();
     if (next.proxy.host !== previous.proxy.host && !isLoopback(next.proxy.host)) {
       void vscode.window.showWarningMessage(
         `KeyRelay now listens on ${next.proxy.host}: other machines that can reach it may use your keys if they learn the access token.`,
@@ -92,6 +98,7 @@ export async function startUp(d: {
   pool: KeyPool;
   persistence: HealthPersistence;
   controller: ProxyController;
+  kit: ForwardKit;
   hub: ViewModelHub;
   memento: vscode.Memento;
   log: Logger;
@@ -99,6 +106,7 @@ export async function startUp(d: {
 }): Promise<void> {
   try {
     await d.vault.load();
+    d.kit.setAccessToken(d.vault.accessToken);
     d.pool.importHealth(d.persistence.loadHealth() ?? {});
     warnAboutSecretStorage(d.memento, d.log);
     if (d.autoStart()) await d.controller.start();

@@ -3,7 +3,11 @@ import type * as vscode from 'vscode';
 import { Stats } from '../core/accounting/stats';
 import { ProviderCatalogue } from '../core/config/providers';
 import { KeyVault } from '../core/keys/keyVault';
+import { ChatModelCatalog } from '../core/lm/chatModels';
+import { fetchModelIds, inProcessTransport, leaderTransport, withFallback } from '../core/lm/transport';
+import type { LmTransport } from '../core/lm/transport';
 import { KeyPool } from '../core/pool/keyPool';
+import { ForwardKit } from '../core/proxy/forwardKit';
 import { ProxyServer } from '../core/proxy/proxyServer';
 import { systemClock } from '../core/types';
 import type { Logger } from '../core/types';
@@ -21,6 +25,12 @@ export interface Services {
   vault: KeyVault;
   persistence: HealthPersistence;
   controller: ProxyController;
+  /** The forwarder's dependencies, shared by the HTTP server and the chat models. */
+  kit: ForwardKit;
+  /** The models offered in the editor's chat model picker. */
+  chatModels: ChatModelCatalog;
+  /** How a chat request reaches a pool now: this window's, or the leader's when following. */
+  chatTransport(): LmTransport;
 }
 
 /**
@@ -36,6 +46,15 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
   });
   const vault = new KeyVault(context.secrets, context.globalState, pool, log, (id) => catalogue.get(id)?.keyPrefix);
   const persistence = new HealthPersistence(context.globalState, pool, stats);
+  const kit = new ForwardKit({
+    config: cfg.proxy,
+    pool,
+    stats,
+    catalogue,
+    logger: log,
+    clock: systemClock,
+    accessToken: vault.accessToken,
+  });
   const instanceId = randomUUID();
   const version = String(context.extension.packageJSON.version);
   const controller = new ProxyController({
@@ -50,6 +69,7 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
         accessToken: vault.accessToken,
         version,
         instanceId,
+        kit,
       }),
     config: () => config.current.proxy,
     token: () => vault.accessToken,
@@ -60,5 +80,41 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
     },
     onConflict: (port) => void offerAnotherPort(port).catch((err: Error) => log.error(err)),
   });
-  return { catalogue, pool, stats, vault, persistence, controller };
+  const { chatModels, chatTransport } = chatServices({ kit, pool, catalogue, controller, vault, config, log });
+  return { catalogue, pool, stats, vault, persistence, controller, kit, chatModels, chatTransport };
+}
+
+/**
+ * The chat models: listed from this window's pool (each provider's /models in process), and
+ * sent in process, or through the leader when this window follows (its pool is the one every
+ * window's views show and count).
+ */
+function chatServices(d: {
+  kit: ForwardKit;
+  pool: KeyPool;
+  catalogue: ProviderCatalogue;
+  controller: ProxyController;
+  vault: KeyVault;
+  config: ConfigWatcher;
+  log: Logger;
+}): Pick<Services, 'chatModels' | 'chatTransport'> {
+  const { kit, pool, catalogue, controller, vault, config, log } = d;
+  const local = inProcessTransport(kit.deps);
+  const chatModels = new ChatModelCatalog({
+    pool,
+    catalogue,
+    fetchModels: (p) => fetchModelIds(local, p),
+    patterns: () => config.current.chatModels,
+    logger: log,
+    clock: systemClock,
+  });
+  const leader = withFallback(
+    leaderTransport(
+      () => (controller.state.endpoint ? { endpoint: controller.state.endpoint, token: vault.accessToken } : undefined),
+      () => kit.upstream.dispatcher,
+    ),
+    local,
+  );
+  const chatTransport = () => (controller.state.role === 'follower' ? leader : local);
+  return { chatModels, chatTransport };
 }

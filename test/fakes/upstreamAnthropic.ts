@@ -18,6 +18,9 @@ interface Tool {
 function pickTool(body: Record<string, any>): Tool | undefined {
   const tools: any[] = Array.isArray(body.tools) ? body.tools : [];
   if (!tools.length || body.tool_choice?.type === 'none') return undefined;
+  // After a tool_result the model answers in words.
+  const last = Array.isArray(body.messages) ? body.messages.at(-1) : undefined;
+  if (Array.isArray(last?.content) && last.content.some((b: any) => b?.type === 'tool_result')) return undefined;
   const t = tools.find((x) => x?.name === body.tool_choice?.name) ?? tools[0];
   return { name: String(t?.name ?? 'tool'), input: sampleArgs(t?.input_schema) };
 }

@@ -43,6 +43,13 @@ interface Tool {
 function pickTool(body: Record<string, any>): Tool | undefined {
   const tools: any[] = Array.isArray(body.tools) ? body.tools : [];
   if (!tools.length || body.tool_choice === 'none') return undefined;
+  // After a tool's result (chat: a `tool` message; Responses: a function_call_output) the model answers in words.
+  const last = Array.isArray(body.messages)
+    ? body.messages.at(-1)
+    : Array.isArray(body.input)
+      ? body.input.at(-1)
+      : undefined;
+  if (last?.role === 'tool' || last?.type === 'function_call_output') return undefined;
   const fn = (t: any): { name: string; parameters?: unknown } => t?.function ?? t;
   const forced = body.tool_choice?.function?.name ?? body.tool_choice?.name;
   const t = fn(tools.find((x) => fn(x)?.name === forced) ?? tools[0]);

@@ -46,6 +46,8 @@ export interface RecordedRequest {
   model?: string;
   aborted: boolean;
   at: number;
+  /** When the fake saw the client go away (Date.now()), for aborted requests. */
+  abortedAt?: number;
 }
 
 /** Everything a shape module needs to build one reply; computed once per request. */
@@ -250,7 +252,10 @@ export class FakeUpstream {
       this.live.delete(ctl);
       ctl.abort();
       // Only a close we did not cause ourselves counts as the client going away.
-      if (!res.writableFinished && !ctx.cut && !this.closing) rec.aborted = true;
+      if (!res.writableFinished && !ctx.cut && !this.closing) {
+        rec.aborted = true;
+        rec.abortedAt = Date.now();
+      }
     });
     const pre = shape.precheck(req, key);
     if (pre) return this.sendReply(ctx, pre, { kind: 'ok' });

@@ -47,6 +47,8 @@ export interface Harness {
   proxy: ProxyServer;
   pool: KeyPool;
   stats: Stats;
+  catalogue: ProviderCatalogue;
+  config: ProxyConfig;
   log: CapturingLogger;
   /** http://127.0.0.1:PORT */
   endpoint: string;
@@ -142,6 +144,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     proxy,
     pool,
     stats,
+    catalogue,
+    config,
     log,
     endpoint: `http://127.0.0.1:${port}`,
     async close() {

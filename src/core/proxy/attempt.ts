@@ -1,8 +1,8 @@
-import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { UsageScanner } from '../accounting/usage';
 import { responseHeaderList } from './headers';
 import type { ResponseHeaders } from './headers';
+import type { ResponseSink } from './requestContext';
 
 /** Error bodies are read whole to learn why a key failed; past this they are cut. */
 const MAX_ERROR_BODY = 1024 * 1024;
@@ -50,7 +50,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onDone: (r: AttemptResult) => void = () => undefined;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly res: ResponseSink,
     private readonly now: () => number,
   ) {
     this.started = now();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors';
 import { findTopLevelString } from '../accounting/usage';
+import type { RequestSource } from './requestContext';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -10,7 +11,11 @@ const EMPTY = Buffer.alloc(0);
  * key with the same bytes (STYLE §5: reply-from streams bodies and so cannot retry). A body that
  * stops arriving for `idleMs` is refused with 408.
  */
-export function readBody(req: IncomingMessage, maxBytes: number, idleMs: number): Promise<Buffer> {
+export function readBody(
+  req: Pick<RequestSource, 'headers' | 'on' | 'off'>,
+  maxBytes: number,
+  idleMs: number,
+): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(maxBytes));

@@ -8,7 +8,7 @@ import { forwardableRequestHeaders } from './headers';
 import { passthrough } from './passthrough';
 import { redactedError, sendError, sendRejected } from './replies';
 import type { ForwardDeps, ProxiedRequest, RequestContext, Trace } from './requestContext';
-import { resolveRoute } from './router';
+import { resolveRoute, routeToProvider } from './router';
 import { finishWith, isProviderSide, tryKey } from './tryKey';
 import { classifyNetworkError } from './upstream';
 
@@ -99,7 +99,9 @@ async function prepare(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Prom
   let body = await readBody(p.req, cfg.maxBodyBytes, cfg.bodyTimeoutMs);
   trace.body = body;
   const facts = p.req.method === 'POST' ? inspectJsonBody(body, p.shape) : {};
-  const route = resolveRoute({ shape: p.shape, model: facts.model?.value }, deps.catalogue, deps.pool);
+  const route = p.providerId
+    ? routeToProvider(p.providerId, facts.model?.value, deps.catalogue)
+    : resolveRoute({ shape: p.shape, model: facts.model?.value }, deps.catalogue, deps.pool);
   trace.provider = route.provider;
   trace.model = route.model;
   if (p.rest.startsWith('/fim/') && route.provider.hasFim === false) {

@@ -5,19 +5,16 @@ import { ProxyError } from '../errors';
 import { Emitter } from '../events';
 import type { Disposable, Event } from '../events';
 import { forwardRequest } from './forward';
+import { ForwardKit } from './forwardKit';
+import { Listeners } from './listeners';
 import { redactedError, sendError } from './replies';
-import type { ForwardDeps } from './requestContext';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
-import { SecretRedactor } from '../redact';
-import { Listeners } from './listeners';
 import { OwnEndpoints } from './ownEndpoints';
 import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarget';
 import type { Stats } from '../accounting/stats';
 import { buildModels } from '../accounting/status';
 import type { ApiShape, Clock, Logger, ProxyConfig } from '../types';
-import { RequestLog } from '../accounting/requestLog';
-import { Upstream } from './upstream';
 
 /** What the server needs; the VS Code adapter and the CLI both build one. */
 export interface ProxyDeps {
@@ -30,6 +27,11 @@ export interface ProxyDeps {
   accessToken: string;
   version: string;
   instanceId?: string;
+  /**
+   * The forwarding kit to share with in-process callers; its owner disposes it. Without one the
+   * server builds its own (the CLI, tests).
+   */
+  kit?: ForwardKit;
 }
 
 /** Whether the server is listening, where, and why not. */
@@ -52,52 +54,35 @@ export class ProxyServer implements Disposable {
   private _state: ProxyState = { running: false };
   private config: ProxyConfig;
   private token: string;
-  private readonly upstream: Upstream;
-  private readonly redactor = new SecretRedactor();
-  private readonly forward: ForwardDeps;
+  private readonly kit: ForwardKit;
+  private readonly ownsKit: boolean;
   private readonly inFlight = new Set<ServerResponse>();
   private readonly subscriptions: Disposable[] = [];
-  private requestLog: RequestLog | undefined;
   private readonly own: OwnEndpoints;
 
   constructor(private readonly deps: ProxyDeps) {
     this.config = deps.config;
     this.token = deps.accessToken;
     this.instanceId = deps.instanceId ?? randomUUID();
-    this.upstream = new Upstream(deps.config.connectTimeoutMs);
-    this.redactor.add(deps.accessToken);
-    this.syncRedactor();
-    this.subscriptions.push(
-      deps.pool.onDidChange(() => this.syncRedactor()),
-      deps.stats.onDidRollDay(() => deps.pool.resetDaily()),
-    );
-    this.forward = {
-      pool: deps.pool,
-      stats: deps.stats,
-      catalogue: deps.catalogue,
-      upstream: this.upstream,
-      logger: deps.logger,
-      clock: deps.clock,
-      redactor: this.redactor,
-      config: () => this.config,
-      fallbackLogged: new Set(),
-      requestLog: () => this.requestLog,
-    };
+    this.kit = deps.kit ?? new ForwardKit(deps);
+    this.ownsKit = deps.kit === undefined;
+    this.kit.updateConfig(deps.config);
+    this.kit.setAccessToken(deps.accessToken);
+    this.subscriptions.push(deps.stats.onDidRollDay(() => deps.pool.resetDaily()));
     this.own = new OwnEndpoints({
       pool: deps.pool,
       stats: deps.stats,
       catalogue: deps.catalogue,
-      redactor: this.redactor,
+      redactor: this.kit.redactor,
       version: deps.version,
       instanceId: this.instanceId,
       endpoint: () => this.endpoint,
       port: () => this._state.port,
       token: () => this.token,
       config: () => this.config,
-      dispatcher: () => this.upstream.dispatcher,
+      dispatcher: () => this.kit.upstream.dispatcher,
     });
     this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
-    this.openRequestLog();
   }
 
   get state(): ProxyState {
@@ -139,7 +124,7 @@ export class ProxyServer implements Disposable {
     this.setState({ running: true, port });
     this.deps.logger.info(`KeyRelay listening on ${this.endpoint}`);
     // Off the activation path, before the first request needs it.
-    setImmediate(() => this.upstream.warm());
+    setImmediate(() => this.kit.upstream.warm());
     return port;
   }
 
@@ -157,17 +142,14 @@ export class ProxyServer implements Disposable {
 
   /** Applies new settings to the next request; the owner restarts on a port or host change. */
   updateConfig(config: ProxyConfig): void {
-    const old = this.config;
     this.config = config;
-    if (config.connectTimeoutMs !== old.connectTimeoutMs) this.upstream.reconfigure(config.connectTimeoutMs);
-    if (config.requestLogDir !== old.requestLogDir) this.openRequestLog();
+    this.kit.updateConfig(config);
     if (this.guard && this._state.port !== undefined) this.guard = this.newGuard(this._state.port, config);
   }
 
   setAccessToken(token: string): void {
-    this.redactor.delete(this.token);
     this.token = token;
-    this.redactor.add(token);
+    this.kit.setAccessToken(token);
     this.guard?.setToken(token);
   }
 
@@ -175,8 +157,7 @@ export class ProxyServer implements Disposable {
   dispose(): void {
     this.guard = undefined;
     this.listeners.closeNow();
-    this.upstream.destroy();
-    this.requestLog?.dispose();
+    if (this.ownsKit) this.kit.dispose();
     for (const s of this.subscriptions) s.dispose();
     this._onDidChangeState.dispose();
   }
@@ -185,27 +166,9 @@ export class ProxyServer implements Disposable {
     return new AccessGuard({ port, bindHost: c.host, allowedOrigins: c.allowedOrigins, token: this.token });
   }
 
-  private openRequestLog(): void {
-    this.requestLog?.dispose();
-    this.requestLog = undefined;
-    if (!this.config.requestLogDir) return;
-    try {
-      this.requestLog = new RequestLog(this.config.requestLogDir, this.redactor);
-    } catch (err) {
-      this.deps.logger.error(
-        `Request logging is off: cannot use ${this.config.requestLogDir} (${(err as Error).message}).`,
-      );
-    }
-  }
-
   private setState(s: ProxyState): void {
     this._state = s;
     this._onDidChangeState.fire(s);
-  }
-
-  /** Keeps every pool key and the token known to the redactor, so none can reach an output. */
-  private syncRedactor(): void {
-    for (const k of this.deps.pool.list()) this.redactor.add(k.secret, k.masked);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -234,7 +197,7 @@ export class ProxyServer implements Disposable {
       if (target.rest === '/models' && method === 'GET' && access.isToken && this.answerModels(res, shape)) return;
       const { rest, query } = target;
       const p = { req, res, shape, rest, query, isToken: access.isToken, credential: access.credential, t0 };
-      void forwardRequest(this.forward, p);
+      void forwardRequest(this.kit.deps, p);
     } catch (err) {
       this.fail(req, res, shape, err);
     }
@@ -249,11 +212,10 @@ export class ProxyServer implements Disposable {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, shape: ApiShape, err: unknown): void {
-    const e = redactedError(this.redactor, err, 'answer');
+    const e = redactedError(this.kit.redactor, err, 'answer');
     if (!(err instanceof ProxyError)) this.deps.logger.error(e);
-    this.deps.logger.debug(
-      `${req.method} ${this.redactor.redact((req.url ?? '').split('?', 1)[0])} → ${e.status} ${e.code}`,
-    );
+    const path = this.kit.redactor.redact((req.url ?? '').split('?', 1)[0]);
+    this.deps.logger.debug(`${req.method} ${path} → ${e.status} ${e.code}`);
     sendError(res, shape, e);
     // A body we refused to read must not be parsed as the next request on this connection.
     if (e.status === 413 || e.status === 408) res.once('finish', () => req.socket.destroySoon());

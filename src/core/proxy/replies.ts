@@ -1,12 +1,12 @@
-import type { ServerResponse } from 'node:http';
 import { ProxyError, renderError } from '../errors';
 import type { SecretRedactor } from '../redact';
 import type { ApiShape } from '../types';
 import type { AttemptResult } from './attempt';
 import { headerRecord } from './headers';
+import type { ResponseSink } from './requestContext';
 
 /** Sends an error in the caller's API shape, once, only while nothing has been sent (STYLE §5). */
-export function sendError(res: ServerResponse, shape: ApiShape, err: ProxyError): void {
+export function sendError(res: ResponseSink, shape: ApiShape, err: ProxyError): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-keyrelay-error': err.code };
   if (err.extra.retryAfterSec !== undefined) {
@@ -22,7 +22,7 @@ export function sendError(res: ServerResponse, shape: ApiShape, err: ProxyError)
  * the client with any key text masked. Redirects are never passed on: KeyRelay does not follow
  * them, and a client following one would leave the proxy.
  */
-export function sendRejected(res: ServerResponse, redactor: SecretRedactor, r: AttemptResult): number {
+export function sendRejected(res: ResponseSink, redactor: SecretRedactor, r: AttemptResult): number {
   if (r.kind !== 'rejected' && r.kind !== 'stream-error') return 0;
   if (res.headersSent || res.destroyed) return r.status;
   if (r.status >= 300 && r.status < 400) {

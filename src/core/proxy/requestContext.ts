@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Stats } from '../accounting/stats';
 import type { RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
@@ -23,10 +23,42 @@ export interface ForwardDeps {
   requestLog(): RequestLog | undefined;
 }
 
+/**
+ * What the forwarder reads of a client's request: its head, and its body as a stream (readBody).
+ * An IncomingMessage is one; so is the in-process stand-in of inProcess.ts.
+ */
+export interface RequestSource {
+  readonly method?: string;
+  readonly url?: string;
+  readonly headers: IncomingHttpHeaders;
+  on(event: 'data' | 'end' | 'close', listener: (chunk: Buffer) => void): unknown;
+  off(event: 'data' | 'end' | 'close', listener: (chunk: Buffer) => void): unknown;
+}
+
+/**
+ * What the forwarder uses of a response: a ServerResponse is one; so is the in-process sink of
+ * inProcess.ts. 'close' means the client went away (or the response is done); 'drain' that a
+ * `write` that returned false may go on.
+ */
+export interface ResponseSink {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly writableFinished: boolean;
+  /** Present on a socket-backed response: a broken stream is ended by closing it once flushed. */
+  readonly socket?: { destroySoon(): void } | null;
+  writeHead(status: number, headers?: OutgoingHttpHeaders | string[]): this;
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer | string): this;
+  destroy(error?: Error): this;
+  on(event: 'drain' | 'close', listener: () => void): this;
+  once(event: 'close', listener: () => void): this;
+  off(event: 'close', listener: () => void): this;
+}
+
 /** One client request that passed local access checks. */
 export interface ProxiedRequest {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: RequestSource;
+  res: ResponseSink;
   shape: ApiShape;
   /** The path without its `/v1` prefix and query, e.g. `/chat/completions`. */
   rest: string;
@@ -37,6 +69,8 @@ export interface ProxiedRequest {
   /** The client's own credential when it is not the token (fallback mode). */
   credential?: string;
   t0: number;
+  /** Routes to this provider whatever the model says (in-process callers that already chose it). */
+  providerId?: string;
 }
 
 /** Per-request bookkeeping for the log line, the request log and the stats. */

@@ -82,3 +82,16 @@ export function resolveRoute(
     `No provider speaks ${SHAPE_NAME[shape]}${model ? ` for model "${model}"` : ''}. Add a key for such a provider ("KeyRelay: Add Key") or a custom provider with shape "${shape}".`,
   );
 }
+
+/** The route of a caller that already chose the provider (in-process requests from the editor). */
+export function routeToProvider(providerId: string, model: string | undefined, catalogue: ProviderCatalogue): Route {
+  const provider = catalogue.get(providerId);
+  if (!provider) {
+    throw new ProxyError(
+      'unknown_provider',
+      400,
+      `Provider "${providerId}" is not configured in KeyRelay. Add a key for it ("KeyRelay: Add Key") or declare it in keyRelay.providers.`,
+    );
+  }
+  return { provider, model, stripped: false };
+}

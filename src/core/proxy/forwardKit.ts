@@ -1,0 +1,103 @@
+import type { Stats } from '../accounting/stats';
+import { RequestLog } from '../accounting/requestLog';
+import type { ProviderCatalogue } from '../config/providers';
+import type { Disposable } from '../events';
+import type { KeyPool } from '../pool/keyPool';
+import { SecretRedactor } from '../redact';
+import type { Clock, Logger, ProxyConfig } from '../types';
+import type { ForwardDeps } from './requestContext';
+import { Upstream } from './upstream';
+
+/** What a ForwardKit is built from: the window's (or the CLI's) long-lived core objects. */
+export interface ForwardKitOptions {
+  config: ProxyConfig;
+  pool: KeyPool;
+  stats: Stats;
+  catalogue: ProviderCatalogue;
+  logger: Logger;
+  clock: Clock;
+  accessToken: string;
+}
+
+/**
+ * Everything the forwarder needs (ForwardDeps), built without a server: the upstream agent, the
+ * redactor that knows every key and the token, the optional request log and the live settings.
+ * The HTTP server and the in-process callers (the editor's language models) share one, so both
+ * paths choose keys, count and log the same way, and in-process requests work while the server
+ * is stopped.
+ */
+export class ForwardKit implements Disposable {
+  readonly deps: ForwardDeps;
+  readonly upstream: Upstream;
+  readonly redactor = new SecretRedactor();
+  private config: ProxyConfig;
+  private token: string;
+  private requestLog: RequestLog | undefined;
+  private readonly subscription: Disposable;
+
+  constructor(private readonly o: ForwardKitOptions) {
+    this.config = o.config;
+    this.token = o.accessToken;
+    this.upstream = new Upstream(o.config.connectTimeoutMs);
+    this.redactor.add(o.accessToken);
+    this.syncRedactor();
+    this.subscription = o.pool.onDidChange(() => this.syncRedactor());
+    this.deps = {
+      pool: o.pool,
+      stats: o.stats,
+      catalogue: o.catalogue,
+      upstream: this.upstream,
+      logger: o.logger,
+      clock: o.clock,
+      redactor: this.redactor,
+      config: () => this.config,
+      fallbackLogged: new Set(),
+      requestLog: () => this.requestLog,
+    };
+    this.openRequestLog();
+  }
+
+  get current(): ProxyConfig {
+    return this.config;
+  }
+
+  /** Applies new settings to the next request (idempotent: the server and its owner may both call it). */
+  updateConfig(config: ProxyConfig): void {
+    const old = this.config;
+    this.config = config;
+    if (config.connectTimeoutMs !== old.connectTimeoutMs) this.upstream.reconfigure(config.connectTimeoutMs);
+    if (config.requestLogDir !== old.requestLogDir) this.openRequestLog();
+  }
+
+  setAccessToken(token: string): void {
+    if (token === this.token) return;
+    this.redactor.delete(this.token);
+    this.token = token;
+    this.redactor.add(token);
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.upstream.destroy();
+    this.requestLog?.dispose();
+    this.requestLog = undefined;
+  }
+
+  private openRequestLog(): void {
+    this.requestLog?.dispose();
+    this.requestLog = undefined;
+    if (!this.config.requestLogDir) return;
+    try {
+      this.requestLog = new RequestLog(this.config.requestLogDir, this.redactor);
+    } catch (err) {
+      this.o.logger.error(
+        `Request logging is off: cannot use ${this.config.requestLogDir} (${(err as Error).message}).`,
+      );
+    }
+  }
+
+  /** Keeps every pool key and the token known to the redactor, so none can reach an output. */
+  private syncRedactor(): void {
+    for (const k of this.o.pool.list()) this.redactor.add(k.secret, k.masked);
+  }
+}
