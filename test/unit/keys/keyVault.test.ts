@@ -7,7 +7,7 @@ import { KeyPool } from '../../../src/core/pool/keyPool';
 import { nullLogger, systemClock } from '../../../src/core/types';
 import { KeyVault } from '../../../src/core/keys/keyVault';
 import type { SecretStore, ValueStore } from '../../../src/core/keys/keyVault';
-import { until } from '../fakes/waits';
+import { until } from '../../fakes/waits';
 
 class SharedSecrets {
   readonly data = new Map<string, string>();
