@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { clineSetup, wireAider, wireClaudeCode, wireCodex, wireContinue } from '../core/config/clientConfig';
 import type { WiringTarget } from '../core/config/clientConfig';
 import { DisposableBase } from '../core/events';
+import type { ValueStore } from '../core/keys/keyVault';
 import type { Logger } from '../core/types';
 import type { Prompts } from './prompts';
 
@@ -43,7 +44,8 @@ const SCHEME = 'keyrelay-preview';
 
 export interface WiringDeps {
   prompts: Prompts;
-  memento: vscode.Memento;
+  /** globalState (through Services.state: one write at a time). */
+  memento: ValueStore;
   log: Logger;
   /** Injectable for tests; the real one is os.homedir(). */
   homeDir: () => string;
@@ -133,7 +135,7 @@ export class ClientWiring extends DisposableBase {
 
   /** After a port move: rewrite every file KeyRelay configured before (the user confirms once). */
   async followPortChange(): Promise<void> {
-    const wired = this.deps.memento.get<Partial<Record<Client, string>>>(WIRED_KEY, {});
+    const wired = this.deps.memento.get<Partial<Record<Client, string>>>(WIRED_KEY) ?? {};
     const clients = Object.keys(wired) as Client[];
     const t = this.deps.target();
     if (!clients.length || !t) return;
@@ -155,7 +157,7 @@ export class ClientWiring extends DisposableBase {
   }
 
   private async remember(client: Client, model: string): Promise<void> {
-    const wired = this.deps.memento.get<Partial<Record<Client, string>>>(WIRED_KEY, {});
+    const wired = this.deps.memento.get<Partial<Record<Client, string>>>(WIRED_KEY) ?? {};
     await this.deps.memento.update(WIRED_KEY, { ...wired, [client]: model });
   }
 

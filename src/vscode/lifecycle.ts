@@ -10,7 +10,7 @@ import type { ExtensionConfig } from './config';
 import { StorageKey } from './ids';
 import type { ProxyController } from '../core/windows/proxyController';
 import type { HealthPersistence } from './persistence';
-import type { KeyVault } from '../core/keys/keyVault';
+import type { KeyVault, ValueStore } from '../core/keys/keyVault';
 import type { ViewModelHub } from '../core/view/viewModel';
 import { findFreePort } from '../core/windows/localHttp';
 
@@ -85,7 +85,7 @@ export async function offerAnotherPort(port: number): Promise<void> {
  * Tells the user once where their keys are weakly protected: web hosts such as code-server keep
  * secrets in the browser, and VS Code on Linux without a keyring uses "basic text" encryption.
  */
-export function warnAboutSecretStorage(memento: vscode.Memento, log: Logger): void {
+export function warnAboutSecretStorage(memento: ValueStore, log: Logger): void {
   if (memento.get<boolean>(StorageKey.warnedStorage)) return;
   const web = vscode.env.uiKind === vscode.UIKind.Web || vscode.env.appHost !== 'desktop';
   // VS Code does not expose which backend it chose; no D-Bus session on Linux means no keyring.
@@ -106,14 +106,14 @@ export async function startUp(d: {
   persistence: HealthPersistence;
   controller: ProxyController;
   hub: ViewModelHub;
-  memento: vscode.Memento;
+  state: ValueStore;
   log: Logger;
   autoStart: () => boolean;
 }): Promise<void> {
   try {
     await d.vault.load();
     d.pool.importHealth(d.persistence.loadHealth() ?? {});
-    warnAboutSecretStorage(d.memento, d.log);
+    warnAboutSecretStorage(d.state, d.log);
     if (d.autoStart()) await d.controller.start();
   } catch (err) {
     d.log.error(err instanceof Error ? err : String(err));

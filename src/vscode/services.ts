@@ -3,6 +3,8 @@ import type * as vscode from 'vscode';
 import { Stats } from '../core/accounting/stats';
 import { ProviderCatalogue } from '../core/config/providers';
 import { KeyVault } from '../core/keys/keyVault';
+import type { ValueStore } from '../core/keys/keyVault';
+import { SerialValueStore } from '../core/keys/serialValueStore';
 import { KeyPool } from '../core/pool/keyPool';
 import { ProxyServer } from '../core/proxy/proxyServer';
 import { systemClock } from '../core/types';
@@ -15,6 +17,8 @@ import { HealthPersistence } from './persistence';
 
 /** The core objects one window runs, built over VS Code's storage. */
 export interface Services {
+  /** globalState, written one write at a time: every writer must use this one (serialValueStore.ts says why). */
+  state: ValueStore;
   catalogue: ProviderCatalogue;
   pool: KeyPool;
   stats: Stats;
@@ -29,13 +33,14 @@ export interface Services {
  */
 export function createServices(context: vscode.ExtensionContext, config: ConfigWatcher, log: Logger): Services {
   const cfg = config.current;
+  const state = new SerialValueStore(context.globalState);
   const catalogue = new ProviderCatalogue(customProviders(cfg.providers, log));
   const pool = new KeyPool({ clock: systemClock, ...poolOptions(cfg.proxy) });
-  const stats = Stats.fromJSON(systemClock, context.globalState.get(StorageKey.stats), {
+  const stats = Stats.fromJSON(systemClock, state.get(StorageKey.stats), {
     dailyResetHour: cfg.proxy.dailyResetHour,
   });
-  const vault = new KeyVault(context.secrets, context.globalState, pool, log, (id) => catalogue.get(id)?.keyPrefix);
-  const persistence = new HealthPersistence(context.globalState, pool, stats);
+  const vault = new KeyVault(context.secrets, state, pool, log, (id) => catalogue.get(id)?.keyPrefix);
+  const persistence = new HealthPersistence(state, pool, stats);
   const instanceId = randomUUID();
   const version = String(context.extension.packageJSON.version);
   const controller = new ProxyController({
@@ -60,5 +65,5 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
     },
     onConflict: (port) => void offerAnotherPort(port).catch((err: Error) => log.error(err)),
   });
-  return { catalogue, pool, stats, vault, persistence, controller };
+  return { state, catalogue, pool, stats, vault, persistence, controller };
 }
