@@ -4,7 +4,8 @@ import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import { FakeUpstream } from '../fakes/upstreamServer';
 import type { TestInternals } from '../../src/vscode/testHook';
-import { answers, getApi, httpRequest, moveToFreePort, stubPrompts, waitFor } from './extensionHelpers';
+import { answers, getApi, httpRequest, moveToFreePort, stubPrompts } from './extensionHelpers';
+import { until } from '../fakes/waits';
 
 const SECRET = 'sk-test-integration-0123456789abcdefWXYZ';
 
@@ -110,9 +111,12 @@ suite('KeyRelay keys', () => {
       !JSON.stringify(fake.requests.at(-1)!.headers).includes(api.vault.accessToken),
       'the token never goes upstream',
     );
-    await waitFor(
+    // Counters tell their listeners within 250 ms of a change (Stats' throttle).
+    await until(
+      api.stats.onDidChange,
       () => /KeyRelay 1\/1 · [1-9]\d*$/.test(api.hub.refresh() && api.statusText()),
       'the request to count in the status bar',
+      10_000,
     );
     const wrong = await httpRequest(
       port,
