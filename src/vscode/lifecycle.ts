@@ -7,7 +7,7 @@ import type { Logger, ProviderSpec, ProxyConfig } from '../core/types';
 import type { ClientWiring } from './clientWiring';
 import { needsRestart } from './config';
 import type { ExtensionConfig } from './config';
-import { StorageKey } from './ids';
+import { Setting, SETTINGS_SECTION, StorageKey } from './ids';
 import type { ProxyController } from '../core/windows/proxyController';
 import type { HealthPersistence } from './persistence';
 import type { KeyVault, ValueStore } from '../core/keys/keyVault';
@@ -31,7 +31,7 @@ export function customProviders(raw: unknown[], log: Logger): ProviderSpec[] {
     try {
       return [validateProviderSpec(x)];
     } catch (err) {
-      log.warn(`keyRelay.providers[${i}] ignored: ${(err as Error).message}`);
+      log.warn(`${SETTINGS_SECTION}.${Setting.providers}[${i}] ignored: ${(err as Error).message}`);
       return [];
     }
   });
@@ -78,7 +78,9 @@ export async function offerAnotherPort(port: number): Promise<void> {
   if (pick !== 'Pick Another Port') return;
   const free = await findFreePort();
   // The settings listener restarts the proxy on the new port.
-  await vscode.workspace.getConfiguration('keyRelay').update('proxy.port', free, vscode.ConfigurationTarget.Global);
+  await vscode.workspace
+    .getConfiguration(SETTINGS_SECTION)
+    .update(Setting.port, free, vscode.ConfigurationTarget.Global);
 }
 
 /**

@@ -5,6 +5,8 @@ import * as vscode from 'vscode';
 import type { KeyRelayApi } from '../../src/vscode/publicApi';
 import { TEST_INTERNALS_COMMAND } from '../../src/vscode/testHook';
 import type { TestInternals } from '../../src/vscode/testHook';
+import { Setting, SETTINGS_SECTION } from '../../src/vscode/ids';
+import type { SettingName } from '../../src/vscode/ids';
 import { findFreePort } from '../../src/core/windows/localHttp';
 import { until } from '../fakes/waits';
 
@@ -39,19 +41,19 @@ export function leading(api: TestInternals, port?: number, timeoutMs = 10_000): 
 export const freePort = findFreePort;
 
 /** Sets a `keyRelay.*` setting globally and returns a function that puts the old value back. */
-export async function setSetting(key: string, value: unknown): Promise<() => Promise<void>> {
-  const cfg = vscode.workspace.getConfiguration('keyRelay');
+export async function setSetting(key: SettingName, value: unknown): Promise<() => Promise<void>> {
+  const cfg = vscode.workspace.getConfiguration(SETTINGS_SECTION);
   const old = cfg.inspect(key)?.globalValue;
   await cfg.update(key, value, vscode.ConfigurationTarget.Global);
   return async () => {
-    await vscode.workspace.getConfiguration('keyRelay').update(key, old, vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration(SETTINGS_SECTION).update(key, old, vscode.ConfigurationTarget.Global);
   };
 }
 
 /** Moves the extension's proxy to a free port (so parallel runs never share 8787) and waits for it. */
 export async function moveToFreePort(api: TestInternals): Promise<{ port: number; restore: () => Promise<void> }> {
   const port = await freePort();
-  const restore = await setSetting('proxy.port', port);
+  const restore = await setSetting(Setting.port, port);
   await leading(api, port);
   return { port, restore };
 }

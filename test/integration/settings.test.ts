@@ -4,6 +4,7 @@ import * as assert from 'node:assert';
 import type { TestInternals } from '../../src/vscode/testHook';
 import { freePort, getApi, httpRequest, leading, moveToFreePort, setSetting } from './extensionHelpers';
 import { until } from '../fakes/waits';
+import { Setting } from '../../src/vscode/ids';
 
 suite('KeyRelay settings', () => {
   let api: TestInternals;
@@ -22,16 +23,16 @@ suite('KeyRelay settings', () => {
     assert.notStrictEqual(api.pool.snapshot().strategy, 'least-used');
     const uses = (s: string) =>
       until(api.pool.onDidChange, () => api.pool.snapshot().strategy === s, `the pool to use ${s}`);
-    restores.push(await setSetting('rotation.strategy', 'least-used'));
+    restores.push(await setSetting(Setting.strategy, 'least-used'));
     await uses('least-used');
-    restores.push(await setSetting('rotation.strategy', 'round-robin'));
+    restores.push(await setSetting(Setting.strategy, 'round-robin'));
     await uses('round-robin');
   });
 
   test('changing keyRelay.proxy.port moves the server', async () => {
     const oldPort = api.controller.state.port!;
     const port = await freePort();
-    restores.push(await setSetting('proxy.port', port));
+    restores.push(await setSetting(Setting.port, port));
     await leading(api, port);
     const health = await httpRequest(port, 'GET', '/keyrelay/health');
     assert.strictEqual(health.status, 200);
