@@ -335,6 +335,12 @@ async function runSteps(page, upstream, proxyPort, st) {
   step('right-click → Restore Key: row active again, status 1/1', async () => {
     await contextMenu(UI.restoreMenu);
     log('status:', await confirmingIfAsked(waitStatus('1/1', UI.statusCounts(1, 1))));
+    // The tree re-renders on its own, after the status bar: wait for the row to change too.
+    await page
+      .locator('.monaco-list-row', { hasText: `…${TAIL}` })
+      .filter({ hasNotText: UI.discardedRow })
+      .first()
+      .waitFor({ timeout: WAIT });
     const text = (await keyRow().innerText({ timeout: WAIT })).replace(/\s+/g, ' ');
     assert.doesNotMatch(text, UI.discardedRow);
     await page.screenshot({ path: path.join(SHOTS, 'restored.png') });
