@@ -25,7 +25,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   const [hub, prompts] = [new ViewModelHub(pool, stats, controller), new Prompts()];
   const target = () =>
     controller.state.endpoint ? { endpoint: controller.state.endpoint, token: vault.accessToken } : undefined;
-  const wiring = new ClientWiring({ prompts, memento: context.globalState, log, homeDir: os.homedir, target });
+  const wiring = new ClientWiring({ prompts, memento: s.state, log, homeDir: os.homedir, target });
   const keysView = new KeysView(hub, (id) => catalogue.get(id)?.name ?? id);
   const statusBar = new StatusBarController(hub);
   context.subscriptions.push(
@@ -48,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
     await persistence.flush();
   };
   const autoStart = () => config.current.autoStart;
-  const ready = startUp({ ...s, hub, memento: context.globalState, log, autoStart });
+  const ready = startUp({ ...s, hub, log, autoStart });
   const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView };
   exposeToTests(context, internals);
   return publicApi(hub);

@@ -27,10 +27,7 @@ const stages = [
     counts: 'mocha',
   },
   { name: 'host-setup', cmd: 'bash test/vscode-host/setup.sh', counts: false },
-  // A real workbench in a browser: one failure in ~5 fresh-clone runs was seen (first test of
-  // the keys suite, not reproducible after). It gets one more run, and the first run's failures
-  // stay in the log above the retry, marked FLAKY.
-  { name: 'host', cmd: 'node out/test/integration/runTest.js', counts: 'mocha', retries: 1 },
+  { name: 'host', cmd: 'node out/test/integration/runTest.js', counts: 'mocha' },
   { name: 'package', cmd: 'npx vsce package --no-dependencies', counts: false },
   { name: 'e2e', cmd: `node test/e2e/uiE2E.js keyrelay-${version}.vsix`, counts: 'line' },
   // Speed ratios on a shared machine are judged by `npm run bench`; here the quick bench's
@@ -76,14 +73,7 @@ for (const stage of stages) {
   if (stage.name === 'bench-quick' && !existsSync('test/bench/run.mjs')) continue;
   console.log(`\n=== ${stage.name}: ${stage.cmd}`);
   const started = Date.now();
-  let { code, out } = await run(stage.cmd);
-  for (let i = 0; code !== 0 && i < (stage.retries ?? 0); i++) {
-    console.log(
-      `=== ${stage.name}: FLAKY? exit ${code}; running it once more (the failures above are kept in this log)`,
-    );
-    ({ code, out } = await run(stage.cmd));
-    if (code === 0) console.log(`=== ${stage.name}: FLAKY: failed once, passed on the second run`);
-  }
+  const { code, out } = await run(stage.cmd);
   console.log(`=== ${stage.name}: exit ${code} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   let broke = code !== 0;
   if (stage.counts) {

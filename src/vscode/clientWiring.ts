@@ -4,7 +4,9 @@ import * as vscode from 'vscode';
 import { clineSetup, wireAider, wireClaudeCode, wireCodex, wireContinue } from '../core/config/clientConfig';
 import type { WiringTarget } from '../core/config/clientConfig';
 import { DisposableBase } from '../core/events';
+import type { ValueStore } from '../core/keys/keyVault';
 import type { Logger } from '../core/types';
+import { StorageKey } from './ids';
 import type { Prompts } from './prompts';
 
 export type Client = 'continue' | 'claude' | 'codex' | 'aider';
@@ -38,12 +40,12 @@ const CLIENTS: Record<Client, ClientSpec> = {
   aider: { title: 'Aider', file: (h) => path.join(h, '.aider.conf.yml'), defaultModel: 'gpt-4o', transform: wireAider },
 };
 
-const WIRED_KEY = 'keyRelay.wiredClients';
 const SCHEME = 'keyrelay-preview';
 
 export interface WiringDeps {
   prompts: Prompts;
-  memento: vscode.Memento;
+  /** globalState (through Services.state: one write at a time). */
+  memento: ValueStore;
   log: Logger;
   /** Injectable for tests; the real one is os.homedir(). */
   homeDir: () => string;
@@ -133,7 +135,7 @@ export class ClientWiring extends DisposableBase {
 
   /** After a port move: rewrite every file KeyRelay configured before (the user confirms once). */
   async followPortChange(): Promise<void> {
-    const wired = this.deps.memento.get<Partial<Record<Client, string>>>(WIRED_KEY, {});
+    const wired = this.deps.memento.get<Partial<Record<Client, string>>>(StorageKey.wiredClients) ?? {};
     const clients = Object.keys(wired) as Client[];
     const t = this.deps.target();
     if (!clients.length || !t) return;
@@ -155,8 +157,8 @@ export class ClientWiring extends DisposableBase {
   }
 
   private async remember(client: Client, model: string): Promise<void> {
-    const wired = this.deps.memento.get<Partial<Record<Client, string>>>(WIRED_KEY, {});
-    await this.deps.memento.update(WIRED_KEY, { ...wired, [client]: model });
+    const wired = this.deps.memento.get<Partial<Record<Client, string>>>(StorageKey.wiredClients) ?? {};
+    await this.deps.memento.update(StorageKey.wiredClients, { ...wired, [client]: model });
   }
 
   private async write(file: string, text: string): Promise<void> {

@@ -5,6 +5,7 @@ import { DisposableBase, Emitter } from '../core/events';
 import { DEFAULT_CHAT_MODELS } from '../core/lm/modelLimits';
 import type { Event } from '../core/events';
 import type { Logger } from '../core/types';
+import { Setting, SETTINGS_SECTION } from './ids';
 
 /** Everything the extension reads from `keyRelay.*`, checked and in the core's units. */
 export interface ExtensionConfig extends EditorSettings {
@@ -14,8 +15,8 @@ export interface ExtensionConfig extends EditorSettings {
 
 /** The settings as they are now (the core's validator decides, so CLI and editor agree). */
 export function readConfig(globalStorageDir: string): ExtensionConfig {
-  const cfg = vscode.workspace.getConfiguration('keyRelay');
-  const chatModels = cfg.get<unknown[]>('chatModels');
+  const cfg = vscode.workspace.getConfiguration(SETTINGS_SECTION);
+  const chatModels = cfg.get<unknown[]>(Setting.chatModels);
   return {
     ...readEditorSettings((name) => cfg.get(name), globalStorageDir),
     chatModels: Array.isArray(chatModels)
@@ -44,7 +45,7 @@ export class ConfigWatcher extends DisposableBase {
     this.report();
     this._register(
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (!e.affectsConfiguration('keyRelay')) return;
+        if (!e.affectsConfiguration(SETTINGS_SECTION)) return;
         const previous = this._current;
         this._current = readConfig(this.globalStorageDir);
         this.report();

@@ -1,6 +1,7 @@
 /**
- * Every id the extension shares with package.json, written once. A test checks that each command
- * here is contributed and registered, so a typo cannot hide.
+ * Every id the extension shares with package.json, written once. Host tests (commands.test.ts)
+ * check both ways that each command, view, context key and setting here is in package.json, so a
+ * typo cannot hide.
  */
 
 export const Command = {
@@ -30,29 +31,56 @@ export const Command = {
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];
 
+/** The activity-bar container and the views in it. */
 export const View = {
   container: 'keyRelay',
   keys: 'keyRelay.keys',
 } as const;
 
+/** Context keys the extension sets for `when` clauses. */
 export const ContextKey = {
   proxyRunning: 'keyRelay.proxyRunning',
   hasKeys: 'keyRelay.hasKeys',
 } as const;
 
-/** Setting names below the `keyRelay` section. */
+/** The configuration section: `getConfiguration(SETTINGS_SECTION).get(Setting.port)`. */
+export const SETTINGS_SECTION = 'keyRelay';
+
+/** Setting names below SETTINGS_SECTION (package.json's `keyRelay.<name>`). */
 export const Setting = {
-  section: 'keyRelay',
   port: 'proxy.port',
-  host: 'proxy.host',
   autoStart: 'proxy.autoStart',
+  host: 'proxy.host',
+  ipv4Only: 'proxy.ipv4Only',
+  allowedOrigins: 'proxy.allowedOrigins',
+  passthrough: 'proxy.passthrough',
+  maxBodyMB: 'proxy.maxBodyMB',
+  strategy: 'rotation.strategy',
+  cooldownSeconds: 'rotation.cooldownSeconds',
+  maxCooldownSeconds: 'rotation.maxCooldownSeconds',
+  degradedAfter: 'rotation.degradedAfter',
+  discardOnQuota: 'rotation.discardOnQuota',
+  connectSeconds: 'timeouts.connectSeconds',
+  headersSeconds: 'timeouts.headersSeconds',
+  idleSeconds: 'timeouts.idleSeconds',
+  clientHeadersSeconds: 'timeouts.clientHeadersSeconds',
+  clientBodySeconds: 'timeouts.clientBodySeconds',
+  maxAttempts: 'retry.maxAttempts',
+  maxWaitSeconds: 'retry.maxWaitSeconds',
+  logRequests: 'logging.requests',
+  dailyResetHour: 'stats.dailyResetHour',
+  providers: 'providers',
+  chatModels: 'chatModels',
 } as const;
+export type SettingName = (typeof Setting)[keyof typeof Setting];
 
 /** globalState keys of the extension itself (the key vault names its own: core/keys/keyVault.ts). */
 export const StorageKey = {
   health: 'keyRelay.health',
   stats: 'keyRelay.stats',
   warnedStorage: 'keyRelay.warnedInsecureStorage',
+  /** Which assistants KeyRelay configured, and with which model (client wiring). */
+  wiredClients: 'keyRelay.wiredClients',
 } as const;
 
 /** The internal id of the status-bar item (shown in "Hide 'KeyRelay'" menus). */

@@ -6,6 +6,7 @@ import { coolingModels } from '../core/view/keyRow';
 import type { KeyRow } from '../core/view/keyRow';
 import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
 import { formatRemaining } from '../core/accounting/status';
+import { ContextKey, View } from './ids';
 import { codeSpan, escapeMarkdown } from './markdown';
 
 function tooltip(row: KeyRow, now: number): vscode.MarkdownString {
@@ -102,7 +103,7 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
     this.vm = hub.current;
     this.rendered = this.render(this.vm);
     this._register(hub.onDidChange((vm) => this.update(vm)));
-    this._register(vscode.window.createTreeView('keyRelay.keys', { treeDataProvider: this, showCollapseAll: true }));
+    this._register(vscode.window.createTreeView(View.keys, { treeDataProvider: this, showCollapseAll: true }));
   }
 
   private update(vm: ViewModel): void {
@@ -196,8 +197,8 @@ export function syncContextKeys(hub: ViewModelHub): vscode.Disposable {
     const sig = `${running}/${vm.keys.length > 0}`;
     if (sig === last) return;
     last = sig;
-    void vscode.commands.executeCommand('setContext', 'keyRelay.proxyRunning', running);
-    void vscode.commands.executeCommand('setContext', 'keyRelay.hasKeys', vm.keys.length > 0);
+    void vscode.commands.executeCommand('setContext', ContextKey.proxyRunning, running);
+    void vscode.commands.executeCommand('setContext', ContextKey.hasKeys, vm.keys.length > 0);
   };
   apply(hub.current);
   return hub.onDidChange(apply);

@@ -6,12 +6,12 @@ import type { Logger, ProxyConfig } from '../core/types';
 import type { ClientWiring } from './clientWiring';
 import { needsRestart } from '../core/config/proxyConfig';
 import type { ExtensionConfig } from './config';
-import { StorageKey } from './ids';
+import { Setting, SETTINGS_SECTION, StorageKey } from './ids';
 import type { ProxyController } from '../core/windows/proxyController';
 import type { ForwardKit } from '../core/proxy/forwardKit';
 import type { ChatModelCatalog } from '../core/lm/chatModels';
 import type { HealthPersistence } from './persistence';
-import type { KeyVault } from '../core/keys/keyVault';
+import type { KeyVault, ValueStore } from '../core/keys/keyVault';
 import type { ViewModelHub } from '../core/view/viewModel';
 import { findFreePort } from '../core/windows/localHttp';
 
@@ -71,14 +71,16 @@ export async function offerAnotherPort(port: number): Promise<void> {
   if (pick !== 'Pick Another Port') return;
   const free = await findFreePort();
   // The settings listener restarts the proxy on the new port.
-  await vscode.workspace.getConfiguration('keyRelay').update('proxy.port', free, vscode.ConfigurationTarget.Global);
+  await vscode.workspace
+    .getConfiguration(SETTINGS_SECTION)
+    .update(Setting.port, free, vscode.ConfigurationTarget.Global);
 }
 
 /**
  * Tells the user once where their keys are weakly protected: web hosts such as code-server keep
  * secrets in the browser, and VS Code on Linux without a keyring uses "basic text" encryption.
  */
-export function warnAboutSecretStorage(memento: vscode.Memento, log: Logger): void {
+export function warnAboutSecretStorage(memento: ValueStore, log: Logger): void {
   if (memento.get<boolean>(StorageKey.warnedStorage)) return;
   const web = vscode.env.uiKind === vscode.UIKind.Web || vscode.env.appHost !== 'desktop';
   // VS Code does not expose which backend it chose; no D-Bus session on Linux means no keyring.
@@ -100,7 +102,7 @@ export async function startUp(d: {
   controller: ProxyController;
   kit: ForwardKit;
   hub: ViewModelHub;
-  memento: vscode.Memento;
+  state: ValueStore;
   log: Logger;
   autoStart: () => boolean;
 }): Promise<void> {
@@ -108,7 +110,7 @@ export async function startUp(d: {
     await d.vault.load();
     d.kit.setAccessToken(d.vault.accessToken);
     d.pool.importHealth(d.persistence.loadHealth() ?? {});
-    warnAboutSecretStorage(d.memento, d.log);
+    warnAboutSecretStorage(d.state, d.log);
     if (d.autoStart()) await d.controller.start();
   } catch (err) {
     d.log.error(err instanceof Error ? err : String(err));

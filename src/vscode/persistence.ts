@@ -1,5 +1,5 @@
-import type * as vscode from 'vscode';
 import { DisposableBase, toDisposable } from '../core/events';
+import type { ValueStore } from '../core/keys/keyVault';
 import type { KeyPool, PersistedHealth } from '../core/pool/keyPool';
 import type { Stats } from '../core/accounting/stats';
 import { StorageKey } from './ids';
@@ -16,7 +16,7 @@ export class HealthPersistence extends DisposableBase {
   enabled = true;
 
   constructor(
-    private readonly memento: vscode.Memento,
+    private readonly memento: ValueStore,
     private readonly pool: KeyPool,
     private readonly stats: Stats,
     private readonly healthDelayMs = 1_000,

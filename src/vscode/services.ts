@@ -6,6 +6,8 @@ import { KeyVault } from '../core/keys/keyVault';
 import { ChatModelCatalog } from '../core/lm/chatModels';
 import { fetchModelIds, inProcessTransport, leaderTransport, withFallback } from '../core/lm/transport';
 import type { LmTransport } from '../core/lm/transport';
+import type { ValueStore } from '../core/keys/keyVault';
+import { SerialValueStore } from '../core/keys/serialValueStore';
 import { KeyPool } from '../core/pool/keyPool';
 import { ForwardKit } from '../core/proxy/forwardKit';
 import { ProxyServer } from '../core/proxy/proxyServer';
@@ -19,6 +21,8 @@ import { HealthPersistence } from './persistence';
 
 /** The core objects one window runs, built over VS Code's storage. */
 export interface Services {
+  /** globalState, written one write at a time: every writer must use this one (serialValueStore.ts says why). */
+  state: ValueStore;
   catalogue: ProviderCatalogue;
   pool: KeyPool;
   stats: Stats;
@@ -39,13 +43,14 @@ export interface Services {
  */
 export function createServices(context: vscode.ExtensionContext, config: ConfigWatcher, log: Logger): Services {
   const cfg = config.current;
+  const state = new SerialValueStore(context.globalState);
   const catalogue = new ProviderCatalogue(cfg.providers);
   const pool = new KeyPool({ clock: systemClock, ...poolOptions(cfg.proxy) });
-  const stats = Stats.fromJSON(systemClock, context.globalState.get(StorageKey.stats), {
+  const stats = Stats.fromJSON(systemClock, state.get(StorageKey.stats), {
     dailyResetHour: cfg.proxy.dailyResetHour,
   });
-  const vault = new KeyVault(context.secrets, context.globalState, pool, log, (id) => catalogue.get(id)?.keyPrefix);
-  const persistence = new HealthPersistence(context.globalState, pool, stats);
+  const vault = new KeyVault(context.secrets, state, pool, log, (id) => catalogue.get(id)?.keyPrefix);
+  const persistence = new HealthPersistence(state, pool, stats);
   const kit = new ForwardKit({
     config: cfg.proxy,
     pool,
@@ -81,7 +86,7 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
     onConflict: (port) => void offerAnotherPort(port).catch((err: Error) => log.error(err)),
   });
   const { chatModels, chatTransport } = chatServices({ kit, pool, catalogue, controller, vault, config, log });
-  return { catalogue, pool, stats, vault, persistence, controller, kit, chatModels, chatTransport };
+  return { state, catalogue, pool, stats, vault, persistence, controller, kit, chatModels, chatTransport };
 }
 
 /**

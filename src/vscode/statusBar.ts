@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { DisposableBase } from '../core/events';
 import { Command, STATUS_ITEM_ID } from './ids';
+import type { CommandId } from './ids';
 import { notUsableLines, renderStatus } from '../core/view/statusText';
 import { escapeMarkdown } from './markdown';
 import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
@@ -47,7 +48,7 @@ export class StatusBarController extends DisposableBase {
     const blocked = notUsableLines(vm);
     if (blocked.length)
       md.appendMarkdown(`Not fully usable:\n${blocked.map((l) => `- ${escapeMarkdown(l)}`).join('\n')}\n\n`);
-    const link = (label: string, cmd: string) => `[${label}](command:${cmd})`;
+    const link = (label: string, cmd: CommandId) => `[${label}](command:${cmd})`;
     const toggle =
       vm.role === 'leader' || vm.role === 'follower'
         ? link('$(debug-stop) Stop', Command.stopProxy)

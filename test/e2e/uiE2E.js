@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global navigator -- page.evaluate callbacks run in the browser */
+/* global navigator, document -- page.evaluate / waitForFunction callbacks run in the browser */
 // UI end-to-end test of the packaged extension, driven as a user would: a fresh code-server with the
 // .vsix installed, the workbench in headless Chromium, the Command Palette, input boxes, the tree's
 // context menu, the status bar; a real `openai` SDK request through the proxy to a fake upstream.
@@ -17,7 +17,9 @@ const host = require('../vscode-host/hostRunner.js');
 // Everything the test reads off the screen, in one place (the extension's wording may change).
 const UI = {
   statusItem: /^KeyRelay\b/, // the status-bar item's text starts with this
-  statusCounts: /^KeyRelay (\d+)\/(\d+)(?: · (\d+))?$/, // "KeyRelay 0/0", "KeyRelay 1/1 · 0" = usable/total · today
+  // "KeyRelay 0/0", "KeyRelay 1/1 · 0" = usable/total · today (`today`: a regex source; any count if omitted)
+  statusCounts: (usable, total, today) =>
+    new RegExp(`^KeyRelay ${usable}/${total}${today ? ` · ${today}` : '(?: · \\d+)?'}$`),
   addKeyCommand: 'KeyRelay: Add Key',
   copyTokenCommand: 'KeyRelay: Copy Access Token',
   providerPickTitle: /provider/i,
@@ -165,17 +167,25 @@ async function runSteps(page, upstream, proxyPort, st) {
     .filter({ hasText: /KeyRelay/ })
     .first();
   const statusText = async () => (await statusItem.innerText({ timeout: WAIT })).replace(/\s+/g, ' ').trim();
-  /** Waits until the status item's text satisfies pred(match of UI.statusCounts). */
-  const waitStatus = async (what, pred) => {
-    const deadline = Date.now() + WAIT;
-    let last = '';
-    while (Date.now() < deadline) {
-      last = await statusText().catch(() => '');
-      const m = UI.statusCounts.exec(last);
-      if (m && pred(Number(m[1]), Number(m[2]), m[3] === undefined ? undefined : Number(m[3]))) return last;
-      await host.sleep(250);
+  /**
+   * Waits until a status item's text matches `rx` (a UI.statusCounts): the
+   * browser checks it at every frame it renders, so the wait ends with the render that shows it.
+   */
+  const waitStatus = async (what, rx) => {
+    try {
+      await page.waitForFunction(
+        (source) =>
+          [...document.querySelectorAll('.statusbar-item')].some((el) =>
+            new RegExp(source).test(el.innerText.replace(/\s+/g, ' ').trim()),
+          ),
+        rx.source,
+        { timeout: WAIT },
+      );
+    } catch (e) {
+      const last = await statusText().catch(() => '');
+      throw new Error(`status bar never showed ${what}; last text: "${last}" (${e.message.split('\n')[0]})`);
     }
-    throw new Error(`status bar never showed ${what}; last text: "${last}"`);
+    return statusText();
   };
   const runCommand = async (title) => {
     await page.keyboard.press('Escape');
@@ -192,38 +202,36 @@ async function runSteps(page, upstream, proxyPort, st) {
     await keyRow().click({ button: 'right', timeout: WAIT });
     const entry = page.locator('.context-view .action-item', { hasText: item }).first();
     await entry.waitFor({ timeout: WAIT });
-    // the menu ignores a click that comes right after it opened (a guard against the right-click's own
-    // mouse-up): hover, give it a moment, click; if the menu is still open, Enter runs the hovered item
+    // A menu item takes mouse-ups only 100 ms after it rendered (VS Code's menu.ts guards against
+    // the right-click's own mouse-up), and nothing on the page says when: choose with the keyboard.
+    // Hovering focuses the item; Enter runs the focused one.
     await entry.hover();
-    await host.sleep(300);
-    await entry.click();
-    const menu = page.locator('.context-view .monaco-menu');
-    if (
-      !(await menu.waitFor({ state: 'hidden', timeout: 2000 }).then(
-        () => true,
-        () => false,
-      ))
-    ) {
-      log('context menu still open after the click; pressing Enter');
-      await entry.hover();
-      await page.keyboard.press('Enter');
-      await menu.waitFor({ state: 'hidden', timeout: WAIT });
-    }
-    // a modal confirmation is allowed; answer it when it shows up
+    await entry.locator('.action-menu-item:focus').waitFor({ timeout: WAIT });
+    await page.keyboard.press('Enter');
+    await page.locator('.context-view .monaco-menu').waitFor({ state: 'hidden', timeout: WAIT });
+  };
+  /**
+   * Waits for `outcome` (a promise of what the command does), answering a modal confirmation if
+   * the extension shows one first.
+   */
+  const confirmingIfAsked = async (outcome) => {
     const confirm = page.locator('.monaco-dialog-box .monaco-button', { hasText: UI.confirmDiscard }).first();
-    if (
-      await confirm.waitFor({ timeout: 1500 }).then(
-        () => true,
-        () => false,
-      )
-    )
-      await confirm.click();
+    const asked = confirm.waitFor({ timeout: WAIT }).then(
+      () => true,
+      () => false,
+    );
+    const done = outcome.then(
+      () => false,
+      () => false,
+    );
+    if (await Promise.race([asked, done])) await confirm.click();
+    return outcome;
   };
 
   step('status bar shows "KeyRelay 0/0" before any key', async () => {
     await statusItem.waitFor({ timeout: WAIT });
     assert.match(await statusText(), UI.statusItem);
-    log('status:', await waitStatus('0/0', (u, n) => u === 0 && n === 0));
+    log('status:', await waitStatus('0/0', UI.statusCounts(0, 0)));
   });
   step('Add Key: provider pick, password input, empty label, skip the test', async () => {
     await runCommand(UI.addKeyCommand);
@@ -258,24 +266,22 @@ async function runSteps(page, upstream, proxyPort, st) {
       .first();
     // clicking an already selected container would close the side bar
     if (!/\bchecked\b/.test((await item.getAttribute('class', { timeout: WAIT })) || '')) await viewIcon.click();
-    const deadline = Date.now() + WAIT;
-    // providers → keys: expand the provider node if the key row is not shown yet
-    while (!(await keyRow().isVisible()) && Date.now() < deadline) {
-      const provider = page.locator('.monaco-list-row[aria-expanded="false"]', { hasText: 'Fake' }).first();
-      if (await provider.isVisible()) await provider.click();
-      await host.sleep(300);
-    }
+    // providers → keys: the key row, or its provider's row still collapsed (then expand it)
+    const collapsed = page.locator('.monaco-list-row[aria-expanded="false"]', { hasText: 'Fake' }).first();
+    await keyRow().or(collapsed).first().waitFor({ timeout: WAIT });
+    if (!(await keyRow().isVisible())) await collapsed.click({ timeout: WAIT });
     const text = (await keyRow().innerText({ timeout: WAIT })).replace(/\s+/g, ' ');
     assert.ok(!text.includes(FAKE_KEY.slice(8, -4)), 'the tree row must not show the key');
     log('tree row:', text);
   });
   step('status bar shows 1/1 after adding the key', async () => {
-    log('status:', await waitStatus('1/1', (u, n) => u === 1 && n === 1));
+    log('status:', await waitStatus('1/1', UI.statusCounts(1, 1)));
   });
   step('Copy Access Token puts the token on the clipboard', async () => {
     await page.bringToFront();
     await page.evaluate(() => navigator.clipboard.writeText('')).catch(() => {});
     await runCommand(UI.copyTokenCommand);
+    // A bounded poll: the clipboard has no change event a page can listen to.
     const deadline = Date.now() + WAIT;
     while (!st.token && Date.now() < deadline) {
       st.token = (
@@ -310,23 +316,31 @@ async function runSteps(page, upstream, proxyPort, st) {
     assert.ok(!seen.includes(st.token), 'the access token leaked upstream');
   });
   step('status bar request count rises', async () => {
-    log('status:', await waitStatus('1/1 · ≥1', (u, n, today) => u === 1 && n === 1 && today >= 1));
+    log('status:', await waitStatus('1/1 · ≥1', UI.statusCounts(1, 1, '[1-9]\\d*')));
     fs.mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SHOTS, 'tree-and-status.png') });
   });
   step('right-click → Discard Key: row discarded, status 0/1', async () => {
     await contextMenu(UI.discardMenu);
-    await page
-      .locator('.monaco-list-row', { hasText: `…${TAIL}` })
-      .filter({ hasText: UI.discardedRow })
-      .first()
-      .waitFor({ timeout: WAIT });
-    log('status:', await waitStatus('0/1', (u, n) => u === 0 && n === 1));
+    await confirmingIfAsked(
+      page
+        .locator('.monaco-list-row', { hasText: `…${TAIL}` })
+        .filter({ hasText: UI.discardedRow })
+        .first()
+        .waitFor({ timeout: WAIT }),
+    );
+    log('status:', await waitStatus('0/1', UI.statusCounts(0, 1)));
     await page.screenshot({ path: path.join(SHOTS, 'discarded.png') });
   });
   step('right-click → Restore Key: row active again, status 1/1', async () => {
     await contextMenu(UI.restoreMenu);
-    log('status:', await waitStatus('1/1', (u, n) => u === 1 && n === 1));
+    log('status:', await confirmingIfAsked(waitStatus('1/1', UI.statusCounts(1, 1))));
+    // The tree re-renders on its own, after the status bar: wait for the row to change too.
+    await page
+      .locator('.monaco-list-row', { hasText: `…${TAIL}` })
+      .filter({ hasNotText: UI.discardedRow })
+      .first()
+      .waitFor({ timeout: WAIT });
     const text = (await keyRow().innerText({ timeout: WAIT })).replace(/\s+/g, ' ');
     assert.doesNotMatch(text, UI.discardedRow);
     await page.screenshot({ path: path.join(SHOTS, 'restored.png') });

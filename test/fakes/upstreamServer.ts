@@ -4,6 +4,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { openaiShape } from './upstreamOpenAI';
 import { anthropicShape } from './upstreamAnthropic';
+import { Emitter } from '../../src/core/events';
+import type { Event } from '../../src/core/events';
+import { until as untilEvent } from './waits';
 
 /** Stream knobs that any behaviour may carry; they override the server defaults for that key. */
 export interface StreamKnobs {
@@ -25,6 +28,8 @@ export type Behaviour = StreamKnobs &
     | { kind: 'delay-headers'; ms: number }
     | { kind: 'stall-mid-stream'; afterChunks: number }
     | { kind: 'redirect'; location: string }
+    /** `events` SSE events of about `eventBytes` each (`data: {"i":n,"pad":"…"}`), for backpressure tests. */
+    | { kind: 'bulk'; events: number; eventBytes: number }
   );
 
 /** Start options. `keys` omitted: any non-empty key is accepted (plus those given behaviours). */
@@ -48,6 +53,14 @@ export interface RecordedRequest {
   at: number;
   /** When the fake saw the client go away (Date.now()), for aborted requests. */
   abortedAt?: number;
+  /** Response body bytes handed to the socket so far. */
+  bytesOut: number;
+  /** Times a write filled the socket's buffer and the fake waited for 'drain' (the reader's backpressure). */
+  drainWaits: number;
+  /** Waiting for 'drain' right now: the reader is not taking more. */
+  blocked: boolean;
+  /** The whole response was written. */
+  ended: boolean;
 }
 
 /** Everything a shape module needs to build one reply; computed once per request. */
@@ -95,6 +108,9 @@ export class FakeUpstream {
   private closing = false;
   private closed: Promise<void> | undefined;
   private readonly models: FakeCall['models'];
+  private readonly changed = new Emitter<void>();
+  /** Fires when a request is recorded, blocks, unblocks, ends or aborts, and when a socket closes. */
+  readonly onDidChange: Event<void> = this.changed.event;
 
   private constructor(
     private readonly server: Server,
@@ -115,7 +131,10 @@ export class FakeUpstream {
     server.on('connection', (s: Socket) => {
       fake.connectionsOpened++;
       fake.sockets.add(s);
-      s.on('close', () => fake.sockets.delete(s));
+      s.on('close', () => {
+        fake.sockets.delete(s);
+        fake.changed.fire();
+      });
     });
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
     return fake;
@@ -160,21 +179,31 @@ export class FakeUpstream {
     this.connectionsOpened = this.sockets.size;
   }
 
+  /** Resolves once `cond()` holds, checked now and at every change the fake sees; rejects after `timeoutMs`. */
+  waitFor(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+    return untilEvent(this.onDidChange, cond, `FakeUpstream: ${what}`, timeoutMs);
+  }
+
   /** Resolves with the first recorded request whose client went away before its response ended. */
   async waitForAbort(timeoutMs = 2000): Promise<RecordedRequest> {
-    await this.poll(() => this.requests.some((r) => r.aborted), timeoutMs, 'an aborted request');
+    await this.waitFor(() => this.requests.some((r) => r.aborted), 'an aborted request', timeoutMs);
     return this.requests.find((r) => r.aborted)!;
   }
 
-  /** Resolves once at least `n` requests were recorded (polls; bounded by `timeoutMs`). */
+  /** Resolves once at least `n` requests were recorded. */
   async waitForRequests(n: number, timeoutMs = 2000): Promise<RecordedRequest[]> {
-    await this.poll(() => this.requests.length >= n, timeoutMs, `${n} requests`);
+    await this.waitFor(() => this.requests.length >= n, `${n} requests`, timeoutMs);
     return this.requests;
+  }
+
+  /** Resolves with the `n`-th request recorded (1-based), once it has arrived. */
+  async waitForRequest(n: number, timeoutMs = 2000): Promise<RecordedRequest> {
+    return (await this.waitForRequests(n, timeoutMs))[n - 1];
   }
 
   /** Resolves once no socket is open (the client closed or was told to close its connections). */
   async waitForIdle(timeoutMs = 2000): Promise<void> {
-    await this.poll(() => this.sockets.size === 0, timeoutMs, 'all connections closed');
+    await this.waitFor(() => this.sockets.size === 0, 'all connections closed', timeoutMs);
   }
 
   /** Stops listening and destroys every socket, stalled ones included. */
@@ -186,14 +215,6 @@ export class FakeUpstream {
     this.server.closeAllConnections();
     for (const s of this.sockets) s.destroy();
     return this.closed;
-  }
-
-  private async poll(done: () => boolean, ms: number, what: string): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`FakeUpstream: timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -227,8 +248,13 @@ export class FakeUpstream {
       model: typeof body?.model === 'string' ? body.model : undefined,
       aborted: false,
       at: Date.now(),
+      bytesOut: 0,
+      drainWaits: 0,
+      blocked: false,
+      ended: false,
     };
     this.requests.push(rec);
+    this.changed.fire();
     const ctl = new AbortController();
     this.live.add(ctl);
     const requestId = `req_${randomBytes(12).toString('hex')}`;
@@ -256,6 +282,11 @@ export class FakeUpstream {
         rec.aborted = true;
         rec.abortedAt = Date.now();
       }
+      this.changed.fire();
+    });
+    res.on('finish', () => {
+      rec.ended = true;
+      this.changed.fire();
     });
     const pre = shape.precheck(req, key);
     if (pre) return this.sendReply(ctx, pre, { kind: 'ok' });
@@ -268,6 +299,8 @@ export class FakeUpstream {
         return this.send(ctx, 302, { location: b.location }, '');
       case 'stall-headers':
         return; // the socket stays open until the client or close() ends it
+      case 'bulk':
+        return this.sendReply(ctx, { type: 'sse', events: bulkEvents(b.events, b.eventBytes) }, b);
       case 'delay-headers': {
         const t = setTimeout(() => this.answer(ctx, b), b.ms);
         ctl.signal.addEventListener('abort', () => clearTimeout(t), { once: true });
@@ -324,6 +357,7 @@ export class FakeUpstream {
       'content-length': String(Buffer.byteLength(body)),
       ...headers,
     });
+    ctx.rec.bytesOut += Buffer.byteLength(body);
     ctx.res.end(body);
   }
 
@@ -341,7 +375,9 @@ export class FakeUpstream {
         ...headers,
         'content-length': String(Buffer.byteLength(text)),
       });
-      if (limit > 0) res.write(text.slice(0, text.length >> 1));
+      const half = text.slice(0, text.length >> 1);
+      if (limit > 0) ctx.rec.bytesOut += Buffer.byteLength(half);
+      if (limit > 0) res.write(half);
       else res.flushHeaders();
       return cut ? this.cut(ctx) : undefined;
     }
@@ -366,15 +402,25 @@ export class FakeUpstream {
           return () => clearTimeout(t);
         });
       if (signal.aborted || res.destroyed) return;
-      if (!res.write(events[i]))
-        await until(signal, (d) => {
-          res.on('drain', d);
-          return () => res.off('drain', d);
-        });
+      ctx.rec.bytesOut += Buffer.byteLength(events[i]);
+      if (!res.write(events[i])) await this.drained(ctx);
     }
     if (signal.aborted || res.destroyed) return;
     if (limit === Infinity || limit > events.length) return void res.end();
     if (cut) this.cut(ctx); // a stall just leaves the socket open
+  }
+
+  /** Waits for the reader to take what is buffered, recording that it had to (backpressure seen). */
+  private async drained(ctx: Ctx): Promise<void> {
+    ctx.rec.drainWaits++;
+    ctx.rec.blocked = true;
+    this.changed.fire();
+    await until(ctx.signal, (d) => {
+      ctx.res.on('drain', d);
+      return () => ctx.res.off('drain', d);
+    });
+    ctx.rec.blocked = false;
+    this.changed.fire();
   }
 
   /** Ends the TCP connection mid-body: written bytes are flushed first, then FIN (no final chunk). */
@@ -399,6 +445,14 @@ interface Ctx {
   signal: AbortSignal;
   requestId: string;
   cut: boolean;
+}
+
+/** `n` numbered SSE events of about `bytes` each, so a reader can check order and completeness. */
+export function bulkEvents(n: number, bytes: number): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const head = `data: {"i":${i},"pad":"`;
+    return `${head}${'x'.repeat(Math.max(0, bytes - head.length - 5))}"}\n\n`;
+  });
 }
 
 function num(v: string | string[] | undefined): number | undefined {

@@ -1,7 +1,7 @@
 // Every command the extension contributes is registered, and ids.ts and package.json agree.
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
-import { Command } from '../../src/vscode/ids';
+import { Command, ContextKey, Setting, SETTINGS_SECTION, View } from '../../src/vscode/ids';
 import { EXTENSION_ID, getApi } from './extensionHelpers';
 
 suite('KeyRelay commands', () => {
@@ -26,6 +26,35 @@ suite('KeyRelay commands', () => {
       assert.strictEqual(c.category, 'KeyRelay', `${id} has no KeyRelay category`);
       assert.match(String(c.icon), /^\$\([a-z-]+\)$/, `${id} has no codicon`);
     }
+  });
+
+  test('ids.ts and package.json name the same views, context keys and settings', () => {
+    const { contributes } = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
+    assert.deepStrictEqual(
+      contributes.viewsContainers.activitybar.map((c: { id: string }) => c.id),
+      [View.container],
+    );
+    assert.deepStrictEqual(
+      Object.entries(contributes.views).flatMap(([container, views]) =>
+        (views as Array<{ id: string }>).map((v) => `${container}/${v.id}`),
+      ),
+      [`${View.container}/${View.keys}`],
+    );
+    // Every keyRelay.* name in a `when` clause is a view or a context key the extension sets, and
+    // every context key it sets is used by some `when`.
+    const whens: string[] = [
+      ...Object.values<Array<{ when?: string }>>(contributes.menus).flat(),
+      ...contributes.viewsWelcome,
+    ].flatMap((m: { when?: string }) => (m.when ? [m.when] : []));
+    const named = new Set(whens.flatMap((w) => w.match(/\bkeyRelay\.[A-Za-z.]+/g) ?? []));
+    for (const v of Object.values(View)) named.delete(v);
+    assert.deepStrictEqual([...named].sort(), Object.values(ContextKey).sort());
+    assert.deepStrictEqual(
+      Object.keys(contributes.configuration.properties).sort(),
+      Object.values(Setting)
+        .map((s) => `${SETTINGS_SECTION}.${s}`)
+        .sort(),
+    );
   });
 
   test('activation is on startup-finished and the view lives in its own container', () => {

@@ -1,10 +1,14 @@
-// Shared helpers of the extension's host tests: activation, bounded waits, settings that restore.
+// Shared helpers of the extension's host tests: activation, waits on the extension's own events,
+// settings that restore.
 import * as http from 'node:http';
 import * as vscode from 'vscode';
 import type { KeyRelayApi } from '../../src/vscode/publicApi';
 import { TEST_INTERNALS_COMMAND } from '../../src/vscode/testHook';
 import type { TestInternals } from '../../src/vscode/testHook';
+import { Setting, SETTINGS_SECTION } from '../../src/vscode/ids';
+import type { SettingName } from '../../src/vscode/ids';
 import { findFreePort } from '../../src/core/windows/localHttp';
+import { until } from '../fakes/waits';
 
 export const EXTENSION_ID = 'keyrelay.keyrelay';
 
@@ -22,42 +26,35 @@ export async function getApi(): Promise<TestInternals> {
   return api;
 }
 
-/** Polls `cond` every 50 ms; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  cond: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Resolves once the proxy leads on `port`: checked now and at each change of the controller's state. */
+export function leading(api: TestInternals, port?: number, timeoutMs = 10_000): Promise<void> {
+  const { controller } = api;
+  return until(
+    controller.onDidChange,
+    () => controller.state.role === 'leader' && (port === undefined || controller.state.port === port),
+    `the proxy to lead${port === undefined ? '' : ` on port ${port}`}`,
+    timeoutMs,
+  );
 }
 
 /** A free loopback port: the extension's own finder, so tests and product agree. */
 export const freePort = findFreePort;
 
 /** Sets a `keyRelay.*` setting globally and returns a function that puts the old value back. */
-export async function setSetting(key: string, value: unknown): Promise<() => Promise<void>> {
-  const cfg = vscode.workspace.getConfiguration('keyRelay');
+export async function setSetting(key: SettingName, value: unknown): Promise<() => Promise<void>> {
+  const cfg = vscode.workspace.getConfiguration(SETTINGS_SECTION);
   const old = cfg.inspect(key)?.globalValue;
   await cfg.update(key, value, vscode.ConfigurationTarget.Global);
   return async () => {
-    await vscode.workspace.getConfiguration('keyRelay').update(key, old, vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration(SETTINGS_SECTION).update(key, old, vscode.ConfigurationTarget.Global);
   };
 }
 
 /** Moves the extension's proxy to a free port (so parallel runs never share 8787) and waits for it. */
 export async function moveToFreePort(api: TestInternals): Promise<{ port: number; restore: () => Promise<void> }> {
   const port = await freePort();
-  const restore = await setSetting('proxy.port', port);
-  await waitFor(
-    () => api.controller.state.role === 'leader' && api.controller.state.port === port,
-    `the proxy to lead on port ${port}`,
-  );
+  const restore = await setSetting(Setting.port, port);
+  await leading(api, port);
   return { port, restore };
 }
 

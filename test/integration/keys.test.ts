@@ -4,7 +4,8 @@ import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import { FakeUpstream } from '../fakes/upstreamServer';
 import type { TestInternals } from '../../src/vscode/testHook';
-import { answers, getApi, httpRequest, moveToFreePort, stubPrompts, waitFor } from './extensionHelpers';
+import { answers, getApi, httpRequest, moveToFreePort, stubPrompts } from './extensionHelpers';
+import { until } from '../fakes/waits';
 
 const SECRET = 'sk-test-integration-0123456789abcdefWXYZ';
 
@@ -110,9 +111,12 @@ suite('KeyRelay keys', () => {
       !JSON.stringify(fake.requests.at(-1)!.headers).includes(api.vault.accessToken),
       'the token never goes upstream',
     );
-    await waitFor(
+    // Counters tell their listeners within 250 ms of a change (Stats' throttle).
+    await until(
+      api.stats.onDidChange,
       () => /KeyRelay 1\/1 · [1-9]\d*$/.test(api.hub.refresh() && api.statusText()),
       'the request to count in the status bar',
+      10_000,
     );
     const wrong = await httpRequest(
       port,
@@ -166,6 +170,63 @@ suite('KeyRelay keys', () => {
     assert.ok(offered.includes('it-first'));
     assert.strictEqual(api.pool.health(rec.id)?.state, 'discarded');
     api.pool.restore(rec.id);
+  });
+
+  test('Test Key and Test All Keys ask the provider, set the state, and say so without the key', async () => {
+    const secrets = { ok: 'sk-test-keytest-okokokokokok3333', bad: 'sk-test-keytest-badbadbadbad4444' };
+    const good = await api.vault.add({
+      providerId: 'custom',
+      secret: secrets.ok,
+      label: 'it-test-ok',
+      baseUrl: fake.openaiBase,
+    });
+    const bad = await api.vault.add({
+      providerId: 'custom',
+      secret: secrets.bad,
+      label: 'it-test-bad',
+      baseUrl: fake.openaiBase,
+    });
+    fake.setKeyBehaviour(secrets.bad, { kind: 'status', status: 401 });
+    const said: string[] = [];
+    const stub = stubPrompts(api, {
+      info: async (m: string) => {
+        said.push(m);
+        return undefined;
+      },
+    });
+    try {
+      const before = fake.requests.length;
+      assert.strictEqual(await vscode.commands.executeCommand('keyRelay.testKey', bad.id), false);
+      assert.deepStrictEqual(
+        fake.requests.slice(before).map((r) => [r.method, r.path, r.key]),
+        [['GET', '/v1/models', secrets.bad]],
+        'one cheap test request, with that key',
+      );
+      assert.strictEqual(api.pool.health(bad.id)?.state, 'invalid');
+      const row = api.treeItems().find((i) => i.id === bad.id);
+      assert.strictEqual(row?.contextValue, 'key:invalid');
+      assert.deepStrictEqual(said, [`it-test-bad (${bad.masked}): failed, see the tree tooltip or the log.`]);
+
+      const total = api.pool.list().length;
+      await vscode.commands.executeCommand('keyRelay.testAllKeys');
+      assert.strictEqual(said.at(-1), `${total - 1} of ${total} keys work.`);
+      assert.strictEqual(api.pool.health(good.id)?.state, 'active');
+
+      fake.setKeyBehaviour(secrets.bad, { kind: 'ok' });
+      assert.strictEqual(
+        await vscode.commands.executeCommand('keyRelay.testKey', { kind: 'key', row: { id: bad.id } }),
+        true,
+      );
+      assert.strictEqual(api.pool.health(bad.id)?.state, 'active', 'a passing test brings an invalid key back');
+      assert.strictEqual(said.at(-1), `it-test-bad (${bad.masked}): works.`);
+    } finally {
+      stub.restore();
+      await api.vault.remove(good.id);
+      await api.vault.remove(bad.id);
+    }
+    const shown = JSON.stringify([said, api.treeItems(), api.statusTooltip()]);
+    for (const secret of Object.values(secrets))
+      assert.ok(!shown.includes(secret), 'no key text in what the user sees');
   });
 
   test('Set Key Account groups keys of one account in the tree, and takes them out again', async () => {

@@ -2,7 +2,9 @@
 // moves the server.
 import * as assert from 'node:assert';
 import type { TestInternals } from '../../src/vscode/testHook';
-import { freePort, getApi, httpRequest, moveToFreePort, setSetting, waitFor } from './extensionHelpers';
+import { freePort, getApi, httpRequest, leading, moveToFreePort, setSetting } from './extensionHelpers';
+import { until } from '../fakes/waits';
+import { Setting } from '../../src/vscode/ids';
 
 suite('KeyRelay settings', () => {
   let api: TestInternals;
@@ -19,20 +21,19 @@ suite('KeyRelay settings', () => {
 
   test('changing keyRelay.rotation.strategy changes the pool strategy', async () => {
     assert.notStrictEqual(api.pool.snapshot().strategy, 'least-used');
-    restores.push(await setSetting('rotation.strategy', 'least-used'));
-    await waitFor(() => api.pool.snapshot().strategy === 'least-used', 'the pool to use least-used');
-    restores.push(await setSetting('rotation.strategy', 'round-robin'));
-    await waitFor(() => api.pool.snapshot().strategy === 'round-robin', 'the pool to use round-robin');
+    const uses = (s: string) =>
+      until(api.pool.onDidChange, () => api.pool.snapshot().strategy === s, `the pool to use ${s}`);
+    restores.push(await setSetting(Setting.strategy, 'least-used'));
+    await uses('least-used');
+    restores.push(await setSetting(Setting.strategy, 'round-robin'));
+    await uses('round-robin');
   });
 
   test('changing keyRelay.proxy.port moves the server', async () => {
     const oldPort = api.controller.state.port!;
     const port = await freePort();
-    restores.push(await setSetting('proxy.port', port));
-    await waitFor(
-      () => api.controller.state.role === 'leader' && api.controller.state.port === port,
-      `the proxy on ${port}`,
-    );
+    restores.push(await setSetting(Setting.port, port));
+    await leading(api, port);
     const health = await httpRequest(port, 'GET', '/keyrelay/health');
     assert.strictEqual(health.status, 200);
     assert.strictEqual(JSON.parse(health.body).keyrelay, true);
@@ -46,7 +47,7 @@ suite('KeyRelay settings', () => {
     api.hub.refresh();
     assert.strictEqual(api.statusText(), '$(key) KeyRelay off');
     await executeCommand('keyRelay.startProxy');
-    await waitFor(() => api.controller.state.role === 'leader', 'the proxy to lead again');
+    await leading(api);
     assert.notStrictEqual(api.hub.refresh() && api.statusText(), '$(key) KeyRelay off');
   });
 });

@@ -4,6 +4,15 @@ import { request } from 'undici';
 import { assertNoKeys, startHarness, TOKEN } from './harness';
 import type { Harness } from './harness';
 
+/** Whether `out` holds one whole HTTP/1.1 response: a chunked body's last chunk, or content-length bytes. */
+function answered(out: string): boolean {
+  const head = out.indexOf('\r\n\r\n');
+  if (head < 0) return false;
+  if (/\r\ntransfer-encoding: *chunked/i.test(out.slice(0, head))) return out.endsWith('\r\n0\r\n\r\n');
+  const length = /\r\ncontent-length: *(\d+)/i.exec(out.slice(0, head));
+  return !!length && Buffer.byteLength(out) >= head + 4 + Number(length[1]);
+}
+
 /** Sends raw bytes and returns the raw response (for request targets undici refuses to send). */
 function raw(port: number, text: string, keepOpen = false): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -13,12 +22,25 @@ function raw(port: number, text: string, keepOpen = false): Promise<string> {
     s.on('data', (d) => {
       out += d.toString();
     });
-    s.on('end', () => resolve(out));
-    s.on('error', reject);
-    setTimeout(() => {
+    // The proxy answers and closes; a bound, not a wait: no end within 3 s is a failure.
+    const bound = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no complete answer within 3 s; got: ${out.slice(0, 200)}`));
+    }, 3000);
+    const done = (): void => {
+      clearTimeout(bound);
       s.destroy();
       resolve(out);
-    }, 3000).unref();
+    };
+    s.on('data', () => {
+      // A stalled client's connection stays open after the answer: the answer is whole at its length.
+      if (keepOpen && answered(out)) done();
+    });
+    s.on('end', done);
+    s.on('error', (err) => {
+      clearTimeout(bound);
+      reject(err);
+    });
   });
 }
 

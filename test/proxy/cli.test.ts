@@ -39,14 +39,34 @@ function start(args: string[], env: Record<string, string> = {}): Run {
   return run;
 }
 
-async function endpointOf(run: Run): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    const m = /KeyRelay listening on (http:\/\/\S+)/.exec(run.stdout);
-    if (m) return m[1];
-    if (run.child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`CLI did not start:\n${run.stdout}\n${run.stderr}`);
+/** The endpoint the CLI prints once it listens: read off its output as it comes, bounded by `timeoutMs`. */
+function endpointOf(run: Run, timeoutMs = 10_000): Promise<string> {
+  const out = run.child.stdout!;
+  return new Promise((resolve, reject) => {
+    const failed = (why: string) => () =>
+      finish(new Error(`CLI did not start (${why}):\n${run.stdout}\n${run.stderr}`));
+    const [onTimeout, onClose] = [failed(`no address within ${timeoutMs} ms`), failed('it exited')];
+    const timer = setTimeout(onTimeout, timeoutMs);
+    // Registered after run()'s own listener, so run.stdout already holds the chunk.
+    const check = (): void => {
+      const m = /KeyRelay listening on (http:\/\/\S+)/.exec(run.stdout);
+      if (m) finish(undefined, m[1]);
+    };
+    let settled = false;
+    function finish(err: Error | undefined, endpoint?: string): void {
+      settled = true;
+      clearTimeout(timer);
+      out.off('data', check);
+      run.child.off('close', onClose);
+      if (err) reject(err);
+      else resolve(endpoint!);
+    }
+    out.on('data', check);
+    run.child.on('close', onClose);
+    check();
+    // Already gone before we looked: 'close' will not come again.
+    if (!settled && run.child.exitCode !== null && out.readableEnded) onClose();
+  });
 }
 
 /** `keyrelay serve` as a user runs it (DESIGN §9). */

@@ -1,10 +1,28 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { ALL_KEYS, ANTHROPIC_KEYS, assertNoKeys, OPENAI_KEYS, startHarness, TOKEN } from './harness';
 import type { Harness } from './harness';
+
+/** Resolves once `cond()` holds, checked now and whenever a file in `dir` changes; bounded by `timeoutMs`. */
+function untilWritten(dir: string, cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const watcher = watch(dir, () => check());
+    const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    function finish(err?: Error): void {
+      clearTimeout(timer);
+      watcher.close();
+      if (err) reject(err);
+      else resolve();
+    }
+    function check(): void {
+      if (cond()) finish();
+    }
+    check();
+  });
+}
 
 /**
  * No key is ever shown whole (DESIGN §6): every output a user or a log collector can see is
@@ -80,12 +98,17 @@ suite('no key text in any output', () => {
     outputs.push(await status.body.text());
     outputs.push(JSON.stringify(h.pool.snapshot()), JSON.stringify(h.stats.snapshot()), h.log.lines.join('\n'));
     await h.proxy.stop(0);
-    h.proxy.dispose(); // flushes the request log
-    await new Promise((r) => setTimeout(r, 100));
+    // One request-log line per forwarded request, written where the one trace line is.
+    const forwarded = h.log.lines.filter((l) => l.startsWith('trace ')).length;
+    assert.ok(forwarded >= 10, `${forwarded} requests forwarded`);
+    h.proxy.dispose(); // ends the request log's stream; its last lines reach the file after this
+    const lines = () => readdirSync(logDir).flatMap((f) => readFileSync(join(logDir, f), 'utf8').split('\n'));
+    await untilWritten(logDir, () => lines().filter(Boolean).length >= forwarded, `${forwarded} request-log lines`);
     const files = readdirSync(logDir);
     assert.equal(files.length, 1, 'the request log was written');
     const logged = readFileSync(join(logDir, files[0]), 'utf8');
-    assert.ok(logged.split('\n').filter(Boolean).length >= 10);
+    assert.equal(logged.split('\n').filter(Boolean).length, forwarded, 'one line per request');
+    assert.ok(logged.endsWith('\n'), 'the last line is whole');
     assert.match(logged, /"model":"gpt-4o"/);
     outputs.push(logged);
 

@@ -318,11 +318,21 @@ suite('FakeUpstream', () => {
       const ac = new AbortController();
       const res = await post(fake, '/v1/messages', { ...MSG, stream: true }, antHeaders(ANT), ac.signal);
       let text = '';
+      let threeArrived!: () => void;
+      const arrived = new Promise<void>((resolve) => (threeArrived = resolve));
       const reading = (async () => {
-        for await (const c of res.body) text += String(c);
+        for await (const c of res.body) {
+          text += String(c);
+          if (sse(text).length >= 3) threeArrived();
+        }
       })();
-      await new Promise((r) => setTimeout(r, 100)); // bounded: the stall never ends by itself
-      assert.deepEqual([sse(text).length, fake.openConnections], [3, 1]);
+      await arrived;
+      // The three events are all the fake wrote: nothing more is on its way, and the response is open.
+      const rec = fake.requests[0];
+      assert.deepEqual(
+        [sse(text).length, rec.bytesOut, rec.ended, fake.openConnections],
+        [3, Buffer.byteLength(text), false, 1],
+      );
       ac.abort();
       await assert.rejects(reading);
       assert.equal((await fake.waitForAbort(2000)).path, '/v1/messages');

@@ -93,7 +93,8 @@ function killTree(pid) {
       /* already gone */
     }
   }
-  // wait (bounded) until they are really gone, so callers can assert a clean machine right after
+  // wait (bounded) until they are really gone, so callers can assert a clean machine right after;
+  // polled, as Node has no exit event for a process that is not its own child
   const deadline = Date.now() + 3000;
   while (Date.now() < deadline && victims.some(alive)) execFileSync('sleep', ['0.05']);
 }
@@ -260,6 +261,8 @@ async function startCodeServer(dirs, { folder = dirs.ws, smokeDriver = true, ext
   proc.on('exit', (code, sig) => {
     exited = code ?? sig;
   });
+  // A bounded poll: code-server is another process, and /healthz is the readiness it offers (its
+  // log lines are no contract).
   for (let i = 0; ; i++) {
     if (exited !== null) throw new Error(`code-server exited (${exited}):\n${tail(dirs.log)}`);
     try {
@@ -346,6 +349,7 @@ async function launchBrowser(
  * 10 s (a crash, or process.exit in an extension): fail fast instead of waiting for the hard timeout.
  */
 async function hostDied(logFile, running) {
+  // A watchdog, polled: the extension host is code-server's child, not ours; only its log tells.
   while (running()) {
     const m = /Extension Host Process exited with code: (\S+), signal: (\S+)\./.exec(tail(logFile, 400));
     if (m) {

@@ -62,6 +62,7 @@ async function health(port) {
   }
 }
 
+/** A bounded poll of another process's HTTP answer (the proxy of some window): it has no event to await. */
 async function waitFor(what, fn, timeoutMs = WAIT) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -98,7 +99,8 @@ async function selfCheck(extension) {
     await check('window 2 activates while window 1 holds the port', async () => {
       w2 = await mh.openWindow();
       await status(w2).waitFor({ timeout: WAIT });
-      await host.sleep(2000);
+      // Window 2 has made up its mind once its status item says who serves (its accessible label).
+      await w2.locator('[aria-label*="(served by another window)"]').first().waitFor({ timeout: WAIT });
       const h = await health(port);
       if (!h || h.instanceId !== first.instanceId) throw new Error('window 2 took the port while window 1 was open');
       host.log('window 2:', (await status(w2).innerText()).trim());

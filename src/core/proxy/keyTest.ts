@@ -65,7 +65,12 @@ export async function testKey(
       outcome,
     };
   } catch (err) {
-    const reason = `could not reach ${provider.name} (${(err as { code?: string }).code ?? (err as Error).message})`;
+    const { name, code, message } = err as { name?: string; code?: unknown; message?: string };
+    // The signal's TimeoutError carries DOMException's numeric code (23): say what happened instead.
+    const reason =
+      name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+        ? `no answer from ${provider.name} within ${timeoutMs / 1000} s`
+        : `could not reach ${provider.name} (${typeof code === 'string' ? code : message})`;
     return { ok: false, message: `${key.label}: ${reason}`, outcome: { kind: 'server-error', reason } };
   } finally {
     if (own) void own.close().catch(() => undefined);

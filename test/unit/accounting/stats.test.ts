@@ -207,17 +207,26 @@ suite('stats: Stats', () => {
   });
 
   test('onDidChange fires at most once per 250 ms and dispose stops it', async () => {
+    // A second Stats armed after the first is the yardstick: Node runs timers of one duration in
+    // the order they were set, so when its change fires, the first one's window has ended too.
+    const window = async (): Promise<void> => {
+      const yardstick = make(fake(at(15, 12)));
+      const ended = new Promise<void>((resolve) => yardstick.onDidChange(() => resolve()));
+      yardstick.record(ok('k1'));
+      await ended;
+      yardstick.dispose();
+    };
     const s = make(fake(at(15, 12)));
     let fires = 0;
     s.onDidChange(() => fires++);
     for (let i = 0; i < 1000; i++) s.record(ok('k1'));
-    assert.equal(fires, 0);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(fires, 1);
+    assert.equal(fires, 0, 'nothing fires while the window is open');
+    await window();
+    assert.equal(fires, 1, 'one fire for the 1,000 records of one window');
     s.record(ok('k1'));
     s.dispose();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(fires, 1);
+    await window();
+    assert.equal(fires, 1, 'a disposed Stats does not fire');
   });
 
   test('200k records over 10k keys all count', () => {

@@ -2,31 +2,12 @@
 // with one in-memory store (a working fake, as in microsoft/vscode's testSecretStorage.ts) seen by
 // two KeyVaults with their own pools.
 import * as assert from 'node:assert';
-import { Emitter } from '../../../src/core/events';
 import { KeyPool } from '../../../src/core/pool/keyPool';
 import { nullLogger, systemClock } from '../../../src/core/types';
 import { KeyVault } from '../../../src/core/keys/keyVault';
-import type { SecretStore, ValueStore } from '../../../src/core/keys/keyVault';
-import { until } from '../fakes/waits';
-
-class SharedSecrets {
-  readonly data = new Map<string, string>();
-  readonly emitter = new Emitter<{ key: string }>();
-  view(): SecretStore {
-    return {
-      get: async (k: string) => this.data.get(k),
-      store: async (k: string, v: string) => {
-        this.data.set(k, v);
-        this.emitter.fire({ key: k });
-      },
-      delete: async (k: string) => {
-        this.data.delete(k);
-        this.emitter.fire({ key: k });
-      },
-      onDidChange: this.emitter.event,
-    };
-  }
-}
+import type { ValueStore } from '../../../src/core/keys/keyVault';
+import { SharedSecrets } from '../fakes/sharedSecrets';
+import { until } from '../../fakes/waits';
 
 class SharedMemento implements ValueStore {
   private readonly data = new Map<string, unknown>();

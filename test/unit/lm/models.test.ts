@@ -9,7 +9,7 @@ import { KeyPool } from '../../../src/core/pool/keyPool';
 import { DEFAULT_CONFIG, nullLogger } from '../../../src/core/types';
 import type { PoolKey, ProviderSpec } from '../../../src/core/types';
 import { FakeClock } from '../fakes/fakeClock';
-import { until } from '../fakes/waits';
+import { until } from '../../fakes/waits';
 
 suite('lm: model limits and patterns', () => {
   test('known models get their limits and capabilities, owner prefixes and case aside', () => {

@@ -3,6 +3,7 @@ import { KeyPool } from '../../../src/core/pool/keyPool';
 import type { PoolOptions } from '../../../src/core/pool/keyPool';
 import type { KeyRecord, Outcome, PoolKey, Transition } from '../../../src/core/types';
 import { FakeClock } from '../fakes/fakeClock';
+import { until } from '../../fakes/waits';
 
 const STEPS = [10_000, 30_000, 60_000];
 const MAX = 600_000;
@@ -405,12 +406,10 @@ suite('KeyPool', () => {
     });
     try {
       real.setKeys([fakeKey('a')]);
-      const ended = new Promise<Transition>((resolve) =>
-        real.onDidTransition((e) => e.transition.to === 'active' && resolve(e.transition)),
-      );
+      let t: Transition | undefined;
+      real.onDidTransition((e) => (t = e.transition));
       real.report('a', undefined, rl(30));
-      const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref());
-      const t = await Promise.race([ended, timeout]);
+      await until(real.onDidTransition, () => t?.to === 'active', 'the 30 ms cooldown to end', 2000);
       assert.equal(t?.reason, 'cooldown ended');
       real.report('a', undefined, rl(60_000));
     } finally {

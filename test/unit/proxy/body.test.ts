@@ -5,6 +5,8 @@ import type { ClientRequest, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { affinityKey, inspectJsonBody, readBody, replaceModel } from '../../../src/core/proxy/body';
 import { ProxyError } from '../../../src/core/errors';
+import { Emitter } from '../../../src/core/events';
+import { until } from '../../fakes/waits';
 
 /** What the server-side readBody produced for one request. */
 type Read = { body: Buffer } | { err: ProxyError };
@@ -16,6 +18,9 @@ type Read = { body: Buffer } | { err: ProxyError };
 class BodyServer {
   private server: Server;
   private waiters: Array<(r: Read) => void> = [];
+  private readonly arrived = new Emitter<void>();
+  /** Body bytes the server has read so far, over all requests. */
+  received = 0;
   port = 0;
 
   constructor(
@@ -33,6 +38,12 @@ class BodyServer {
           res.writeHead(err.status, { connection: 'close' }).end(err.code);
         },
       );
+      // Counts what readBody reads (only while it reads: the request is never made to flow by us).
+      if (req.listenerCount('data') > 0)
+        req.on('data', (c: Buffer) => {
+          this.received += c.length;
+          this.arrived.fire();
+        });
     });
   }
 
@@ -46,8 +57,17 @@ class BodyServer {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** Resolves once the server has read `n` body bytes: what a client wrote has arrived. */
+  receivedBytes(n: number): Promise<void> {
+    return until(this.arrived.event, () => this.received >= n, `${n} body bytes at the server`);
+  }
+
   private report(r: Read): void {
     this.waiters.shift()?.(r);
+  }
+
+  dispose(): void {
+    this.arrived.dispose();
   }
 
   async stop(): Promise<void> {
@@ -92,6 +112,7 @@ suite('readBody (real loopback server)', () => {
   teardown(async () => {
     for (const c of clients.splice(0)) c.destroy();
     await srv.stop();
+    srv.dispose();
   });
   const open = (method: string, headers: Record<string, string | number>): ClientRequest => {
     const c = send(srv.port, method, headers);
@@ -112,7 +133,7 @@ suite('readBody (real loopback server)', () => {
     const got = srv.next();
     const c = open('POST', { 'transfer-encoding': 'chunked' });
     c.write('{"a":');
-    await new Promise((r) => setTimeout(r, 20));
+    await srv.receivedBytes(5); // the first piece is read on its own before the next is sent
     c.write('"b",');
     c.end('"c":1}');
     assert.equal(bodyOf(await got).toString(), '{"a":"b","c":1}');
@@ -163,7 +184,7 @@ suite('readBody (real loopback server)', () => {
     const got = srv.next();
     const c = open('POST', { 'content-length': 100 });
     c.write(Buffer.alloc(10, 0x61));
-    await new Promise((r) => setTimeout(r, 30));
+    await srv.receivedBytes(10); // the body has started: the close comes in the middle of it
     c.destroy();
     const err = errOf(await got);
     assert.equal(err.status, 400);

@@ -203,8 +203,8 @@ suite('Upstream + classifyNetworkError with real undici errors', () => {
   test('an upstream that drops the connection mid-response is upstream_error, not a connect failure', async () => {
     const origin = await listen((res) => {
       res.writeHead(200, { 'content-length': '100' });
-      res.write('partial');
-      setTimeout(() => res.socket?.destroy(), 20);
+      // Dropped once the partial body has left: the client sees a response cut short, not a refusal.
+      res.write('partial', () => res.socket?.destroy());
     });
     const err = await dispatchForError(up, base(origin));
     const f = classifyNetworkError(err, 'mock');

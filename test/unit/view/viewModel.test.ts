@@ -6,7 +6,7 @@ import { systemClock } from '../../../src/core/types';
 import type { PoolKey } from '../../../src/core/types';
 import { buildViewModel, usableCount, ViewModelHub } from '../../../src/core/view/viewModel';
 import type { ControllerState } from '../../../src/core/windows/proxyController';
-import { until } from '../fakes/waits';
+import { until } from '../../fakes/waits';
 
 const KEYS: PoolKey[] = ['1111', '2222'].map((tail, i) => ({
   id: `k${i + 1}`,

@@ -12,7 +12,7 @@ import type { ProxyConfig } from '../../../src/core/types';
 import { ProxyController } from '../../../src/core/windows/proxyController';
 import { buildViewModel } from '../../../src/core/view/viewModel';
 import { findFreePort as freePort } from '../../../src/core/windows/localHttp';
-import { until } from '../fakes/waits';
+import { until } from '../../fakes/waits';
 
 const TOKEN = 'kr-test-leader-token-000000000000';
 

@@ -1,4 +1,4 @@
-import type { Event } from '../../../src/core/events';
+import type { Event } from '../../src/core/events';
 
 /**
  * Resolves once `cond()` holds, checking now and after each firing of `event`: a test waits for
