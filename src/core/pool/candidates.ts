@@ -5,7 +5,8 @@
  * and kept in sync incrementally as key health changes.
  */
 import type { Entry, EntryGroup } from './entry';
-import { HeapSelector, RandomSelector, RingSelector, WeightedSelector } from './strategies';
+import { HeapSelector, RandomSelector, RoundSelector, WeightedSelector } from './strategies';
+import type { RoundTurn } from './strategies';
 import type { Selector } from './strategies';
 import type { KeyRecord, StrategyName } from '../types';
 import { TimeHeap } from './timeHeap';
@@ -123,11 +124,19 @@ export class ProviderIndex {
   private readonly groups = new Map<string, CandidateGroup>();
   /** The most recently used group id: re-ordering the LRU is skipped while it does not change. */
   private mru: string | undefined;
+  /** Where round-robin continues, shared by every model's group of this provider. */
+  readonly turn: RoundTurn = { next: 0 };
+  private slots = 0;
+  /** Account name → its keys (DESIGN §4: they share its rate limits). */
+  private readonly accounts = new Map<string, Entry[]>();
 
-  constructor(private readonly makeSelector: () => Selector<Entry>) {}
+  constructor(private readonly makeSelector: (turn: RoundTurn) => Selector<Entry>) {}
 
   add(e: Entry): void {
     this.entries.add(e);
+    e.slot = ++this.slots;
+    const account = e.key.account;
+    if (account) this.accounts.set(account, [...(this.accounts.get(account) ?? []), e]);
     for (const m of explicitModels(e.key)) {
       const c = this.listed.get(m) ?? 0;
       // A model listed for the first time no longer falls to `others` keys: rebuild its group.
@@ -140,6 +149,12 @@ export class ProviderIndex {
   remove(e: Entry): void {
     for (const g of e.groups) g.removeMember(e); // removeMember replaces e.groups: this loop reads the old array
     this.entries.delete(e);
+    const account = e.key.account;
+    if (account) {
+      const rest = (this.accounts.get(account) ?? []).filter((x) => x !== e);
+      if (rest.length) this.accounts.set(account, rest);
+      else this.accounts.delete(account);
+    }
     for (const m of explicitModels(e.key)) {
       const c = (this.listed.get(m) ?? 1) - 1;
       if (c > 0) this.listed.set(m, c);
@@ -148,6 +163,12 @@ export class ProviderIndex {
         this.dropGroup(m);
       }
     }
+  }
+
+  /** The other keys of `e`'s account (none when it has no account). */
+  accountMates(e: Entry): Entry[] {
+    const account = e.key.account;
+    return account ? (this.accounts.get(account) ?? []).filter((x) => x !== e) : [];
   }
 
   /** The group for `model`, built on first use (O(keys of this provider), once). */
@@ -164,7 +185,7 @@ export class ProviderIndex {
       }
       return g;
     }
-    g = new CandidateGroup(model, this.makeSelector());
+    g = new CandidateGroup(model, this.makeSelector(this.turn));
     for (const e of this.entries) if (this.allows(e, model)) g.addMember(e);
     if (this.groups.size >= MAX_GROUPS) this.dropGroup(this.groups.keys().next().value as string);
     this.groups.set(id, g);
@@ -208,7 +229,7 @@ export function reordersOnUse(strategy: StrategyName): boolean {
 }
 
 /** The selector a strategy needs; cache-affinity rotates like round-robin for new conversations. */
-export function selectorFor(strategy: StrategyName, random: () => number): Selector<Entry> {
+export function selectorFor(strategy: StrategyName, random: () => number, turn: RoundTurn): Selector<Entry> {
   switch (strategy) {
     case 'random':
       return new RandomSelector(random);
@@ -230,6 +251,6 @@ export function selectorFor(strategy: StrategyName, random: () => number): Selec
         return x !== y ? x < y : a.lastPick < b.lastPick;
       });
     default:
-      return new RingSelector();
+      return new RoundSelector(turn);
   }
 }

@@ -16,7 +16,10 @@ export interface HealthState {
   coolingUntil?: number;
   modelCooldowns: Map<string, number>;
   consecutiveFailures: number;
+  /** Escalation of key-wide cooldowns (degraded after repeated server errors). */
   backoffLevel: number;
+  /** Escalation of rate limits per model: a 429 for one model says nothing about another. */
+  modelBackoff: Map<string, number>;
   lastError?: string;
   history: Transition[];
   inFlight: number;
@@ -40,6 +43,8 @@ export interface Entry {
   lastPick: number;
   /** The pool's revision when this key's health or record last changed (see changesSince). */
   rev: number;
+  /** Order of the key in its provider: round-robin goes round in this order, across models. */
+  slot: number;
 }
 
 /**
@@ -47,6 +52,9 @@ export interface Entry {
  * cost ~150 bytes each. Never mutated: `cool()` swaps in a key's own Map before its first `set`.
  */
 export const NO_COOLDOWNS: Map<string, number> = new Map();
+
+/** The empty per-model escalation every key shares until its first rate limit (never mutated). */
+export const NO_BACKOFF: Map<string, number> = new Map();
 
 /** The history every key shares until its first transition (frozen: `pushHistory` swaps it out). */
 export const NO_HISTORY = Object.freeze([]) as unknown as Transition[];
@@ -58,6 +66,7 @@ export function newHealth(): HealthState {
     modelCooldowns: NO_COOLDOWNS,
     consecutiveFailures: 0,
     backoffLevel: 0,
+    modelBackoff: NO_BACKOFF,
     history: NO_HISTORY,
     inFlight: 0,
     uses: 0,

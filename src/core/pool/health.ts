@@ -2,7 +2,7 @@
  * Per-key health (DESIGN §3): the state machine that turns upstream outcomes into cooling,
  * invalid and discarded states, lazy cooldown expiry, and the public/persisted copies of health.
  */
-import { NO_COOLDOWNS, NO_HISTORY } from './entry';
+import { NO_BACKOFF, NO_COOLDOWNS, NO_HISTORY } from './entry';
 import type { Entry, HealthState } from './entry';
 import { TimeHeap } from './timeHeap';
 import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, Transition } from '../types';
@@ -91,6 +91,7 @@ export interface PersistedKeyHealth {
   coolingUntil?: number;
   modelCooldowns?: Record<string, number>;
   backoffLevel?: number;
+  modelBackoff?: Record<string, number>;
   history?: Transition[];
   lastError?: string;
   uses?: number;
@@ -105,6 +106,7 @@ export function isPristine(h: HealthState): boolean {
   return (
     h.state === 'active' &&
     h.backoffLevel === 0 &&
+    h.modelBackoff.size === 0 &&
     h.history.length === 0 &&
     h.modelCooldowns.size === 0 &&
     h.lastError === undefined &&
@@ -121,6 +123,7 @@ export function persistHealth(h: HealthState): PersistedKeyHealth {
   };
   if (h.state === 'cooling' && h.coolingUntil !== undefined) p.coolingUntil = h.coolingUntil;
   if (h.modelCooldowns.size > 0) p.modelCooldowns = Object.fromEntries(h.modelCooldowns);
+  if (h.modelBackoff.size > 0) p.modelBackoff = Object.fromEntries(h.modelBackoff);
   if (h.lastError !== undefined) p.lastError = h.lastError;
   return p;
 }
@@ -137,6 +140,8 @@ export function restoreHealth(h: HealthState, p: PersistedKeyHealth | undefined)
   if (h.state === 'cooling' && h.coolingUntil === undefined) h.state = 'active';
   h.modelCooldowns = new Map(Object.entries(p.modelCooldowns ?? {}).filter(([, t]) => isTime(t)));
   h.backoffLevel = isTime(p.backoffLevel) && p.backoffLevel >= 0 ? Math.floor(p.backoffLevel) : 0;
+  const levels = Object.entries(p.modelBackoff ?? {}).filter(([, n]) => isTime(n) && n > 0);
+  h.modelBackoff = levels.length > 0 ? new Map(levels.map(([m, n]) => [m, Math.floor(n)])) : NO_BACKOFF;
   h.history = Array.isArray(p.history) ? p.history.slice(-HISTORY_LIMIT).map((t) => ({ ...t })) : [];
   h.lastError = typeof p.lastError === 'string' ? p.lastError : undefined;
   h.uses = isTime(p.uses) && p.uses >= 0 ? p.uses : 0;
@@ -164,6 +169,8 @@ export interface HealthHost {
   reorder(e: Entry): void;
   /** A transition was recorded (or, without one, something views show changed). */
   emit(e: Entry, t?: Transition): void;
+  /** The other keys of `e`'s provider in the same account (they share its rate limits, DESIGN §4). */
+  accountMates(e: Entry): readonly Entry[];
 }
 
 type TransitionExtra = Pick<Transition, 'status' | 'errorType' | 'model'>;
@@ -188,6 +195,7 @@ export class HealthMachine {
     if (outcome.kind === 'success') {
       h.consecutiveFailures = 0;
       h.backoffLevel = 0;
+      if (model !== undefined && h.modelBackoff.has(model)) h.modelBackoff.delete(model);
       const sample = Math.round(outcome.ttfbMs * 16);
       h.ttfbEwma16 = h.ttfbEwma16 < 0 ? sample : Math.round(h.ttfbEwma16 * 0.7 + sample * 0.3);
       h.successPermille = Math.round(h.successPermille * 0.9 + 100);
@@ -198,12 +206,9 @@ export class HealthMachine {
     const extra: TransitionExtra = { status: outcome.status, errorType: outcome.errorType };
     const code = outcome.status !== undefined ? ` (${outcome.status})` : '';
     switch (outcome.kind) {
-      case 'rate-limited': {
-        const ms = outcome.retryAfterMs ?? this.nextStep(e);
-        const scope = model !== undefined ? ` for ${model}` : '';
-        this.cool(e, model, ms, `rate limited${scope}${code}: ${outcome.reason}`, { ...extra, model });
+      case 'rate-limited':
+        this.rateLimited(e, model, outcome.retryAfterMs, `${code}: ${outcome.reason}`, extra);
         break;
-      }
       case 'invalid':
         if (h.state !== 'invalid' && h.state !== 'discarded')
           this.setState(e, 'invalid', `rejected${code}: ${outcome.reason}`, extra);
@@ -247,6 +252,7 @@ export class HealthMachine {
     h.modelCooldowns.clear();
     h.consecutiveFailures = 0;
     h.backoffLevel = 0;
+    h.modelBackoff = NO_BACKOFF;
     h.lastError = undefined;
     if (wasUsable) this.host.emit(e);
     else this.setState(e, 'active', reason);
@@ -287,10 +293,48 @@ export class HealthMachine {
 
   /** The escalating backoff step for this key, then one level up (a success resets it). */
   private nextStep(e: Entry): number {
-    const steps = this.host.options().cooldownStepsMs;
-    const ms = steps.length > 0 ? steps[Math.min(e.h.backoffLevel, steps.length - 1)] : 60_000;
+    const ms = this.step(e.h.backoffLevel);
     e.h.backoffLevel++;
     return ms;
+  }
+
+  private step(level: number): number {
+    const steps = this.host.options().cooldownStepsMs;
+    return steps.length > 0 ? steps[Math.min(level, steps.length - 1)] : 60_000;
+  }
+
+  /**
+   * A 429: the key cools for that model (key-wide when the request named none), with its own
+   * escalation per model. Keys of one account share its limits: they all cool for the model, on
+   * one shared escalation (DESIGN §4).
+   */
+  private rateLimited(
+    e: Entry,
+    model: string | undefined,
+    retryAfterMs: number | undefined,
+    said: string,
+    extra: TransitionExtra,
+  ): void {
+    const group = e.key.account ? [e, ...this.host.accountMates(e)] : [e];
+    let level = 0;
+    for (const x of group)
+      level = Math.max(level, model === undefined ? x.h.backoffLevel : (x.h.modelBackoff.get(model) ?? 0));
+    const ms = retryAfterMs ?? this.step(level);
+    const scope = model !== undefined ? ` for ${model}` : '';
+    for (const x of group) {
+      if (retryAfterMs === undefined) {
+        if (model === undefined) x.h.backoffLevel = level + 1;
+        else {
+          if (x.h.modelBackoff === NO_BACKOFF) x.h.modelBackoff = new Map();
+          x.h.modelBackoff.set(model, level + 1);
+        }
+      }
+      const reason =
+        x === e
+          ? `rate limited${scope}${said}`
+          : `rate limited${scope}: account "${e.key.account}" hit its limit on ${e.key.label}${said}`;
+      this.cool(x, model, ms, reason, { ...extra, model });
+    }
   }
 
   /** Cooling for key × model when `model` is given, else key-wide; invalid/discarded keys stay so. */

@@ -88,6 +88,7 @@ export class KeyPool extends DisposableBase {
       isLive: (e) => this.entries.get(e.key.id) === e,
       refresh: (e) => this.refreshGroups(e),
       reorder: (e) => this.reorder(e),
+      accountMates: (e) => this.providers.get(e.key.providerId)?.accountMates(e) ?? [],
       emit: (e, t) => {
         if (t) this.transitioned.fire({ key: toRecord(e.key), transition: t });
         this.markChanged(e);
@@ -331,7 +332,7 @@ export class KeyPool extends DisposableBase {
 
   private insert(key: PoolKey, old: Entry | undefined): void {
     // Per-key objects are kept few and small: at 1,000 keys each byte is a kilobyte of heap.
-    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0, rev: 0 };
+    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0, rev: 0, slot: 0 };
     e.key = key;
     e.groups = [];
     this.entries.set(key.id, e);
@@ -339,7 +340,7 @@ export class KeyPool extends DisposableBase {
     if (!prov)
       this.providers.set(
         key.providerId,
-        (prov = new ProviderIndex(() => selectorFor(this.opts.strategy, this.opts.random ?? Math.random))),
+        (prov = new ProviderIndex((turn) => selectorFor(this.opts.strategy, this.opts.random ?? Math.random, turn))),
       );
     prov.add(e);
     const p = this.pending.get(key.id);

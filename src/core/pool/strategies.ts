@@ -14,58 +14,58 @@ export interface Selector<T> {
   pick(isExcluded: (x: T) => boolean, excludeSize: number): T | undefined;
 }
 
-interface RingNode<T> {
-  value: T;
-  prev: RingNode<T>;
-  next: RingNode<T>;
+/** Where a provider's round-robin continues: the slot after the last key it gave out. */
+export interface RoundTurn {
+  next: number;
 }
 
 /**
- * Strict rotation: a circular list with a cursor. Keys that become available are inserted just
- * before the cursor, i.e. at the end of the current round, so nobody gets two turns in a row.
+ * Round-robin across a whole provider, whatever the model: the available keys sorted by their
+ * provider-wide `slot`, and one cursor (`turn`) that every model's group of the provider shares,
+ * so six requests for six models go to six keys. Pick: a binary search for the cursor, then at
+ * most `excludeSize` more steps. Keys coming back are inserted in slot order (rare next to picks).
  */
-export class RingSelector<T> implements Selector<T> {
-  private readonly nodes = new Map<T, RingNode<T>>();
-  private cursor: RingNode<T> | undefined;
+export class RoundSelector<T extends { slot: number }> implements Selector<T> {
+  private readonly items: T[] = [];
+
+  constructor(private readonly turn: RoundTurn) {}
 
   add(x: T): void {
-    if (this.nodes.has(x)) return;
-    // Every field from the start: added later, prev/next went to a separate property array
-    // (40 more bytes per key, one more pointer to chase on every pick).
-    const node = { value: x, prev: null, next: null } as unknown as RingNode<T>;
-    const c = this.cursor;
-    if (!c) {
-      node.prev = node.next = node;
-      this.cursor = node;
-    } else {
-      node.prev = c.prev;
-      node.next = c;
-      c.prev.next = node;
-      c.prev = node;
-    }
-    this.nodes.set(x, node);
+    const i = this.lowerBound(x.slot);
+    if (this.items[i] === x) return;
+    this.items.splice(i, 0, x);
   }
 
   remove(x: T): void {
-    const node = this.nodes.get(x);
-    if (!node) return;
-    this.nodes.delete(x);
-    if (node.next === node) return void (this.cursor = undefined);
-    node.prev.next = node.next;
-    node.next.prev = node.prev;
-    if (this.cursor === node) this.cursor = node.next;
+    const i = this.lowerBound(x.slot);
+    if (this.items[i] === x) this.items.splice(i, 1);
   }
 
   update(): void {}
+
   pick(isExcluded: (x: T) => boolean, excludeSize: number): T | undefined {
-    let node = this.cursor;
-    for (let i = 0; node && i <= Math.min(excludeSize, this.nodes.size - 1); i++, node = node.next) {
-      if (!isExcluded(node.value)) {
-        this.cursor = node.next;
-        return node.value;
-      }
+    const n = this.items.length;
+    if (n === 0) return undefined;
+    const start = this.lowerBound(this.turn.next);
+    for (let k = 0; k <= Math.min(excludeSize, n - 1); k++) {
+      const x = this.items[(start + k) % n];
+      if (isExcluded(x)) continue;
+      this.turn.next = x.slot + 1;
+      return x;
     }
     return undefined;
+  }
+
+  /** The first index whose slot is ≥ `slot` (n when none). */
+  private lowerBound(slot: number): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.items[mid].slot < slot) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 }
 

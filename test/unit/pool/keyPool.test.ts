@@ -151,7 +151,62 @@ suite('KeyPool', () => {
     assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), { kind: 'cooling', retryAfterMs: 1, count: 3 });
     clock.advance(1);
     assert.equal(pickId(pool, 'm'), 'b');
+    // Round-robin is provider-wide: another model continues the round after b.
+    assert.equal(pickId(pool, 'other'), 'c');
     assert.equal(pickId(pool, 'other'), 'a');
+  });
+
+  test('escalation is per key and model: a 429 for one model does not lengthen the next for another', () => {
+    pool.setKeys([fakeKey('a')]);
+    pool.report('a', 'm', rl());
+    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), {
+      kind: 'cooling',
+      retryAfterMs: STEPS[0],
+      count: 1,
+    });
+    clock.advance(STEPS[0]);
+    pool.report('a', 'm', rl());
+    pool.report('a', 'n', rl());
+    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), {
+      kind: 'cooling',
+      retryAfterMs: STEPS[1],
+      count: 1,
+    });
+    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'n' }), {
+      kind: 'cooling',
+      retryAfterMs: STEPS[0],
+      count: 1,
+    });
+    // A success for m resets only m's escalation.
+    clock.advance(STEPS[1]);
+    pool.report('a', 'm', ok);
+    pool.report('a', 'm', rl());
+    assert.deepEqual(pool.pick({ providerId: 'openai', model: 'm' }), {
+      kind: 'cooling',
+      retryAfterMs: STEPS[0],
+      count: 1,
+    });
+  });
+
+  test('keys of one account share its limits: a 429 cools every key of it for that model, one escalation', () => {
+    pool.setKeys([
+      fakeKey('a1', { account: 'team' }),
+      fakeKey('a2', { account: 'team' }),
+      fakeKey('b', { account: 'other' }),
+    ]);
+    pool.report('a1', 'm', rl());
+    assert.equal(pool.health('a2')?.modelCooldowns.m, STEPS[0] + clock.now());
+    assert.match(pool.health('a2')?.history.at(-1)?.reason ?? '', /account "team" hit its limit on a1/);
+    assert.deepEqual([pickId(pool, 'm'), pickId(pool, 'm')], ['b', 'b'], 'the other account serves meanwhile');
+    assert.equal(pickId(pool, 'x', ['b']) !== undefined, true, 'other models are not touched');
+    clock.advance(STEPS[0]);
+    // The second 429, on the sibling, escalates the account's shared level.
+    pool.report('a2', 'm', rl());
+    assert.equal(pool.health('a1')?.modelCooldowns.m, STEPS[1] + clock.now());
+    // Invalid stays per key.
+    pool.report('b', 'm', { kind: 'invalid', status: 401, reason: 'bad key' });
+    pool.report('a1', undefined, { kind: 'invalid', status: 401, reason: 'bad key' });
+    assert.equal(pool.health('a2')?.state, 'active');
   });
 
   test('key-wide and model cooldowns together: usable after the later one', () => {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { KeyPool } from '../../../src/core/pool/keyPool';
 import type { PoolOptions } from '../../../src/core/pool/keyPool';
-import { HeapSelector, RandomSelector, RingSelector, WeightedSelector } from '../../../src/core/pool/strategies';
+import { HeapSelector, RandomSelector, RoundSelector, WeightedSelector } from '../../../src/core/pool/strategies';
 import type { Outcome, PoolKey, StrategyName } from '../../../src/core/types';
 import { FakeClock } from '../fakes/fakeClock';
 
@@ -87,6 +87,23 @@ suite('strategies', () => {
     clock.advance(1000);
     const counts = [...tally(p, 100_000).values()];
     assert.ok(Math.max(...counts) / Math.min(...counts) <= 1.01, String(counts));
+  });
+
+  test('round-robin spreads whatever the model: 10,000 picks over six models within 1 %', () => {
+    const p = pool(
+      'round-robin',
+      ids(6).map((id) => fakeKey(id)),
+    );
+    const models = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5'];
+    // Six requests for six models go to six keys.
+    const firstSix = models.map((model) => tally(p, 1, { model }).keys().next().value);
+    assert.equal(new Set(firstSix).size, 6, String(firstSix));
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++)
+      for (const [id, c] of tally(p, 1, { model: models[(i * 7) % 6] })) counts.set(id, (counts.get(id) ?? 0) + c);
+    const v = [...counts.values()];
+    assert.equal(v.length, 6);
+    assert.ok(Math.max(...v) / Math.min(...v) <= 1.01, String(v));
   });
 
   test('random: every key drawn, roughly uniform, never an excluded key', () => {
@@ -230,15 +247,28 @@ suite('strategies', () => {
   });
 
   suite('selectors', () => {
-    test('RingSelector: a key joining waits a full turn; removing the cursor moves on', () => {
-      const r = new RingSelector<string>();
-      ['a', 'b', 'c'].forEach((x) => r.add(x));
-      assert.equal(r.pick(none, 0), 'a');
-      r.add('d');
-      r.remove('b');
-      // d joined behind the cursor, so it waits one full turn of the others.
-      assert.deepEqual([r.pick(none, 0), r.pick(none, 0), r.pick(none, 0)], ['c', 'a', 'd']);
-      ['a', 'c', 'd'].forEach((x) => r.remove(x));
+    test('RoundSelector: goes round in slot order; a key coming back takes its own place; the turn is shared', () => {
+      const k = (slot: number) => ({ slot, name: `k${slot}` });
+      const [a, b, c, d] = [k(1), k(2), k(3), k(4)];
+      const turn = { next: 0 };
+      const r = new RoundSelector<{ slot: number; name: string }>(turn);
+      const other = new RoundSelector<{ slot: number; name: string }>(turn);
+      [a, b, c].forEach((x) => r.add(x));
+      [a, b, c, d].forEach((x) => other.add(x));
+      assert.equal(r.pick(none, 0), a);
+      // Another model's group of the same provider continues the same round.
+      assert.equal(other.pick(none, 0), b);
+      r.remove(c);
+      assert.equal(r.pick(none, 0), a, 'c is out: the round wraps to a');
+      r.add(c);
+      assert.equal(r.pick(none, 0), b);
+      assert.equal(
+        r.pick((x) => x === c, 1),
+        a,
+        'an excluded key is skipped',
+      );
+      r.add(a); // adding twice keeps one copy
+      [a, b, c].forEach((x) => r.remove(x));
       assert.equal(r.pick(none, 0), undefined);
     });
 
