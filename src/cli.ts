@@ -57,7 +57,8 @@ GROQ, MISTRAL, DEEPSEEK, XAI, TOGETHER, FIREWORKS, CEREBRAS. With no keys KeyRel
 Settings in the config file's "proxy" object: port, host, strategy, cooldownStepsMs,
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
 maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuota,
-requestLogDir, dailyResetHour, shutdownGraceMs.
+requestLogDir, dailyResetHour, shutdownGraceMs, metricsWithoutToken (true: GET
+/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper).
 `;
 
 /** The command line, parsed strictly: an unknown option is an error, not ignored. */

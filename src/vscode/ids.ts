@@ -69,6 +69,7 @@ export const Setting = {
   maxWaitSeconds: 'retry.maxWaitSeconds',
   logRequests: 'logging.requests',
   dailyResetHour: 'stats.dailyResetHour',
+  metricsWithoutToken: 'metrics.allowWithoutToken',
   providers: 'providers',
   chatModels: 'chatModels',
 } as const;
