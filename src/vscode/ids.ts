@@ -20,6 +20,7 @@ export const Command = {
   copyEndpoint: 'keyRelay.copyEndpoint',
   copyAccessToken: 'keyRelay.copyAccessToken',
   showStatus: 'keyRelay.showStatus',
+  openDashboard: 'keyRelay.openDashboard',
   showLog: 'keyRelay.showLog',
   resetStats: 'keyRelay.resetStats',
   showActions: 'keyRelay.showActions',
