@@ -83,7 +83,9 @@ export class KeyTable {
     thead.append(this.head);
     this.body = el('tbody');
     table.append(thead, this.body);
-    parent.append(bar, table);
+    const wrap = el('div', 'table-wrap');
+    wrap.append(table);
+    parent.append(bar, wrap);
   }
 
   render(doc: DashboardDoc, p: Palette): void {

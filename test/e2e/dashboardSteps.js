@@ -127,6 +127,14 @@ function dashboardSteps(step, ctx) {
       .first()
       .waitFor({ state: 'hidden', timeout: 5_000 })
       .catch(() => {});
+    // Toasts (a forwarded port, say) would cover the table in the picture.
+    for (const clear of await page.locator('.notification-toast .codicon-notifications-clear').all())
+      await clear.click({ timeout: 5_000 }).catch(() => {});
+    await page
+      .locator('.notification-toast')
+      .first()
+      .waitFor({ state: 'hidden', timeout: 5_000 })
+      .catch(() => {});
     fs.mkdirSync(shots, { recursive: true });
     await page.screenshot({ path: path.join(shots, 'dashboard.png') });
   });
