@@ -52,6 +52,16 @@ const builds = [
   { ...withUndiciApart, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...withUndiciApart, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['undici'], outfile: 'dist/undici.js' },
+  // The dashboard webview: a browser script with uPlot bundled in (no remote resource), plus its
+  // style sheet (uPlot's and ours) as dist/dashboard.css.
+  {
+    ...common,
+    entryPoints: ['src/webview/dashboard.ts'],
+    outfile: 'dist/dashboard.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
 ];
 
 if (watch) {

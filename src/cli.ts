@@ -8,7 +8,7 @@ import { exitWhenFlushed } from './cli/exit';
 import { loadConfigFile } from './cli/configFile';
 import { serve } from './cli/serve';
 import type { Served } from './cli/serve';
-import { status } from './cli/status';
+import { status, statusWatch } from './cli/status';
 import { dataDirOf } from './cli/token';
 
 declare const KEYRELAY_VERSION: string | undefined;
@@ -21,7 +21,9 @@ Usage:
   keyrelay status [options]    the keys of a running KeyRelay (this CLI's or a VS Code window's):
                                state, cooldown left, requests today, success rate, last error;
                                --json for the whole /keyrelay/status document (indented
-                               on a terminal, as one line when piped or redirected)
+                               on a terminal, as one line when piped or redirected);
+                               --watch redraws it every second with sparklines of the last
+                               hour (per provider) and day (per key) until Ctrl+C
   keyrelay --help              this text
   keyrelay --version           the version
 
@@ -47,7 +49,7 @@ A changed --config or --keys-file is applied at once (so is SIGHUP): added keys 
 removed ones finish their requests. Where KeyRelay listens changes only with a restart.
 
 Options for status: --port, --host and --config (to find the proxy; default 127.0.0.1:8787),
-  --data-dir and --token (to find the token, as serve does), --json.
+  --data-dir and --token (to find the token, as serve does), --json, --watch.
 
 Keys are also read from the environment: <PROVIDER>_API_KEY, <PROVIDER>_API_KEY_1..N and
 <PROVIDER>_KEYS (comma- or semicolon-separated), for OPENAI, ANTHROPIC, OPENROUTER, GEMINI,
@@ -57,7 +59,8 @@ GROQ, MISTRAL, DEEPSEEK, XAI, TOGETHER, FIREWORKS, CEREBRAS. With no keys KeyRel
 Settings in the config file's "proxy" object: port, host, strategy, cooldownStepsMs,
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
 maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuota,
-requestLogDir, dailyResetHour, shutdownGraceMs.
+requestLogDir, dailyResetHour, shutdownGraceMs, metricsWithoutToken (true: GET
+/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper).
 `;
 
 /** The command line, parsed strictly: an unknown option is an error, not ignored. */
@@ -78,6 +81,7 @@ function parse(argv: string[]) {
       strategy: { type: 'string' },
       'log-level': { type: 'string' },
       json: { type: 'boolean' },
+      watch: { type: 'boolean' },
     },
   });
 }
@@ -111,20 +115,30 @@ function runStatus(values: Parsed, port: number | undefined): Promise<number> {
   const proxy = loadConfigFile(values.config).proxy;
   const target = port ?? proxy.port;
   if (!target) throw usage("The proxy's port is chosen at start (port 0): pass the one it printed with --port.");
-  return status(
-    {
-      host: values.host ?? proxy.host,
-      port: target,
-      dataDir: dataDirOf(values['data-dir']),
-      token: values.token,
-      json: values.json ?? false,
-      pretty: process.stdout.isTTY === true,
-    },
-    (out) => {
-      process.stdout.write(out);
-      process.stdout.write('\n');
-    },
-  );
+  const opts = {
+    host: values.host ?? proxy.host,
+    port: target,
+    dataDir: dataDirOf(values['data-dir']),
+    token: values.token,
+    json: values.json ?? false,
+    pretty: process.stdout.isTTY === true,
+  };
+  if (values.watch) {
+    if (values.json) throw usage('--watch draws a table: leave out --json.');
+    return statusWatch(opts, {
+      tty: process.stdout.isTTY === true,
+      size: () => ({ rows: process.stdout.rows || 40, cols: process.stdout.columns || 160 }),
+      write: (text) => process.stdout.write(text),
+      stopped: new Promise((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      }),
+    });
+  }
+  return status(opts, (out) => {
+    process.stdout.write(out);
+    process.stdout.write('\n');
+  });
 }
 
 async function runServe(values: Parsed, port: number | undefined, level: number): Promise<number> {

@@ -2,7 +2,9 @@ import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { ViewModelHub } from './core/view/viewModel';
 import { ClientWiring } from './vscode/clientWiring';
+import { DashboardFeed } from './core/windows/dashboardFeed';
 import { registerCommands } from './vscode/commands';
+import { DashboardPanel } from './vscode/dashboardPanel';
 import { ConfigWatcher } from './vscode/config';
 import { KeysView, syncContextKeys } from './vscode/keysView';
 import { registerChatProvider } from './vscode/lmProvider';
@@ -28,12 +30,29 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   const wiring = new ClientWiring({ prompts, memento: s.state, log, homeDir: os.homedir, target });
   const keysView = new KeysView(hub, (id) => catalogue.get(id)?.name ?? id);
   const statusBar = new StatusBarController(hub);
+  const feed = new DashboardFeed({
+    pool,
+    stats,
+    catalogue,
+    state: () => controller.state,
+    token: () => vault.accessToken,
+  });
+  const dashboard = new DashboardPanel(context.extensionUri, feed, log);
   context.subscriptions.push(
     ...[log, config, pool, stats, vault, persistence, controller, kit, chatModels, hub, wiring, keysView, statusBar],
+    dashboard,
     ...registerChatProvider({ models: chatModels, catalogue, transport: s.chatTransport, log }),
     syncContextKeys(hub),
     logTransitions(pool, log),
-    ...registerCommands({ ...s, prompts, hub, log, wiring, actOnLeader: (id, a) => controller.actOnLeader(id, a) }),
+    ...registerCommands({
+      ...s,
+      prompts,
+      hub,
+      log,
+      wiring,
+      dashboard,
+      actOnLeader: (id, a) => controller.actOnLeader(id, a),
+    }),
     config.onDidChange(applyConfig({ ...s, wiring, log })),
     vault.onDidChangeToken((t) => {
       controller.setAccessToken(t);
@@ -49,7 +68,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   };
   const autoStart = () => config.current.autoStart;
   const ready = startUp({ ...s, hub, log, autoStart });
-  const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView };
+  const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard };
   exposeToTests(context, internals);
   return publicApi(hub);
 }

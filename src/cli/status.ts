@@ -4,6 +4,8 @@ import type { StatusDoc } from '../core/accounting/statusTable';
 import { proveLeader, UNTRUSTED } from '../core/windows/localHttp';
 import { CliError } from './cliError';
 import { findToken } from './token';
+import { watch } from './watch';
+import type { WatchOptions } from './watch';
 
 /** Options of `keyrelay status`, already parsed. */
 export interface StatusOptions {
@@ -22,13 +24,8 @@ export interface StatusOptions {
  * `print` gets the whole output at once (one write: 100,000 lines one by one cost a syscall each).
  */
 export async function status(opts: StatusOptions, print: (out: string | Uint8Array) => void): Promise<number> {
-  const token = findToken(opts.token, opts.dataDir);
+  const token = tokenOf(opts);
   const where = `${opts.host}:${opts.port}`;
-  if (!token) {
-    throw new CliError(
-      `No access token found (no --token, KEYRELAY_TOKEN or ${opts.dataDir}/token). Pass the proxy's token with --token or KEYRELAY_TOKEN (in VS Code: "KeyRelay: Copy Access Token").`,
-    );
-  }
   let res: { status: number; type: string; bytes: Buffer };
   try {
     // The token is never sent: the port's holder proves it knows it first (core/proof.ts), so a
@@ -65,6 +62,33 @@ export async function status(opts: StatusOptions, print: (out: string | Uint8Arr
     throw notStatus();
   }
   print(opts.json ? JSON.stringify(doc, null, 2) : renderStatus(doc).join('\n'));
+  return 0;
+}
+
+function tokenOf(opts: StatusOptions): { value: string; where: string } {
+  const token = findToken(opts.token, opts.dataDir);
+  if (!token) {
+    throw new CliError(
+      `No access token found (no --token, KEYRELAY_TOKEN or ${opts.dataDir}/token). Pass the proxy's token with --token or KEYRELAY_TOKEN (in VS Code: "KeyRelay: Copy Access Token").`,
+    );
+  }
+  return token;
+}
+
+/**
+ * `keyrelay status --watch`: the table redrawn every second, with sparklines, until `io.stopped`
+ * (Ctrl+C). Each frame proves the token afresh (watch.ts); exit 0 when stopped, 1 when asking failed.
+ */
+export async function statusWatch(
+  opts: StatusOptions,
+  io: Pick<WatchOptions, 'size' | 'write' | 'stopped' | 'tty' | 'intervalMs'>,
+): Promise<number> {
+  const token = tokenOf(opts);
+  try {
+    await watch({ ...io, host: opts.host, port: opts.port, token: token.value });
+  } catch (err) {
+    throw statusError(err as NodeJS.ErrnoException, `${opts.host}:${opts.port}`, token.where);
+  }
   return 0;
 }
 

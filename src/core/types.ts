@@ -154,6 +154,8 @@ export interface ProxyConfig {
   dailyResetHour: number;
   /** Grace period for in-flight streams on shutdown. */
   shutdownGraceMs: number;
+  /** Answer `GET /keyrelay/metrics` without the access token to callers on loopback (a local scraper). */
+  metricsWithoutToken: boolean;
 }
 
 /** Defaults for every ProxyConfig field (DESIGN numbers). */
@@ -179,4 +181,5 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   requestLogDir: '',
   dailyResetHour: 0,
   shutdownGraceMs: 3_000,
+  metricsWithoutToken: false,
 } satisfies ProxyConfig);

@@ -7,11 +7,13 @@ import type { KeyCommandDeps } from './keyKit';
 import { askLeader } from '../core/windows/localHttp';
 import type { ProxyController } from '../core/windows/proxyController';
 import type { KeyVault } from '../core/keys/keyVault';
+import type { DashboardPanel } from './dashboardPanel';
 
 export interface CommandDeps extends KeyCommandDeps {
   vault: KeyVault;
   controller: ProxyController;
   wiring: ClientWiring;
+  dashboard: DashboardPanel;
   log: Logger & { show(preserveFocus?: boolean): void };
 }
 
@@ -60,6 +62,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     },
     [Command.showLog]: async () => d.log.show(),
     [Command.showStatus]: () => showStatus(d, statusDocs),
+    [Command.openDashboard]: async () => d.dashboard.open(),
     [Command.showActions]: () => showActions(d),
     [Command.configureContinue]: () => d.wiring.configure('continue'),
     [Command.configureClaudeCode]: () => d.wiring.configure('claude'),
@@ -104,6 +107,7 @@ async function showActions(d: CommandDeps): Promise<void> {
     { label: '$(beaker) Test All Keys', command: Command.testAllKeys },
     { label: '$(copy) Copy Endpoint', command: Command.copyEndpoint, description: endpoint() },
     { label: '$(key) Copy Access Token', command: Command.copyAccessToken },
+    { label: '$(graph) Open Dashboard', command: Command.openDashboard },
     { label: '$(info) Show Status', command: Command.showStatus },
     { label: '$(output) Show Log', command: Command.showLog },
     serving

@@ -20,6 +20,7 @@ export const Command = {
   copyEndpoint: 'keyRelay.copyEndpoint',
   copyAccessToken: 'keyRelay.copyAccessToken',
   showStatus: 'keyRelay.showStatus',
+  openDashboard: 'keyRelay.openDashboard',
   showLog: 'keyRelay.showLog',
   resetStats: 'keyRelay.resetStats',
   showActions: 'keyRelay.showActions',
@@ -69,6 +70,7 @@ export const Setting = {
   maxWaitSeconds: 'retry.maxWaitSeconds',
   logRequests: 'logging.requests',
   dailyResetHour: 'stats.dailyResetHour',
+  metricsWithoutToken: 'metrics.allowWithoutToken',
   providers: 'providers',
   chatModels: 'chatModels',
 } as const;

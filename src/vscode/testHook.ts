@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { ViewModelHub } from '../core/view/viewModel';
 import type { ClientWiring } from './clientWiring';
 import type { ConfigWatcher } from './config';
+import type { DashboardPanel } from './dashboardPanel';
 import type { KeysView } from './keysView';
 import type { Prompts } from './prompts';
 import type { Services } from './services';
@@ -18,6 +19,7 @@ export interface Built extends Services {
   config: ConfigWatcher;
   statusBar: StatusBarController;
   keysView: KeysView;
+  dashboard: DashboardPanel;
   /** Keys loaded and the proxy started (or failed to). */
   ready: Promise<void>;
 }

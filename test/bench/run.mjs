@@ -32,6 +32,7 @@ import { activationBench } from './activation.mjs';
 import { statusCliBench } from './statusCli.mjs';
 import { INSPECT_ARGS, measureAfterGc } from './inspect.mjs';
 import { ratioRow, valueRow, printTable, fmt } from './report.mjs';
+import { seriesRows } from './seriesRows.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const argv = process.argv.slice(2);
@@ -253,6 +254,20 @@ const keySel = await (async () => {
   const line = r.out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   return line ? JSON.parse(line.slice(11)) : { error: (r.err || r.out).split('\n').slice(0, 3).join(' | ') };
 })();
+// The time series (issue 17): µs added per request, no allocation, memory at 10,000 keys.
+const seriesRun = await (async () => {
+  const [cmd, args] = pinned(PIN.proxy, process.execPath, [
+    '--expose-gc',
+    path.join(root, 'test/bench/series.mjs'),
+    '--ops',
+    quick ? '400000' : '1000000',
+    '--rounds',
+    quick ? '3' : '5',
+  ]);
+  const r = await run(cmd, args, { timeoutMs: 120_000 });
+  const line = r.out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  return line ? JSON.parse(line.slice(11)) : { error: (r.err || r.out).split('\n').slice(0, 3).join(' | ') };
+})();
 // The editor's refresh at 10,000 keys (real view model, tree and status item, stub vscode) and
 // `keyrelay status` against a real CLI with 100,000 keys (10,000 in quick mode).
 const viewRef = await (async () => {
@@ -437,6 +452,7 @@ else
       }),
     );
   }
+rows.push(...seriesRows(seriesRun));
 for (const [kind, label] of [
   ['counters', 'counters changed'],
   ['state', "a key's state changed"],
@@ -546,6 +562,7 @@ fs.writeFileSync(
       sse,
       keySel,
       viewRefresh: viewRef,
+      series: seriesRun,
       statusCli: statusRun,
       idleRss,
       warmRss,

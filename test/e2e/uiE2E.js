@@ -13,6 +13,7 @@ const fs = require('fs');
 const http = require('http');
 const path = require('path');
 const host = require('../vscode-host/hostRunner.js');
+const { dashboardSteps } = require('./dashboardSteps.js');
 
 // Everything the test reads off the screen, in one place (the extension's wording may change).
 const UI = {
@@ -47,6 +48,9 @@ const DEV = fs.statSync(target).isDirectory();
 // looks like a real key, is not one; only its masked tail is ever printed
 const FAKE_KEY = `sk-test-${crypto.randomBytes(20).toString('hex')}`;
 const TAIL = FAKE_KEY.slice(-4);
+// A second key that the fake upstream rate-limits (429, retry-after 300 s): the dashboard's cooldown.
+const LIMITED_KEY = `sk-test-${crypto.randomBytes(20).toString('hex')}`;
+const LIMITED_TAIL = LIMITED_KEY.slice(-4);
 
 /** The fake OpenAI-compatible upstream: the project's test fake when compiled, else a tiny inline one. */
 async function startUpstream() {
@@ -58,6 +62,7 @@ async function startUpstream() {
       return {
         base: fake.openaiBase,
         keysSeen: () => fake.requests.map((r) => r.key),
+        limit: (key) => fake.setKeyBehaviour(key, { kind: 'status', status: 429, headers: { 'retry-after': '300' } }),
         close: () => fake.close(),
         kind: 'test/fakes',
       };
@@ -66,8 +71,16 @@ async function startUpstream() {
     }
   }
   const seen = [];
+  const limited = new Set();
   const server = http.createServer((req, res) => {
     const key = String(req.headers.authorization || '').replace(/^Bearer\s+/i, '');
+    if (limited.has(key)) {
+      seen.push(key);
+      req.resume();
+      const body = { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } };
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '300' }).end(JSON.stringify(body));
+      return;
+    }
     let body = '';
     req.on('data', (c) => {
       body += c;
@@ -98,6 +111,7 @@ async function startUpstream() {
   return {
     base,
     keysSeen: () => seen,
+    limit: (key) => limited.add(key),
     close: () =>
       new Promise((r) => {
         server.closeAllConnections();
@@ -233,7 +247,8 @@ async function runSteps(page, upstream, proxyPort, st) {
     assert.match(await statusText(), UI.statusItem);
     log('status:', await waitStatus('0/0', UI.statusCounts(0, 0)));
   });
-  step('Add Key: provider pick, password input, empty label, skip the test', async () => {
+  /** Add Key as a user does it: provider pick, the key in a password box, an empty label, no test. */
+  const addKey = async (secret) => {
     await runCommand(UI.addKeyCommand);
     await quickInputTitled(UI.providerPickTitle).waitFor({ timeout: WAIT });
     await qi.fill('Fake');
@@ -242,7 +257,7 @@ async function runSteps(page, upstream, proxyPort, st) {
     const secretInput = page.locator('.quick-input-widget input[type="password"]');
     await secretInput.waitFor({ state: 'visible', timeout: WAIT });
     assert.strictEqual(await qi.getAttribute('type'), 'password', 'the key input box must be a password box');
-    await secretInput.fill(FAKE_KEY);
+    await secretInput.fill(secret);
     await page.keyboard.press('Enter');
     await quickInputTitled(UI.labelInputTitle).waitFor({ timeout: WAIT });
     assert.notStrictEqual(await qi.getAttribute('type'), 'password');
@@ -257,7 +272,8 @@ async function runSteps(page, upstream, proxyPort, st) {
     ) {
       await page.locator('.quick-input-list .monaco-list-row', { hasText: UI.skip }).first().click({ timeout: WAIT });
     }
-  });
+  };
+  step('Add Key: provider pick, password input, empty label, skip the test', () => addKey(FAKE_KEY));
   step('the tree shows the key row with its masked key', async () => {
     const viewIcon = page.locator(`.activitybar .action-item .action-label[aria-label^="${UI.viewContainer}"]`).first();
     await viewIcon.waitFor({ timeout: WAIT });
@@ -344,6 +360,10 @@ async function runSteps(page, upstream, proxyPort, st) {
     const text = (await keyRow().innerText({ timeout: WAIT })).replace(/\s+/g, ' ');
     assert.doesNotMatch(text, UI.discardedRow);
     await page.screenshot({ path: path.join(SHOTS, 'restored.png') });
+  });
+  dashboardSteps(step, {
+    ...{ page, upstream, proxyPort, st, addKey, waitStatus, statusItem, qi, shots: SHOTS },
+    ...{ limitedKey: LIMITED_KEY, limitedTail: LIMITED_TAIL, tail: TAIL },
   });
 
   for (const s of steps) {

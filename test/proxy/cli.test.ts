@@ -9,6 +9,27 @@ import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
 import { assertNoKeys, OPENAI_KEYS } from './harness';
 
+/** Resolves once `cond()` holds, checked each time the process prints; rejects after `timeoutMs` (a bound). */
+function untilOutput(run: Run, cond: () => boolean, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (cond()) done();
+    };
+    const deadline = setTimeout(
+      () => done(new Error(`not within ${timeoutMs} ms:\n${run.stdout}${run.stderr}`)),
+      timeoutMs,
+    );
+    function done(err?: Error): void {
+      clearTimeout(deadline);
+      run.child.stdout!.off('data', check);
+      if (err) reject(err);
+      else resolve();
+    }
+    run.child.stdout!.on('data', check);
+    check();
+  });
+}
+
 const CLI = resolve(__dirname, '../../../dist/cli.js');
 
 interface Run {
@@ -298,6 +319,41 @@ suite('the headless CLI', () => {
       none.stderr,
       new RegExp(`^keyrelay: Nothing listens on 127\\.0\\.0\\.1:${port}\\. Start it with "keyrelay serve"`),
     );
+  });
+
+  test('status --watch redraws the table every second with sparklines, proving the token each time', async () => {
+    const data = join(dir, 'data');
+    const cfg = config({ keys: OPENAI_KEYS.map((key, i) => ({ provider: 'mock', key, label: `key-${i}` })) });
+    const r = start(['serve', '--config', cfg, '--data-dir', data]);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    const port = new URL(endpoint).port;
+    const token = readFileSync(join(data, 'token'), 'utf8').trim();
+    fake.setKeyBehaviour(OPENAI_KEYS[1], { kind: 'status', status: 429, headers: { 'retry-after': '120' } });
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: token, maxRetries: 0 });
+    for (let i = 0; i < 4; i++)
+      await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    const w = start(['status', '--watch', '--port', port, '--data-dir', data]);
+    runs.push(w);
+    // Frames arrive once a second: wait for the second one, then stop it as a user does (Ctrl+C).
+    await untilOutput(w, () => (w.stdout.match(/^KeyRelay at /gm) ?? []).length >= 2, 10_000);
+    w.child.kill('SIGINT');
+    assert.equal(await w.exited, 0, w.stderr);
+    const frame = w.stdout.split(/\n\n(?=KeyRelay at )/)[1];
+    assert.match(
+      frame,
+      /^KeyRelay at http:\/\/127\.0\.0\.1:\d+ · 2\/3 keys usable · 1 cooling · 0 invalid · 0 discarded · 4 requests today/,
+    );
+    assert.match(frame, /^Mock +[ ▁-█]*[▁-█] +4 +0 /m);
+    assert.match(frame, /^key-1 sk-…\w{4} +active, gpt-4o (1[12]\d|2m)s? +1 +0% +0 +[▁-█] +HTTP 429/m);
+    assert.match(frame, /^key-0 sk-…\w{4} +active +\d +100% /m);
+    assertNoKeys(w.stdout + w.stderr, 'status --watch');
+    assert.ok(!w.stdout.includes(token), 'nor the token');
+
+    const wrong = start(['status', '--watch', '--port', port, '--token', 'kr-not-it']);
+    runs.push(wrong);
+    assert.equal(await wrong.exited, 1);
+    assert.match(wrong.stderr, /does not know this access token \(token from --token\); nothing was sent to it/);
   });
 
   test('status --json through a pipe: the whole document, however long (a pipe takes 64 KiB at a time)', async () => {

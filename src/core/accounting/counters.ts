@@ -44,6 +44,8 @@ export interface KeyCounters {
   moreModels: Map<string, LiveCounters> | undefined;
   /** Stats' revision at this key's last count (a following window asks what changed). */
   rev: number;
+  /** The key's place in the time series (accounting/timeSeries.ts), -1 until its first attempt. */
+  slot: number;
 }
 
 const LAST_USED_BASE = Date.UTC(2025, 0, 1);
@@ -62,6 +64,11 @@ export interface RequestRecord {
   ttfbMs?: number;
   inputTokens?: number;
   outputTokens?: number;
+  /**
+   * What the attempt cost in USD, when a price is known; undefined (the default until a price
+   * table exists) keeps the cost "unknown" rather than 0 in the dashboard and metrics.
+   */
+  costUsd?: number;
 }
 
 export function emptyCounters(): LiveCounters {
@@ -79,7 +86,15 @@ export function emptyCounters(): LiveCounters {
 }
 
 export function newKeyCounters(): KeyCounters {
-  return { all: emptyCounters(), today: 0, model: undefined, modelCounters: undefined, moreModels: undefined, rev: 0 };
+  return {
+    all: emptyCounters(),
+    today: 0,
+    model: undefined,
+    modelCounters: undefined,
+    moreModels: undefined,
+    rev: 0,
+    slot: -1,
+  };
 }
 
 /** A snapshot copy, with "last used" back in milliseconds. */

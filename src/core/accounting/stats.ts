@@ -10,6 +10,8 @@ import {
 } from './counters';
 import type { Counters, KeyCounters, LiveCounters, RequestRecord } from './counters';
 import { Emitter } from '../events';
+import { seriesFromJSON, seriesToJSON } from './seriesJson';
+import { TimeSeries } from './timeSeries';
 import type { Disposable, Event } from '../events';
 import type { Clock } from '../types';
 
@@ -72,12 +74,15 @@ export class Stats implements Disposable {
   private timer: NodeJS.Timeout | undefined;
   private rev = 0;
   private wholeRev = 0;
+  /** Counts over time per provider and key (the dashboard, `/keyrelay/metrics`); fed by the two record calls. */
+  readonly series: TimeSeries;
 
   constructor(
     private readonly clock: Clock,
     opts: { dailyResetHour?: number } = {},
   ) {
     this.since = clock.now();
+    this.series = new TimeSeries(clock);
     this.resetHour = normHour(opts.dailyResetHour);
     this.startDay(this.since);
   }
@@ -93,6 +98,7 @@ export class Stats implements Disposable {
     const k = this.keyCounters(r.keyId);
     add(k.all, r, failure, now);
     if (r.model) add(this.modelBucket(k, r.model), r, failure, now);
+    this.series.attempt(r, failure, k, now);
     k.rev = ++this.rev;
     this.changed();
   }
@@ -108,6 +114,7 @@ export class Stats implements Disposable {
     add(this.total, r, failure, now);
     const endpoint = r.endpoint.split('?', 1)[0].slice(0, MAX_NAME_LEN);
     add(this.bucket(this.byEndpoint, endpoint, MAX_ENDPOINTS), r, failure, now);
+    this.series.request(r, failure, now);
     this.todayTotal++;
     if (r.keyId !== undefined) {
       const k = this.keyCounters(r.keyId);
@@ -208,6 +215,7 @@ export class Stats implements Disposable {
     this.total = emptyCounters();
     this.byKey.clear();
     this.byEndpoint.clear();
+    this.series.reset();
     this.startDay(this.since);
     this.changed();
   }
@@ -228,11 +236,7 @@ export class Stats implements Disposable {
     this.changed();
   }
 
-  /**
-   * Persistable form: `{ version, since, total, byKey, byKeyModel, byEndpoint, today }`. It shares
-   * the live counters instead of copying them (at 10,000 keys the copy cost more than the write):
-   * serialize it at once, never keep it.
-   */
+  /** Persistable form, sharing the live counters (a copy cost more than the write at 10,000 keys): serialize at once. */
   toJSON(): unknown {
     this.roll(this.clock.now());
     const keys = [...this.byKey];
@@ -246,6 +250,7 @@ export class Stats implements Disposable {
       ),
       byEndpoint: record(this.byEndpoint),
       today: { day: this.day, byKey: this.todayRecord(keys) },
+      series: seriesToJSON(this.series),
     };
   }
 
@@ -277,6 +282,7 @@ export class Stats implements Disposable {
     if (typeof j.since === 'number') this.since = j.since;
     this.total = toCounters(j.total) ?? emptyCounters();
     this.byEndpoint = map(j.byEndpoint);
+    if (!seriesFromJSON(this.series, j.series)) this.series.reset();
     this.byKey = new Map();
     for (const [id, c] of map(j.byKey)) this.keyCounters(id).all = c;
     for (const [id, v] of entries(j.byKeyModel)) {

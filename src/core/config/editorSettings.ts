@@ -46,6 +46,7 @@ const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit
   ['retry.maxAttempts', 'maxAttempts'],
   ['retry.maxWaitSeconds', 'maxWaitMs', SECONDS],
   ['stats.dailyResetHour', 'dailyResetHour'],
+  ['metrics.allowWithoutToken', 'metricsWithoutToken'],
 ];
 
 /** A number in the setting's unit to the core's: seconds → ms, MiB → bytes; anything else as is. */

@@ -57,6 +57,7 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   requestLogDir: { test: (v) => typeof v === 'string', words: () => 'a directory path, or "" for off' },
   dailyResetHour: int(-1, 23, undefined, ' (-1 = never)'),
   shutdownGraceMs: int(0, 600_000, MS),
+  metricsWithoutToken: bool,
 };
 
 /** The names of every setting, as the CLI's config file spells them. */

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { buildDashboard, parseQuery } from '../accounting/dashboard';
+import { METRICS_CONTENT_TYPE, metricsText } from '../accounting/metrics';
 import { statusBody } from '../accounting/status';
 import { statusTable } from '../accounting/statusTable';
 import type { Stats } from '../accounting/stats';
@@ -35,6 +37,8 @@ interface Route {
   path: string | RegExp;
   /** Health is the one endpoint that answers without the token. */
   open?: boolean;
+  /** Answers without the token when this says so (metrics for a local scraper, by setting). */
+  openIf?(req: IncomingMessage): boolean;
   handle(req: IncomingMessage, res: ServerResponse, match: RegExpExecArray | undefined): void | Promise<void>;
 }
 
@@ -58,6 +62,13 @@ export class OwnEndpoints {
       { method: 'GET', path: '/keyrelay/challenge', open: true, handle: (req, res) => this.challenge(req, res) },
       { method: 'GET', path: '/keyrelay/sync', handle: (req, res) => this.sync(req, res) },
       { method: 'GET', path: '/keyrelay/status', handle: (req, res) => this.status(req, res) },
+      { method: 'GET', path: '/keyrelay/series', handle: (req, res) => this.series(req, res) },
+      {
+        method: 'GET',
+        path: '/keyrelay/metrics',
+        openIf: (req) => this.d.config().metricsWithoutToken && isLoopback(req.socket.remoteAddress),
+        handle: (_q, res) => this.metrics(res),
+      },
       { method: 'POST', path: '/keyrelay/run', handle: (req, res) => this.run(req, res) },
       {
         method: 'POST',
@@ -72,7 +83,7 @@ export class OwnEndpoints {
     for (const r of this.routes) {
       const match = typeof r.path === 'string' ? (r.path === path ? undefined : null) : r.path.exec(path);
       if (match === null || req.method !== r.method) continue;
-      if (!r.open && !this.authorized(req, guard)) {
+      if (!r.open && !r.openIf?.(req) && !this.authorized(req, guard)) {
         throw new ProxyError(
           'unauthorized',
           401,
@@ -146,6 +157,22 @@ export class OwnEndpoints {
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
 
+  /** The dashboard's document (charts and one page of keys): what a following window's dashboard shows. */
+  private series(req: IncomingMessage, res: ServerResponse): void {
+    const q = new URL(req.url ?? '', 'http://x').searchParams;
+    const doc = buildDashboard(
+      this.d,
+      parseQuery((n) => q.get(n)),
+    );
+    json(res, 200, this.d.redactor.redact(JSON.stringify(doc)));
+  }
+
+  /** Prometheus text format; key labels are masked, and the text is redacted once more on the way out. */
+  private metrics(res: ServerResponse): void {
+    const text = this.d.redactor.redact(metricsText(this.d.pool, this.d.stats));
+    res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text);
+  }
+
   private run(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return runFanOut(req, res, {
       endpoint: this.d.endpoint() ?? '',
@@ -172,4 +199,11 @@ export class OwnEndpoints {
     else pool.restore(id);
     json(res, 200, { id, state: pool.health(id)?.state });
   }
+}
+
+/** Whether a peer address is this machine's loopback (127.0.0.0/8, ::1, or 127.x mapped into IPv6). */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
 }
