@@ -138,7 +138,7 @@ export interface ProxyConfig {
   clientHeadersTimeoutMs: number;
   /** 0 = every candidate key. */
   maxAttempts: number;
-  /** Wait for a cooling key this long before answering 429 (0 = answer at once). */
+  /** When every key is cooling, wait up to this long in all for one before answering 429 (0 = answer at once). */
   maxWaitMs: number;
   maxBodyBytes: number;
   /** Listen on 127.0.0.1 only; by default [::1] of the same port is held too (DESIGN §1). */
@@ -172,7 +172,7 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   bodyTimeoutMs: 30_000,
   clientHeadersTimeoutMs: 10_000,
   maxAttempts: 0,
-  maxWaitMs: 0,
+  maxWaitMs: 30_000,
   maxBodyBytes: 32 * 1024 * 1024,
   ipv4Only: false,
   passthrough: true,
