@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ProxyError } from '../core/errors';
-import { importKeys } from '../core/config/importers';
+import { importKeys, keyIdentity } from '../core/config/importers';
 import type { ImportedKey } from '../core/config/importers';
 import type { ProviderCatalogue } from '../core/config/providers';
 import { maskKey } from '../core/redact';
@@ -23,7 +23,7 @@ export function keyId(providerId: string, secret: string): string {
   return hash('sha256', `${providerId}\0${secret}`, 'hex').slice(0, 16);
 }
 
-/** Turns inputs into pool keys, dropping repeats, with labels where none was given. */
+/** Turns inputs into pool keys, dropping repeats (same provider and text), with labels where none was given. */
 export function toPoolKeys(
   inputs: KeyInput[],
   catalogue: ProviderCatalogue,
@@ -46,11 +46,12 @@ export function toPoolKeys(
       );
     }
     const masked = maskKey(k.secret, provider.keyPrefix);
-    if (seen.has(k.secret)) {
+    const identity = keyIdentity(provider.id, k.secret);
+    if (seen.has(identity)) {
       duplicates.push(masked);
       continue;
     }
-    seen.add(k.secret);
+    seen.add(identity);
     const n = (perProvider.get(provider.id) ?? 0) + 1;
     perProvider.set(provider.id, n);
     keys.push({
