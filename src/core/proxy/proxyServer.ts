@@ -15,6 +15,7 @@ import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarg
 import type { Stats } from '../accounting/stats';
 import { buildModels } from '../accounting/status';
 import type { ApiShape, Clock, Logger, ProxyConfig } from '../types';
+import { BackgroundRetest } from './retest';
 
 /** What the server needs; the VS Code adapter and the CLI both build one. */
 export interface ProxyDeps {
@@ -59,6 +60,8 @@ export class ProxyServer implements Disposable {
   private readonly inFlight = new Set<ServerResponse>();
   private readonly subscriptions: Disposable[] = [];
   private readonly own: OwnEndpoints;
+  /** The optional background re-test of invalid keys; runs only while this server serves. */
+  readonly retest: BackgroundRetest;
 
   constructor(private readonly deps: ProxyDeps) {
     this.config = deps.config;
@@ -83,6 +86,13 @@ export class ProxyServer implements Disposable {
       dispatcher: () => this.kit.upstream.dispatcher,
     });
     this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
+    this.retest = new BackgroundRetest({
+      pool: deps.pool,
+      catalogue: deps.catalogue,
+      logger: deps.logger,
+      config: () => this.config,
+      dispatcher: () => this.kit.upstream.dispatcher,
+    });
   }
 
   get state(): ProxyState {
@@ -123,6 +133,7 @@ export class ProxyServer implements Disposable {
     this.guard = this.newGuard(port, c);
     this.setState({ running: true, port });
     this.deps.logger.info(`KeyRelay listening on ${this.endpoint}`);
+    this.retest.update();
     // Off the activation path, before the first request needs it.
     setImmediate(() => this.kit.upstream.warm());
     return port;
@@ -135,6 +146,7 @@ export class ProxyServer implements Disposable {
   async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
     if (!this.listeners.listening) return;
     this.guard = undefined;
+    this.retest.stop();
     await this.listeners.close(graceMs, () => this.inFlight.size > 0);
     this.setState({ running: false });
     this.deps.logger.info('KeyRelay stopped');
@@ -145,6 +157,7 @@ export class ProxyServer implements Disposable {
     this.config = config;
     this.kit.updateConfig(config);
     if (this.guard && this._state.port !== undefined) this.guard = this.newGuard(this._state.port, config);
+    if (this.listeners.listening) this.retest.update();
   }
 
   setAccessToken(token: string): void {
@@ -155,6 +168,7 @@ export class ProxyServer implements Disposable {
 
   /** Frees the port synchronously (STYLE §3). */
   dispose(): void {
+    this.retest.dispose();
     this.guard = undefined;
     this.listeners.closeNow();
     if (this.ownsKit) this.kit.dispose();
