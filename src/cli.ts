@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ProxyError } from './core/errors';
+import { IPV6_SQUATTED } from './core/proxy/listeners';
 import { STRATEGIES } from './core/types';
 import type { StrategyName } from './core/types';
 import { ConsoleLogger, parseLevel } from './cli/consoleLogger';
@@ -211,10 +212,12 @@ main(process.argv.slice(2)).then(
       exitWhenFlushed(err.exitCode);
       return;
     }
+    const code = (err as { code?: string }).code;
+    // Our own refusals are sentences for the user: the message alone, never a stack trace.
     const message =
-      err instanceof ProxyError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      err instanceof ProxyError || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === IPV6_SQUATTED
         ? (err as Error).message
-        : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        : code === 'EADDRINUSE'
           ? `The port is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port.`
           : String((err as Error).stack ?? err);
     process.stderr.write(`keyrelay: ${message}\n`);
