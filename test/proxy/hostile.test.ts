@@ -1,9 +1,11 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, connect } from 'node:net';
 import type { Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
 import { ANTHROPIC_KEYS, assertNoKeys, OPENAI_KEYS } from './harness';
 import { parseReply, portOf, rawProbe, startCli } from './hostileKit';
@@ -736,3 +738,212 @@ suite('hostile input against keyrelay serve', function () {
     }
   });
 });
+
+/** The CLI's own hostile inputs: its config, its token file, signals, and who it proves itself to. */
+suite('hostile configuration, signals and the leader challenge (keyrelay serve)', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let fake: FakeUpstream;
+  const runs: CliRun[] = [];
+
+  setup(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyrelay-hostile-cfg-'));
+    fake = await FakeUpstream.start({ chunks: 20, chunkDelayMs: 40 });
+  });
+  teardown(async () => {
+    for (const r of runs.splice(0))
+      if (r.child.exitCode === null) {
+        r.child.kill('SIGKILL');
+        await r.exited;
+      }
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function cli(args: string[], env: Record<string, string> = { KEYRELAY_TOKEN: TOKEN }): CliRun {
+    const r = startCli(args, env);
+    runs.push(r);
+    return r;
+  }
+
+  function configWith(keys: unknown[], name = 'config.json'): string {
+    const file = join(dir, name);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        proxy: { port: 0, shutdownGraceMs: 5000 },
+        providers: [{ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' }],
+        keys,
+      }),
+    );
+    return file;
+  }
+
+  for (const [name, baseUrl, says] of [
+    ['not a URL', 'not a url', /keys\[0\]: "baseUrl" is not a URL/],
+    ['not http(s)', 'ftp://files.example/v1', /keys\[0\]: "baseUrl" must start with http:\/\/ or https:\/\//],
+    ['with user:password@', 'https://u:p@gw.example/v1', /must not contain user:password@/],
+  ] as const) {
+    test(`a key's baseUrl ${name}: refused at load, exit 2, one line`, async () => {
+      const r = cli([
+        'serve',
+        '--config',
+        configWith([{ provider: 'mock', key: OPENAI_KEYS[0], baseUrl }]),
+        '--data-dir',
+        join(dir, 'd'),
+      ]);
+      assert.equal(await r.exited, 2, r.out);
+      assert.match(r.out, says);
+      assert.equal(r.out.trim().split('\n').length, 1, r.out);
+      assertClean(r.out, 'the error');
+    });
+  }
+
+  test('a key pasted into "provider" is not echoed by the error', async () => {
+    const r = cli([
+      'serve',
+      '--config',
+      configWith([{ provider: OPENAI_KEYS[1], key: OPENAI_KEYS[0] }]),
+      '--data-dir',
+      join(dir, 'd'),
+    ]);
+    assert.equal(await r.exited, 2, r.out);
+    assert.match(r.out, /looks like a key/);
+    assertClean(r.out, 'the error');
+  });
+
+  test('--help warns that --token shows in the process list and names the safer ways', async () => {
+    const r = cli(['--help'], {});
+    assert.equal(await r.exited, 0);
+    assert.match(r.out.replace(/\s+/g, ' '), /--token .*visible .* process list .*KEYRELAY_TOKEN or the token file/);
+  });
+
+  test('a token file others can read is refused with the chmod fix; at 0600 it serves', async () => {
+    const data = join(dir, 'data');
+    const first = cli(['serve', '--config', configWith([]), '--data-dir', data], {});
+    await portOf(first);
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0);
+    const tokenFile = join(data, 'token');
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    chmodSync(tokenFile, 0o644);
+    const loose = cli(['serve', '--config', configWith([]), '--data-dir', data], {});
+    assert.equal(await loose.exited, 2);
+    assert.match(loose.out, /can be read by other users \(mode 0644\).*chmod 600/);
+    assert.ok(!loose.out.includes(readFileSync(tokenFile, 'utf8').trim()), 'the token is not printed');
+    chmodSync(tokenFile, 0o600);
+    const ok = cli(['serve', '--config', configWith([]), '--data-dir', data], {});
+    await portOf(ok);
+  });
+
+  test('SIGHUP: an added key serves at once, a removed key finishes its in-flight stream, state saved on exit', async () => {
+    const data = join(dir, 'data');
+    const cfg = configWith([{ provider: 'mock', key: OPENAI_KEYS[0], label: 'old' }]);
+    const r = cli(['serve', '--config', cfg, '--data-dir', data]);
+    const port = await portOf(r);
+    const endpoint = `http://127.0.0.1:${port}`;
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const streamBody = JSON.stringify({
+      model: 'mock/gpt-4o',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const inFlight = await request(`${endpoint}/v1/chat/completions`, { method: 'POST', headers, body: streamBody });
+    assert.equal(inFlight.statusCode, 200);
+    assert.equal(fake.requests.at(-1)!.key, OPENAI_KEYS[0]);
+
+    configWith([{ provider: 'mock', key: OPENAI_KEYS[1], label: 'new' }]);
+    r.child.kill('SIGHUP');
+    await untilOut(r, /Reloaded \(SIGHUP\): 1 key\(s\)/);
+    assert.equal(r.child.exitCode, null, 'SIGHUP does not stop the CLI');
+
+    const next = await request(`${endpoint}/v1/chat/completions`, { method: 'POST', headers, body: BODY });
+    await next.body.text();
+    assert.equal(next.statusCode, 200);
+    assert.equal(fake.requests.at(-1)!.key, OPENAI_KEYS[1], 'the added key serves at once, the removed one no more');
+    assert.match(await inFlight.body.text(), /\[DONE\]/, "the removed key's stream finished");
+
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exited, 0);
+    const state = readFileSync(join(data, 'state.json'), 'utf8');
+    assertClean(state, 'state.json');
+    assert.match(state, /"requests"/);
+    assertClean(r.out, 'the CLI output');
+  });
+
+  test('a second SIGINT mid-stream exits at once (130) and still saves state', async () => {
+    const data = join(dir, 'data');
+    const r = cli(['serve', '--config', configWith([{ provider: 'mock', key: OPENAI_KEYS[0] }]), '--data-dir', data]);
+    const port = await portOf(r);
+    const streaming = await request(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock/gpt-4o', stream: true, messages: [] }),
+    });
+    r.child.kill('SIGINT');
+    await untilOut(r, /SIGINT: finishing in-flight requests/);
+    r.child.kill('SIGINT');
+    assert.equal(await r.exited, 130);
+    await streaming.body.text().catch(() => '');
+    assert.ok(statSync(join(data, 'state.json')).size > 0, 'state saved on the hard way out too');
+  });
+
+  test('the leader challenge: an HMAC of a fresh nonce proves the token; the token never crosses; nonces are one-time', async () => {
+    const r = cli([
+      'serve',
+      '--config',
+      configWith([{ provider: 'mock', key: OPENAI_KEYS[0] }]),
+      '--data-dir',
+      join(dir, 'd'),
+    ]);
+    const port = await portOf(r);
+    const base = `http://127.0.0.1:${port}`;
+    const mine = randomBytes(16).toString('hex');
+    const c = await request(`${base}/keyrelay/challenge?nonce=${mine}`);
+    const text = await c.body.text();
+    assertClean(text, 'the challenge answer');
+    const answer = JSON.parse(text) as { keyrelay: boolean; proof: string; nonce: string };
+    // Computed here from the protocol's definition, not with the code under test.
+    assert.equal(answer.proof, createHmac('sha256', TOKEN).update(`keyrelay leader\0${mine}`).digest('hex'));
+    const other = await request(`${base}/keyrelay/challenge?nonce=${randomBytes(16).toString('hex')}`);
+    assert.notEqual(((await other.body.json()) as { proof: string }).proof, answer.proof, 'a fresh proof per nonce');
+
+    const prove = (nonce: string, token = TOKEN) =>
+      `KeyRelay-HMAC ${nonce}:${createHmac('sha256', token).update(`keyrelay client\0${nonce}`).digest('hex')}`;
+    const sync = (authorization: string) => request(`${base}/keyrelay/sync`, { headers: { authorization } });
+    const wrong = await sync(prove(answer.nonce, 'kr-not-the-token'));
+    await wrong.body.text();
+    assert.equal(wrong.statusCode, 401, 'a proof with another token');
+    const c2 = (await (await request(`${base}/keyrelay/challenge?nonce=${mine}`)).body.json()) as { nonce: string };
+    const ok = await sync(prove(c2.nonce));
+    assertClean(await ok.body.text(), 'the sync answer');
+    assert.equal(ok.statusCode, 200);
+    const replay = await sync(prove(c2.nonce));
+    await replay.body.text();
+    assert.equal(replay.statusCode, 401, 'a nonce is good for one request');
+    const bad = await request(`${base}/keyrelay/challenge?nonce=../../x`);
+    await bad.body.text();
+    assert.equal(bad.statusCode, 400);
+  });
+});
+
+/** Resolves once the CLI's output matches `re`; fails after `ms` (a bound). */
+function untilOut(r: CliRun, re: RegExp, ms = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!re.test(r.out)) return;
+      clearTimeout(timer);
+      r.child.stdout!.off('data', check);
+      r.child.stderr!.off('data', check);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      r.child.stdout!.off('data', check);
+      r.child.stderr!.off('data', check);
+      reject(new Error(`no ${re} within ${ms} ms:\n${r.out}`));
+    }, ms);
+    r.child.stdout!.on('data', check);
+    r.child.stderr!.on('data', check);
+    check();
+  });
+}
