@@ -888,6 +888,46 @@ suite('hostile configuration, signals and the leader challenge (keyrelay serve)'
     assert.ok(statSync(join(data, 'state.json')).size > 0, 'state saved on the hard way out too');
   });
 
+  test("fallback mode: two overlapping requests with a client's own key; neither the logs nor the request log hold it", async () => {
+    const data = join(dir, 'data');
+    const logDir = join(dir, 'requests');
+    const file = join(dir, 'fallback.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        proxy: { port: 0, requestLogDir: logDir },
+        providers: [{ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' }],
+        keys: [],
+      }),
+    );
+    const r = cli(['serve', '--config', file, '--data-dir', data, '--log-level', 'trace']);
+    const port = await portOf(r);
+    const own = 'sk-client-own-9f8e7d6c5b4a39281706';
+    const headers = { authorization: `Bearer ${own}`, 'content-type': 'application/json' };
+    const url = `http://127.0.0.1:${port}/v1/chat/completions?user_key=${own}`;
+    // The long one starts first and ends last: the short one's end must not unmask the key.
+    const long = await request(url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ model: 'mock/gpt-4o', stream: true, messages: [] }),
+    });
+    const short = await request(url, { method: 'POST', headers, body: BODY });
+    await short.body.text();
+    assert.match(await long.body.text(), /\[DONE\]/);
+    assert.equal(fake.requests.at(-1)!.key, own, "the client's own key went upstream");
+    r.child.kill('SIGTERM');
+    assert.equal(await r.exited, 0);
+    assert.ok(!r.out.includes(own), 'the trace log holds the client key');
+    assert.match(r.out, /fallback mode/);
+    const logs = readdirSync(logDir);
+    assert.ok(logs.length > 0, 'a request log was written');
+    for (const f of logs) {
+      const text = readFileSync(join(logDir, f), 'utf8');
+      assert.equal(text.trim().split('\n').length, 2, text);
+      assert.ok(!text.includes(own), `${f} holds the client key`);
+    }
+  });
+
   test('the leader challenge: an HMAC of a fresh nonce proves the token; the token never crosses; nonces are one-time', async () => {
     const r = cli([
       'serve',
