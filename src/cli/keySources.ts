@@ -39,7 +39,7 @@ export function toPoolKeys(
       throw new ProxyError(
         'invalid_config',
         400,
-        `A key names provider "${k.providerId}", which is neither a preset (${catalogue
+        `A key names provider ${shownId(k.providerId)}, which is neither a preset (${catalogue
           .list()
           .map((p) => p.id)
           .join(', ')}) nor in "providers".`,
@@ -99,4 +99,15 @@ export function keysFromFile(
   }
   const r = importKeys(text, { fileName: basename(file), catalogue, defaultProvider });
   return { keys: r.keys, skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`), duplicates: r.duplicates };
+}
+
+/**
+ * A rejected provider value as an error shows it: an id-like word as is; anything else (a key
+ * pasted into the wrong field, most likely) is not echoed (issue 9: a config error never repeats
+ * the rejected value).
+ */
+function shownId(value: string): string {
+  return /^[A-Za-z0-9][\w.-]{0,39}$/.test(value) && !/^(sk|gsk|xai|AIza|key)[-_]/i.test(value)
+    ? `"${value}"`
+    : `"${maskKey(value)}" (not shown whole: it looks like a key, not a provider id)`;
 }

@@ -209,6 +209,42 @@ suite('KeyRelay leader and followers', () => {
     assert.match(String(state.error), new RegExp(`${port}`));
   });
 
+  test('an impostor answering {"keyrelay":true} to everything never receives the token', async () => {
+    // It says it is KeyRelay on every path, and records what a window sends it.
+    const seen: string[] = [];
+    const impostor = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          keyrelay: true,
+          version: '9',
+          instanceId: 'evil',
+          port: 0,
+          proof: 'ab'.repeat(32),
+          nonce: 'cd'.repeat(16),
+        }),
+      );
+    });
+    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    disposables.push({
+      dispose: () => {
+        impostor.close();
+        impostor.closeAllConnections();
+      },
+    });
+    const port = (impostor.address() as { port: number }).port;
+    const w = makeWindow(port);
+    disposables.push(w);
+    const state = await w.controller.start();
+    assert.notStrictEqual(state.role, 'follower', 'a program that cannot prove the token is not followed');
+    assert.ok(
+      seen.some((l) => l.includes('/keyrelay/challenge?nonce=')),
+      'the window challenged it',
+    );
+    assert.ok(seen.length > 0 && seen.every((l) => !l.includes(TOKEN)), seen.join('\n'));
+  });
+
   test('stop frees the port at once', async () => {
     const port = await freePort();
     const w = makeWindow(port);
