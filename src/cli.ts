@@ -9,7 +9,9 @@ import { loadConfigFile } from './cli/configFile';
 import { serve } from './cli/serve';
 import type { Served } from './cli/serve';
 import { status, statusWatch } from './cli/status';
-import { dataDirOf } from './cli/token';
+import { checkHost, parsePort, usageError } from './cli/cliArgs';
+import { failureMessage } from './cli/failure';
+import { dataDirOf, findToken } from './cli/token';
 
 declare const KEYRELAY_VERSION: string | undefined;
 const VERSION = typeof KEYRELAY_VERSION === 'string' ? KEYRELAY_VERSION : '0.0.0-dev';
@@ -97,24 +99,42 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (!['serve', 'status'].includes(positionals[0]) || positionals.length > 1) {
-    process.stderr.write(
-      `Unknown command "${positionals.join(' ')}". Run "keyrelay serve" or "keyrelay status", or "keyrelay --help" for the options.\n`,
+  if (positionals.length === 0) {
+    // A newcomer's first try: the usage, not an error about an empty command.
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (!['serve', 'status', 'token'].includes(positionals[0]) || positionals.length > 1) {
+    throw usageError(
+      `Unknown command "${positionals.join(' ')}": run "keyrelay serve", "keyrelay status" or "keyrelay token".`,
     );
-    return 2;
   }
   const level = parseLevel(values['log-level'] ?? 'info');
-  if (level === undefined) throw usage(`--log-level must be one of off, trace, debug, info, warn, error.`);
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
-    throw usage('--port must be an integer from 0 to 65535.');
+  if (level === undefined) throw usageError(`--log-level must be one of off, trace, debug, info, warn, error.`);
+  const port = parsePort(values.port);
+  checkHost(values.host);
+  if (positionals[0] === 'token') return printToken(values);
   return positionals[0] === 'status' ? runStatus(values, port) : runServe(values, port, level);
+}
+
+/** `keyrelay token`: the access token clients send, for `$(keyrelay token)` in a shell. */
+function printToken(values: Parsed): number {
+  const dataDir = dataDirOf(values['data-dir']);
+  const found = findToken(values.token, dataDir);
+  if (!found) {
+    throw new CliError(
+      `No access token yet in ${dataDir}: "keyrelay serve${values['data-dir'] ? ` --data-dir ${dataDir}` : ''}" makes one at its first start.`,
+      2,
+    );
+  }
+  process.stdout.write(`${found.value}\n`);
+  return 0;
 }
 
 function runStatus(values: Parsed, port: number | undefined): Promise<number> {
   const proxy = loadConfigFile(values.config).proxy;
   const target = port ?? proxy.port;
-  if (!target) throw usage("The proxy's port is chosen at start (port 0): pass the one it printed with --port.");
+  if (!target) throw usageError("The proxy's port is chosen at start (port 0): pass the one it printed with --port.");
   const opts = {
     host: values.host ?? proxy.host,
     port: target,
@@ -124,7 +144,7 @@ function runStatus(values: Parsed, port: number | undefined): Promise<number> {
     pretty: process.stdout.isTTY === true,
   };
   if (values.watch) {
-    if (values.json) throw usage('--watch draws a table: leave out --json.');
+    if (values.json) throw usageError('--watch draws a table: leave out --json.');
     return statusWatch(opts, {
       tty: process.stdout.isTTY === true,
       size: () => ({ rows: process.stdout.rows || 40, cols: process.stdout.columns || 160 }),
@@ -144,7 +164,7 @@ function runStatus(values: Parsed, port: number | undefined): Promise<number> {
 async function runServe(values: Parsed, port: number | undefined, level: number): Promise<number> {
   const strategy = values.strategy as StrategyName | undefined;
   if (strategy !== undefined && !STRATEGIES.includes(strategy))
-    throw usage(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
+    throw usageError(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
   const log = new ConsoleLogger(level);
   const served = await serve(
     {
@@ -156,11 +176,18 @@ async function runServe(values: Parsed, port: number | undefined, level: number)
       host: values.host,
       strategy,
       version: VERSION,
+      command: selfCommand(),
     },
     log,
     (line) => process.stdout.write(`${line}\n`),
   );
   return untilStopped(served, log);
+}
+
+/** How this CLI was started, as a command to print: `keyrelay` when installed, else `node <path>`. */
+function selfCommand(): string {
+  const script = process.argv[1] ?? '';
+  return /(^|[/\\])keyrelay(\.cmd)?$/.test(script) ? 'keyrelay' : `node ${script.includes(' ') ? `"${script}"` : script}`;
 }
 
 /**
@@ -199,10 +226,6 @@ function untilStopped(served: Served, log: ConsoleLogger): Promise<number> {
   });
 }
 
-function usage(message: string): ProxyError {
-  return new ProxyError('invalid_config', 400, `${message} Run "keyrelay --help" for the options.`);
-}
-
 main(process.argv.slice(2)).then(
   (code) => exitWhenFlushed(code),
   (err: unknown) => {
@@ -211,13 +234,9 @@ main(process.argv.slice(2)).then(
       exitWhenFlushed(err.exitCode);
       return;
     }
-    const message =
-      err instanceof ProxyError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-        ? (err as Error).message
-        : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
-          ? `The port is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port.`
-          : String((err as Error).stack ?? err);
-    process.stderr.write(`keyrelay: ${message}\n`);
+    // One line, never a stack: a trace tells a user nothing about what to change.
+    const message = err instanceof ProxyError ? err.message : failureMessage(err as NodeJS.ErrnoException);
+    process.stderr.write(`keyrelay: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
     exitWhenFlushed(2);
   },
 );

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { Stats } from '../core/accounting/stats';
 import { ProviderCatalogue } from '../core/config/providers';
 import { KeyPool } from '../core/pool/keyPool';
@@ -6,13 +5,14 @@ import type { PoolOptions } from '../core/pool/keyPool';
 import { ProxyServer } from '../core/proxy/proxyServer';
 import { systemClock } from '../core/types';
 import type { Clock, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../core/types';
-import { bannerLines } from './banner';
+import { bannerLines, isEveryInterface } from './banner';
 import { loadConfigFile } from './configFile';
 import { watchFiles } from './fileWatch';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
 import type { KeyInput } from './keySources';
 import { StateStore } from './stateStore';
 import type { SavedState } from './stateStore';
+import { prepareDataDir } from './dataDir';
 import { dataDirOf, resolveToken } from './token';
 
 /** Options of `keyrelay serve`, already parsed. */
@@ -25,6 +25,8 @@ export interface ServeOptions {
   host?: string;
   strategy?: ProxyConfig['strategy'];
   version: string;
+  /** How the user runs this CLI (`keyrelay`, or `node /path/dist/cli.js` from a clone), for commands it prints. */
+  command?: string;
 }
 
 /** A running headless proxy: stop it, reload its files, save its state. */
@@ -68,7 +70,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   const clock = systemClock;
   const setup = readSetup(opts, clock, log);
   const dataDir = dataDirOf(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir);
   const catalogue = new ProviderCatalogue(setup.providers);
   const store = new StateStore(dataDir, log);
   const { pool, stats } = restore(setup, store.load(), clock);
@@ -90,7 +92,16 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   await server.start();
   const endpoint = server.endpoint ?? '';
   store.watch(pool, stats, clock);
-  const banner = { endpoint, tokenWhere: token.where, keyCount: setup.keys.length, passthrough: config.passthrough };
+  const banner = {
+    endpoint,
+    boundHost: config.host,
+    tokenWhere: token.where,
+    tokenCommand: tokenCommand(opts, token.where),
+    keyCount: setup.keys.length,
+    passthrough: config.passthrough,
+  };
+  if (isEveryInterface(config.host))
+    log.warn(`Listening on ${config.host}: every network interface, not only this machine. Use --host 127.0.0.1 unless you mean it.`);
   // One write: a reader that sees the first line has the whole banner.
   print(bannerLines({ ...banner, providers: [...new Set(setup.keys.map((k) => k.providerId))] }).join('\n'));
 
@@ -120,6 +131,18 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
       stats.dispose();
     },
   };
+}
+
+/** The shell command that prints this proxy's token: `keyrelay token` with the flags that find it. */
+function tokenCommand(opts: ServeOptions, where: string): string | undefined {
+  if (where === 'KEYRELAY_TOKEN') return 'printenv KEYRELAY_TOKEN';
+  if (where === '--token') return undefined;
+  const self = `${opts.command ?? 'keyrelay'} token`;
+  return opts.dataDir ? `${self} --data-dir ${shellQuote(opts.dataDir)}` : self;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
