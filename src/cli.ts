@@ -187,7 +187,9 @@ async function runServe(values: Parsed, port: number | undefined, level: number)
 /** How this CLI was started, as a command to print: `keyrelay` when installed, else `node <path>`. */
 function selfCommand(): string {
   const script = process.argv[1] ?? '';
-  return /(^|[/\\])keyrelay(\.cmd)?$/.test(script) ? 'keyrelay' : `node ${script.includes(' ') ? `"${script}"` : script}`;
+  return /(^|[/\\])keyrelay(\.cmd)?$/.test(script)
+    ? 'keyrelay'
+    : `node ${script.includes(' ') ? `"${script}"` : script}`;
 }
 
 /**

@@ -16,7 +16,9 @@ export function parsePort(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
   if (!(port <= 65535)) {
-    throw usageError(`--port "${text}" is not a port: give a decimal number from 0 to 65535 (0 picks a free one), e.g. --port 8787.`);
+    throw usageError(
+      `--port "${text}" is not a port: give a decimal number from 0 to 65535 (0 picks a free one), e.g. --port 8787.`,
+    );
   }
   return port;
 }

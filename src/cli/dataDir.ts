@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CliError } from './cliError';
 
 /**
@@ -13,7 +13,7 @@ export function prepareDataDir(dir: string): void {
   if (kind === 'file') throw new CliError(`The data folder ${dir} is a file, not a folder: ${fix}.`, 2);
   if (kind === 'missing' || kind === 'blocked') {
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDir(dir);
     } catch (err) {
       throw new CliError(`Cannot create the data folder ${dir} (${codeOf(err)}): ${fix}.`, 2);
     }
@@ -35,6 +35,21 @@ export function prepareDataDir(dir: string): void {
       `The data folder ${dir} is not writable (${codeOf(err)}): KeyRelay keeps the key health, statistics and token there. Make it writable ("chmod u+w ${dir}") or ${fix}.`,
       2,
     );
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node 20's `mkdirSync(…, { recursive: true })` loops forever
+ * where mkdir keeps answering ENOENT (under /proc), and the CLI hung instead of saying why.
+ */
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if (codeOf(err) === 'EEXIST' && kindOf(dir) === 'dir') return;
+    if (codeOf(err) !== 'ENOENT' || dirname(dir) === dir || kindOf(dirname(dir)) === 'dir') throw err;
+    makeDir(dirname(dir));
+    mkdirSync(dir, { mode: 0o700 });
   }
 }
 

@@ -11,7 +11,10 @@ type SystemError = NodeJS.ErrnoException & { address?: string; port?: number; ho
 export function failureMessage(err: SystemError): string {
   const parsed = parseArgsMessage(err);
   if (parsed) return parsed;
-  const at = err.port !== undefined ? `${err.address ?? ''}:${err.port}` : (err.hostname ?? err.path ?? '');
+  const at =
+    err.address !== undefined
+      ? `${err.address}${err.port ? `:${err.port}` : ''}`
+      : (err.hostname ?? err.path ?? 'the address');
   switch (err.code) {
     case 'EADDRINUSE':
       return `The port ${at} is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port, or stop the other one.`;

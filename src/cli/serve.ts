@@ -101,7 +101,9 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     passthrough: config.passthrough,
   };
   if (isEveryInterface(config.host))
-    log.warn(`Listening on ${config.host}: every network interface, not only this machine. Use --host 127.0.0.1 unless you mean it.`);
+    log.warn(
+      `Listening on ${config.host}: every network interface, not only this machine. Use --host 127.0.0.1 unless you mean it.`,
+    );
   // One write: a reader that sees the first line has the whole banner.
   print(bannerLines({ ...banner, providers: [...new Set(setup.keys.map((k) => k.providerId))] }).join('\n'));
 

@@ -90,8 +90,7 @@ export class StateStore implements Disposable {
   }
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Why `saved` is not what `snapshot` writes, or undefined when it is. */
 function shapeProblem(saved: unknown): string | undefined {

@@ -1,12 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
+import { start } from './cliRun';
+import type { Run } from './cliRun';
 import { assertNoKeys, OPENAI_KEYS } from './harness';
 
 /** Resolves once `cond()` holds, checked each time the process prints; rejects after `timeoutMs` (a bound). */
@@ -28,36 +28,6 @@ function untilOutput(run: Run, cond: () => boolean, timeoutMs: number): Promise<
     run.child.stdout!.on('data', check);
     check();
   });
-}
-
-const CLI = resolve(__dirname, '../../../dist/cli.js');
-
-interface Run {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number>;
-}
-
-/** Starts the built CLI with a clean environment (no stray *_API_KEY from the machine). */
-function start(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const run: Run = {
-    child,
-    stdout: '',
-    stderr: '',
-    exited: new Promise((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 : 1)))),
-  };
-  child.stdout!.on('data', (d) => {
-    run.stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    run.stderr += d;
-  });
-  return run;
 }
 
 /** The endpoint the CLI prints once it listens: read off its output as it comes, bounded by `timeoutMs`. */
