@@ -9,7 +9,7 @@ import { loadConfigFile } from './cli/configFile';
 import { serve } from './cli/serve';
 import type { Served } from './cli/serve';
 import { status, statusWatch } from './cli/status';
-import { checkHost, parsePort, usageError } from './cli/cliArgs';
+import { checkHost, parsePort, parseSeconds, usageError } from './cli/cliArgs';
 import { failureMessage } from './cli/failure';
 import { dataDirOf, findToken } from './cli/token';
 
@@ -26,17 +26,22 @@ Usage:
                                on a terminal, as one line when piped or redirected);
                                --watch redraws it every second with sparklines of the last
                                hour (per provider) and day (per key) until Ctrl+C
+  keyrelay token [--data-dir DIR]
+                               print the access token (for "$(keyrelay token)" in a shell)
   keyrelay --help              this text
   keyrelay --version           the version
 
 Options for serve:
-  --port N          port to listen on (default 8787; 0 picks a free one)
-  --host H          address to bind (default 127.0.0.1; anything else exposes your keys
-                    to the network: only with a reason)
+  --port N          port to listen on, 0 to 65535 in decimal (default 8787; 0 picks a free one)
+  --host H          IP address to bind (default 127.0.0.1; 0.0.0.0 or :: listen on every
+                    interface and expose your keys to the network: only with a reason)
   --config FILE     JSON config: {"proxy": {...settings}, "providers": [...], "keys": [...]}
+                    (the entries are described below)
   --keys-file FILE  keys to load: .env (OPENAI_API_KEY, OPENAI_API_KEY_1..N, GROQ_KEYS=a,b),
                     one key per line, a pasted list separated by ; , or newlines, or JSON
                     {"apiKeys": [{"key", "url", "models"}]}
+  --provider ID     the provider of keys in --keys-file that neither name one nor start with
+                    a telling prefix (e.g. --provider groq for a list of bare keys)
   --data-dir DIR    where state.json (health, stats) and the token live (default ~/.keyrelay,
                     or KEYRELAY_DATA_DIR); files are written atomically with mode 0600
   --token T         the local access token clients must send; default: generated once into
@@ -44,6 +49,8 @@ Options for serve:
                     of this machine in the process list (ps); prefer KEYRELAY_TOKEN or the
                     token file
   --strategy S      ${STRATEGIES.join(' | ')} (default round-robin)
+  --shutdown-grace S  seconds Ctrl+C / SIGTERM lets running requests finish (default 30;
+                    a second Ctrl+C stops at once); the config's proxy.shutdownGraceMs too
   --log-level L     off | trace | debug | info | warn | error (default info; trace logs one line
                     per request with the masked key)
 
@@ -57,6 +64,15 @@ Keys are also read from the environment: <PROVIDER>_API_KEY, <PROVIDER>_API_KEY_
 <PROVIDER>_KEYS (comma- or semicolon-separated), for OPENAI, ANTHROPIC, OPENROUTER, GEMINI,
 GROQ, MISTRAL, DEEPSEEK, XAI, TOGETHER, FIREWORKS, CEREBRAS. With no keys KeyRelay still starts
 (fallback mode: clients' own keys are forwarded).
+
+Entries of the config file's "providers" list (a custom upstream, or a preset overridden):
+  {"id": "mygw", "shape": "openai" | "anthropic", "baseUrl": "https://host/v1",
+   "name", "auth": "bearer" | "x-api-key" | "x-goog-api-key", "keyPrefix": "sk-", "envNames": ["MYGW"],
+   "models": [...], "hasFim": true, "testRequest": {"method": "GET", "path": "/models"}}
+  An entry with a preset's id (openai, anthropic, groq, …) keeps every preset field it does
+  not set: {"id": "openai", "baseUrl": "https://gateway/v1"} moves only the URL.
+Entries of its "keys" list: {"provider": "openai", "key": "sk-…", "label", "models": [...],
+  "weight": 2, "baseUrl", "account": "work"}.
 
 Settings in the config file's "proxy" object: port, host, strategy, cooldownStepsMs,
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
@@ -78,9 +94,11 @@ function parse(argv: string[]) {
       host: { type: 'string' },
       config: { type: 'string' },
       'keys-file': { type: 'string' },
+      provider: { type: 'string' },
       'data-dir': { type: 'string' },
       token: { type: 'string' },
       strategy: { type: 'string' },
+      'shutdown-grace': { type: 'string' },
       'log-level': { type: 'string' },
       json: { type: 'boolean' },
       watch: { type: 'boolean' },
@@ -170,11 +188,13 @@ async function runServe(values: Parsed, port: number | undefined, level: number)
     {
       config: values.config,
       keysFile: values['keys-file'],
+      provider: values.provider,
       dataDir: values['data-dir'],
       token: values.token,
       port,
       host: values.host,
       strategy,
+      shutdownGraceMs: parseSeconds('--shutdown-grace', values['shutdown-grace']),
       version: VERSION,
       command: selfCommand(),
     },

@@ -23,6 +23,14 @@ export function parsePort(text: string | undefined): number | undefined {
   return port;
 }
 
+/** A duration flag in whole seconds (0 to 600), as milliseconds. */
+export function parseSeconds(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!(n <= 600)) throw usageError(`${flag} "${text}" is not a number of seconds from 0 to 600, e.g. ${flag} 30.`);
+  return n * 1000;
+}
+
 /**
  * `--host`: an address of this machine, as an IP literal or "localhost". A name is looked up at
  * listen time and failed with a stack trace (getaddrinfo ENOTFOUND); binding by name is never

@@ -6,6 +6,7 @@ import { ProxyServer } from '../core/proxy/proxyServer';
 import { systemClock } from '../core/types';
 import type { Clock, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../core/types';
 import { bannerLines, isEveryInterface } from './banner';
+import { CliError } from './cliError';
 import { loadConfigFile } from './configFile';
 import { watchFiles } from './fileWatch';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
@@ -19,11 +20,15 @@ import { dataDirOf, resolveToken } from './token';
 export interface ServeOptions {
   config?: string;
   keysFile?: string;
+  /** The provider of keys in --keys-file that neither name one nor have a telling prefix. */
+  provider?: string;
   dataDir?: string;
   token?: string;
   port?: number;
   host?: string;
   strategy?: ProxyConfig['strategy'];
+  /** How long SIGTERM/SIGINT lets in-flight requests finish (--shutdown-grace, in ms). */
+  shutdownGraceMs?: number;
   version: string;
   /** How the user runs this CLI (`keyrelay`, or `node /path/dist/cli.js` from a clone), for commands it prints. */
   command?: string;
@@ -56,9 +61,20 @@ function readSetup(opts: ServeOptions, clock: Clock, log: Logger): Setup {
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(opts.strategy !== undefined ? { strategy: opts.strategy } : {}),
+    ...(opts.shutdownGraceMs !== undefined ? { shutdownGraceMs: opts.shutdownGraceMs } : {}),
   };
   const catalogue = new ProviderCatalogue(loaded.providers);
-  return { config, providers: loaded.providers, keys: loadKeys(loaded.keys, opts.keysFile, catalogue, clock, log) };
+  if (opts.provider !== undefined && !catalogue.get(opts.provider)) {
+    throw new CliError(
+      `--provider "${opts.provider}" is not a provider: use one of ${catalogue
+        .list()
+        .map((p) => p.id)
+        .join(', ')} (or add it to "providers" in --config).`,
+      2,
+    );
+  }
+  const keys = loadKeys(loaded.keys, { file: opts.keysFile, provider: opts.provider }, catalogue, clock, log);
+  return { config, providers: loaded.providers, keys };
 }
 
 /**
@@ -181,15 +197,15 @@ function applySetup(
 /** Keys from the config file, the keys file and the environment, repeats dropped (and said so). */
 function loadKeys(
   fromConfig: KeyInput[],
-  keysFile: string | undefined,
+  keysFile: { file?: string; provider?: string },
   catalogue: ProviderCatalogue,
   clock: Clock,
   log: Logger,
 ): PoolKey[] {
   const inputs: KeyInput[] = [...fromConfig];
   const duplicates: string[] = [];
-  if (keysFile) {
-    const fromFile = keysFromFile(keysFile, catalogue);
+  if (keysFile.file) {
+    const fromFile = keysFromFile(keysFile.file, catalogue, keysFile.provider);
     inputs.push(...fromFile.keys);
     duplicates.push(...fromFile.duplicates);
     for (const s of fromFile.skipped) log.warn(`skipped ${s}`);

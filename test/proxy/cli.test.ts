@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
 import { start } from './cliRun';
 import type { Run } from './cliRun';
-import { assertNoKeys, OPENAI_KEYS } from './harness';
+import { assertNoKeys, OPENAI_KEYS, TOKEN } from './harness';
 
 /** Resolves once `cond()` holds, checked each time the process prints; rejects after `timeoutMs` (a bound). */
 function untilOutput(run: Run, cond: () => boolean, timeoutMs: number): Promise<void> {
@@ -184,6 +184,110 @@ suite('the headless CLI', () => {
     const status = await request(`${endpoint}/keyrelay/status`, { headers: { authorization: `Bearer ${token}` } });
     const json = (await status.body.json()) as { totals: { requests: number } };
     assert.equal(json.totals.requests, 4, 'stats survived the restart');
+  });
+
+  test('a preset overridden in "providers" keeps its key prefix; --provider names the provider of bare keys', async () => {
+    const cfg = join(dir, 'gw.json');
+    // Only the URL moves: no shape, no keyPrefix, and key-per-line files still find their provider.
+    writeFileSync(
+      cfg,
+      JSON.stringify({ proxy: { port: 0 }, providers: [{ id: 'openai', baseUrl: `${fake.url}/v1` }] }),
+    );
+    const keysFile = join(dir, 'factory_keys.txt');
+    writeFileSync(keysFile, `${OPENAI_KEYS[0]}\n${OPENAI_KEYS[1]}\n`);
+    const r = start([
+      'serve',
+      '--config',
+      cfg,
+      '--keys-file',
+      keysFile,
+      '--data-dir',
+      join(dir, 'd'),
+      '--token',
+      TOKEN,
+    ]);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    assert.match(r.stdout, /2 key\(s\) for openai/);
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    await sdk.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.ok(OPENAI_KEYS.slice(0, 2).includes(fake.requests[0].key!), 'a pool key went to the overriding URL');
+
+    const bare = join(dir, 'bare.txt');
+    const bareKey = '0123456789abcdef0123456789abcdef';
+    writeFileSync(bare, `${bareKey}\n`);
+    const r2 = start([
+      'serve',
+      '--config',
+      config(),
+      '--keys-file',
+      bare,
+      '--provider',
+      'mock',
+      '--data-dir',
+      join(dir, 'd2'),
+      '--token',
+      TOKEN,
+    ]);
+    runs.push(r2);
+    const endpoint2 = await endpointOf(r2);
+    assert.match(r2.stdout, /1 key\(s\) for mock/);
+    const sdk2 = new OpenAI({ baseURL: `${endpoint2}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    await sdk2.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(fake.requests[1].key, bareKey);
+  });
+
+  test('SIGTERM: a running stream finishes within the default grace; one cut after --shutdown-grace is still counted', async () => {
+    const slow = OPENAI_KEYS[0];
+    fake.setKeyBehaviour(slow, { kind: 'ok', chunks: 6, chunkDelayMs: 150 });
+    const data = join(dir, 'data');
+    const r = start([
+      'serve',
+      '--config',
+      config({ keys: [{ provider: 'mock', key: slow }] }),
+      '--data-dir',
+      data,
+      '--token',
+      TOKEN,
+    ]);
+    runs.push(r);
+    const sdk = new OpenAI({ baseURL: `${await endpointOf(r)}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    const stream = await sdk.chat.completions.create({
+      model: 'mock/gpt-4o',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    let chunks = 0;
+    for await (const chunk of stream) {
+      if (chunks++ === 0) r.child.kill('SIGTERM');
+      assert.ok(chunk);
+    }
+    assert.ok(chunks >= 6, `the whole stream arrived (${chunks} chunks)`);
+    assert.equal(await r.exited, 0);
+
+    const stalled = OPENAI_KEYS[1];
+    fake.setKeyBehaviour(stalled, { kind: 'stall-mid-stream', afterChunks: 1 });
+    const cfg = config({ keys: [{ provider: 'mock', key: stalled }] });
+    const r2 = start(['serve', '--config', cfg, '--data-dir', data, '--token', TOKEN, '--shutdown-grace', '1']);
+    runs.push(r2);
+    const sdk2 = new OpenAI({ baseURL: `${await endpointOf(r2)}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    const cut = await sdk2.chat.completions.create({
+      model: 'mock/gpt-4o',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const drained = (async () => {
+      for await (const chunk of cut) {
+        r2.child.kill('SIGTERM');
+        assert.ok(chunk);
+      }
+    })();
+    await assert.rejects(drained, 'the client sees the cut stream as an error');
+    assert.equal(await r2.exited, 0);
+    const saved = JSON.parse(readFileSync(join(data, 'state.json'), 'utf8')) as {
+      stats: { total: { requests: number } };
+    };
+    assert.equal(saved.stats.total.requests, 2, "both runs' requests, the cut one included");
   });
 
   test('no keys: starts in fallback mode and says so', async () => {

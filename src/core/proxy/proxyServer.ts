@@ -41,6 +41,9 @@ export interface ProxyState {
   error?: string;
 }
 
+/** How long `stop()` waits, after cutting what outlived the grace, for those requests to be counted. */
+const SETTLE_AFTER_CUT_MS = 2_000;
+
 /**
  * The HTTP/1.1 server on 127.0.0.1 (DESIGN §1): local access checks, KeyRelay's own endpoints,
  * and everything else handed to the forwarder.
@@ -57,6 +60,10 @@ export class ProxyServer implements Disposable {
   private readonly kit: ForwardKit;
   private readonly ownsKit: boolean;
   private readonly inFlight = new Set<ServerResponse>();
+  /** Forwarded requests not yet counted (they settle after their response closes). */
+  private readonly forwards = new Set<Promise<void>>();
+  /** Set while stopping: called when the last in-flight request closes. */
+  private onDrained: (() => void) | undefined;
   private readonly subscriptions: Disposable[] = [];
   private readonly own: OwnEndpoints;
 
@@ -135,7 +142,16 @@ export class ProxyServer implements Disposable {
   async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
     if (!this.listeners.listening) return;
     this.guard = undefined;
-    await this.listeners.close(graceMs, () => this.inFlight.size > 0);
+    const drained = new Promise<void>((resolve) => (this.onDrained = resolve));
+    await this.listeners.close(graceMs, () => this.inFlight.size > 0, drained);
+    this.onDrained = undefined;
+    // A request cut at the end of the grace is still being counted (its upstream call unwinds
+    // after the socket closed): wait for that, bounded, so the saved statistics include it.
+    if (this.forwards.size > 0)
+      await Promise.race([
+        Promise.allSettled([...this.forwards]),
+        new Promise<void>((r) => setTimeout(r, SETTLE_AFTER_CUT_MS).unref()),
+      ]);
     this.setState({ running: false });
     this.deps.logger.info('KeyRelay stopped');
   }
@@ -166,6 +182,14 @@ export class ProxyServer implements Disposable {
     return new AccessGuard({ port, bindHost: c.host, allowedOrigins: c.allowedOrigins, token: this.token });
   }
 
+  private track(forward: Promise<void>): void {
+    this.forwards.add(forward);
+    forward.then(
+      () => this.forwards.delete(forward),
+      () => this.forwards.delete(forward),
+    );
+  }
+
   private setState(s: ProxyState): void {
     this._state = s;
     this._onDidChangeState.fire(s);
@@ -174,7 +198,10 @@ export class ProxyServer implements Disposable {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t0 = this.deps.clock.now();
     this.inFlight.add(res);
-    res.once('close', () => this.inFlight.delete(res));
+    res.once('close', () => {
+      this.inFlight.delete(res);
+      if (this.inFlight.size === 0) this.onDrained?.();
+    });
     const url = req.url ?? '';
     const target = splitTarget(url);
     const shape = shapeOf(target, req.headers);
@@ -197,7 +224,7 @@ export class ProxyServer implements Disposable {
       if (target.rest === '/models' && method === 'GET' && access.isToken && this.answerModels(res, shape)) return;
       const { rest, query } = target;
       const p = { req, res, shape, rest, query, isToken: access.isToken, credential: access.credential, t0 };
-      void forwardRequest(this.kit.deps, p);
+      this.track(forwardRequest(this.kit.deps, p));
     } catch (err) {
       this.fail(req, res, shape, err);
     }
