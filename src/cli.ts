@@ -11,6 +11,7 @@ import type { Served } from './cli/serve';
 import { status, statusWatch } from './cli/status';
 import { checkHost, parsePort, parseSeconds, usageError } from './cli/cliArgs';
 import { failureMessage } from './cli/failure';
+import { cliWording } from './cli/wording';
 import { dataDirOf, findToken } from './cli/token';
 
 declare const KEYRELAY_VERSION: string | undefined;
@@ -183,7 +184,8 @@ async function runServe(values: Parsed, port: number | undefined, level: number)
   const strategy = values.strategy as StrategyName | undefined;
   if (strategy !== undefined && !STRATEGIES.includes(strategy))
     throw usageError(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
-  const log = new ConsoleLogger(level);
+  // The core's log lines name editor settings and commands: in a terminal, the CLI's own.
+  const log = new ConsoleLogger(level, (line) => process.stderr.write(cliWording(line)));
   const served = await serve(
     {
       config: values.config,
@@ -257,7 +259,7 @@ main(process.argv.slice(2)).then(
       return;
     }
     // One line, never a stack: a trace tells a user nothing about what to change.
-    const message = err instanceof ProxyError ? err.message : failureMessage(err as NodeJS.ErrnoException);
+    const message = err instanceof ProxyError ? cliWording(err.message) : failureMessage(err as NodeJS.ErrnoException);
     process.stderr.write(`keyrelay: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
     exitWhenFlushed(2);
   },

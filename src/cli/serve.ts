@@ -12,6 +12,7 @@ import { watchFiles } from './fileWatch';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
 import type { KeyInput } from './keySources';
 import { StateStore } from './stateStore';
+import { cliWording } from './wording';
 import type { SavedState } from './stateStore';
 import { prepareDataDir } from './dataDir';
 import { dataDirOf, resolveToken } from './token';
@@ -104,24 +105,12 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     clock,
     accessToken: token.value,
     version: opts.version,
+    wording: cliWording,
   });
   await server.start();
   const endpoint = server.endpoint ?? '';
   store.watch(pool, stats, clock);
-  const banner = {
-    endpoint,
-    boundHost: config.host,
-    tokenWhere: token.where,
-    tokenCommand: tokenCommand(opts, token.where),
-    keyCount: setup.keys.length,
-    passthrough: config.passthrough,
-  };
-  if (isEveryInterface(config.host))
-    log.warn(
-      `Listening on ${config.host}: every network interface, not only this machine. Use --host 127.0.0.1 unless you mean it.`,
-    );
-  // One write: a reader that sees the first line has the whole banner.
-  print(bannerLines({ ...banner, providers: [...new Set(setup.keys.map((k) => k.providerId))] }).join('\n'));
+  announce({ opts, setup, endpoint, tokenWhere: token.where }, log, print);
 
   const reload = (why: string): void => {
     let next: Setup;
@@ -149,6 +138,29 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
       stats.dispose();
     },
   };
+}
+
+/** The start banner on stdout, in one write (a reader that sees its first line has all of it). */
+function announce(
+  a: { opts: ServeOptions; setup: Setup; endpoint: string; tokenWhere: string },
+  log: Logger,
+  print: (line: string) => void,
+): void {
+  const { config, keys } = a.setup;
+  if (isEveryInterface(config.host))
+    log.warn(
+      `Listening on ${config.host}: every network interface, not only this machine. Use --host 127.0.0.1 unless you mean it.`,
+    );
+  const banner = bannerLines({
+    endpoint: a.endpoint,
+    boundHost: config.host,
+    tokenWhere: a.tokenWhere,
+    tokenCommand: tokenCommand(a.opts, a.tokenWhere),
+    keyCount: keys.length,
+    providers: [...new Set(keys.map((k) => k.providerId))],
+    passthrough: config.passthrough,
+  });
+  print(banner.join('\n'));
 }
 
 /** The shell command that prints this proxy's token: `keyrelay token` with the flags that find it. */

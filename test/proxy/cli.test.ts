@@ -290,6 +290,31 @@ suite('the headless CLI', () => {
     assert.equal(saved.stats.total.requests, 2, "both runs' requests, the cut one included");
   });
 
+  test("errors name the CLI's flags and config fields, never VS Code settings or commands", async () => {
+    const r = start([
+      'serve',
+      '--config',
+      config({ proxy: { port: 0, maxBodyBytes: 1024 } }),
+      '--data-dir',
+      join(dir, 'd'),
+    ]);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    const noToken = await request(`${endpoint}/v1/chat/completions`, { method: 'POST', body: '{}' });
+    const e401 = await noToken.body.text();
+    assert.equal(noToken.statusCode, 401);
+    assert.match(e401, /keyrelay token/);
+    const big = await request(`${endpoint}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${readFileSync(join(dir, 'd', 'token'), 'utf8').trim()}` },
+      body: JSON.stringify({ model: 'mock/gpt-4o', pad: 'x'.repeat(4096) }),
+    });
+    const e413 = await big.body.text();
+    assert.equal(big.statusCode, 413);
+    assert.match(e413, /\\"maxBodyBytes\\" in the --config file's \\"proxy\\" object/);
+    for (const body of [e401, e413]) assert.doesNotMatch(body, /keyRelay\.|KeyRelay: [A-Z]/);
+  });
+
   test('no keys: starts in fallback mode and says so', async () => {
     const r = start(['serve', '--port', '0', '--data-dir', join(dir, 'd')]);
     runs.push(r);

@@ -134,6 +134,12 @@ suite('the CLI on bad input: one line, exit 2', () => {
         OPENAI_API_KEY: OPENAI_KEYS[0],
         ...(row.name.includes('KEYRELAY_TOKEN') ? { KEYRELAY_TOKEN: 'short-secret' } : {}),
       };
+      if (row.asNobody) {
+        // Node hands a coverage run's NODE_V8_COVERAGE to children: nobody needs a folder it may write.
+        mkdirSync(join(dir, 'cov'), { mode: 0o777 });
+        chmodSync(join(dir, 'cov'), 0o777);
+        Object.assign(env, { NODE_V8_COVERAGE: join(dir, 'cov') });
+      }
       run = start(row.args(dir), env, row.asNobody ? { uid: 65534, gid: 65534 } : {});
       const code = await run.exited;
       const lines = run.stderr.split('\n').filter((l) => l !== '');

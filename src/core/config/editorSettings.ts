@@ -26,7 +26,7 @@ const SECONDS: Unit = { factor: 1000, name: 'seconds' };
 const MIB: Unit = { factor: 1024 * 1024, name: 'MiB' };
 
 /** Setting (below `keyRelay.`) → ProxyConfig field, and the unit the setting speaks. */
-const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit]> = [
+export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit]> = [
   ['proxy.host', 'host'],
   ['proxy.port', 'port'],
   ['proxy.ipv4Only', 'ipv4Only'],
@@ -61,7 +61,7 @@ function toBase(value: unknown, unit: Unit | undefined): unknown {
 export function readEditorSettings(get: SettingReader, storageDir: string): EditorSettings {
   const proxy = defaultConfig();
   const problems: string[] = [];
-  for (const [setting, field, unit] of MAP) {
+  for (const [setting, field, unit] of SETTING_FIELDS) {
     const raw = get(setting);
     if (raw === undefined || raw === null) continue;
     const value = toBase(raw, unit);

@@ -67,7 +67,7 @@ export class AccessGuard {
       throw new ProxyError(
         'unauthorized',
         401,
-        'Missing KeyRelay access token. Send it as the API key (Authorization: Bearer, x-api-key or api-key); copy it with "KeyRelay: Copy Access Token" (CLI: printed at start).',
+        'Missing KeyRelay access token. Send it as the API key (Authorization: Bearer, x-api-key or api-key); copy it with "KeyRelay: Copy Access Token" (CLI: "keyrelay token" prints it).',
       );
     }
     return this.isToken(presented) ? { isToken: true } : { isToken: false, credential: presented };

@@ -8,6 +8,7 @@ import { forwardRequest } from './forward';
 import { ForwardKit } from './forwardKit';
 import { Listeners } from './listeners';
 import { redactedError, sendError } from './replies';
+import type { Wording } from './requestContext';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import { OwnEndpoints } from './ownEndpoints';
@@ -32,6 +33,8 @@ export interface ProxyDeps {
    * server builds its own (the CLI, tests).
    */
   kit?: ForwardKit;
+  /** Error messages in the CLI's words (ForwardDeps.wording); used when the server builds its kit. */
+  wording?: Wording;
 }
 
 /** Whether the server is listening, where, and why not. */
@@ -243,7 +246,7 @@ export class ProxyServer implements Disposable {
     if (!(err instanceof ProxyError)) this.deps.logger.error(e);
     const path = this.kit.redactor.redact((req.url ?? '').split('?', 1)[0]);
     this.deps.logger.debug(`${req.method} ${path} → ${e.status} ${e.code}`);
-    sendError(res, shape, e);
+    sendError(res, shape, e, this.kit.deps.wording);
     // A body we refused to read must not be parsed as the next request on this connection.
     if (e.status === 413 || e.status === 408) res.once('finish', () => req.socket.destroySoon());
   }

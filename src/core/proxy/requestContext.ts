@@ -21,7 +21,12 @@ export interface ForwardDeps {
   fallbackLogged: Set<string>;
   /** The optional redacted request log (setting requestLogDir). */
   requestLog(): RequestLog | undefined;
+  /** Rewrites error messages into the words of the surface the user is on (the CLI's flags). */
+  wording?: Wording;
 }
+
+/** Rewrites a message written in the editor's words (settings, commands) for another surface. */
+export type Wording = (message: string) => string;
 
 /**
  * What the forwarder reads of a client's request: its head, and its body as a stream (readBody).
