@@ -16,6 +16,14 @@ export function isEveryInterface(host: string | undefined): boolean {
   return host === '0.0.0.0' || host === '::';
 }
 
+/** What a client must send while no provider has keys. */
+function fallback(b: BannerFacts): string {
+  if (!b.passthrough) return 'requests get 503 until keys are added';
+  if (b.boundHost && !['127.0.0.1', 'localhost', '::1'].includes(b.boundHost))
+    return "a client's own provider key is forwarded only with the access token beside it, in an x-keyrelay-token header";
+  return 'clients send their own provider key as the API key instead of the token, and it is forwarded';
+}
+
 /** The lines `keyrelay serve` prints once it listens: where, with which token, how to point tools. */
 export function bannerLines(b: BannerFacts): string[] {
   const { endpoint } = b;
@@ -30,7 +38,7 @@ export function bannerLines(b: BannerFacts): string[] {
       : []),
     `Access token: ${fromEnv ? `from ${b.tokenWhere}` : `in ${b.tokenWhere}`}${b.tokenCommand ? `; print it with: ${b.tokenCommand}` : ''}`,
     b.keyCount === 0
-      ? `No keys configured: running in fallback mode (${b.passthrough ? "clients' own keys are forwarded" : 'requests get 503 until keys are added'}). Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.`
+      ? `No keys configured: running in fallback mode (${fallback(b)}). Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.`
       : `${b.keyCount} key(s) for ${b.providers.join(', ')}`,
     'Point your tools at it (the API key is the access token):',
     `  Continue     config.yaml: provider: openai, apiBase: ${endpoint}/v1, apiKey: <token>`,

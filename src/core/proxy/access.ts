@@ -14,6 +14,8 @@ export class AccessGuard {
   private readonly origins: Set<string>;
   /** SHA-256 of the token: comparing digests of equal length leaks neither content nor length. */
   private tokenDigest: Buffer;
+  /** Bound beyond loopback: a request's origin on this machine cannot be taken for granted. */
+  private readonly exposed: boolean;
 
   constructor(opts: { port: number; bindHost: string; allowedOrigins: readonly string[]; token: string }) {
     const names = new Set(LOOPBACK_NAMES);
@@ -22,6 +24,7 @@ export class AccessGuard {
     this.hosts = new Set([...names].map((h) => `${h}:${opts.port}`));
     this.origins = new Set(opts.allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
     this.tokenDigest = digest(opts.token);
+    this.exposed = !['127.0.0.1', 'localhost', '::1'].includes(opts.bindHost);
   }
 
   setToken(token: string): void {
@@ -61,7 +64,7 @@ export class AccessGuard {
    * Classifies the client's credential: the access token (pool keys allowed), another
    * credential (its own provider key: fallback mode only), or none (401).
    */
-  credential(headers: IncomingHttpHeaders): { isToken: boolean; credential?: string } {
+  credential(headers: IncomingHttpHeaders): { isToken: boolean; credential?: string; mayPassThrough?: boolean } {
     const presented = clientCredential(headers);
     if (presented === undefined) {
       throw new ProxyError(
@@ -70,7 +73,10 @@ export class AccessGuard {
         'Missing KeyRelay access token. Send it as the API key (Authorization: Bearer, x-api-key or api-key); copy it with "KeyRelay: Copy Access Token" (CLI: "keyrelay token" prints it).',
       );
     }
-    return this.isToken(presented) ? { isToken: true } : { isToken: false, credential: presented };
+    if (this.isToken(presented)) return { isToken: true };
+    const beside = headers['x-keyrelay-token'];
+    const mayPassThrough = !this.exposed || (typeof beside === 'string' && this.isToken(beside));
+    return { isToken: false, credential: presented, mayPassThrough };
   }
 
   private isToken(presented: string): boolean {

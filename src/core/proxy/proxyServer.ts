@@ -226,7 +226,7 @@ export class ProxyServer implements Disposable {
       const access = guard.credential(req.headers);
       if (target.rest === '/models' && method === 'GET' && access.isToken && this.answerModels(res, shape)) return;
       const { rest, query } = target;
-      const p = { req, res, shape, rest, query, isToken: access.isToken, credential: access.credential, t0 };
+      const p = { req, res, shape, rest, query, t0, ...access };
       this.track(forwardRequest(this.kit.deps, p));
     } catch (err) {
       this.fail(req, res, shape, err);

@@ -73,6 +73,11 @@ export interface ProxiedRequest {
   isToken: boolean;
   /** The client's own credential when it is not the token (fallback mode). */
   credential?: string;
+  /**
+   * False when KeyRelay listens beyond loopback (--host 0.0.0.0) and the request did not also send
+   * the token in `x-keyrelay-token`: its own key is then not forwarded (anyone on the network could).
+   */
+  mayPassThrough?: boolean;
   t0: number;
   /** Routes to this provider whatever the model says (in-process callers that already chose it). */
   providerId?: string;

@@ -110,10 +110,24 @@ suite('AccessGuard.credential', () => {
   test('another credential is handed back for passthrough, never taken for the token', () => {
     const g = guard();
     const own = 'sk-test-ownkeyZq8vLm3Np7RtZq8vLm3Np7';
-    assert.deepEqual(g.credential({ authorization: `Bearer ${own}` }), { isToken: false, credential: own });
+    assert.deepEqual(g.credential({ authorization: `Bearer ${own}` }), {
+      isToken: false,
+      credential: own,
+      mayPassThrough: true,
+    });
     // A prefix or an extension of the token is not the token.
     assert.equal(g.credential({ 'x-api-key': TOKEN.slice(0, -1) }).isToken, false);
     assert.equal(g.credential({ 'x-api-key': `${TOKEN}x` }).isToken, false);
+  });
+
+  test('bound beyond loopback, an own key may pass through only with the token in x-keyrelay-token', () => {
+    const own = 'sk-test-ownkeyZq8vLm3Np7RtZq8vLm3Np7';
+    for (const bindHost of ['0.0.0.0', '::', '192.168.1.5']) {
+      const g = guard({ bindHost });
+      assert.equal(g.credential({ authorization: `Bearer ${own}` }).mayPassThrough, false, bindHost);
+      assert.equal(g.credential({ authorization: `Bearer ${own}`, 'x-keyrelay-token': 'wrong' }).mayPassThrough, false);
+      assert.equal(g.credential({ authorization: `Bearer ${own}`, 'x-keyrelay-token': TOKEN }).mayPassThrough, true);
+    }
   });
 
   test('no credential is 401 naming the command, without echoing anything secret', () => {
