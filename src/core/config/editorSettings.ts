@@ -31,6 +31,7 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['proxy.port', 'port'],
   ['proxy.ipv4Only', 'ipv4Only'],
   ['proxy.allowedOrigins', 'allowedOrigins'],
+  ['proxy.allowedHosts', 'allowedHosts'],
   ['proxy.passthrough', 'passthrough'],
   ['proxy.maxBodyMB', 'maxBodyBytes', MIB],
   ['rotation.strategy', 'strategy'],

@@ -17,10 +17,18 @@ export class AccessGuard {
   /** Bound beyond loopback: a request's origin on this machine cannot be taken for granted. */
   private readonly exposed: boolean;
 
-  constructor(opts: { port: number; bindHost: string; allowedOrigins: readonly string[]; token: string }) {
-    const names = new Set(LOOPBACK_NAMES);
-    // Binding a non-loopback address was an explicit choice; accept that name too.
-    if (!['127.0.0.1', 'localhost', '::1'].includes(opts.bindHost)) names.add(opts.bindHost);
+  constructor(opts: {
+    port: number;
+    bindHost: string;
+    allowedOrigins: readonly string[];
+    allowedHosts?: readonly string[];
+    token: string;
+  }) {
+    const names = new Set([...LOOPBACK_NAMES, ...(opts.allowedHosts ?? []).map(bracketed)]);
+    // Binding one non-loopback address was an explicit choice; accept that name too (not 0.0.0.0
+    // or ::, which no client calls: other names come from allowedHosts).
+    if (!['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(opts.bindHost))
+      names.add(bracketed(opts.bindHost));
     this.hosts = new Set([...names].map((h) => `${h}:${opts.port}`));
     this.origins = new Set(opts.allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
     this.tokenDigest = digest(opts.token);
@@ -82,6 +90,11 @@ export class AccessGuard {
   private isToken(presented: string): boolean {
     return timingSafeEqual(digest(presented), this.tokenDigest);
   }
+}
+
+/** An IPv6 address as a Host header spells it. */
+function bracketed(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host.toLowerCase();
 }
 
 function digest(text: string): Buffer {

@@ -182,7 +182,13 @@ export class ProxyServer implements Disposable {
   }
 
   private newGuard(port: number, c: ProxyConfig): AccessGuard {
-    return new AccessGuard({ port, bindHost: c.host, allowedOrigins: c.allowedOrigins, token: this.token });
+    return new AccessGuard({
+      port,
+      bindHost: c.host,
+      allowedOrigins: c.allowedOrigins,
+      allowedHosts: c.allowedHosts,
+      token: this.token,
+    });
   }
 
   private track(forward: Promise<void>): void {

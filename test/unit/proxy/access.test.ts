@@ -6,7 +6,9 @@ import { ProxyError } from '../../../src/core/errors';
 const TOKEN = 'kr-test-Zq8vLm3Np7RtZq8vLm3Np7Rt0001';
 const PORT = 48787;
 
-function guard(extra: Partial<{ bindHost: string; allowedOrigins: string[] }> = {}): AccessGuard {
+function guard(
+  extra: Partial<{ bindHost: string; allowedOrigins: string[]; allowedHosts: string[] }> = {},
+): AccessGuard {
   return new AccessGuard({ port: PORT, bindHost: '127.0.0.1', allowedOrigins: [], token: TOKEN, ...extra });
 }
 
@@ -128,6 +130,13 @@ suite('AccessGuard.credential', () => {
       assert.equal(g.credential({ authorization: `Bearer ${own}`, 'x-keyrelay-token': 'wrong' }).mayPassThrough, false);
       assert.equal(g.credential({ authorization: `Bearer ${own}`, 'x-keyrelay-token': TOKEN }).mayPassThrough, true);
     }
+  });
+
+  test('on 0.0.0.0 only loopback names and the listed allowedHosts pass the Host check', () => {
+    const g = guard({ bindHost: '0.0.0.0', allowedHosts: ['MyBox.lan', 'fd00::5'] });
+    for (const host of [`127.0.0.1:${PORT}`, `mybox.lan:${PORT}`, `[fd00::5]:${PORT}`]) g.checkOrigin(req({ host }));
+    for (const host of [`0.0.0.0:${PORT}`, `192.168.1.5:${PORT}`, `evil.example:${PORT}`])
+      rejects(() => g.checkOrigin(req({ host })), 'forbidden_host', 403);
   });
 
   test('no credential is 401 naming the command, without echoing anything secret', () => {
