@@ -161,36 +161,51 @@ suite('the CLI on bad input: one line, exit 2', () => {
     assert.equal(run.stderr, '');
   });
 
+  test('the banner names the command that prints the token, and that command prints it', async () => {
+    run = start(['serve', '--port', '0', '--data-dir', dir], { HOME: dir });
+    await untilOutput(run, 'stdout', /SDKs /);
+    const command = /print it with: node (\S+) token --data-dir (\S+)/.exec(run.stdout);
+    assert.ok(command, run.stdout);
+    assert.equal(command[2], dir);
+    assert.match(run.stdout, /Codex .*env_key = "KEYRELAY_TOKEN"/);
+    assert.match(run.stdout, /Aider .*--openai-api-key "\$\(node \S+ token --data-dir /);
+    const printed = start(['token', '--data-dir', dir], { HOME: dir });
+    assert.equal(await printed.exited, 0);
+    assert.equal(printed.stdout, readFileSync(join(dir, 'token'), 'utf8'));
+    assert.doesNotMatch(run.stdout, new RegExp(printed.stdout.trim()), 'the banner itself never shows the token');
+  });
+
   test('a state.json of the wrong shape is kept as .corrupt with a warning, not overwritten', async () => {
     const state = join(dir, 'state.json');
     writeFileSync(state, JSON.stringify([{ mine: 'precious' }]), { mode: 0o600 });
     run = start(['serve', '--port', '0', '--data-dir', dir], { HOME: dir });
-    await untilStderr(run, /KeyRelay listening on/);
+    await untilOutput(run, 'stderr', /KeyRelay listening on/);
     assert.match(run.stderr, /state\.json is not KeyRelay state \(the file holds a list, not an object\)/);
     assert.equal(readFileSync(`${state}.corrupt`, 'utf8'), '[{"mine":"precious"}]');
     assert.ok(readdirSync(dir).includes('token'));
   });
 });
 
-/** Resolves once the process's stderr matches; bounded, and fails if it exits first. */
-function untilStderr(run: Run, pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+/** Resolves once the process's `stream` output matches; bounded, and fails if it exits first. */
+function untilOutput(run: Run, stream: 'stdout' | 'stderr', pattern: RegExp, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
-      () => finish(new Error(`no ${pattern} within ${timeoutMs} ms:\n${run.stderr}`)),
+      () => finish(new Error(`no ${pattern} within ${timeoutMs} ms:\n${run.stdout}${run.stderr}`)),
       timeoutMs,
     );
     const check = (): void => {
-      if (pattern.test(run.stderr)) finish();
+      if (pattern.test(run[stream])) finish();
     };
-    const exited = (): void => finish(new Error(`exited before ${pattern}:\n${run.stderr}`));
+    const exited = (): void => finish(new Error(`exited before ${pattern}:\n${run.stdout}${run.stderr}`));
     function finish(err?: Error): void {
       clearTimeout(timer);
-      run.child.stderr!.off('data', check);
+      run.child[stream]!.off('data', check);
       run.child.off('exit', exited);
       if (err) reject(err);
       else resolve();
     }
-    run.child.stderr!.on('data', check);
+    // Registered after start()'s own listener, so run[stream] already holds the chunk.
+    run.child[stream]!.on('data', check);
     run.child.on('exit', exited);
     check();
   });
