@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import { ProxyError } from './core/errors';
-import { IPV6_SQUATTED } from './core/proxy/listeners';
 import { STRATEGIES } from './core/types';
 import type { StrategyName } from './core/types';
 import { ConsoleLogger, parseLevel } from './cli/consoleLogger';
@@ -10,7 +9,10 @@ import { loadConfigFile } from './cli/configFile';
 import { serve } from './cli/serve';
 import type { Served } from './cli/serve';
 import { status, statusWatch } from './cli/status';
-import { dataDirOf } from './cli/token';
+import { checkHost, parsePort, parseSeconds, usageError } from './cli/cliArgs';
+import { failureMessage } from './cli/failure';
+import { cliWording } from './cli/wording';
+import { dataDirOf, findToken } from './cli/token';
 
 declare const KEYRELAY_VERSION: string | undefined;
 const VERSION = typeof KEYRELAY_VERSION === 'string' ? KEYRELAY_VERSION : '0.0.0-dev';
@@ -25,17 +27,22 @@ Usage:
                                on a terminal, as one line when piped or redirected);
                                --watch redraws it every second with sparklines of the last
                                hour (per provider) and day (per key) until Ctrl+C
+  keyrelay token [--data-dir DIR]
+                               print the access token (for "$(keyrelay token)" in a shell)
   keyrelay --help              this text
   keyrelay --version           the version
 
 Options for serve:
-  --port N          port to listen on (default 8787; 0 picks a free one)
-  --host H          address to bind (default 127.0.0.1; anything else exposes your keys
-                    to the network: only with a reason)
+  --port N          port to listen on, 0 to 65535 in decimal (default 8787; 0 picks a free one)
+  --host H          IP address to bind (default 127.0.0.1; 0.0.0.0 or :: listen on every
+                    interface and expose your keys to the network: only with a reason)
   --config FILE     JSON config: {"proxy": {...settings}, "providers": [...], "keys": [...]}
+                    (the entries are described below)
   --keys-file FILE  keys to load: .env (OPENAI_API_KEY, OPENAI_API_KEY_1..N, GROQ_KEYS=a,b),
                     one key per line, a pasted list separated by ; , or newlines, or JSON
                     {"apiKeys": [{"key", "url", "models"}]}
+  --provider ID     the provider of keys in --keys-file that neither name one nor start with
+                    a telling prefix (e.g. --provider groq for a list of bare keys)
   --data-dir DIR    where state.json (health, stats) and the token live (default ~/.keyrelay,
                     or KEYRELAY_DATA_DIR); files are written atomically with mode 0600
   --token T         the local access token clients must send; default: generated once into
@@ -43,6 +50,8 @@ Options for serve:
                     of this machine in the process list (ps); prefer KEYRELAY_TOKEN or the
                     token file
   --strategy S      ${STRATEGIES.join(' | ')} (default round-robin)
+  --shutdown-grace S  seconds Ctrl+C / SIGTERM lets running requests finish (default 30;
+                    a second Ctrl+C stops at once); the config's proxy.shutdownGraceMs too
   --log-level L     off | trace | debug | info | warn | error (default info; trace logs one line
                     per request with the masked key)
 
@@ -57,9 +66,19 @@ Keys are also read from the environment: <PROVIDER>_API_KEY, <PROVIDER>_API_KEY_
 GROQ, MISTRAL, DEEPSEEK, XAI, TOGETHER, FIREWORKS, CEREBRAS. With no keys KeyRelay still starts
 (fallback mode: clients' own keys are forwarded).
 
+Entries of the config file's "providers" list (a custom upstream, or a preset overridden):
+  {"id": "mygw", "shape": "openai" | "anthropic", "baseUrl": "https://host/v1",
+   "name", "auth": "bearer" | "x-api-key" | "x-goog-api-key", "keyPrefix": "sk-", "envNames": ["MYGW"],
+   "models": [...], "hasFim": true, "testRequest": {"method": "GET", "path": "/models"}}
+  An entry with a preset's id (openai, anthropic, groq, …) keeps every preset field it does
+  not set: {"id": "openai", "baseUrl": "https://gateway/v1"} moves only the URL.
+Entries of its "keys" list: {"provider": "openai", "key": "sk-…", "label", "models": [...],
+  "weight": 2, "baseUrl", "account": "work"}.
+
 Settings in the config file's "proxy" object: port, host, strategy, cooldownStepsMs,
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
-maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuota,
+maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, allowedHosts (names clients
+may call KeyRelay by besides 127.0.0.1/localhost, e.g. its LAN name with --host 0.0.0.0), discardOnQuota,
 requestLogDir, dailyResetHour, shutdownGraceMs, metricsWithoutToken (true: GET
 /keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper).
 `;
@@ -77,9 +96,11 @@ function parse(argv: string[]) {
       host: { type: 'string' },
       config: { type: 'string' },
       'keys-file': { type: 'string' },
+      provider: { type: 'string' },
       'data-dir': { type: 'string' },
       token: { type: 'string' },
       strategy: { type: 'string' },
+      'shutdown-grace': { type: 'string' },
       'log-level': { type: 'string' },
       json: { type: 'boolean' },
       watch: { type: 'boolean' },
@@ -98,24 +119,42 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (!['serve', 'status'].includes(positionals[0]) || positionals.length > 1) {
-    process.stderr.write(
-      `Unknown command "${positionals.join(' ')}". Run "keyrelay serve" or "keyrelay status", or "keyrelay --help" for the options.\n`,
+  if (positionals.length === 0) {
+    // A newcomer's first try: the usage, not an error about an empty command.
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (!['serve', 'status', 'token'].includes(positionals[0]) || positionals.length > 1) {
+    throw usageError(
+      `Unknown command "${positionals.join(' ')}": run "keyrelay serve", "keyrelay status" or "keyrelay token".`,
     );
-    return 2;
   }
   const level = parseLevel(values['log-level'] ?? 'info');
-  if (level === undefined) throw usage(`--log-level must be one of off, trace, debug, info, warn, error.`);
-  const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
-    throw usage('--port must be an integer from 0 to 65535.');
+  if (level === undefined) throw usageError(`--log-level must be one of off, trace, debug, info, warn, error.`);
+  const port = parsePort(values.port);
+  checkHost(values.host);
+  if (positionals[0] === 'token') return printToken(values);
   return positionals[0] === 'status' ? runStatus(values, port) : runServe(values, port, level);
+}
+
+/** `keyrelay token`: the access token clients send, for `$(keyrelay token)` in a shell. */
+function printToken(values: Parsed): number {
+  const dataDir = dataDirOf(values['data-dir']);
+  const found = findToken(values.token, dataDir);
+  if (!found) {
+    throw new CliError(
+      `No access token yet in ${dataDir}: "keyrelay serve${values['data-dir'] ? ` --data-dir ${dataDir}` : ''}" makes one at its first start.`,
+      2,
+    );
+  }
+  process.stdout.write(`${found.value}\n`);
+  return 0;
 }
 
 function runStatus(values: Parsed, port: number | undefined): Promise<number> {
   const proxy = loadConfigFile(values.config).proxy;
   const target = port ?? proxy.port;
-  if (!target) throw usage("The proxy's port is chosen at start (port 0): pass the one it printed with --port.");
+  if (!target) throw usageError("The proxy's port is chosen at start (port 0): pass the one it printed with --port.");
   const opts = {
     host: values.host ?? proxy.host,
     port: target,
@@ -125,7 +164,7 @@ function runStatus(values: Parsed, port: number | undefined): Promise<number> {
     pretty: process.stdout.isTTY === true,
   };
   if (values.watch) {
-    if (values.json) throw usage('--watch draws a table: leave out --json.');
+    if (values.json) throw usageError('--watch draws a table: leave out --json.');
     return statusWatch(opts, {
       tty: process.stdout.isTTY === true,
       size: () => ({ rows: process.stdout.rows || 40, cols: process.stdout.columns || 160 }),
@@ -145,8 +184,9 @@ function runStatus(values: Parsed, port: number | undefined): Promise<number> {
 async function runServe(values: Parsed, port: number | undefined, level: number): Promise<number> {
   const strategy = values.strategy as StrategyName | undefined;
   if (strategy !== undefined && !STRATEGIES.includes(strategy))
-    throw usage(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
-  const log = new ConsoleLogger(level);
+    throw usageError(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
+  // The core's log lines name editor settings and commands: in a terminal, the CLI's own.
+  const log = new ConsoleLogger(level, (line) => process.stderr.write(cliWording(line)));
   // Held from the start: a signal that came between "listening" and untilStopped's handlers would
   // kill the process by default, unsaved. They are acted on once the proxy is up.
   const held = holdSignals();
@@ -154,12 +194,15 @@ async function runServe(values: Parsed, port: number | undefined, level: number)
     {
       config: values.config,
       keysFile: values['keys-file'],
+      provider: values.provider,
       dataDir: values['data-dir'],
       token: values.token,
       port,
       host: values.host,
       strategy,
+      shutdownGraceMs: parseSeconds('--shutdown-grace', values['shutdown-grace']),
       version: VERSION,
+      command: selfCommand(),
     },
     log,
     (line) => process.stdout.write(`${line}\n`),
@@ -183,6 +226,14 @@ function holdSignals(): HeldSignals {
   const hold = (signal: NodeJS.Signals): void => void signals.push(signal);
   for (const n of names) process.on(n, hold);
   return { signals, release: () => names.forEach((n) => process.off(n, hold)) };
+}
+
+/** How this CLI was started, as a command to print: `keyrelay` when installed, else `node <path>`. */
+function selfCommand(): string {
+  const script = process.argv[1] ?? '';
+  return /(^|[/\\])keyrelay(\.cmd)?$/.test(script)
+    ? 'keyrelay'
+    : `node ${script.includes(' ') ? `"${script}"` : script}`;
 }
 
 /**
@@ -223,10 +274,6 @@ function untilStopped(served: Served, log: ConsoleLogger, held: HeldSignals): Pr
   });
 }
 
-function usage(message: string): ProxyError {
-  return new ProxyError('invalid_config', 400, `${message} Run "keyrelay --help" for the options.`);
-}
-
 main(process.argv.slice(2)).then(
   (code) => exitWhenFlushed(code),
   (err: unknown) => {
@@ -235,15 +282,9 @@ main(process.argv.slice(2)).then(
       exitWhenFlushed(err.exitCode);
       return;
     }
-    const code = (err as { code?: string }).code;
-    // Our own refusals are sentences for the user: the message alone, never a stack trace.
-    const message =
-      err instanceof ProxyError || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === IPV6_SQUATTED
-        ? (err as Error).message
-        : code === 'EADDRINUSE'
-          ? `The port is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port.`
-          : String((err as Error).stack ?? err);
-    process.stderr.write(`keyrelay: ${message}\n`);
+    // One line, never a stack: a trace tells a user nothing about what to change.
+    const message = err instanceof ProxyError ? cliWording(err.message) : failureMessage(err as NodeJS.ErrnoException);
+    process.stderr.write(`keyrelay: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
     exitWhenFlushed(2);
   },
 );

@@ -18,7 +18,7 @@ export interface LoadedConfig {
  * models }] }` is accepted too. Every problem names the file and the field.
  */
 export function loadConfigFile(file: string | undefined): LoadedConfig {
-  if (!file) return { proxy: normalizeConfig(undefined), providers: [], keys: [] };
+  if (!file) return { proxy: withCliDefaults(normalizeConfig(undefined), undefined), providers: [], keys: [] };
   let raw: unknown;
   let text = '';
   try {
@@ -48,7 +48,7 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
       );
     }
   }
-  const proxy = normalizeConfig(obj.proxy, `${file}: proxy`);
+  const proxy = withCliDefaults(normalizeConfig(obj.proxy, `${file}: proxy`), obj.proxy);
   const providers = asArray(obj.providers, file, 'providers').map((p, i) => {
     try {
       return validateProviderSpec(p);
@@ -63,6 +63,17 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
     keys.push(...imported.keys);
   }
   return { proxy, providers, keys };
+}
+
+/**
+ * Where the CLI's defaults differ from the editor's: a terminal's Ctrl+C or a service manager's
+ * SIGTERM should let a typical completion finish (30 s), where a closing window cannot wait.
+ */
+export const CLI_SHUTDOWN_GRACE_MS = 30_000;
+
+function withCliDefaults(proxy: ProxyConfig, raw: unknown): ProxyConfig {
+  const set = typeof raw === 'object' && raw !== null && 'shutdownGraceMs' in raw;
+  return set ? proxy : { ...proxy, shutdownGraceMs: CLI_SHUTDOWN_GRACE_MS };
 }
 
 function asArray(v: unknown, file: string, field: string): unknown[] {

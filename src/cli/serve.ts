@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { Stats } from '../core/accounting/stats';
 import { ProviderCatalogue } from '../core/config/providers';
 import { KeyPool } from '../core/pool/keyPool';
@@ -6,25 +5,34 @@ import type { PoolOptions } from '../core/pool/keyPool';
 import { ProxyServer } from '../core/proxy/proxyServer';
 import { systemClock } from '../core/types';
 import type { Clock, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../core/types';
-import { bannerLines } from './banner';
+import { bannerLines, isEveryInterface } from './banner';
+import { CliError } from './cliError';
 import { loadConfigFile } from './configFile';
 import { watchFiles } from './fileWatch';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
 import type { KeyInput } from './keySources';
 import { StateStore } from './stateStore';
+import { cliWording } from './wording';
 import type { SavedState } from './stateStore';
+import { prepareDataDir } from './dataDir';
 import { dataDirOf, resolveToken } from './token';
 
 /** Options of `keyrelay serve`, already parsed. */
 export interface ServeOptions {
   config?: string;
   keysFile?: string;
+  /** The provider of keys in --keys-file that neither name one nor have a telling prefix. */
+  provider?: string;
   dataDir?: string;
   token?: string;
   port?: number;
   host?: string;
   strategy?: ProxyConfig['strategy'];
+  /** How long SIGTERM/SIGINT lets in-flight requests finish (--shutdown-grace, in ms). */
+  shutdownGraceMs?: number;
   version: string;
+  /** How the user runs this CLI (`keyrelay`, or `node /path/dist/cli.js` from a clone), for commands it prints. */
+  command?: string;
 }
 
 /** A running headless proxy: stop it, reload its files, save its state. */
@@ -54,9 +62,20 @@ function readSetup(opts: ServeOptions, clock: Clock, log: Logger): Setup {
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(opts.strategy !== undefined ? { strategy: opts.strategy } : {}),
+    ...(opts.shutdownGraceMs !== undefined ? { shutdownGraceMs: opts.shutdownGraceMs } : {}),
   };
   const catalogue = new ProviderCatalogue(loaded.providers);
-  return { config, providers: loaded.providers, keys: loadKeys(loaded.keys, opts.keysFile, catalogue, clock, log) };
+  if (opts.provider !== undefined && !catalogue.get(opts.provider)) {
+    throw new CliError(
+      `--provider "${opts.provider}" is not a provider: use one of ${catalogue
+        .list()
+        .map((p) => p.id)
+        .join(', ')} (or add it to "providers" in --config).`,
+      2,
+    );
+  }
+  const keys = loadKeys(loaded.keys, { file: opts.keysFile, provider: opts.provider }, catalogue, clock, log);
+  return { config, providers: loaded.providers, keys };
 }
 
 /**
@@ -68,7 +87,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   const clock = systemClock;
   const setup = readSetup(opts, clock, log);
   const dataDir = dataDirOf(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir);
   const catalogue = new ProviderCatalogue(setup.providers);
   const store = new StateStore(dataDir, log);
   const { pool, stats } = restore(setup, store.load(), clock);
@@ -86,13 +105,12 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     clock,
     accessToken: token.value,
     version: opts.version,
+    wording: cliWording,
   });
   await server.start();
   const endpoint = server.endpoint ?? '';
   store.watch(pool, stats, clock);
-  const banner = { endpoint, tokenWhere: token.where, keyCount: setup.keys.length, passthrough: config.passthrough };
-  // One write: a reader that sees the first line has the whole banner.
-  print(bannerLines({ ...banner, providers: [...new Set(setup.keys.map((k) => k.providerId))] }).join('\n'));
+  announce({ opts, setup, endpoint, tokenWhere: token.where }, log, print);
 
   const reload = (why: string): void => {
     let next: Setup;
@@ -120,6 +138,41 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
       stats.dispose();
     },
   };
+}
+
+/** The start banner on stdout, in one write (a reader that sees its first line has all of it). */
+function announce(
+  a: { opts: ServeOptions; setup: Setup; endpoint: string; tokenWhere: string },
+  log: Logger,
+  print: (line: string) => void,
+): void {
+  const { config, keys } = a.setup;
+  if (isEveryInterface(config.host))
+    log.warn(
+      `Listening on ${config.host}: every network interface, not only this machine. Use --host 127.0.0.1 unless you mean it.`,
+    );
+  const banner = bannerLines({
+    endpoint: a.endpoint,
+    boundHost: config.host,
+    tokenWhere: a.tokenWhere,
+    tokenCommand: tokenCommand(a.opts, a.tokenWhere),
+    keyCount: keys.length,
+    providers: [...new Set(keys.map((k) => k.providerId))],
+    passthrough: config.passthrough,
+  });
+  print(banner.join('\n'));
+}
+
+/** The shell command that prints this proxy's token: `keyrelay token` with the flags that find it. */
+function tokenCommand(opts: ServeOptions, where: string): string | undefined {
+  if (where === 'KEYRELAY_TOKEN') return 'printenv KEYRELAY_TOKEN';
+  if (where === '--token') return undefined;
+  const self = `${opts.command ?? 'keyrelay'} token`;
+  return opts.dataDir ? `${self} --data-dir ${shellQuote(opts.dataDir)}` : self;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
@@ -156,15 +209,15 @@ function applySetup(
 /** Keys from the config file, the keys file and the environment, repeats dropped (and said so). */
 function loadKeys(
   fromConfig: KeyInput[],
-  keysFile: string | undefined,
+  keysFile: { file?: string; provider?: string },
   catalogue: ProviderCatalogue,
   clock: Clock,
   log: Logger,
 ): PoolKey[] {
   const inputs: KeyInput[] = [...fromConfig];
   const duplicates: string[] = [];
-  if (keysFile) {
-    const fromFile = keysFromFile(keysFile, catalogue);
+  if (keysFile.file) {
+    const fromFile = keysFromFile(keysFile.file, catalogue, keysFile.provider);
     inputs.push(...fromFile.keys);
     duplicates.push(...fromFile.duplicates);
     for (const s of fromFile.skipped) log.warn(`skipped ${s}`);

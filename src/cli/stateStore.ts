@@ -1,3 +1,4 @@
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Stats } from '../core/accounting/stats';
 import { readJsonFile, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../core/config/stateFile';
@@ -32,9 +33,18 @@ export class StateStore implements Disposable {
     this.path = join(dataDir, 'state.json');
   }
 
-  /** The saved state, or nothing (no file yet; a corrupt one is kept aside with a warning). */
+  /**
+   * The saved state, or nothing (no file yet). A corrupt one, invalid JSON or JSON of another
+   * shape, is kept aside as `.corrupt` with a warning: overwriting it unsaid lost the only copy.
+   */
   load(): SavedState | undefined {
-    return readJsonFile(this.path, (m) => this.log.warn(m)) as SavedState | undefined;
+    const saved = readJsonFile(this.path, (m) => this.log.warn(m));
+    if (saved === undefined) return undefined;
+    const wrong = shapeProblem(saved);
+    if (wrong === undefined) return saved as SavedState;
+    renameSync(this.path, `${this.path}.corrupt`);
+    this.log.warn(`${this.path} is not KeyRelay state (${wrong}); kept it as ${this.path}.corrupt and started fresh.`);
+    return undefined;
   }
 
   /** Saves in the background whenever the pool or the counters changed. */
@@ -78,6 +88,18 @@ export class StateStore implements Disposable {
     clearInterval(this.saver);
     for (const s of this.subscriptions.splice(0)) s.dispose();
   }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Why `saved` is not what `snapshot` writes, or undefined when it is. */
+function shapeProblem(saved: unknown): string | undefined {
+  if (!isRecord(saved)) return `the file holds ${Array.isArray(saved) ? 'a list' : typeof saved}, not an object`;
+  if (saved.version !== 1) return `"version" is ${JSON.stringify(saved.version) ?? 'missing'}, not 1`;
+  if (saved.health !== undefined && !(isRecord(saved.health) && Object.values(saved.health).every(isRecord)))
+    return '"health" is not an object of key records';
+  if (saved.stats !== undefined && !isRecord(saved.stats)) return '"stats" is not an object';
+  return undefined;
 }
 
 function snapshot(pool: KeyPool, stats: Stats): unknown {

@@ -151,6 +151,11 @@ export interface ProxyConfig {
   /** Forward the client's own credential when a provider has no keys. */
   passthrough: boolean;
   allowedOrigins: string[];
+  /**
+   * Host names (or addresses) clients may call KeyRelay by besides the loopback ones, e.g. the
+   * machine's LAN name when it listens on 0.0.0.0: the Host check against DNS rebinding.
+   */
+  allowedHosts: string[];
   /** Treat 402 / quota-exhausted as discarded (else as a long cooldown). */
   discardOnQuota: boolean;
   /** Directory for redacted request logs; empty = off. */
@@ -183,6 +188,7 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   ipv4Only: false,
   passthrough: true,
   allowedOrigins: [],
+  allowedHosts: [],
   discardOnQuota: true,
   requestLogDir: '',
   dailyResetHour: 0,

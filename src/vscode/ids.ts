@@ -54,6 +54,7 @@ export const Setting = {
   host: 'proxy.host',
   ipv4Only: 'proxy.ipv4Only',
   allowedOrigins: 'proxy.allowedOrigins',
+  allowedHosts: 'proxy.allowedHosts',
   passthrough: 'proxy.passthrough',
   maxBodyMB: 'proxy.maxBodyMB',
   strategy: 'rotation.strategy',

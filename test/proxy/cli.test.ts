@@ -1,14 +1,14 @@
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
-import { assertNoKeys, OPENAI_KEYS } from './harness';
+import { start } from './cliRun';
+import type { Run } from './cliRun';
+import { assertNoKeys, OPENAI_KEYS, TOKEN } from './harness';
 
 /** Resolves once `cond()` holds, checked each time the process prints; rejects after `timeoutMs` (a bound). */
 function untilOutput(run: Run, cond: () => boolean, timeoutMs: number): Promise<void> {
@@ -29,36 +29,6 @@ function untilOutput(run: Run, cond: () => boolean, timeoutMs: number): Promise<
     run.child.stdout!.on('data', check);
     check();
   });
-}
-
-const CLI = resolve(__dirname, '../../../dist/cli.js');
-
-interface Run {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number>;
-}
-
-/** Starts the built CLI with a clean environment (no stray *_API_KEY from the machine). */
-function start(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const run: Run = {
-    child,
-    stdout: '',
-    stderr: '',
-    exited: new Promise((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 : 1)))),
-  };
-  child.stdout!.on('data', (d) => {
-    run.stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    run.stderr += d;
-  });
-  return run;
 }
 
 /** The endpoint the CLI prints once it listens: read off its output as it comes, bounded by `timeoutMs`. */
@@ -251,6 +221,135 @@ suite('the headless CLI', () => {
     );
     assert.doesNotMatch(r.stdout + r.stderr, /duplicate/);
     assertNoKeys(r.stdout + r.stderr, 'CLI output');
+  });
+
+  test('a preset overridden in "providers" keeps its key prefix; --provider names the provider of bare keys', async () => {
+    const cfg = join(dir, 'gw.json');
+    // Only the URL moves: no shape, no keyPrefix, and key-per-line files still find their provider.
+    writeFileSync(
+      cfg,
+      JSON.stringify({ proxy: { port: 0 }, providers: [{ id: 'openai', baseUrl: `${fake.url}/v1` }] }),
+    );
+    const keysFile = join(dir, 'factory_keys.txt');
+    writeFileSync(keysFile, `${OPENAI_KEYS[0]}\n${OPENAI_KEYS[1]}\n`);
+    const r = start([
+      'serve',
+      '--config',
+      cfg,
+      '--keys-file',
+      keysFile,
+      '--data-dir',
+      join(dir, 'd'),
+      '--token',
+      TOKEN,
+    ]);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    assert.match(r.stdout, /2 key\(s\) for openai/);
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    await sdk.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.ok(OPENAI_KEYS.slice(0, 2).includes(fake.requests[0].key!), 'a pool key went to the overriding URL');
+
+    const bare = join(dir, 'bare.txt');
+    const bareKey = '0123456789abcdef0123456789abcdef';
+    writeFileSync(bare, `${bareKey}\n`);
+    const r2 = start([
+      'serve',
+      '--config',
+      config(),
+      '--keys-file',
+      bare,
+      '--provider',
+      'mock',
+      '--data-dir',
+      join(dir, 'd2'),
+      '--token',
+      TOKEN,
+    ]);
+    runs.push(r2);
+    const endpoint2 = await endpointOf(r2);
+    assert.match(r2.stdout, /1 key\(s\) for mock/);
+    const sdk2 = new OpenAI({ baseURL: `${endpoint2}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    await sdk2.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(fake.requests[1].key, bareKey);
+  });
+
+  test('SIGTERM: a running stream finishes within the default grace; one cut after --shutdown-grace is still counted', async () => {
+    const slow = OPENAI_KEYS[0];
+    fake.setKeyBehaviour(slow, { kind: 'ok', chunks: 6, chunkDelayMs: 150 });
+    const data = join(dir, 'data');
+    const r = start([
+      'serve',
+      '--config',
+      config({ keys: [{ provider: 'mock', key: slow }] }),
+      '--data-dir',
+      data,
+      '--token',
+      TOKEN,
+    ]);
+    runs.push(r);
+    const sdk = new OpenAI({ baseURL: `${await endpointOf(r)}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    const stream = await sdk.chat.completions.create({
+      model: 'mock/gpt-4o',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    let chunks = 0;
+    for await (const chunk of stream) {
+      if (chunks++ === 0) r.child.kill('SIGTERM');
+      assert.ok(chunk);
+    }
+    assert.ok(chunks >= 6, `the whole stream arrived (${chunks} chunks)`);
+    assert.equal(await r.exited, 0);
+
+    const stalled = OPENAI_KEYS[1];
+    fake.setKeyBehaviour(stalled, { kind: 'stall-mid-stream', afterChunks: 1 });
+    const cfg = config({ keys: [{ provider: 'mock', key: stalled }] });
+    const r2 = start(['serve', '--config', cfg, '--data-dir', data, '--token', TOKEN, '--shutdown-grace', '1']);
+    runs.push(r2);
+    const sdk2 = new OpenAI({ baseURL: `${await endpointOf(r2)}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    const cut = await sdk2.chat.completions.create({
+      model: 'mock/gpt-4o',
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const drained = (async () => {
+      for await (const chunk of cut) {
+        r2.child.kill('SIGTERM');
+        assert.ok(chunk);
+      }
+    })();
+    await assert.rejects(drained, 'the client sees the cut stream as an error');
+    assert.equal(await r2.exited, 0);
+    const saved = JSON.parse(readFileSync(join(data, 'state.json'), 'utf8')) as {
+      stats: { total: { requests: number } };
+    };
+    assert.equal(saved.stats.total.requests, 2, "both runs' requests, the cut one included");
+  });
+
+  test("errors name the CLI's flags and config fields, never VS Code settings or commands", async () => {
+    const r = start([
+      'serve',
+      '--config',
+      config({ proxy: { port: 0, maxBodyBytes: 1024 } }),
+      '--data-dir',
+      join(dir, 'd'),
+    ]);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    const noToken = await request(`${endpoint}/v1/chat/completions`, { method: 'POST', body: '{}' });
+    const e401 = await noToken.body.text();
+    assert.equal(noToken.statusCode, 401);
+    assert.match(e401, /keyrelay token/);
+    const big = await request(`${endpoint}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${readFileSync(join(dir, 'd', 'token'), 'utf8').trim()}` },
+      body: JSON.stringify({ model: 'mock/gpt-4o', pad: 'x'.repeat(4096) }),
+    });
+    const e413 = await big.body.text();
+    assert.equal(big.statusCode, 413);
+    assert.match(e413, /\\"maxBodyBytes\\" in the --config file's \\"proxy\\" object/);
+    for (const body of [e401, e413]) assert.doesNotMatch(body, /keyRelay\.|KeyRelay: [A-Z]/);
   });
 
   test('no keys: starts in fallback mode and says so', async () => {

@@ -140,6 +140,31 @@ suite('upstream failures, client cancels and fallback mode', () => {
     assert.match(json.error.message, /Add Key/);
   });
 
+  test('fallback mode on every interface (0.0.0.0): the own key goes through only with x-keyrelay-token, which stays here', async () => {
+    h = await startHarness({ keys: { anthropic: [] }, config: { host: '0.0.0.0' } });
+    const clientKey = 'sk-client-own-key-123456789';
+    const bare = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: clientKey, maxRetries: 0 });
+    const refused = await bare.chat.completions
+      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })
+      .then(
+        () => undefined,
+        (err: InstanceType<typeof OpenAI.APIError>) => err,
+      );
+    assert.equal(refused?.status, 401);
+    assert.match(refused!.message, /x-keyrelay-token/);
+    assert.equal(h.fake.requests.length, 0, 'nothing went upstream');
+    const proved = new OpenAI({
+      baseURL: `${h.endpoint}/v1`,
+      apiKey: clientKey,
+      maxRetries: 0,
+      defaultHeaders: { 'x-keyrelay-token': TOKEN },
+    });
+    await proved.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    const sent = h.fake.requests.at(-1)!;
+    assert.equal(sent.key, clientKey);
+    assert.equal(sent.headers['x-keyrelay-token'], undefined, 'the token never goes upstream');
+  });
+
   test('stop() lets an in-flight stream finish within the grace period', async () => {
     h = await startHarness({ fake: { chunks: 6, chunkDelayMs: 30 } });
     const r = await request(`${h.endpoint}/v1/chat/completions`, { method: 'POST', body: body(true), headers });

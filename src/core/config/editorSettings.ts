@@ -27,11 +27,12 @@ const MIB: Unit = { factor: 1024 * 1024, name: 'MiB' };
 const MINUTES: Unit = { factor: 60_000, name: 'minutes' };
 
 /** Setting (below `keyRelay.`) → ProxyConfig field, and the unit the setting speaks. */
-const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit]> = [
+export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit]> = [
   ['proxy.host', 'host'],
   ['proxy.port', 'port'],
   ['proxy.ipv4Only', 'ipv4Only'],
   ['proxy.allowedOrigins', 'allowedOrigins'],
+  ['proxy.allowedHosts', 'allowedHosts'],
   ['proxy.passthrough', 'passthrough'],
   ['proxy.maxBodyMB', 'maxBodyBytes', MIB],
   ['rotation.strategy', 'strategy'],
@@ -63,7 +64,7 @@ function toBase(value: unknown, unit: Unit | undefined): unknown {
 export function readEditorSettings(get: SettingReader, storageDir: string): EditorSettings {
   const proxy = defaultConfig();
   const problems: string[] = [];
-  for (const [setting, field, unit] of MAP) {
+  for (const [setting, field, unit] of SETTING_FIELDS) {
     const raw = get(setting);
     if (raw === undefined || raw === null) continue;
     const value = toBase(raw, unit);

@@ -233,7 +233,7 @@ export function normalizeBaseUrl(raw: unknown, what = 'baseUrl'): string {
 export function validateProviderSpec(x: unknown): ProviderSpec {
   if (typeof x !== 'object' || x === null || Array.isArray(x))
     invalid('A provider must be an object like {"id": "myproxy", "shape": "openai", "baseUrl": "https://host/v1"}.');
-  const o = x as Record<string, unknown>;
+  const o = withPresetFields(x as Record<string, unknown>);
   if (typeof o.id !== 'string' || !ID_RE.test(o.id)) {
     invalid(
       'Provider "id" must be lower-case letters, digits, ".", "_" or "-" (no "/", which separates provider and model), e.g. "myproxy".',
@@ -272,6 +272,21 @@ export function validateProviderSpec(x: unknown): ProviderSpec {
     ...(o.keyPrefix !== undefined ? { keyPrefix: o.keyPrefix as string } : {}),
     ...(o.hasFim !== undefined ? { hasFim: o.hasFim as boolean } : {}),
   };
+}
+
+/**
+ * An entry that overrides a preset (same id) keeps the preset's fields it does not set: an
+ * override of `openai`'s baseUrl alone dropped its key prefix, and a key-per-line file then loaded
+ * nothing. A changed shape keeps only what does not depend on it (name, env names, key prefix).
+ */
+function withPresetFields(o: Record<string, unknown>): Record<string, unknown> {
+  const preset = PRESETS.find((p) => p.id === o.id);
+  if (!preset) return o;
+  const { name, envNames, keyPrefix } = preset;
+  const same = o.shape === undefined || o.shape === preset.shape;
+  const inherited: Record<string, unknown> = same ? { ...preset } : { name, envNames, keyPrefix };
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) inherited[k] = v;
+  return inherited;
 }
 
 function parseTestRequest(x: unknown, where: string): TestRequest {

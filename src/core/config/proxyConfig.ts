@@ -58,6 +58,10 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
     test: (v) => Array.isArray(v) && v.every((o) => typeof o === 'string' && /^https?:\/\/[^/\s]+\/?$/i.test(o)),
     words: () => 'a list of origins like "http://localhost:3000"',
   },
+  allowedHosts: {
+    test: (v) => Array.isArray(v) && v.every((h) => typeof h === 'string' && /^[a-z0-9.:[\]-]+$/i.test(h)),
+    words: () => 'a list of host names or addresses like "mybox.lan" or "192.168.1.5" (no port)',
+  },
   discardOnQuota: bool,
   requestLogDir: { test: (v) => typeof v === 'string', words: () => 'a directory path, or "" for off' },
   dailyResetHour: int(-1, 23, undefined, ' (-1 = never)'),
@@ -70,7 +74,12 @@ export const SETTING_NAMES = Object.keys(RULES) as Array<keyof ProxyConfig>;
 
 /** Fresh defaults (the arrays copied, so no caller can change the shared ones). */
 export function defaultConfig(): ProxyConfig {
-  return { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], allowedOrigins: [] };
+  return {
+    ...DEFAULT_CONFIG,
+    cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs],
+    allowedOrigins: [],
+    allowedHosts: [],
+  };
 }
 
 /**

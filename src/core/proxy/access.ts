@@ -14,14 +14,25 @@ export class AccessGuard {
   private readonly origins: Set<string>;
   /** SHA-256 of the token: comparing digests of equal length leaks neither content nor length. */
   private tokenDigest: Buffer;
+  /** Bound beyond loopback: a request's origin on this machine cannot be taken for granted. */
+  private readonly exposed: boolean;
 
-  constructor(opts: { port: number; bindHost: string; allowedOrigins: readonly string[]; token: string }) {
-    const names = new Set(LOOPBACK_NAMES);
-    // Binding a non-loopback address was an explicit choice; accept that name too.
-    if (!['127.0.0.1', 'localhost', '::1'].includes(opts.bindHost)) names.add(opts.bindHost);
+  constructor(opts: {
+    port: number;
+    bindHost: string;
+    allowedOrigins: readonly string[];
+    allowedHosts?: readonly string[];
+    token: string;
+  }) {
+    const names = new Set([...LOOPBACK_NAMES, ...(opts.allowedHosts ?? []).map(bracketed)]);
+    // Binding one non-loopback address was an explicit choice; accept that name too (not 0.0.0.0
+    // or ::, which no client calls: other names come from allowedHosts).
+    if (!['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(opts.bindHost))
+      names.add(bracketed(opts.bindHost));
     this.hosts = new Set([...names].map((h) => `${h}:${opts.port}`));
     this.origins = new Set(opts.allowedOrigins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
     this.tokenDigest = digest(opts.token);
+    this.exposed = !['127.0.0.1', 'localhost', '::1'].includes(opts.bindHost);
   }
 
   setToken(token: string): void {
@@ -61,21 +72,29 @@ export class AccessGuard {
    * Classifies the client's credential: the access token (pool keys allowed), another
    * credential (its own provider key: fallback mode only), or none (401).
    */
-  credential(headers: IncomingHttpHeaders): { isToken: boolean; credential?: string } {
+  credential(headers: IncomingHttpHeaders): { isToken: boolean; credential?: string; mayPassThrough?: boolean } {
     const presented = clientCredential(headers);
     if (presented === undefined) {
       throw new ProxyError(
         'unauthorized',
         401,
-        'Missing KeyRelay access token. Send it as the API key (Authorization: Bearer, x-api-key or api-key); copy it with "KeyRelay: Copy Access Token" (CLI: printed at start).',
+        'Missing KeyRelay access token. Send it as the API key (Authorization: Bearer, x-api-key or api-key); copy it with "KeyRelay: Copy Access Token" (CLI: "keyrelay token" prints it).',
       );
     }
-    return this.isToken(presented) ? { isToken: true } : { isToken: false, credential: presented };
+    if (this.isToken(presented)) return { isToken: true };
+    const beside = headers['x-keyrelay-token'];
+    const mayPassThrough = !this.exposed || (typeof beside === 'string' && this.isToken(beside));
+    return { isToken: false, credential: presented, mayPassThrough };
   }
 
   private isToken(presented: string): boolean {
     return timingSafeEqual(digest(presented), this.tokenDigest);
   }
+}
+
+/** An IPv6 address as a Host header spells it. */
+function bracketed(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host.toLowerCase();
 }
 
 function digest(text: string): Buffer {

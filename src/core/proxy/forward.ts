@@ -25,7 +25,7 @@ export async function forwardRequest(deps: ForwardDeps, p: ProxiedRequest): Prom
   } catch (err) {
     const e = redactedError(deps.redactor, err);
     status = e.status;
-    sendError(p.res, p.shape, e);
+    sendError(p.res, p.shape, e, deps.wording);
   }
   try {
     record(deps, p, trace, status);
@@ -134,7 +134,7 @@ async function rotate(ctx: RequestContext): Promise<number> {
     throw new ProxyError(
       'unauthorized',
       401,
-      'The credential sent is not KeyRelay\'s access token. Use the token from "KeyRelay: Copy Access Token" (CLI: the token file or --token) as the API key.',
+      'The credential sent is not KeyRelay\'s access token. Use the token from "KeyRelay: Copy Access Token" (CLI: "keyrelay token" prints it) as the API key.',
     );
   }
   const affinity = cfg.strategy === 'cache-affinity' ? affinityKey(p.req.headers, ctx.body) : undefined;

@@ -5,7 +5,7 @@ import type { Disposable } from '../events';
 import type { KeyPool } from '../pool/keyPool';
 import { SecretRedactor } from '../redact';
 import type { Clock, Logger, ProxyConfig } from '../types';
-import type { ForwardDeps } from './requestContext';
+import type { ForwardDeps, Wording } from './requestContext';
 import { Upstream } from './upstream';
 
 /** What a ForwardKit is built from: the window's (or the CLI's) long-lived core objects. */
@@ -17,6 +17,8 @@ export interface ForwardKitOptions {
   logger: Logger;
   clock: Clock;
   accessToken: string;
+  /** Error messages in the CLI's words rather than the editor's (see ForwardDeps.wording). */
+  wording?: Wording;
 }
 
 /**
@@ -53,6 +55,7 @@ export class ForwardKit implements Disposable {
       config: () => this.config,
       fallbackLogged: new Set(),
       requestLog: () => this.requestLog,
+      wording: o.wording,
     };
     this.openRequestLog();
   }

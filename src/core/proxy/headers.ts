@@ -23,6 +23,8 @@ const REQUEST_DROP = new Set([
   'x-api-key',
   'api-key',
   'x-goog-api-key',
+  // The access token beside a client's own key (fallback mode on an exposed address): ours alone.
+  'x-keyrelay-token',
   // We must see plain bytes to peek at SSE and count tokens; compression on loopback buys nothing.
   'accept-encoding',
   // Browsers' headers have no business upstream; Origin is checked locally (DESIGN §6).

@@ -71,12 +71,19 @@ export class Listeners {
    * Stops accepting connections and closes idle ones; in-flight requests get `graceMs` when
    * `busy()` says there are some, then every connection is cut.
    */
-  async close(graceMs: number, busy: () => boolean): Promise<void> {
+  async close(graceMs: number, busy: () => boolean, drained?: Promise<void>): Promise<void> {
     const servers = this.servers;
     this.servers = [];
     const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const s of servers) s.closeIdleConnections();
-    if (busy()) await Promise.race([closed, new Promise<void>((r) => setTimeout(r, graceMs).unref())]);
+    // `drained`: the last request finished; a client's idle keep-alive socket must not hold the
+    // stop until the grace runs out.
+    if (busy())
+      await Promise.race([
+        closed,
+        ...(drained ? [drained] : []),
+        new Promise<void>((r) => setTimeout(r, graceMs).unref()),
+      ]);
     for (const s of servers) s.closeAllConnections();
     await closed;
   }

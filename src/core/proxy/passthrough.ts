@@ -17,6 +17,13 @@ export async function passthrough(ctx: RequestContext): Promise<number> {
       `KeyRelay has no ${provider.name} keys. Add one with "KeyRelay: Add Key" (CLI: a keys file or ${provider.envNames[0] ?? 'PROVIDER'}_API_KEY)${cfg.passthrough ? ', or send your own provider key instead of the access token' : ''}.`,
     );
   }
+  if (p.mayPassThrough === false) {
+    throw new ProxyError(
+      'unauthorized',
+      401,
+      `KeyRelay has no ${provider.name} keys and listens beyond this machine (host ${cfg.host}): it forwards your own provider key only with the access token beside it, in an x-keyrelay-token header. Send that header, or add ${provider.name} keys.`,
+    );
+  }
   if (!deps.fallbackLogged.has(provider.id)) {
     deps.fallbackLogged.add(provider.id);
     deps.logger.info(

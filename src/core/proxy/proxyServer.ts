@@ -8,6 +8,7 @@ import { forwardRequest } from './forward';
 import { ForwardKit } from './forwardKit';
 import { Listeners } from './listeners';
 import { redactedError, sendError } from './replies';
+import type { Wording } from './requestContext';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import { OwnEndpoints } from './ownEndpoints';
@@ -33,6 +34,8 @@ export interface ProxyDeps {
    * server builds its own (the CLI, tests).
    */
   kit?: ForwardKit;
+  /** Error messages in the CLI's words (ForwardDeps.wording); used when the server builds its kit. */
+  wording?: Wording;
 }
 
 /** Whether the server is listening, where, and why not. */
@@ -41,6 +44,9 @@ export interface ProxyState {
   port?: number;
   error?: string;
 }
+
+/** How long `stop()` waits, after cutting what outlived the grace, for those requests to be counted. */
+const SETTLE_AFTER_CUT_MS = 2_000;
 
 /**
  * The HTTP/1.1 server on 127.0.0.1 (DESIGN §1): local access checks, KeyRelay's own endpoints,
@@ -58,6 +64,10 @@ export class ProxyServer implements Disposable {
   private readonly kit: ForwardKit;
   private readonly ownsKit: boolean;
   private readonly inFlight = new Set<ServerResponse>();
+  /** Forwarded requests not yet counted (they settle after their response closes). */
+  private readonly forwards = new Set<Promise<void>>();
+  /** Set while stopping: called when the last in-flight request closes. */
+  private onDrained: (() => void) | undefined;
   private readonly subscriptions: Disposable[] = [];
   private readonly own: OwnEndpoints;
   /** The optional background re-test of invalid keys; runs only while this server serves. */
@@ -147,7 +157,16 @@ export class ProxyServer implements Disposable {
     if (!this.listeners.listening) return;
     this.guard = undefined;
     this.retest.stop();
-    await this.listeners.close(graceMs, () => this.inFlight.size > 0);
+    const drained = new Promise<void>((resolve) => (this.onDrained = resolve));
+    await this.listeners.close(graceMs, () => this.inFlight.size > 0, drained);
+    this.onDrained = undefined;
+    // A request cut at the end of the grace is still being counted (its upstream call unwinds
+    // after the socket closed): wait for that, bounded, so the saved statistics include it.
+    if (this.forwards.size > 0)
+      await Promise.race([
+        Promise.allSettled([...this.forwards]),
+        new Promise<void>((r) => setTimeout(r, SETTLE_AFTER_CUT_MS).unref()),
+      ]);
     this.setState({ running: false });
     this.deps.logger.info('KeyRelay stopped');
   }
@@ -177,7 +196,21 @@ export class ProxyServer implements Disposable {
   }
 
   private newGuard(port: number, c: ProxyConfig): AccessGuard {
-    return new AccessGuard({ port, bindHost: c.host, allowedOrigins: c.allowedOrigins, token: this.token });
+    return new AccessGuard({
+      port,
+      bindHost: c.host,
+      allowedOrigins: c.allowedOrigins,
+      allowedHosts: c.allowedHosts,
+      token: this.token,
+    });
+  }
+
+  private track(forward: Promise<void>): void {
+    this.forwards.add(forward);
+    forward.then(
+      () => this.forwards.delete(forward),
+      () => this.forwards.delete(forward),
+    );
   }
 
   private setState(s: ProxyState): void {
@@ -188,7 +221,10 @@ export class ProxyServer implements Disposable {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t0 = this.deps.clock.now();
     this.inFlight.add(res);
-    res.once('close', () => this.inFlight.delete(res));
+    res.once('close', () => {
+      this.inFlight.delete(res);
+      if (this.inFlight.size === 0) this.onDrained?.();
+    });
     const url = req.url ?? '';
     const target = splitTarget(url);
     const shape = shapeOf(target, req.headers);
@@ -210,8 +246,8 @@ export class ProxyServer implements Disposable {
       const access = guard.credential(req.headers);
       if (target.rest === '/models' && method === 'GET' && access.isToken && this.answerModels(res, shape)) return;
       const { rest, query } = target;
-      const p = { req, res, shape, rest, query, isToken: access.isToken, credential: access.credential, t0 };
-      void forwardRequest(this.kit.deps, p);
+      const p = { req, res, shape, rest, query, t0, ...access };
+      this.track(forwardRequest(this.kit.deps, p));
     } catch (err) {
       this.fail(req, res, shape, err);
     }
@@ -230,7 +266,7 @@ export class ProxyServer implements Disposable {
     if (!(err instanceof ProxyError)) this.deps.logger.error(e);
     const path = this.kit.redactor.redact((req.url ?? '').split('?', 1)[0]);
     this.deps.logger.debug(`${req.method} ${path} → ${e.status} ${e.code}`);
-    sendError(res, shape, e);
+    sendError(res, shape, e, this.kit.deps.wording);
     // A body we refused to read must not be parsed as the next request on this connection.
     if (e.status === 413 || e.status === 408) res.once('finish', () => req.socket.destroySoon());
   }

@@ -3,11 +3,12 @@ import type { SecretRedactor } from '../redact';
 import type { ApiShape } from '../types';
 import type { AttemptResult } from './attempt';
 import { headerRecord } from './headers';
-import type { ResponseSink } from './requestContext';
+import type { ResponseSink, Wording } from './requestContext';
 
 /** Sends an error in the caller's API shape, once, only while nothing has been sent (STYLE §5). */
-export function sendError(res: ResponseSink, shape: ApiShape, err: ProxyError): void {
+export function sendError(res: ResponseSink, shape: ApiShape, err: ProxyError, wording?: Wording): void {
   if (res.headersSent || res.destroyed) return;
+  if (wording) err = new ProxyError(err.code, err.status, wording(err.message), err.extra);
   const headers: Record<string, string> = { 'content-type': 'application/json', 'x-keyrelay-error': err.code };
   if (err.extra.retryAfterSec !== undefined) {
     headers['retry-after'] = String(err.extra.retryAfterSec);

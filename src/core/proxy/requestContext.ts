@@ -21,7 +21,12 @@ export interface ForwardDeps {
   fallbackLogged: Set<string>;
   /** The optional redacted request log (setting requestLogDir). */
   requestLog(): RequestLog | undefined;
+  /** Rewrites error messages into the words of the surface the user is on (the CLI's flags). */
+  wording?: Wording;
 }
+
+/** Rewrites a message written in the editor's words (settings, commands) for another surface. */
+export type Wording = (message: string) => string;
 
 /**
  * What the forwarder reads of a client's request: its head, and its body as a stream (readBody).
@@ -68,6 +73,11 @@ export interface ProxiedRequest {
   isToken: boolean;
   /** The client's own credential when it is not the token (fallback mode). */
   credential?: string;
+  /**
+   * False when KeyRelay listens beyond loopback (--host 0.0.0.0) and the request did not also send
+   * the token in `x-keyrelay-token`: its own key is then not forwarded (anyone on the network could).
+   */
+  mayPassThrough?: boolean;
   t0: number;
   /** Routes to this provider whatever the model says (in-process callers that already chose it). */
   providerId?: string;

@@ -92,6 +92,33 @@ export interface NetworkFailure {
   isTimeout: boolean;
 }
 
+/** OpenSSL's verification failures as Node reports them: an HTTPS upstream KeyRelay does not trust. */
+const CERT_ERRORS: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function certFailure(err: unknown, code: string, where: string): NetworkFailure {
+  return {
+    error: new ProxyError(
+      'upstream_connect_failed',
+      502,
+      `${where}'s TLS certificate is not trusted (${code}). For your own gateway with a private or self-signed certificate, start KeyRelay with NODE_EXTRA_CA_CERTS=/path/to/its-ca.pem; otherwise check the provider's base URL.`,
+      { cause: err },
+    ),
+    // Every key goes to the same host: another key cannot help.
+    isConnect: true,
+    isTimeout: false,
+  };
+}
+
 /** Maps undici/socket error codes to the proxy's answer (STYLE §5: once, in one place). */
 export function classifyNetworkError(err: unknown, where: string): NetworkFailure {
   const code = (err as { code?: string }).code ?? '';
@@ -120,6 +147,7 @@ export function classifyNetworkError(err: unknown, where: string): NetworkFailur
       isTimeout: true,
     };
   }
+  if (CERT_ERRORS.has(code)) return certFailure(err, code, where);
   const isConnect =
     code === 'UND_ERR_CONNECT_TIMEOUT' ||
     code === 'ECONNREFUSED' ||

@@ -83,6 +83,26 @@ suite('providers: ProviderCatalogue', () => {
     assert.equal(c.get('openai')!.baseUrl, 'https://api.openai.com/v1');
   });
 
+  test('overriding a preset keeps the fields the override does not set (key prefix, auth, models)', () => {
+    const preset = new ProviderCatalogue().get('anthropic')!;
+    const gw = validateProviderSpec({ id: 'anthropic', baseUrl: 'https://gw.example.com/anthropic/v1' });
+    assert.deepEqual({ ...gw, baseUrl: preset.baseUrl }, preset);
+    assert.equal(gw.baseUrl, 'https://gw.example.com/anthropic/v1');
+    const c = new ProviderCatalogue([
+      validateProviderSpec({ id: 'openai', shape: 'openai', baseUrl: 'https://gw.example.com/v1' }),
+    ]);
+    assert.equal(c.detect('sk-proj-testtesttesttest')?.id, 'openai');
+    // Another shape: only what does not depend on it carries over.
+    const other = validateProviderSpec({ id: 'openai', shape: 'anthropic', baseUrl: 'https://gw.example.com/v1' });
+    assert.equal(other.auth, 'x-api-key');
+    assert.equal(other.keyPrefix, 'sk-');
+    assert.equal(other.name, 'OpenAI');
+    assert.equal(
+      validateProviderSpec({ id: 'mine', shape: 'openai', baseUrl: 'https://x.example/v1' }).keyPrefix,
+      undefined,
+    );
+  });
+
   test('defaultFor: first provider of the shape with keys, else the openai/anthropic preset', () => {
     const c = new ProviderCatalogue([mock]);
     assert.equal(c.defaultFor('openai', () => false)!.id, 'openai');

@@ -6,7 +6,9 @@ import { ProxyError } from '../../../src/core/errors';
 const TOKEN = 'kr-test-Zq8vLm3Np7RtZq8vLm3Np7Rt0001';
 const PORT = 48787;
 
-function guard(extra: Partial<{ bindHost: string; allowedOrigins: string[] }> = {}): AccessGuard {
+function guard(
+  extra: Partial<{ bindHost: string; allowedOrigins: string[]; allowedHosts: string[] }> = {},
+): AccessGuard {
   return new AccessGuard({ port: PORT, bindHost: '127.0.0.1', allowedOrigins: [], token: TOKEN, ...extra });
 }
 
@@ -110,10 +112,31 @@ suite('AccessGuard.credential', () => {
   test('another credential is handed back for passthrough, never taken for the token', () => {
     const g = guard();
     const own = 'sk-test-ownkeyZq8vLm3Np7RtZq8vLm3Np7';
-    assert.deepEqual(g.credential({ authorization: `Bearer ${own}` }), { isToken: false, credential: own });
+    assert.deepEqual(g.credential({ authorization: `Bearer ${own}` }), {
+      isToken: false,
+      credential: own,
+      mayPassThrough: true,
+    });
     // A prefix or an extension of the token is not the token.
     assert.equal(g.credential({ 'x-api-key': TOKEN.slice(0, -1) }).isToken, false);
     assert.equal(g.credential({ 'x-api-key': `${TOKEN}x` }).isToken, false);
+  });
+
+  test('bound beyond loopback, an own key may pass through only with the token in x-keyrelay-token', () => {
+    const own = 'sk-test-ownkeyZq8vLm3Np7RtZq8vLm3Np7';
+    for (const bindHost of ['0.0.0.0', '::', '192.168.1.5']) {
+      const g = guard({ bindHost });
+      assert.equal(g.credential({ authorization: `Bearer ${own}` }).mayPassThrough, false, bindHost);
+      assert.equal(g.credential({ authorization: `Bearer ${own}`, 'x-keyrelay-token': 'wrong' }).mayPassThrough, false);
+      assert.equal(g.credential({ authorization: `Bearer ${own}`, 'x-keyrelay-token': TOKEN }).mayPassThrough, true);
+    }
+  });
+
+  test('on 0.0.0.0 only loopback names and the listed allowedHosts pass the Host check', () => {
+    const g = guard({ bindHost: '0.0.0.0', allowedHosts: ['MyBox.lan', 'fd00::5'] });
+    for (const host of [`127.0.0.1:${PORT}`, `mybox.lan:${PORT}`, `[fd00::5]:${PORT}`]) g.checkOrigin(req({ host }));
+    for (const host of [`0.0.0.0:${PORT}`, `192.168.1.5:${PORT}`, `evil.example:${PORT}`])
+      rejects(() => g.checkOrigin(req({ host })), 'forbidden_host', 403);
   });
 
   test('no credential is 401 naming the command, without echoing anything secret', () => {

@@ -1,5 +1,8 @@
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join, resolve } from 'node:path';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ProxyError } from '../../../src/core/errors';
@@ -198,6 +201,29 @@ suite('Upstream + classifyNetworkError with real undici errors', () => {
     const f = classifyNetworkError(err, 'mock');
     assert.equal(f.error.code, 'upstream_timeout');
     assert.match(f.error.message, /idle timeout/);
+  });
+
+  test('an HTTPS upstream with a self-signed certificate says so and names NODE_EXTRA_CA_CERTS', async () => {
+    const tls = resolve(__dirname, '../../../../test/fakes/tls');
+    const https = createHttpsServer(
+      { cert: readFileSync(join(tls, 'selfSigned.crt')), key: readFileSync(join(tls, 'selfSigned.key')) },
+      (_req, res) => res.end('{}'),
+    );
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
+    try {
+      const origin = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
+      const f = classifyNetworkError(await dispatchForError(up, base(origin)), 'My gateway (127.0.0.1)');
+      assert.equal(f.error.code, 'upstream_connect_failed');
+      assert.equal(f.isConnect, true);
+      assert.match(
+        f.error.message,
+        /^My gateway \(127\.0\.0\.1\)'s TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+      );
+      assert.match(f.error.message, /NODE_EXTRA_CA_CERTS=/);
+    } finally {
+      https.closeAllConnections();
+      await new Promise<void>((r) => https.close(() => r()));
+    }
   });
 
   test('an upstream that drops the connection mid-response is upstream_error, not a connect failure', async () => {
