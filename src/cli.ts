@@ -58,9 +58,11 @@ GROQ, MISTRAL, DEEPSEEK, XAI, TOGETHER, FIREWORKS, CEREBRAS. With no keys KeyRel
 
 Settings in the config file's "proxy" object: port, host, strategy, cooldownStepsMs,
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
-maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuota,
-requestLogDir, dailyResetHour, shutdownGraceMs, metricsWithoutToken (true: GET
-/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper).
+maxAttempts, maxWaitMs, maxConcurrentPerKey, maxConcurrentPerKeyModel (requests one key, or
+one key and model, carries at once; 0 = unlimited; when all are busy requests queue), maxBodyBytes,
+passthrough, allowedOrigins, discardOnQuota, requestLogDir, dailyResetHour, shutdownGraceMs,
+metricsWithoutToken (true: GET /keyrelay/metrics answers callers on 127.0.0.1 without the
+token, for a local scraper).
 `;
 
 /** The command line, parsed strictly: an unknown option is an error, not ignored. */

@@ -140,6 +140,10 @@ export interface ProxyConfig {
   maxAttempts: number;
   /** Wait for a cooling key this long before answering 429 (0 = answer at once). */
   maxWaitMs: number;
+  /** Requests one key carries at once before the next goes to another key or waits (0 = unlimited). */
+  maxConcurrentPerKey: number;
+  /** The same per key and model (0 = unlimited). */
+  maxConcurrentPerKeyModel: number;
   maxBodyBytes: number;
   /** Listen on 127.0.0.1 only; by default [::1] of the same port is held too (DESIGN §1). */
   ipv4Only: boolean;
@@ -173,6 +177,8 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   clientHeadersTimeoutMs: 10_000,
   maxAttempts: 0,
   maxWaitMs: 0,
+  maxConcurrentPerKey: 0,
+  maxConcurrentPerKeyModel: 0,
   maxBodyBytes: 32 * 1024 * 1024,
   ipv4Only: false,
   passthrough: true,

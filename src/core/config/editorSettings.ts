@@ -45,6 +45,8 @@ const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit
   ['timeouts.clientBodySeconds', 'bodyTimeoutMs', SECONDS],
   ['retry.maxAttempts', 'maxAttempts'],
   ['retry.maxWaitSeconds', 'maxWaitMs', SECONDS],
+  ['rotation.maxConcurrentPerKey', 'maxConcurrentPerKey'],
+  ['rotation.maxConcurrentPerKeyModel', 'maxConcurrentPerKeyModel'],
   ['stats.dailyResetHour', 'dailyResetHour'],
   ['metrics.allowWithoutToken', 'metricsWithoutToken'],
 ];

@@ -5,6 +5,7 @@ import type { Disposable } from '../events';
 import type { KeyPool } from '../pool/keyPool';
 import { SecretRedactor } from '../redact';
 import type { Clock, Logger, ProxyConfig } from '../types';
+import { ConcurrencyGate } from './concurrency';
 import type { ForwardDeps } from './requestContext';
 import { Upstream } from './upstream';
 
@@ -53,6 +54,7 @@ export class ForwardKit implements Disposable {
       config: () => this.config,
       fallbackLogged: new Set(),
       requestLog: () => this.requestLog,
+      gate: new ConcurrencyGate(o.pool, o.clock),
     };
     this.openRequestLog();
   }
@@ -79,6 +81,7 @@ export class ForwardKit implements Disposable {
   dispose(): void {
     this.subscription.dispose();
     this.upstream.destroy();
+    this.deps.gate.dispose();
     this.requestLog?.dispose();
     this.requestLog = undefined;
   }

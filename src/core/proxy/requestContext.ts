@@ -5,6 +5,7 @@ import type { ProviderCatalogue } from '../config/providers';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
 import type { ApiShape, Clock, FailureClass, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../types';
+import type { ConcurrencyGate } from './concurrency';
 import type { Upstream } from './upstream';
 
 /** Everything the forwarder needs, injected by the server. */
@@ -21,6 +22,8 @@ export interface ForwardDeps {
   fallbackLogged: Set<string>;
   /** The optional redacted request log (setting requestLogDir). */
   requestLog(): RequestLog | undefined;
+  /** Per-key concurrency slots and their wait queue (used only when a limit is set). */
+  gate: ConcurrencyGate;
 }
 
 /**
