@@ -18,7 +18,7 @@ import { concurrencyLimits } from './concurrency';
  * before the first byte, try the next key. After the first byte there is no retry.
  */
 export async function forwardRequest(deps: ForwardDeps, p: ProxiedRequest): Promise<void> {
-  const trace: Trace = { attempts: 0 };
+  const trace: Trace = p.trace ?? { attempts: 0 };
   let status = 0;
   try {
     const ctx = await prepare(deps, p, trace);
@@ -137,7 +137,7 @@ async function rotate(ctx: RequestContext): Promise<number> {
   const limits = concurrencyLimits(cfg); // undefined (no gate, no cost) unless maxConcurrentPerKey* is set
   let last: AttemptResult | undefined;
   for (;;) {
-    const want = { providerId: ctx.provider.id, model: ctx.model, affinity, exclude: tried };
+    const want = { providerId: ctx.provider.id, model: ctx.model, affinity, exclude: tried, random: p.randomKey };
     const pick = limits ? await deps.gate.pick(want, limits, p.t0 + limits.waitMs, p.res) : deps.pool.pick(want);
     if (pick.kind === 'gone') return 499;
     if (pick.kind !== 'key') {

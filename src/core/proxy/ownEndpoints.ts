@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import { buildDashboard, parseQuery } from '../accounting/dashboard';
 import { METRICS_CONTENT_TYPE, metricsText } from '../accounting/metrics';
 import { statusBody } from '../accounting/status';
@@ -11,6 +10,7 @@ import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
 import type { ProxyConfig } from '../types';
 import type { AccessGuard } from './access';
+import type { ForwardDeps } from './requestContext';
 import { runFanOut } from './fanOut';
 import { NonceBook } from './nonceBook';
 import { buildSync } from '../accounting/syncFeed';
@@ -28,7 +28,8 @@ export interface OwnEndpointDeps {
   port(): number | undefined;
   token(): string;
   config(): ProxyConfig;
-  dispatcher(): Dispatcher;
+  /** The forwarder's parts: the fan-out sends each model's call through them. */
+  forward(): ForwardDeps;
 }
 
 /** One of KeyRelay's own endpoints under /keyrelay/. Returns a promise when it answers later. */
@@ -174,14 +175,7 @@ export class OwnEndpoints {
   }
 
   private run(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    return runFanOut(req, res, {
-      endpoint: this.d.endpoint() ?? '',
-      token: this.d.token(),
-      dispatcher: this.d.dispatcher(),
-      catalogue: this.d.catalogue,
-      pool: this.d.pool,
-      maxBodyBytes: this.d.config().maxBodyBytes,
-    });
+    return runFanOut(req, res, { deps: this.d.forward(), maxBodyBytes: this.d.config().maxBodyBytes });
   }
 
   /** Discard/Restore asked for by another window, which only follows this one (DESIGN §7). */

@@ -74,6 +74,10 @@ export interface ProxiedRequest {
   t0: number;
   /** Routes to this provider whatever the model says (in-process callers that already chose it). */
   providerId?: string;
+  /** A random usable key for each attempt instead of the rotation's choice (the fan-out's `random_key`). */
+  randomKey?: boolean;
+  /** The caller's own trace to fill in (the fan-out reads which key answered and the tokens). */
+  trace?: Trace;
 }
 
 /** Per-request bookkeeping for the log line, the request log and the stats. */
