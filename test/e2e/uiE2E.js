@@ -14,6 +14,7 @@ const http = require('http');
 const path = require('path');
 const host = require('../vscode-host/hostRunner.js');
 const { dashboardSteps } = require('./dashboardSteps.js');
+const { compareSteps } = require('./compareSteps.js');
 
 // Everything the test reads off the screen, in one place (the extension's wording may change).
 const UI = {
@@ -365,6 +366,7 @@ async function runSteps(page, upstream, proxyPort, st) {
     ...{ page, upstream, proxyPort, st, addKey, waitStatus, statusItem, qi, shots: SHOTS },
     ...{ limitedKey: LIMITED_KEY, limitedTail: LIMITED_TAIL, tail: TAIL },
   });
+  compareSteps(step, { page, statusItem, qi, shots: SHOTS });
 
   for (const s of steps) {
     const t = Date.now();

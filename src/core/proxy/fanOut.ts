@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors';
 import type { ApiShape, ProviderSpec } from '../types';
 import { readBody } from './body';
-import { DeltaReader, errorMessageOf } from './fanOutText';
+import { DeltaReader, errorMessageOf, textOfJson } from './fanOutText';
 import { forwardInProcess } from './inProcess';
 import type { ForwardDeps, Trace } from './requestContext';
 import { isConfiguredProvider } from './router';
@@ -42,7 +42,8 @@ interface Message {
   content: string;
 }
 
-interface FanOutInput {
+/** A fan-out request, checked. */
+export interface FanOutInput {
   prompt: string;
   messages: Message[];
   models: string[];
@@ -51,8 +52,24 @@ interface FanOutInput {
   maxTokens?: number;
 }
 
-/** Emits one SSE event to a streaming caller. */
-type Emit = (event: string, data: unknown) => void;
+/** The whole answer. */
+export interface FanOutSummary {
+  prompt: string;
+  total_duration: number;
+  total_models: number;
+  successful: number;
+  failed: number;
+  key_rotation: string;
+  responses: ModelResponse[];
+}
+
+/** What happens during a fan-out: a text chunk of one model, or one model's finished answer. */
+export type FanOutEvent =
+  | { event: 'delta'; data: { model: string; index: number; delta: string } }
+  | { event: 'result'; data: ModelResponse & { index: number } };
+
+/** Hears every event of a fan-out as it happens (the SSE stream, the Compare Models panel). */
+type Emit = (e: FanOutEvent) => void;
 
 /**
  * `POST /keyrelay/run`: one prompt to several models in parallel, each through the proxy's own
@@ -62,9 +79,14 @@ type Emit = (event: string, data: unknown) => void;
  * tagged with its model, then one `result` event per model and a final `done` with the summary.
  */
 export async function runFanOut(req: IncomingMessage, res: ServerResponse, opts: FanOutOptions): Promise<void> {
-  const input = parseInput(await readBody(req, opts.maxBodyBytes, 30_000));
-  const { deps } = opts;
-  const t0 = deps.clock.now();
+  const raw = await readBody(req, opts.maxBodyBytes, 30_000);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new ProxyError('invalid_json', 400, `The body is not JSON. ${USAGE}.`);
+  }
+  const input = parseFanOutInput(json);
   const abort = new AbortController();
   const onClose = (): void => {
     if (!res.writableFinished) abort.abort();
@@ -73,15 +95,28 @@ export async function runFanOut(req: IncomingMessage, res: ServerResponse, opts:
   let emit: Emit | undefined;
   if (input.stream) {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-    emit = (event, data) => void res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    emit = (e) => void res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
   }
-  const responses = await Promise.all(
-    input.models.map((model, index) => callModel(deps, { model, index, input, t0, signal: abort.signal, emit })),
-  );
+  const summary = await runModels(opts.deps, input, abort.signal, emit);
   res.off('close', onClose);
   if (res.destroyed) return;
+  if (emit) res.end(`event: done\ndata: ${JSON.stringify(summary)}\n\n`);
+  else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(summary));
+}
+
+/** Runs every model of `input` in parallel; resolves with the summary once all are done. Never throws. */
+export async function runModels(
+  deps: ForwardDeps,
+  input: FanOutInput,
+  signal: AbortSignal,
+  emit?: Emit,
+): Promise<FanOutSummary> {
+  const t0 = deps.clock.now();
+  const responses = await Promise.all(
+    input.models.map((model, index) => callModel(deps, { model, index, input, t0, signal, emit })),
+  );
   const successful = responses.filter((r) => r.error === null).length;
-  const summary = {
+  return {
     prompt: input.prompt,
     total_duration: deps.clock.now() - t0,
     total_models: responses.length,
@@ -90,25 +125,15 @@ export async function runFanOut(req: IncomingMessage, res: ServerResponse, opts:
     key_rotation: input.randomKey ? 'random' : deps.pool.strategy,
     responses,
   };
-  if (emit) {
-    emit('done', summary);
-    res.end();
-  } else {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(summary));
-  }
 }
 
 const USAGE =
   'Send {"prompt": "…" (or "messages": [{"role", "content"}]), "models": ["gpt-4o", "anthropic/claude-sonnet-4-6"], "stream"?: true, "random_key"?: true}';
 
-function parseInput(raw: Buffer): FanOutInput {
-  let input: Record<string, unknown>;
-  try {
-    input = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    throw new ProxyError('invalid_json', 400, `The body is not JSON. ${USAGE}.`);
-  }
-  const { prompt, messages, models } = input ?? {};
+/** Checks a fan-out request (the endpoint's JSON body, or the panel's message); 400 names what to send. */
+export function parseFanOutInput(json: unknown): FanOutInput {
+  const input = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  const { prompt, messages, models } = input;
   if (
     !Array.isArray(models) ||
     models.length === 0 ||
@@ -183,7 +208,7 @@ async function callModel(deps: ForwardDeps, c: Call): Promise<ModelResponse> {
     out.usage = { input_tokens: u.inputTokens, output_tokens: u.outputTokens };
   if (out.error !== null) out.error = deps.redactor.redact(out.error);
   out.duration = deps.clock.now() - c.t0;
-  c.emit?.('result', out);
+  c.emit?.({ event: 'result', data: { ...out, index: c.index } });
   return out;
 }
 
@@ -208,12 +233,22 @@ async function send(deps: ForwardDeps, c: Call, target: Target, trace: Trace, ou
     await r.done;
     throw new Error(errorMessageOf(Buffer.concat(parts).toString('utf8'), r.status));
   }
+  if (!String(r.headers['content-type'] ?? '').includes('event-stream')) {
+    // A provider that ignored "stream": the whole answer as JSON, one delta.
+    const parts: Buffer[] = [];
+    for await (const chunk of r.body) parts.push(chunk);
+    await r.done;
+    out.output = textOfJson(Buffer.concat(parts).toString('utf8'));
+    out.ttft = deps.clock.now() - c.t0;
+    c.emit?.({ event: 'delta', data: { model: c.model, index: c.index, delta: out.output } });
+    return;
+  }
   const reader = new DeltaReader(target.provider.shape);
   for await (const chunk of r.body) {
     for (const delta of reader.push(chunk)) {
       out.ttft ??= deps.clock.now() - c.t0;
       out.output += delta;
-      c.emit?.('delta', { model: c.model, index: c.index, delta });
+      c.emit?.({ event: 'delta', data: { model: c.model, index: c.index, delta } });
     }
   }
   await r.done;

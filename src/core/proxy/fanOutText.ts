@@ -57,3 +57,19 @@ export function errorMessageOf(body: string, status: number): string {
   }
   return `The provider answered HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}.`;
 }
+
+/** The answer text of a whole (not streamed) reply in either API shape; '' when there is none. */
+export function textOfJson(body: string): string {
+  let json: { choices?: Array<{ message?: { content?: unknown } }>; content?: Array<{ type?: string; text?: string }> };
+  try {
+    json = JSON.parse(body) as typeof json;
+  } catch {
+    return '';
+  }
+  const content = json.choices?.[0]?.message?.content;
+  if (typeof content === 'string') return content;
+  return (json.content ?? [])
+    .filter((c) => c.type === 'text')
+    .map((c) => c.text ?? '')
+    .join('');
+}
