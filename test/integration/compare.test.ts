@@ -3,7 +3,9 @@
 // model with its own key; a model whose keys are all invalid fails alone, with a clear message.
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
+import { COMPARE_VIEW_TYPE } from '../../src/vscode/comparePanel';
 import { Command } from '../../src/vscode/ids';
+import { until } from '../fakes/waits';
 import type { TestInternals } from '../../src/vscode/testHook';
 import { FakeUpstream } from '../fakes/upstreamServer';
 import { getApi, setSetting } from './extensionHelpers';
@@ -50,9 +52,13 @@ suite('KeyRelay Compare Models', () => {
   test('the command opens one panel; a run over two models fills both, each with its own key', async () => {
     await vscode.commands.executeCommand(Command.compareModels);
     assert.ok(api.compare.isOpen, 'the panel is open');
+    const panels = () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith(COMPARE_VIEW_TYPE));
+    await until(vscode.window.tabGroups.onDidChangeTabs, () => panels().length === 1, 'the Compare Models tab');
     await vscode.commands.executeCommand(Command.compareModels);
-    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label === 'Compare Models');
-    assert.strictEqual(tabs.length, 1, 'a second call reveals the same panel');
+    assert.strictEqual(panels().length, 1, 'a second call reveals the same panel');
     const s = await api.compare.run('Say hello', ['itcmp/gpt-4o', 'itcmp/gpt-4o-mini']);
     assert.strictEqual(s.successful, 2);
     for (const r of s.responses) {
