@@ -362,11 +362,11 @@ async function runSteps(page, upstream, proxyPort, st) {
     assert.doesNotMatch(text, UI.discardedRow);
     await page.screenshot({ path: path.join(SHOTS, 'restored.png') });
   });
+  compareSteps(step, { page, statusItem, qi, shots: SHOTS });
   dashboardSteps(step, {
     ...{ page, upstream, proxyPort, st, addKey, waitStatus, statusItem, qi, shots: SHOTS },
     ...{ limitedKey: LIMITED_KEY, limitedTail: LIMITED_TAIL, tail: TAIL },
   });
-  compareSteps(step, { page, statusItem, qi, shots: SHOTS });
 
   for (const s of steps) {
     const t = Date.now();
