@@ -62,6 +62,15 @@ const builds = [
     format: 'iife',
     target: 'es2022',
   },
+  // "KeyRelay: Compare Models": its own small page and style sheet (dist/compare.js, compare.css).
+  {
+    ...common,
+    entryPoints: ['src/webview/compare.ts'],
+    outfile: 'dist/compare.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
 ];
 
 if (watch) {

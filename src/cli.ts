@@ -77,10 +77,13 @@ Entries of its "keys" list: {"provider": "openai", "key": "sk-…", "label", "mo
 
 Settings in the config file's "proxy" object: port, host, strategy, cooldownStepsMs,
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
-maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, allowedHosts (names clients
-may call KeyRelay by besides 127.0.0.1/localhost, e.g. its LAN name with --host 0.0.0.0), discardOnQuota,
-requestLogDir, dailyResetHour, shutdownGraceMs, metricsWithoutToken (true: GET
-/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper).
+maxAttempts, maxWaitMs, maxConcurrentPerKey, maxConcurrentPerKeyModel (requests one key, or
+one key and model, carries at once; 0 = unlimited; when all are busy requests queue), maxBodyBytes,
+passthrough, allowedOrigins, allowedHosts (names clients may call KeyRelay by besides
+127.0.0.1/localhost, e.g. its LAN name with --host 0.0.0.0), discardOnQuota, retestIntervalMs
+(background re-test of invalid and out-of-credit keys; 0 = off), requestLogDir, dailyResetHour,
+shutdownGraceMs, metricsWithoutToken (true: GET /keyrelay/metrics answers callers on 127.0.0.1
+without the token, for a local scraper).
 `;
 
 /** The command line, parsed strictly: an unknown option is an error, not ignored. */

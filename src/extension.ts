@@ -5,6 +5,7 @@ import { ClientWiring } from './vscode/clientWiring';
 import { DashboardFeed } from './core/windows/dashboardFeed';
 import { registerCommands } from './vscode/commands';
 import { DashboardPanel } from './vscode/dashboardPanel';
+import { ComparePanel } from './vscode/comparePanel';
 import { ConfigWatcher } from './vscode/config';
 import { KeysView, syncContextKeys } from './vscode/keysView';
 import { registerChatProvider } from './vscode/lmProvider';
@@ -38,9 +39,12 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
     token: () => vault.accessToken,
   });
   const dashboard = new DashboardPanel(context.extensionUri, feed, log);
+  const modelIds = async () => (await chatModels.resolve()).map((m) => m.id);
+  const compare = new ComparePanel(context.extensionUri, () => kit.deps, modelIds, log);
   context.subscriptions.push(
     ...[log, config, pool, stats, vault, persistence, controller, kit, chatModels, hub, wiring, keysView, statusBar],
     dashboard,
+    compare,
     ...registerChatProvider({ models: chatModels, catalogue, transport: s.chatTransport, log }),
     syncContextKeys(hub),
     logTransitions(pool, log),
@@ -51,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
       log,
       wiring,
       dashboard,
+      compare,
       actOnLeader: (id, a) => controller.actOnLeader(id, a),
       resetStatsOnLeader: () => controller.resetStatsOnLeader(),
     }),
@@ -69,7 +74,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   };
   const autoStart = () => config.current.autoStart;
   const ready = startUp({ ...s, hub, log, autoStart });
-  const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard };
+  const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard, compare };
   exposeToTests(context, internals);
   return publicApi(hub);
 }

@@ -16,6 +16,7 @@ export type ProxyErrorCode =
   | 'no_keys'
   | 'keys_unusable'
   | 'all_keys_cooling'
+  | 'all_keys_busy'
   | 'upstream_connect_failed'
   | 'upstream_timeout'
   | 'upstream_error'
@@ -39,6 +40,7 @@ const OPENAI_TYPE: Record<ProxyErrorCode, string> = {
   keys_unusable: 'keyrelay_keys_unusable',
   // Distinct on purpose: an SDK must not take it for a provider rate limit.
   all_keys_cooling: 'keyrelay_all_keys_cooling',
+  all_keys_busy: 'keyrelay_all_keys_busy',
   upstream_connect_failed: 'keyrelay_upstream_unreachable',
   upstream_timeout: 'keyrelay_upstream_timeout',
   upstream_error: 'keyrelay_upstream_error',
@@ -51,6 +53,7 @@ const ANTHROPIC_TYPE: Partial<Record<ProxyErrorCode, string>> = {
   forbidden_host: 'permission_error',
   forbidden_origin: 'permission_error',
   body_too_large: 'request_too_large',
+  all_keys_busy: 'keyrelay_all_keys_busy',
   not_found: 'not_found_error',
   upstream_connect_failed: 'api_error',
   upstream_timeout: 'api_error',

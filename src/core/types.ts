@@ -140,6 +140,10 @@ export interface ProxyConfig {
   maxAttempts: number;
   /** When every key is cooling, wait up to this long in all for one before answering 429 (0 = answer at once). */
   maxWaitMs: number;
+  /** Requests one key carries at once before the next goes to another key or waits (0 = unlimited). */
+  maxConcurrentPerKey: number;
+  /** The same per key and model (0 = unlimited). */
+  maxConcurrentPerKeyModel: number;
   maxBodyBytes: number;
   /**
    * Background re-test of invalid keys and keys the provider said were out of credit, at most one
@@ -183,6 +187,8 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   clientHeadersTimeoutMs: 10_000,
   maxAttempts: 0,
   maxWaitMs: 30_000,
+  maxConcurrentPerKey: 0,
+  maxConcurrentPerKeyModel: 0,
   maxBodyBytes: 32 * 1024 * 1024,
   retestIntervalMs: 0,
   ipv4Only: false,

@@ -8,12 +8,14 @@ import { askLeader } from '../core/windows/localHttp';
 import type { ProxyController } from '../core/windows/proxyController';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { DashboardPanel } from './dashboardPanel';
+import type { ComparePanel } from './comparePanel';
 
 export interface CommandDeps extends KeyCommandDeps {
   vault: KeyVault;
   controller: ProxyController;
   wiring: ClientWiring;
   dashboard: DashboardPanel;
+  compare: ComparePanel;
   log: Logger & { show(preserveFocus?: boolean): void };
 }
 
@@ -63,6 +65,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     [Command.showLog]: async () => d.log.show(),
     [Command.showStatus]: () => showStatus(d, statusDocs),
     [Command.openDashboard]: async () => d.dashboard.open(),
+    [Command.compareModels]: async () => d.compare.open(),
     [Command.showActions]: () => showActions(d),
     [Command.configureContinue]: () => d.wiring.configure('continue'),
     [Command.configureClaudeCode]: () => d.wiring.configure('claude'),
@@ -108,6 +111,7 @@ async function showActions(d: CommandDeps): Promise<void> {
     { label: '$(copy) Copy Endpoint', command: Command.copyEndpoint, description: endpoint() },
     { label: '$(key) Copy Access Token', command: Command.copyAccessToken },
     { label: '$(graph) Open Dashboard', command: Command.openDashboard },
+    { label: '$(split-horizontal) Compare Models', command: Command.compareModels },
     { label: '$(info) Show Status', command: Command.showStatus },
     { label: '$(output) Show Log', command: Command.showLog },
     serving

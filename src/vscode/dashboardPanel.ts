@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { DEFAULT_QUERY, parseQuery } from '../core/accounting/dashboard';
 import type { DashboardQuery } from '../core/accounting/dashboard';
@@ -6,6 +5,7 @@ import type { Logger } from '../core/types';
 import type { DashboardAction, ToExtension, ToWebview } from '../core/view/dashboardProtocol';
 import type { DashboardFeed } from '../core/windows/dashboardFeed';
 import { Command } from './ids';
+import { webviewHtml } from './webviewHtml';
 
 /** The webview panel's type id. */
 export const DASHBOARD_VIEW_TYPE = 'keyRelay.dashboard';
@@ -62,7 +62,7 @@ export class DashboardPanel implements vscode.Disposable {
     );
     this.panel = panel;
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'keyrelay.svg');
-    panel.webview.html = html(panel.webview, dist);
+    panel.webview.html = webviewHtml(panel.webview, dist, 'dashboard', 'KeyRelay Dashboard');
     panel.webview.onDidReceiveMessage((m: ToExtension) => void this.onMessage(m));
     panel.onDidChangeViewState(() => this.schedule());
     panel.onDidDispose(() => {
@@ -121,32 +121,4 @@ export class DashboardPanel implements vscode.Disposable {
     clearInterval(this.timer);
     this.panel?.dispose();
   }
-}
-
-/** The page: our bundled script and style only, under a CSP that allows nothing else. */
-function html(webview: vscode.Webview, dist: vscode.Uri): string {
-  const nonce = randomBytes(16).toString('base64');
-  const js = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'dashboard.js'));
-  const css = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'dashboard.css'));
-  const csp = [
-    "default-src 'none'",
-    `style-src ${webview.cspSource}`,
-    `script-src 'nonce-${nonce}'`,
-    `img-src ${webview.cspSource} data:`,
-    `font-src ${webview.cspSource}`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="${css.toString()}">
-<title>KeyRelay Dashboard</title>
-</head>
-<body>
-<div id="app"></div>
-<script nonce="${nonce}" src="${js.toString()}"></script>
-</body>
-</html>`;
 }

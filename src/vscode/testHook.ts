@@ -3,6 +3,7 @@ import type { ViewModelHub } from '../core/view/viewModel';
 import type { ClientWiring } from './clientWiring';
 import type { ConfigWatcher } from './config';
 import type { DashboardPanel } from './dashboardPanel';
+import type { ComparePanel } from './comparePanel';
 import type { KeysView } from './keysView';
 import type { Prompts } from './prompts';
 import type { Services } from './services';
@@ -20,6 +21,7 @@ export interface Built extends Services {
   statusBar: StatusBarController;
   keysView: KeysView;
   dashboard: DashboardPanel;
+  compare: ComparePanel;
   /** Keys loaded and the proxy started (or failed to). */
   ready: Promise<void>;
 }

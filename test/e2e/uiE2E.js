@@ -14,6 +14,7 @@ const http = require('http');
 const path = require('path');
 const host = require('../vscode-host/hostRunner.js');
 const { dashboardSteps } = require('./dashboardSteps.js');
+const { compareSteps } = require('./compareSteps.js');
 
 // Everything the test reads off the screen, in one place (the extension's wording may change).
 const UI = {
@@ -368,6 +369,7 @@ async function runSteps(page, upstream, proxyPort, st) {
     assert.doesNotMatch(text, UI.discardedRow);
     await page.screenshot({ path: path.join(SHOTS, 'restored.png') });
   });
+  compareSteps(step, { page, statusItem, qi, shots: SHOTS });
   dashboardSteps(step, {
     ...{ page, upstream, proxyPort, st, addKey, waitStatus, statusItem, qi, shots: SHOTS },
     ...{ limitedKey: LIMITED_KEY, limitedTail: LIMITED_TAIL, tail: TAIL },

@@ -101,6 +101,9 @@ export class FakeUpstream {
   chunkDelayMs: number;
   echoKey: boolean;
   connectionsOpened = 0;
+  /** The most requests each credential had open at once (a request is open until its response closes). */
+  readonly peakInFlight = new Map<string, number>();
+  private readonly open = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   private readonly behaviours = new Map<string, Behaviour>();
   private rule: ((r: RecordedRequest) => Behaviour | undefined) | undefined;
@@ -183,6 +186,7 @@ export class FakeUpstream {
   /** Forgets recorded requests and behaviours (keys stay accepted); restarts the connection count. */
   reset(): void {
     this.requests.length = 0;
+    this.peakInFlight.clear();
     this.behaviours.clear();
     this.rule = undefined;
     this.connectionsOpened = this.sockets.size;
@@ -263,6 +267,9 @@ export class FakeUpstream {
       ended: false,
     };
     this.requests.push(rec);
+    const open = (this.open.get(key) ?? 0) + 1;
+    this.open.set(key, open);
+    this.peakInFlight.set(key, Math.max(open, this.peakInFlight.get(key) ?? 0));
     this.changed.fire();
     const ctl = new AbortController();
     this.live.add(ctl);
@@ -284,6 +291,7 @@ export class FakeUpstream {
       requestId,
     };
     res.on('close', () => {
+      this.open.set(key, (this.open.get(key) ?? 1) - 1);
       this.live.delete(ctl);
       ctl.abort();
       // Only a close we did not cause ourselves counts as the client going away.

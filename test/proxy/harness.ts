@@ -1,6 +1,7 @@
 import { KeyPool } from '../../src/core/pool/keyPool';
 import { ProviderCatalogue } from '../../src/core/config/providers';
 import { ProxyServer } from '../../src/core/proxy/proxyServer';
+import { ForwardKit } from '../../src/core/proxy/forwardKit';
 import { maskKey } from '../../src/core/redact';
 import { Stats } from '../../src/core/accounting/stats';
 import { DEFAULT_CONFIG, systemClock } from '../../src/core/types';
@@ -50,6 +51,8 @@ export interface Harness {
   catalogue: ProviderCatalogue;
   config: ProxyConfig;
   log: CapturingLogger;
+  /** The forwarding kit the proxy runs on (its deps: the pool, the concurrency gate, …). */
+  kit: ForwardKit;
   /** http://127.0.0.1:PORT */
   endpoint: string;
   close(): Promise<void>;
@@ -128,6 +131,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   pool.setKeys(keys);
   const stats = new Stats(systemClock);
   const log = new CapturingLogger();
+  const kit = new ForwardKit({ config, pool, stats, catalogue, logger: log, clock: systemClock, accessToken: TOKEN });
   const proxy = new ProxyServer({
     config,
     pool,
@@ -137,6 +141,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     clock: systemClock,
     accessToken: TOKEN,
     version: 'test',
+    kit,
   });
   const port = await proxy.start();
   return {
@@ -147,10 +152,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     catalogue,
     config,
     log,
+    kit,
     endpoint: `http://127.0.0.1:${port}`,
     async close() {
       await proxy.stop(0);
       proxy.dispose();
+      kit.dispose();
       pool.dispose();
       stats.dispose();
       await fake.close();

@@ -18,6 +18,7 @@ const ALL_CODES: Record<ProxyErrorCode, true> = {
   no_keys: true,
   keys_unusable: true,
   all_keys_cooling: true,
+  all_keys_busy: true,
   upstream_connect_failed: true,
   upstream_timeout: true,
   upstream_error: true,

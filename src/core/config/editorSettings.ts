@@ -48,6 +48,8 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['timeouts.clientBodySeconds', 'bodyTimeoutMs', SECONDS],
   ['retry.maxAttempts', 'maxAttempts'],
   ['retry.maxWaitSeconds', 'maxWaitMs', SECONDS],
+  ['rotation.maxConcurrentPerKey', 'maxConcurrentPerKey'],
+  ['rotation.maxConcurrentPerKeyModel', 'maxConcurrentPerKeyModel'],
   ['stats.dailyResetHour', 'dailyResetHour'],
   ['metrics.allowWithoutToken', 'metricsWithoutToken'],
 ];

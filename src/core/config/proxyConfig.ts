@@ -47,6 +47,8 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   ipv4Only: bool,
   maxAttempts: int(0, 100_000, undefined, ' (0 = every candidate key)'),
   maxWaitMs: int(0, 600_000, MS, ' (0 = answer 429 at once)'),
+  maxConcurrentPerKey: int(0, 10_000, undefined, ' (0 = unlimited)'),
+  maxConcurrentPerKeyModel: int(0, 10_000, undefined, ' (0 = unlimited)'),
   maxBodyBytes: int(1024, 1024 * 1024 * 1024, { factor: 1, name: 'bytes' }),
   // At least a minute: a test request per key more often would be traffic of its own.
   retestIntervalMs: {

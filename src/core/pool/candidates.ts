@@ -83,6 +83,21 @@ export class CandidateGroup implements EntryGroup {
     return this.members.get(e) === 'avail';
   }
 
+  /** The strategy's choice, or with `random` a uniformly random usable member (one pass over the group). */
+  choose(isExcluded: (e: Entry) => boolean, excludeSize: number, random?: () => number): Entry | undefined {
+    return random ? this.pickRandom(isExcluded, random) : this.selector.pick(isExcluded, excludeSize);
+  }
+
+  private pickRandom(isExcluded: (e: Entry) => boolean, random: () => number): Entry | undefined {
+    let chosen: Entry | undefined;
+    let seen = 0;
+    for (const [e, s] of this.members) {
+      // Reservoir sampling: the n-th usable member replaces the choice with probability 1/n.
+      if (s === 'avail' && !isExcluded(e) && random() * ++seen < 1) chosen = e;
+    }
+    return chosen;
+  }
+
   /** Earliest time a cooling member becomes usable; stale heap tops are dropped lazily. */
   soonestUsable(): number | undefined {
     for (let top = this.cooling.peek(); top; top = this.cooling.peek()) {

@@ -37,6 +37,8 @@ export interface PickRequest {
   model?: string;
   affinity?: string;
   exclude?: ReadonlySet<string>;
+  /** A uniformly random usable key instead of the strategy's choice (the fan-out's `random_key`). */
+  random?: boolean;
 }
 /** A key without its secret, plus its health: what views render. */
 export interface KeyView extends KeyRecord {
@@ -191,7 +193,7 @@ export class KeyPool extends DisposableBase {
       };
       if (a) chosen = usable(a.home) ?? usable(a.away);
     }
-    chosen ??= g.selector.pick(isExcluded, exSize);
+    chosen ??= g.choose(isExcluded, exSize, req.random ? (this.opts.random ?? Math.random) : undefined);
     if (chosen) {
       if (affinityKey) this.remember(affinityKey, chosen.key.id);
       chosen.lastPick = ++this.pickSeq;

@@ -11,13 +11,14 @@ import type { ForwardDeps, ProxiedRequest, RequestContext, Trace } from './reque
 import { resolveRoute, routeToProvider } from './router';
 import { finishWith, isProviderSide, tryKey } from './tryKey';
 import { classifyNetworkError } from './upstream';
+import { concurrencyLimits } from './concurrency';
 
 /**
  * Forwards one request (DESIGN §5): bounded body, route, pick a key, send, and on a failure
  * before the first byte, try the next key. After the first byte there is no retry.
  */
 export async function forwardRequest(deps: ForwardDeps, p: ProxiedRequest): Promise<void> {
-  const trace: Trace = { attempts: 0 };
+  const trace: Trace = p.trace ?? { attempts: 0 };
   let status = 0;
   try {
     const ctx = await prepare(deps, p, trace);
@@ -141,9 +142,12 @@ async function rotate(ctx: RequestContext): Promise<number> {
   const tried = new Set<string>();
   const wait: WaitBudget = { waitedMs: 0, waits: 0 };
   const maxAttempts = cfg.maxAttempts > 0 ? cfg.maxAttempts : Infinity;
+  const limits = concurrencyLimits(cfg); // undefined (no gate, no cost) unless maxConcurrentPerKey* is set
   let last: AttemptResult | undefined;
   for (;;) {
-    const pick = deps.pool.pick({ providerId: ctx.provider.id, model: ctx.model, affinity, exclude: tried });
+    const want = { providerId: ctx.provider.id, model: ctx.model, affinity, exclude: tried, random: p.randomKey };
+    const pick = limits ? await deps.gate.pick(want, limits, p.t0 + limits.waitMs, p.res) : deps.pool.pick(want);
+    if (pick.kind === 'gone') return 499;
     if (pick.kind !== 'key') {
       if (pick.kind === 'cooling' && (await waitForCooldown(ctx, pick.retryAfterMs, wait))) {
         if (p.res.destroyed) return 499;
@@ -156,7 +160,8 @@ async function rotate(ctx: RequestContext): Promise<number> {
     tried.add(key.id);
     trace.key = key;
     trace.attempts++;
-    const { result: r, outcome, ttfbMs } = await tryKey(ctx, key);
+    const release = limits ? () => deps.gate.release(key, ctx.model) : undefined; // the slot gate.pick took
+    const { result: r, outcome, ttfbMs } = await tryKey(ctx, key).finally(release);
     trace.ttfbMs = ttfbMs;
     if (r.kind === 'sent') {
       trace.answeredBy = key;

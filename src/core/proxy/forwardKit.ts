@@ -5,6 +5,7 @@ import type { Disposable } from '../events';
 import type { KeyPool } from '../pool/keyPool';
 import { SecretRedactor } from '../redact';
 import type { Clock, Logger, ProxyConfig } from '../types';
+import { ConcurrencyGate } from './concurrency';
 import type { ForwardDeps, Wording } from './requestContext';
 import { Upstream } from './upstream';
 
@@ -56,6 +57,7 @@ export class ForwardKit implements Disposable {
       fallbackLogged: new Set(),
       requestLog: () => this.requestLog,
       wording: o.wording,
+      gate: new ConcurrencyGate(o.pool, o.clock),
     };
     this.openRequestLog();
   }
@@ -82,6 +84,7 @@ export class ForwardKit implements Disposable {
   dispose(): void {
     this.subscription.dispose();
     this.upstream.destroy();
+    this.deps.gate.dispose();
     this.requestLog?.dispose();
     this.requestLog = undefined;
   }

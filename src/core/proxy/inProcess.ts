@@ -3,7 +3,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ApiShape } from '../types';
 import { forwardRequest } from './forward';
-import type { ForwardDeps, ResponseSink } from './requestContext';
+import type { ForwardDeps, ResponseSink, Trace } from './requestContext';
 
 /** One request made inside this process, by a caller that holds no socket (the editor's chat models). */
 export interface InProcessRequest {
@@ -20,6 +20,10 @@ export interface InProcessRequest {
   providerId?: string;
   /** Aborting closes the upstream request at once, as a client closing its socket does. */
   signal?: AbortSignal;
+  /** A random usable key instead of the rotation's choice. */
+  randomKey?: boolean;
+  /** Filled in as the request goes: the key that answered, attempts, tokens. */
+  trace?: Trace;
 }
 
 /** The answer as it arrives: status and headers once, then the body chunk by chunk. */
@@ -63,6 +67,8 @@ export async function forwardInProcess(deps: ForwardDeps, r: InProcessRequest): 
     isToken: true,
     t0: deps.clock.now(),
     providerId: r.providerId,
+    randomKey: r.randomKey,
+    trace: r.trace,
   };
   const done = forwardRequest(deps, p)
     .catch((err: unknown) => deps.logger.error(err instanceof Error ? err : String(err)))

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import { buildDashboard, parseQuery } from '../accounting/dashboard';
 import { METRICS_CONTENT_TYPE, metricsText } from '../accounting/metrics';
 import { statusBody } from '../accounting/status';
@@ -11,6 +10,7 @@ import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
 import type { ProxyConfig } from '../types';
 import type { AccessGuard } from './access';
+import type { ForwardDeps } from './requestContext';
 import { runFanOut } from './fanOut';
 import { testAndRecord } from './keyTest';
 import { NonceBook } from './nonceBook';
@@ -29,7 +29,8 @@ export interface OwnEndpointDeps {
   port(): number | undefined;
   token(): string;
   config(): ProxyConfig;
-  dispatcher(): Dispatcher;
+  /** The forwarder's parts: the fan-out sends each model's call through them. */
+  forward(): ForwardDeps;
 }
 
 /** One of KeyRelay's own endpoints under /keyrelay/. Returns a promise when it answers later. */
@@ -176,14 +177,7 @@ export class OwnEndpoints {
   }
 
   private run(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    return runFanOut(req, res, {
-      endpoint: this.d.endpoint() ?? '',
-      token: this.d.token(),
-      dispatcher: this.d.dispatcher(),
-      catalogue: this.d.catalogue,
-      pool: this.d.pool,
-      maxBodyBytes: this.d.config().maxBodyBytes,
-    });
+    return runFanOut(req, res, { deps: this.d.forward(), maxBodyBytes: this.d.config().maxBodyBytes });
   }
 
   /**
@@ -208,7 +202,10 @@ export class OwnEndpoints {
       const provider = catalogue.get(key.providerId);
       if (!provider)
         throw new ProxyError('not_found', 404, `Provider "${key.providerId}" of key ${key.label} is not configured.`);
-      const r = await testAndRecord(pool, key, provider, { timeoutMs: 15_000, dispatcher: this.d.dispatcher() });
+      const r = await testAndRecord(pool, key, provider, {
+        timeoutMs: 15_000,
+        dispatcher: this.d.forward().upstream.dispatcher,
+      });
       found = { ok: r.ok, message: this.d.redactor.redact(r.message) };
     }
     json(res, 200, { id, state: pool.health(id)?.state, ...found });

@@ -93,7 +93,7 @@ export class ProxyServer implements Disposable {
       port: () => this._state.port,
       token: () => this.token,
       config: () => this.config,
-      dispatcher: () => this.kit.upstream.dispatcher,
+      forward: () => this.kit.deps,
     });
     this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
     this.retest = new BackgroundRetest({

@@ -5,6 +5,7 @@ import type { ProviderCatalogue } from '../config/providers';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
 import type { ApiShape, Clock, FailureClass, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../types';
+import type { ConcurrencyGate } from './concurrency';
 import type { Upstream } from './upstream';
 
 /** Everything the forwarder needs, injected by the server. */
@@ -23,6 +24,8 @@ export interface ForwardDeps {
   requestLog(): RequestLog | undefined;
   /** Rewrites error messages into the words of the surface the user is on (the CLI's flags). */
   wording?: Wording;
+  /** Per-key concurrency slots and their wait queue (used only when a limit is set). */
+  gate: ConcurrencyGate;
 }
 
 /** Rewrites a message written in the editor's words (settings, commands) for another surface. */
@@ -81,6 +84,10 @@ export interface ProxiedRequest {
   t0: number;
   /** Routes to this provider whatever the model says (in-process callers that already chose it). */
   providerId?: string;
+  /** A random usable key for each attempt instead of the rotation's choice (the fan-out's `random_key`). */
+  randomKey?: boolean;
+  /** The caller's own trace to fill in (the fan-out reads which key answered and the tokens). */
+  trace?: Trace;
 }
 
 /** Per-request bookkeeping for the log line, the request log and the stats. */

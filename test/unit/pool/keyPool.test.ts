@@ -56,6 +56,24 @@ suite('KeyPool', () => {
   });
   teardown(() => pool.dispose());
 
+  test('random: true picks uniformly among usable, not excluded keys, whatever the strategy', () => {
+    let next = 0;
+    const draws = [0.9, 0.1, 0.6, 0.99, 0.2];
+    const p = makePool(clock, { random: () => draws[next++ % draws.length] });
+    p.setKeys([fakeKey('a'), fakeKey('b'), fakeKey('c')]);
+    p.report('b', undefined, { kind: 'invalid', status: 401, reason: 'bad key' });
+    const picks: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = p.pick({ providerId: 'openai', random: true, exclude: i === 3 ? new Set(['c']) : undefined });
+      picks.push(r.kind === 'key' ? r.key.id : r.kind);
+    }
+    // Reservoir sampling over a and c (b is invalid): the 2nd usable key replaces the 1st when its draw × 2 < 1.
+    assert.ok(picks.every((id) => id === 'a' || id === 'c'));
+    assert.ok(picks.slice(0, 3).includes('c') && picks.slice(0, 3).includes('a'), `both usable keys come up: ${picks}`);
+    assert.equal(picks[3], 'a', 'an excluded key is never drawn');
+    p.dispose();
+  });
+
   test('added keys are active and picked', () => {
     pool.setKeys([fakeKey('a'), fakeKey('b')]);
     assert.equal(pool.health('a')?.state, 'active');

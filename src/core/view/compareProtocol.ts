@@ -1,0 +1,37 @@
+/**
+ * The messages between the "KeyRelay: Compare Models" webview and the extension. The webview only
+ * asks (run, cancel, copy, open); the extension runs the fan-out in the core and streams back each
+ * model's chunks and result. Self-contained types: the webview bundle imports nothing else.
+ */
+
+/** One model's finished answer, as the fan-out reports it (the masked key only). */
+export interface CompareResult {
+  model: string;
+  provider: string | null;
+  key: string | null;
+  key_label: string | null;
+  output: string;
+  status: number;
+  duration: number;
+  ttft: number | null;
+  usage: { input_tokens?: number; output_tokens?: number } | null;
+  cost: number | null;
+  attempts: number;
+  error: string | null;
+}
+
+export type CompareToExtension =
+  | { type: 'ready' }
+  | { type: 'run'; prompt: string; models: string[] }
+  | { type: 'cancel' }
+  | { type: 'copy'; index: number }
+  | { type: 'open'; index: number };
+
+export type CompareToWebview =
+  /** The model ids to offer: each provider's models (`provider/model`). */
+  | { type: 'models'; models: string[] }
+  | { type: 'start'; models: string[] }
+  | { type: 'delta'; index: number; delta: string }
+  | { type: 'result'; index: number; result: CompareResult }
+  | { type: 'done'; successful: number; failed: number; totalMs: number }
+  | { type: 'error'; message: string };
