@@ -52,8 +52,13 @@ suite('ConcurrencyGate', () => {
     assert.deepEqual(concurrencyLimits({ ...DEFAULT_CONFIG, maxConcurrentPerKey: 2 }), {
       perKey: 2,
       perKeyModel: 0,
-      waitMs: DEFAULT_CONFIG.headersTimeoutMs,
+      waitMs: DEFAULT_CONFIG.maxWaitMs,
     });
+    assert.equal(
+      concurrencyLimits({ ...DEFAULT_CONFIG, maxConcurrentPerKey: 2, maxWaitMs: 0 })?.waitMs,
+      DEFAULT_CONFIG.headersTimeoutMs,
+      'no wait for cooling keys: busy keys are still waited for, up to the headers timeout',
+    );
     assert.equal(concurrencyLimits({ ...DEFAULT_CONFIG, maxConcurrentPerKeyModel: 1, maxWaitMs: 700 })?.waitMs, 700);
   });
 
