@@ -222,7 +222,7 @@ suite('importers: JSON', () => {
         { provider: 'anthropic', key: ANT, baseUrl: 'http://127.0.0.1:8/v1', account: '  team   one ' },
         { provider: 'nope', key: OA2 },
         { provider: 'openai', key: OA3, models: 'gpt-4o' },
-        { provider: 'openai', key: OA1 },
+        { provider: 'mock', key: OA1 }, // the same provider and text: a duplicate
         { provider: 'openai', key: OA2, url: 'https://api.openai.com/v1?key=1' },
         { provider: 'openai' },
         { provider: 'openai', key: OA3, account: 7 },
