@@ -231,11 +231,14 @@ suite('real coding-assistant CLIs through `keyrelay serve`: every first attempt 
       const stopped = await Promise.race([serve.exited, new Promise((r) => setTimeout(r, 5_000, 'late'))]);
       if (stopped === 'late') killGroup(serve.child);
       await serve.exited;
-      assert.doesNotMatch(serve.out, /status=429/, 'KeyRelay answered a client 429');
-      for (const k of ALL_KEYS) assert.ok(!serve.out.includes(k), 'a whole key in the CLI output');
     }
     await fake?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    // Checked after the cleanup, so a failure here leaves no process or temp dir behind.
+    if (serve) {
+      assert.doesNotMatch(serve.out, /status=429/, 'KeyRelay answered a client 429');
+      for (const k of ALL_KEYS) assert.ok(!serve.out.includes(k), 'a whole key in the CLI output');
+    }
   });
 
   async function totals(): Promise<Totals> {
