@@ -27,6 +27,13 @@ const stages = [
     cmd: "npx c8 mocha --config .mocharc.json && npx c8 check-coverage --lines 90 --include 'out/src/core/**/*.js'",
     counts: 'mocha',
   },
+  // Issue 10's promise for the real coding-assistant CLIs (Claude Code, Codex, Continue, Cline), run
+  // through `dist/cli.js serve`; setup.sh installs them once, at pinned versions, into .vscode-test/clients.
+  {
+    name: 'clients',
+    cmd: "bash test/clients/setup.sh && npx mocha --no-config --ui tdd --forbid-only 'out/test/clients/**/*.test.js'",
+    counts: 'mocha',
+  },
   { name: 'host-setup', cmd: 'bash test/vscode-host/setup.sh', counts: false },
   { name: 'host', cmd: 'node out/test/integration/runTest.js', counts: 'mocha' },
   { name: 'package', cmd: 'npx vsce package --no-dependencies', counts: false },
