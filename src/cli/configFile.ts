@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { decodeText, keyProblem } from '../core/config/keyText';
+import { unknownField } from '../core/config/nearest';
 import { normalizeConfig } from '../core/config/proxyConfig';
 import { jsonSyntaxProblem, ProxyError } from '../core/errors';
 import { importKeys, normalizeAccount } from '../core/config/importers';
@@ -22,7 +24,7 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
   let raw: unknown;
   let text = '';
   try {
-    text = readFileSync(file, 'utf8');
+    text = decodeText(readFileSync(file));
     raw = JSON.parse(text);
   } catch (err) {
     const why =
@@ -60,6 +62,8 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
   const keys = asArray(obj.keys, file, 'keys').map((k, i) => keyEntry(k, `${file}: keys[${i}]`));
   if (obj.apiKeys !== undefined) {
     const imported = importKeys(JSON.stringify({ apiKeys: obj.apiKeys }), { fileName: 'config.json', catalogue });
+    const invalid = imported.skipped.find((s) => s.invalid);
+    if (invalid) throw new ProxyError('invalid_config', 400, `${file}: ${invalid.reason}.`);
     keys.push(...imported.keys);
   }
   return { proxy, providers, keys };
@@ -82,6 +86,9 @@ function asArray(v: unknown, file: string, field: string): unknown[] {
   return v;
 }
 
+/** The fields of a `keys[]` entry. */
+const KEY_FIELDS = ['provider', 'key', 'label', 'models', 'weight', 'baseUrl', 'account'];
+
 function keyEntry(v: unknown, where: string): KeyInput {
   if (typeof v !== 'object' || v === null)
     throw new ProxyError(
@@ -90,13 +97,13 @@ function keyEntry(v: unknown, where: string): KeyInput {
       `${where} must be an object like {"provider": "openai", "key": "sk-…"}.`,
     );
   const e = v as Record<string, unknown>;
-  if (typeof e.key !== 'string' || e.key.trim() === '' || /\s/.test(e.key.trim())) {
-    throw new ProxyError(
-      'invalid_config',
-      400,
-      `${where}: "key" must be the key text (a non-empty string without spaces).`,
-    );
+  const odd = Object.keys(e).find((f) => !KEY_FIELDS.includes(f));
+  if (odd !== undefined) throw new ProxyError('invalid_config', 400, `${where}: ${unknownField(odd, KEY_FIELDS)}.`);
+  if (typeof e.key !== 'string' || e.key.trim() === '') {
+    throw new ProxyError('invalid_config', 400, `${where}: "key" must be the key text, e.g. "sk-…".`);
   }
+  const problem = keyProblem(e.key.trim());
+  if (problem) throw new ProxyError('invalid_config', 400, `${where}: ${problem}.`);
   if (typeof e.provider !== 'string')
     throw new ProxyError(
       'invalid_config',

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ProxyError } from '../core/errors';
 import { importKeys, keyIdentity } from '../core/config/importers';
-import type { ImportedKey } from '../core/config/importers';
+import type { ImportedKey, ImportResult } from '../core/config/importers';
+import { decodeText } from '../core/config/keyText';
 import type { ProviderCatalogue } from '../core/config/providers';
 import { maskKey } from '../core/redact';
 import type { PoolKey } from '../core/types';
@@ -70,15 +71,36 @@ export function toPoolKeys(
   return { keys, duplicates };
 }
 
-/** `*_API_KEY`, `*_API_KEY_N` and `*_KEYS` variables, as the .env importer reads them. */
+/**
+ * `*_API_KEY`, `*_API_KEY_N` and `*_KEYS` variables, as the .env importer reads them. A provider's
+ * variable whose value cannot be a key stops the start (a ProxyError naming the variable); other
+ * variables that merely end in _API_KEY are left alone.
+ */
 export function keysFromEnv(env: NodeJS.ProcessEnv, catalogue: ProviderCatalogue): KeyInput[] {
-  const lines: string[] = [];
+  const keys: KeyInput[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (value && /^[A-Z][A-Z0-9_]*_(API_KEY(_\d+)?|KEYS)$/.test(name) && name !== 'KEYRELAY_KEYS')
-      lines.push(`${name}=${value}`);
+    if (!value || !/^[A-Z][A-Z0-9_]*_(API_KEY(_\d+)?|KEYS)$/.test(name) || name === 'KEYRELAY_KEYS') continue;
+    const r = importKeys(`${name}=${quoted(value)}`, { fileName: '.env', catalogue });
+    const invalid = r.skipped.find((s) => s.invalid);
+    if (invalid)
+      throw new ProxyError(
+        'invalid_config',
+        400,
+        `Environment variable ${invalid.reason}; fix the variable or unset it.`,
+      );
+    keys.push(...r.keys);
   }
-  if (lines.length === 0) return [];
-  return importKeys(lines.join('\n'), { fileName: '.env', catalogue }).keys;
+  return keys;
+}
+
+/**
+ * A variable's value as a quoted .env value, so it is read as it is (a ` #` or a line break in it
+ * included); quotes around the whole value (`OPENAI_API_KEY="sk-…"` in a Docker env file) are dropped.
+ */
+function quoted(value: string): string {
+  const v = /^(["'`])[\s\S]*\1$/.test(value) ? value.slice(1, -1) : value;
+  const q = ["'", '`', '"'].find((c) => !v.includes(c)) ?? "'";
+  return `${q}${v}${q}`;
 }
 
 /** Any file the importers understand: .env, one key per line, pasted lists, JSON. */
@@ -89,7 +111,7 @@ export function keysFromFile(
 ): { keys: KeyInput[]; skipped: string[]; duplicates: string[] } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = decodeText(readFileSync(file));
   } catch (err) {
     throw new ProxyError(
       'invalid_config',
@@ -98,6 +120,15 @@ export function keysFromFile(
     );
   }
   const r = importKeys(text, { fileName: basename(file), catalogue, defaultProvider });
+  const invalid = r.skipped.find((s) => s.invalid);
+  if (invalid) throw new ProxyError('invalid_config', 400, `Keys file ${file}:${invalid.line}: ${invalid.reason}.`);
+  if (r.keys.length === 0 && r.duplicates.length === 0) {
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `Keys file ${file} gave no key: ${whyNothing(text, r)}. Write one key per line, OPENAI_API_KEY=… lines or {"apiKeys": [{"key": "…"}]}, or leave out --keys-file.`,
+    );
+  }
   return { keys: r.keys, skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`), duplicates: r.duplicates };
 }
 
@@ -110,4 +141,13 @@ function shownId(value: string): string {
   return /^[A-Za-z0-9][\w.-]{0,39}$/.test(value) && !/^(sk|gsk|xai|AIza|key)[-_]/i.test(value)
     ? `"${value}"`
     : `"${maskKey(value)}" (not shown whole: it looks like a key, not a provider id)`;
+}
+
+/** Why a file yielded no key, in words that hold no key text. */
+function whyNothing(text: string, r: ImportResult): string {
+  if (text.trim() === '') return 'the file is empty';
+  const first = r.skipped[0];
+  if (!first) return 'it holds only comments and blank lines';
+  const more = r.skipped.length - 1;
+  return `line ${first.line}: ${first.reason}${more > 0 ? ` (and ${more} more line${more === 1 ? '' : 's'} skipped)` : ''}`;
 }

@@ -216,13 +216,15 @@ function loadKeys(
 ): PoolKey[] {
   const inputs: KeyInput[] = [...fromConfig];
   const duplicates: string[] = [];
-  if (keysFile.file) {
-    const fromFile = keysFromFile(keysFile.file, catalogue, keysFile.provider);
+  // Every source is read before anything is logged: a source that stops the start is the one line said.
+  const fromFile = keysFile.file ? keysFromFile(keysFile.file, catalogue, keysFile.provider) : undefined;
+  const fromEnv = keysFromEnv(process.env, catalogue);
+  if (fromFile) {
     inputs.push(...fromFile.keys);
     duplicates.push(...fromFile.duplicates);
     for (const s of fromFile.skipped) log.warn(`skipped ${s}`);
   }
-  inputs.push(...keysFromEnv(process.env, catalogue));
+  inputs.push(...fromEnv);
   const pooled = toPoolKeys(inputs, catalogue, clock.now());
   duplicates.push(...pooled.duplicates);
   if (duplicates.length > 0) log.info(`Dropped ${duplicates.length} duplicate key(s): ${duplicates.join(', ')}`);

@@ -1,11 +1,16 @@
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import { importKeys, keyIdentity } from '../core/config/importers';
+import { decodeText, keyProblem } from '../core/config/keyText';
 import { Command } from './ids';
 import type { KeyCommandDeps, KeyKit } from './keyKit';
 
-const validSecret = (v: string): string | undefined =>
-  !v.trim() ? 'Paste the API key.' : /\s/.test(v.trim()) ? 'An API key has no spaces or line breaks.' : undefined;
+/** The same check as every other key source (config, keys file, environment), worded for the box. */
+const validSecret = (v: string): string | undefined => {
+  if (!v.trim()) return 'Paste the API key.';
+  const problem = keyProblem(v.trim());
+  return problem && problem[0].toUpperCase() + problem.slice(1) + '.';
+};
 
 /** Add Key and Import Keys. */
 export function addKeyCommands(d: KeyCommandDeps, kit: KeyKit): Record<string, (arg?: unknown) => Promise<unknown>> {
@@ -95,10 +100,10 @@ async function importKeysCommand(d: KeyCommandDeps, kit: KeyKit): Promise<unknow
     });
     if (uri) {
       fileName = uri.path.split('/').pop();
-      text =
-        uri.scheme === 'file'
-          ? await fs.readFile(uri.fsPath, 'utf8')
-          : Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+      // UTF-16 (PowerShell's >) and a UTF-8 BOM are read as the CLI reads them.
+      text = decodeText(
+        uri.scheme === 'file' ? await fs.readFile(uri.fsPath) : await vscode.workspace.fs.readFile(uri),
+      );
     }
   }
   if (!text) return;

@@ -3,6 +3,8 @@ import type { ProviderCatalogue } from './providers';
 import { isPresetId, normalizeBaseUrl } from './providers';
 import { jsonSyntaxProblem } from '../errors';
 import { maskKey } from '../redact';
+import { keyProblem } from './keyText';
+import { nearest, unknownField } from './nearest';
 
 /** One key as an importer, a config file or the Add Key command describes it. */
 export interface ImportedKey {
@@ -16,11 +18,22 @@ export interface ImportedKey {
   account?: string;
 }
 
+/**
+ * One entry an import left out. `invalid`: the entry is meant as a key (a key variable, a JSON
+ * entry) but cannot be one — bad text, an unknown field; the CLI refuses to start on it, where a
+ * stray word in a pasted list is only reported.
+ */
+export interface Skipped {
+  line: number;
+  reason: string;
+  invalid?: true;
+}
+
 /** What an import found. `duplicates` are masked; `skipped` reasons never hold key text. */
 export interface ImportResult {
   keys: ImportedKey[];
   duplicates: string[];
-  skipped: Array<{ line: number; reason: string }>;
+  skipped: Skipped[];
 }
 
 /**
@@ -55,14 +68,25 @@ function looksLikeKey(t: string, strict: boolean): boolean {
   return KEY_CHARS.test(t) && t.length >= (strict ? 16 : 8) && (!strict || /\d/.test(t));
 }
 
-function unquote(v: string): string {
+/**
+ * A .env value as dotenv reads it: quoted values may span lines (`lines[from]` onwards) and in
+ * double quotes `\n` is a line break; an unquoted value ends at ` #`. Returns the value and the
+ * index of its last line, or undefined when a quote is never closed.
+ */
+function envValue(v: string, lines: string[], from: number): { value: string; last: number } | undefined {
   const q = v[0];
-  if (q === '"' || q === "'") {
-    const close = v.indexOf(q, 1);
-    return close === -1 ? v.slice(1) : v.slice(1, close);
+  if (q !== '"' && q !== "'" && q !== '`') {
+    const hash = v.search(/\s#/); // inline comment after an unquoted value
+    return { value: (hash === -1 ? v : v.slice(0, hash)).trim(), last: from };
   }
-  const hash = v.search(/\s#/); // inline comment after an unquoted value
-  return (hash === -1 ? v : v.slice(0, hash)).trim();
+  let text = v.slice(1);
+  let last = from;
+  for (let close = text.indexOf(q); close === -1; close = text.indexOf(q)) {
+    if (++last >= lines.length) return undefined;
+    text += `\n${lines[last].replace(/\s+$/, '')}`;
+  }
+  const value = text.slice(0, text.indexOf(q));
+  return { value: q === '"' ? value.replace(/\\n/g, '\n').replace(/\\r/g, '\r') : value, last };
 }
 
 class Collector {
@@ -80,6 +104,11 @@ class Collector {
 
   skip(line: number, reason: string): void {
     this.result.skipped.push({ line, reason });
+  }
+
+  /** An entry meant as a key that cannot be one (see `Skipped.invalid`). */
+  invalid(line: number, reason: string): void {
+    this.result.skipped.push({ line, reason, invalid: true });
   }
 
   add(k: ImportedKey, prefix: string | undefined): void {
@@ -141,14 +170,31 @@ export function importKeys(text: string, opts: ImportOptions): ImportResult {
   const first = body.trimStart()[0];
   if (first === '{' || first === '[' || /\.json$/i.test(opts.fileName ?? '')) return importJson(body, opts);
   const c = new Collector(opts);
-  body.split(/\r?\n|\r/).forEach((raw, i) => importLine(c, raw.trim(), i + 1));
+  const lines = body.split(/\r?\n|\r/);
+  for (let i = 0; i < lines.length; i++) i = importLine(c, lines, i);
   return c.result;
 }
 
-function importLine(c: Collector, line: string, n: number): void {
-  if (line === '' || line.startsWith('#') || line.startsWith('//')) return;
+/** Reads the line at `i` (a quoted .env value: the lines it spans); returns the index of its last line. */
+function importLine(c: Collector, lines: string[], i: number): number {
+  const line = lines[i].trim();
+  const n = i + 1;
+  if (line === '' || line.startsWith('#') || line.startsWith('//')) return i;
   const env = ENV_LINE.exec(line);
-  if (env) return importEnv(c, env[1], unquote(env[2].trim()), n);
+  if (env) {
+    const v = envValue(env[2].trim(), lines, i);
+    if (!v) {
+      c.invalid(n, `${env[1]}: the quote that opens its value is never closed: close it on the same line`);
+      return lines.length;
+    }
+    importEnv(c, env[1], v.value, n);
+    return v.last;
+  }
+  importWords(c, line, n);
+  return i;
+}
+
+function importWords(c: Collector, line: string, n: number): void {
   for (const piece of line.split(/[,;]/)) {
     const tokens = piece
       .trim()
@@ -159,6 +205,8 @@ function importLine(c: Collector, line: string, n: number): void {
     let bad = 0;
     for (const t of tokens) {
       if (looksLikeKey(t, strict)) addLoose(c, t, n);
+      else if (!strict && keyProblem(t) && looksLikeKey(t.replace(/[\p{Cc}\p{Cf}]/gu, ''), false))
+        c.invalid(n, keyProblem(t)!); // a key with a NUL or a direction control in it, alone on its line
       else bad++;
     }
     if (bad)
@@ -188,8 +236,13 @@ function importEnv(c: Collector, name: string, value: string, n: number): void {
   const named = c.byEnvStem(stem);
   secrets.forEach((secret, i) => {
     const label = list && secrets.length > 1 ? `${name}_${i + 1}` : name;
-    if (!looksLikeKey(secret, false)) return c.skip(n, `${label} does not look like an API key`);
-    if (named) return c.add({ providerId: named.id, secret, label }, named.keyPrefix);
+    const problem = keyProblem(secret, named?.keyPrefix);
+    // A provider's variable holds a key for sure; another *_API_KEY may be anything.
+    if (named)
+      return problem
+        ? c.invalid(n, `${label}: ${problem}`)
+        : c.add({ providerId: named.id, secret, label }, named.keyPrefix);
+    if (problem || !looksLikeKey(secret, false)) return c.skip(n, `${label} does not look like an API key`);
     // No provider uses that stem: only a distinctive prefix may decide (MOONSHOT_API_KEY=sk-… is not OpenAI's).
     const detected = c.detect(secret);
     if (!detected || GENERIC_PREFIXES.has(detected.keyPrefix!))
@@ -233,22 +286,45 @@ function importJson(text: string, opts: ImportOptions): ImportResult {
       1,
       'the JSON has no "apiKeys" or "keys" list, e.g. {"apiKeys": [{"key": "…", "url": "…", "models": ["…"]}]}',
     );
-  for (const [path, entries] of lists) entries.forEach((e, i) => importEntry(c, text, e, `${path}[${i}]`));
+  for (const [path, entries] of lists) {
+    if (entries.length === 0) c.skip(1, `the "${path}" list is empty: add entries like {"key": "…"}`);
+    entries.forEach((e, i) => importEntry(c, text, e, `${path}[${i}]`, path === 'keys'));
+  }
   return c.result;
 }
 
-function importEntry(c: Collector, text: string, e: unknown, where: string): void {
+/** The fields a JSON key entry may have (KeyRelay's own `keys` list, and the older tools' spellings). */
+const ENTRY_FIELDS = [
+  ...['provider', 'key', 'label', 'models', 'weight', 'baseUrl', 'account'],
+  ...['apiKey', 'api_key', 'url', 'base_url', 'name'],
+];
+
+/**
+ * A field the entry does not know, in words; `strict` (KeyRelay's own `keys` list) rejects every
+ * one, other tools' lists only near misses (`baseURL`), which would silently send the key elsewhere.
+ */
+function unknownEntryField(o: Record<string, unknown>, strict: boolean): string | undefined {
+  const odd = Object.keys(o).find((f) => !ENTRY_FIELDS.includes(f) && (strict || nearest(f, ENTRY_FIELDS)));
+  return odd === undefined ? undefined : unknownField(odd, ENTRY_FIELDS);
+}
+
+function importEntry(c: Collector, text: string, e: unknown, where: string, strict: boolean): void {
   if (typeof e === 'string') {
     const secret = e.trim();
     const n = lineOf(text, secret);
-    return looksLikeKey(secret, false) ? addLoose(c, secret, n) : c.skip(n, `${where} does not look like an API key`);
+    const problem = keyProblem(secret);
+    return problem ? c.invalid(n, `${where}: ${problem}`) : addLoose(c, secret, n);
   }
   if (typeof e !== 'object' || e === null) return c.skip(1, `${where} must be an object like {"key": "…"}`);
   const o = e as Record<string, unknown>;
   const raw = o.key ?? o.apiKey ?? o.api_key;
   const secret = typeof raw === 'string' ? raw.trim() : '';
   const n = lineOf(text, secret);
-  if (!looksLikeKey(secret, false)) return c.skip(n, `${where}: "key" is missing or does not look like an API key`);
+  const odd = unknownEntryField(o, strict);
+  if (odd) return c.invalid(n, `${where}: ${odd}`);
+  if (!secret) return c.invalid(n, `${where}: "key" is missing: give the key text, e.g. {"key": "sk-…"}`);
+  const problem = keyProblem(secret, c.detect(secret)?.keyPrefix);
+  if (problem) return c.invalid(n, `${where}: ${problem}`);
   const url = o.url ?? o.baseUrl ?? o.base_url;
   let baseUrl: string | undefined;
   if (url !== undefined) {

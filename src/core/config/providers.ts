@@ -1,5 +1,6 @@
 import type { ApiShape, AuthStyle, ProviderSpec, TestRequest } from '../types';
 import { ProxyError } from '../errors';
+import { unknownField } from './nearest';
 
 /** The cheapest authenticated request most OpenAI-compatible APIs answer. */
 const LIST_MODELS: TestRequest = { method: 'GET', path: '/models' };
@@ -198,6 +199,11 @@ export class ProviderCatalogue {
 const SHAPES: readonly ApiShape[] = ['openai', 'anthropic'];
 const AUTHS: readonly AuthStyle[] = ['bearer', 'x-api-key', 'x-goog-api-key'];
 const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** The fields a provider entry may have: an unknown one (`baseURL`) is a typo, not something to ignore. */
+const PROVIDER_FIELDS = [
+  ...['id', 'name', 'shape', 'baseUrl', 'auth', 'testRequest'],
+  ...['models', 'envNames', 'keyPrefix', 'hasFim'],
+];
 
 function invalid(msg: string): never {
   throw new ProxyError('invalid_config', 400, msg);
@@ -241,6 +247,8 @@ export function validateProviderSpec(x: unknown): ProviderSpec {
   }
   const id = o.id;
   const where = `Provider "${id}":`;
+  const odd = Object.keys(o).find((f) => !PROVIDER_FIELDS.includes(f));
+  if (odd !== undefined) invalid(`${where} ${unknownField(odd, PROVIDER_FIELDS)}.`);
   if (o.name !== undefined && typeof o.name !== 'string') invalid(`${where} "name" must be a string.`);
   if (!SHAPES.includes(o.shape as ApiShape)) invalid(`${where} "shape" must be "openai" or "anthropic".`);
   const shape = o.shape as ApiShape;

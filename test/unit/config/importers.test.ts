@@ -257,3 +257,101 @@ suite('importers: JSON', () => {
     assert.match(run('{"other": 1}').skipped[0].reason, /no "apiKeys" or "keys" list/);
   });
 });
+
+suite('importers: what the one key validator and dotenv change', () => {
+  test('quoted .env values span lines as dotenv reads them: a wrapped key is rejected whole, the next line is not a key', () => {
+    const r = run(`OPENAI_API_KEY="${OA1.slice(0, 20)}\n${OA1.slice(20)}"\nGROQ_API_KEY=${GQ1}\n`);
+    assert.deepEqual(pairs(r), [['groq', GQ1]]);
+    assert.equal(r.skipped.length, 1);
+    assert.deepEqual({ ...r.skipped[0], reason: '' }, { line: 1, reason: '', invalid: true });
+    assert.match(r.skipped[0].reason, /^OPENAI_API_KEY: the key sk-…wXyZ has a line break \(U\+000A\)/);
+  });
+
+  test('a quoted multi-line X_KEYS list loads every key; single quotes and backquotes too; "\\n" is a line break in double quotes', () => {
+    const r = run(
+      `GROQ_KEYS="${GQ1}\n  ${GQ2}"\nOPENAI_API_KEY_1='${OA1}'\nOPENAI_API_KEY_2=\`${OA2}\`\nOPENAI_KEYS="${OA3}\\n${OR1}"`,
+    );
+    assert.deepEqual(pairs(r), [
+      ['groq', GQ1],
+      ['groq', GQ2],
+      ['openai', OA1],
+      ['openai', OA2],
+      ['openai', OA3],
+      ['openai', OR1],
+    ]);
+    assert.deepEqual(r.skipped, []);
+  });
+
+  test('a quote never closed: one invalid entry naming the variable, nothing after it read as keys', () => {
+    const r = run(`OPENAI_API_KEY="${OA1}\nGROQ_API_KEY=${GQ1}\n`);
+    assert.deepEqual(r.keys, []);
+    assert.deepEqual(r.skipped, [
+      {
+        line: 1,
+        reason: 'OPENAI_API_KEY: the quote that opens its value is never closed: close it on the same line',
+        invalid: true,
+      },
+    ]);
+  });
+
+  test('a provider variable with a NUL, a direction override or short text is invalid, with the same words as the config', () => {
+    const r = run(
+      `OPENAI_API_KEY_1=${OA1.slice(0, 10)}\u202e${OA1.slice(10)}\nOPENAI_API_KEY_2=sk-1\nMOONSHOT_API_KEY=x\n`,
+    );
+    assert.deepEqual(r.keys, []);
+    assert.deepEqual(
+      r.skipped.map((s) => [s.line, s.invalid, s.reason.replace(/:.*/, '')]),
+      [
+        [1, true, 'OPENAI_API_KEY_1'],
+        [2, true, 'OPENAI_API_KEY_2'],
+        [3, undefined, 'MOONSHOT_API_KEY does not look like an API key'],
+      ],
+    );
+    assert.match(r.skipped[0].reason, /the key sk-…wXyZ has an invisible right-to-left override \(U\+202E\)/);
+    assert.match(r.skipped[1].reason, /the key … is 4 characters long, too short/);
+  });
+
+  test('one key per line with a NUL in it: invalid, masked; a stray word stays a plain skip', () => {
+    const r = run(`${OA1.slice(0, 10)}\u0000${OA1.slice(10)}\nhello\n${OA2}`);
+    assert.deepEqual(pairs(r), [['openai', OA2]]);
+    assert.equal(r.skipped[0].invalid, true);
+    assert.match(r.skipped[0].reason, /^the key sk-…wXyZ has a NUL character/);
+    assert.equal(r.skipped[1].invalid, undefined);
+  });
+
+  test('JSON entries: unknown fields in KeyRelay\'s "keys" are invalid with the nearest name; other tools\' lists only near misses', () => {
+    const r = run(
+      JSON.stringify({
+        keys: [
+          { provider: 'openai', key: OA1, baseURL: 'http://127.0.0.1:9/v1' },
+          { provider: 'openai', key: OA2, note: 'x' },
+        ],
+        apiKeys: [
+          { key: GQ1, modles: ['a'] },
+          { key: GQ2, note: 'from another tool' },
+        ],
+      }),
+    );
+    assert.deepEqual(pairs(r), [['groq', GQ2]]);
+    assert.deepEqual(
+      r.skipped.map((s) => [s.invalid, s.reason]),
+      [
+        [true, 'apiKeys[0]: unknown field "modles" (did you mean "models"?)'],
+        [true, 'keys[0]: unknown field "baseURL" (did you mean "baseUrl"?)'],
+        [
+          true,
+          `keys[1]: unknown field "note"; known fields: ${'provider, key, label, models, weight, baseUrl, account, apiKey, api_key, url, base_url, name'}`,
+        ],
+      ],
+    );
+  });
+
+  test('JSON: an empty list, a string entry with a direction override', () => {
+    assert.deepEqual(run('{"apiKeys": []}').skipped, [
+      { line: 1, reason: 'the "apiKeys" list is empty: add entries like {"key": "…"}' },
+    ]);
+    const r = run(JSON.stringify([`${OA1}\u202e`]));
+    assert.equal(r.skipped[0].invalid, true);
+    assert.match(r.skipped[0].reason, /^entries\[0\]: the key sk-…wXyZ has an invisible right-to-left override/);
+  });
+});

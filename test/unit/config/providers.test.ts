@@ -190,3 +190,20 @@ suite('providers: validateProviderSpec', () => {
     assert.equal(normalizeBaseUrl(' http://127.0.0.1:8080/api/v1/ '), 'http://127.0.0.1:8080/api/v1');
   });
 });
+
+suite('providers: unknown fields', () => {
+  test('a typo is rejected with the nearest known name, not ignored (baseURL would leave baseUrl missing or stale)', () => {
+    assert.throws(
+      () => validateProviderSpec({ id: 'gw', shape: 'openai', baseUrl: 'https://gw.example/v1', keyprefix: 'gw-' }),
+      { message: 'Provider "gw": unknown field "keyprefix" (did you mean "keyPrefix"?).' },
+    );
+    assert.throws(
+      () => validateProviderSpec({ id: 'gw', shape: 'openai', baseURL: 'https://gw.example/v1' }),
+      /unknown field "baseURL" \(did you mean "baseUrl"\?\)/,
+    );
+    assert.throws(
+      () => validateProviderSpec({ id: 'gw', shape: 'openai', baseUrl: 'https://gw.example/v1', colour: 'red' }),
+      /unknown field "colour"; known fields: id, name, shape, baseUrl, auth, testRequest, models, envNames, keyPrefix, hasFim/,
+    );
+  });
+});
