@@ -60,7 +60,14 @@ Settings in the config file's "proxy" object: port, host, strategy, cooldownStep
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
 maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuota,
 requestLogDir, dailyResetHour, shutdownGraceMs, metricsWithoutToken (true: GET
-/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper).
+/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper),
+credentialTimeoutMs (longest run of a key's credential command).
+
+A key may be a command instead of a fixed secret, in the config file's "keys":
+  {"provider": "openai", "credentialCommand": ["gcloud", "auth", "print-access-token"],
+   "label": "work", "credentialTtlSeconds": 3000}
+It runs without a shell when the key is first needed; it prints the token, or JSON
+{"token": "...", "expiresAt": "<ISO time>"} or {"token": "...", "expiresIn": <seconds>}.
 `;
 
 /** The command line, parsed strictly: an unknown option is an error, not ignored. */

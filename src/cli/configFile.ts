@@ -3,7 +3,7 @@ import { normalizeConfig } from '../core/config/proxyConfig';
 import { jsonSyntaxProblem, ProxyError } from '../core/errors';
 import { importKeys, normalizeAccount } from '../core/config/importers';
 import { ProviderCatalogue, validateProviderSpec } from '../core/config/providers';
-import type { ProviderSpec, ProxyConfig } from '../core/types';
+import type { CredentialCommand, ProviderSpec, ProxyConfig } from '../core/types';
 import type { KeyInput } from './keySources';
 
 /** What a CLI config file holds once checked. */
@@ -65,6 +65,31 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
   return { proxy, providers, keys };
 }
 
+/**
+ * `credentialCommand` (argv, run without a shell) and `credentialTtlSeconds`, checked; undefined
+ * for an ordinary key. Nothing of the command is echoed in errors: its arguments may hold secrets.
+ */
+export function credentialCommandOf(e: Record<string, unknown>, where: string): CredentialCommand | undefined {
+  if (e.credentialCommand === undefined) {
+    if (e.credentialTtlSeconds !== undefined)
+      throw new ProxyError('invalid_config', 400, `${where}: "credentialTtlSeconds" needs a "credentialCommand".`);
+    return undefined;
+  }
+  const argv = e.credentialCommand;
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string') || !argv[0]) {
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `${where}: "credentialCommand" must be a list: the program, then its arguments, e.g. ["gcloud", "auth", "print-access-token"] (it runs without a shell).`,
+    );
+  }
+  const ttl = e.credentialTtlSeconds;
+  if (ttl !== undefined && !(typeof ttl === 'number' && ttl > 0 && ttl <= 31 * 86_400)) {
+    throw new ProxyError('invalid_config', 400, `${where}: "credentialTtlSeconds" must be a number of seconds above 0.`);
+  }
+  return { argv: [...(argv as string[])], ...(ttl !== undefined ? { ttlSeconds: ttl as number } : {}) };
+}
+
 function asArray(v: unknown, file: string, field: string): unknown[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) throw new ProxyError('invalid_config', 400, `Config file ${file}: "${field}" must be a list.`);
@@ -79,11 +104,15 @@ function keyEntry(v: unknown, where: string): KeyInput {
       `${where} must be an object like {"provider": "openai", "key": "sk-…"}.`,
     );
   const e = v as Record<string, unknown>;
-  if (typeof e.key !== 'string' || e.key.trim() === '' || /\s/.test(e.key.trim())) {
+  const credentialCommand = credentialCommandOf(e, where);
+  if (credentialCommand && e.key !== undefined) {
+    throw new ProxyError('invalid_config', 400, `${where}: give either "key" or "credentialCommand", not both.`);
+  }
+  if (!credentialCommand && (typeof e.key !== 'string' || e.key.trim() === '' || /\s/.test(e.key.trim()))) {
     throw new ProxyError(
       'invalid_config',
       400,
-      `${where}: "key" must be the key text (a non-empty string without spaces).`,
+      `${where}: "key" must be the key text (a non-empty string without spaces), or use "credentialCommand": ["program", "arg", …].`,
     );
   }
   if (typeof e.provider !== 'string')
@@ -115,7 +144,8 @@ function keyEntry(v: unknown, where: string): KeyInput {
   }
   return {
     providerId: e.provider,
-    secret: e.key.trim(),
+    secret: typeof e.key === 'string' ? e.key.trim() : '',
+    credentialCommand,
     label: e.label as string | undefined,
     models: e.models as string[] | undefined,
     weight: e.weight as number | undefined,

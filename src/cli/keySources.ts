@@ -45,16 +45,19 @@ export function toPoolKeys(
           .join(', ')}) nor in "providers".`,
       );
     }
-    const masked = maskKey(k.secret, provider.keyPrefix);
-    if (seen.has(k.secret)) {
+    const cmd = k.credentialCommand;
+    // A command key has no text of its own: its command (which may hold secrets) names it instead.
+    const identity = cmd ? `\u0000cmd\u0000${JSON.stringify(cmd.argv)}` : k.secret;
+    const masked = cmd ? commandMask(cmd.argv) : maskKey(k.secret, provider.keyPrefix);
+    if (seen.has(identity)) {
       duplicates.push(masked);
       continue;
     }
-    seen.add(k.secret);
+    seen.add(identity);
     const n = (perProvider.get(provider.id) ?? 0) + 1;
     perProvider.set(provider.id, n);
     keys.push({
-      id: keyId(provider.id, k.secret),
+      id: keyId(provider.id, identity),
       providerId: provider.id,
       label: k.label ?? `${provider.id}-${n}`,
       masked,
@@ -64,9 +67,15 @@ export function toPoolKeys(
       account: k.account,
       addedAt: now,
       secret: k.secret,
+      ...(cmd ? { credentialCommand: cmd } : {}),
     });
   }
   return { keys, duplicates };
+}
+
+/** How a command key shows where its masked text would be: the program's name, never its arguments. */
+export function commandMask(argv: readonly string[]): string {
+  return `cmd:${basename(argv[0] ?? '?')}`;
 }
 
 /** `*_API_KEY`, `*_API_KEY_N` and `*_KEYS` variables, as the .env importer reads them. */

@@ -66,6 +66,7 @@ export const Setting = {
   idleSeconds: 'timeouts.idleSeconds',
   clientHeadersSeconds: 'timeouts.clientHeadersSeconds',
   clientBodySeconds: 'timeouts.clientBodySeconds',
+  credentialCommandSeconds: 'timeouts.credentialCommandSeconds',
   maxAttempts: 'retry.maxAttempts',
   maxWaitSeconds: 'retry.maxWaitSeconds',
   logRequests: 'logging.requests',

@@ -43,6 +43,7 @@ const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit
   ['timeouts.idleSeconds', 'idleTimeoutMs', SECONDS],
   ['timeouts.clientHeadersSeconds', 'clientHeadersTimeoutMs', SECONDS],
   ['timeouts.clientBodySeconds', 'bodyTimeoutMs', SECONDS],
+  ['timeouts.credentialCommandSeconds', 'credentialTimeoutMs', SECONDS],
   ['retry.maxAttempts', 'maxAttempts'],
   ['retry.maxWaitSeconds', 'maxWaitMs', SECONDS],
   ['stats.dailyResetHour', 'dailyResetHour'],

@@ -1,4 +1,4 @@
-import type { ProviderSpec } from '../types';
+import type { CredentialCommand, ProviderSpec } from '../types';
 import type { ProviderCatalogue } from './providers';
 import { isPresetId, normalizeBaseUrl } from './providers';
 import { jsonSyntaxProblem } from '../errors';
@@ -14,6 +14,8 @@ export interface ImportedKey {
   weight?: number;
   /** Keys of one account share its limits (DESIGN §4). */
   account?: string;
+  /** The secret comes from this command (`secret` is then ''); machine settings and CLI config only. */
+  credentialCommand?: CredentialCommand;
 }
 
 /** What an import found. `duplicates` are masked; `skipped` reasons never hold key text. */

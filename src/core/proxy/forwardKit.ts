@@ -1,6 +1,7 @@
 import type { Stats } from '../accounting/stats';
 import { RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
+import { CredentialBroker } from '../credentials/credentialBroker';
 import type { Disposable } from '../events';
 import type { KeyPool } from '../pool/keyPool';
 import { SecretRedactor } from '../redact';
@@ -30,6 +31,7 @@ export class ForwardKit implements Disposable {
   readonly deps: ForwardDeps;
   readonly upstream: Upstream;
   readonly redactor = new SecretRedactor();
+  readonly credentials: CredentialBroker;
   private config: ProxyConfig;
   private token: string;
   private requestLog: RequestLog | undefined;
@@ -40,6 +42,12 @@ export class ForwardKit implements Disposable {
     this.token = o.accessToken;
     this.upstream = new Upstream(o.config.connectTimeoutMs);
     this.redactor.add(o.accessToken);
+    this.credentials = new CredentialBroker({
+      clock: o.clock,
+      logger: o.logger,
+      redactor: this.redactor,
+      timeoutMs: () => this.config.credentialTimeoutMs,
+    });
     this.syncRedactor();
     this.subscription = o.pool.onDidChange(() => this.syncRedactor());
     this.deps = {
@@ -53,6 +61,7 @@ export class ForwardKit implements Disposable {
       config: () => this.config,
       fallbackLogged: new Set(),
       requestLog: () => this.requestLog,
+      credentials: this.credentials,
     };
     this.openRequestLog();
   }
@@ -78,6 +87,7 @@ export class ForwardKit implements Disposable {
 
   dispose(): void {
     this.subscription.dispose();
+    this.credentials.dispose();
     this.upstream.destroy();
     this.requestLog?.dispose();
     this.requestLog = undefined;
@@ -98,6 +108,8 @@ export class ForwardKit implements Disposable {
 
   /** Keeps every pool key and the token known to the redactor, so none can reach an output. */
   private syncRedactor(): void {
-    for (const k of this.o.pool.list()) this.redactor.add(k.secret, k.masked);
+    const keys = this.o.pool.list();
+    for (const k of keys) this.redactor.add(k.secret, k.masked);
+    this.credentials.retain(new Set(keys.filter((k) => k.credentialCommand).map((k) => k.id)));
   }
 }

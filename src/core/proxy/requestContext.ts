@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Stats } from '../accounting/stats';
 import type { RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
+import type { CredentialBroker } from '../credentials/credentialBroker';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
 import type { ApiShape, Clock, FailureClass, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../types';
@@ -21,6 +22,8 @@ export interface ForwardDeps {
   fallbackLogged: Set<string>;
   /** The optional redacted request log (setting requestLogDir). */
   requestLog(): RequestLog | undefined;
+  /** Tokens of keys whose secret comes from a command. */
+  credentials: CredentialBroker;
 }
 
 /**
