@@ -3,7 +3,8 @@ import { normalizeConfig } from '../core/config/proxyConfig';
 import { jsonSyntaxProblem, ProxyError } from '../core/errors';
 import { importKeys, normalizeAccount } from '../core/config/importers';
 import { ProviderCatalogue, validateProviderSpec } from '../core/config/providers';
-import type { CredentialCommand, ProviderSpec, ProxyConfig } from '../core/types';
+import type { ProviderSpec, ProxyConfig } from '../core/types';
+import { credentialCommandOf } from '../core/config/credentialSpec';
 import type { KeyInput } from './keySources';
 
 /** What a CLI config file holds once checked. */
@@ -63,31 +64,6 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
     keys.push(...imported.keys);
   }
   return { proxy, providers, keys };
-}
-
-/**
- * `credentialCommand` (argv, run without a shell) and `credentialTtlSeconds`, checked; undefined
- * for an ordinary key. Nothing of the command is echoed in errors: its arguments may hold secrets.
- */
-export function credentialCommandOf(e: Record<string, unknown>, where: string): CredentialCommand | undefined {
-  if (e.credentialCommand === undefined) {
-    if (e.credentialTtlSeconds !== undefined)
-      throw new ProxyError('invalid_config', 400, `${where}: "credentialTtlSeconds" needs a "credentialCommand".`);
-    return undefined;
-  }
-  const argv = e.credentialCommand;
-  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string') || !argv[0]) {
-    throw new ProxyError(
-      'invalid_config',
-      400,
-      `${where}: "credentialCommand" must be a list: the program, then its arguments, e.g. ["gcloud", "auth", "print-access-token"] (it runs without a shell).`,
-    );
-  }
-  const ttl = e.credentialTtlSeconds;
-  if (ttl !== undefined && !(typeof ttl === 'number' && ttl > 0 && ttl <= 31 * 86_400)) {
-    throw new ProxyError('invalid_config', 400, `${where}: "credentialTtlSeconds" must be a number of seconds above 0.`);
-  }
-  return { argv: [...(argv as string[])], ...(ttl !== undefined ? { ttlSeconds: ttl as number } : {}) };
 }
 
 function asArray(v: unknown, file: string, field: string): unknown[] {

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ProxyError } from '../core/errors';
+import { commandKeyId, commandMask } from '../core/config/credentialSpec';
 import { importKeys } from '../core/config/importers';
 import type { ImportedKey } from '../core/config/importers';
 import type { ProviderCatalogue } from '../core/config/providers';
@@ -57,7 +58,7 @@ export function toPoolKeys(
     const n = (perProvider.get(provider.id) ?? 0) + 1;
     perProvider.set(provider.id, n);
     keys.push({
-      id: keyId(provider.id, identity),
+      id: cmd ? commandKeyId(provider.id, cmd.argv) : keyId(provider.id, k.secret),
       providerId: provider.id,
       label: k.label ?? `${provider.id}-${n}`,
       masked,
@@ -71,11 +72,6 @@ export function toPoolKeys(
     });
   }
   return { keys, duplicates };
-}
-
-/** How a command key shows where its masked text would be: the program's name, never its arguments. */
-export function commandMask(argv: readonly string[]): string {
-  return `cmd:${basename(argv[0] ?? '?')}`;
 }
 
 /** `*_API_KEY`, `*_API_KEY_N` and `*_KEYS` variables, as the .env importer reads them. */

@@ -6,6 +6,7 @@
 
 export const Command = {
   addKey: 'keyRelay.addKey',
+  addKeyFromCommand: 'keyRelay.addKeyFromCommand',
   importKeys: 'keyRelay.importKeys',
   testKey: 'keyRelay.testKey',
   testAllKeys: 'keyRelay.testAllKeys',
@@ -73,6 +74,7 @@ export const Setting = {
   dailyResetHour: 'stats.dailyResetHour',
   metricsWithoutToken: 'metrics.allowWithoutToken',
   providers: 'providers',
+  credentialCommands: 'credentialCommands',
   chatModels: 'chatModels',
 } as const;
 export type SettingName = (typeof Setting)[keyof typeof Setting];

@@ -3,6 +3,7 @@ import type { Stats } from '../core/accounting/stats';
 import type { ProviderCatalogue } from '../core/config/providers';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { KeyPool } from '../core/pool/keyPool';
+import type { CredentialBroker } from '../core/credentials/credentialBroker';
 import { testKey } from '../core/proxy/keyTest';
 import type { KeyState, Logger, PoolKey, ProviderSpec } from '../core/types';
 import type { ViewModelHub } from '../core/view/viewModel';
@@ -17,6 +18,8 @@ export interface KeyCommandDeps {
   prompts: Prompts;
   hub: ViewModelHub;
   log: Logger;
+  /** Runs credential commands (a command key's test needs its token). */
+  kit: { credentials: CredentialBroker };
   /** Discard/Restore through the leading window while following; false when this window serves. */
   actOnLeader: (id: string, action: 'discard' | 'restore') => Promise<boolean>;
 }
@@ -59,7 +62,11 @@ export function keyKit(d: KeyCommandDeps): KeyKit {
   async function runTest(key: PoolKey): Promise<boolean> {
     const provider = d.catalogue.get(key.providerId);
     if (!provider) throw new Error(`Provider "${key.providerId}" of key ${key.label} is not configured.`);
-    const r = await testKey(key, provider, { timeoutMs: 15_000 });
+    const cmd = key.credentialCommand;
+    const secret = cmd
+      ? await d.kit.credentials.token({ id: key.id, label: key.label, credentialCommand: cmd })
+      : undefined;
+    const r = await testKey(key, provider, { timeoutMs: 15_000, secret });
     if (r.ok) d.pool.markTested(key.id, true, r.message);
     else if (r.outcome.kind !== 'success') d.pool.report(key.id, undefined, r.outcome);
     d.log.info(`Test ${key.label} (${key.masked}): ${r.message}`);

@@ -216,6 +216,43 @@ suite('the headless CLI', () => {
     assert.equal(json.totals.requests, 4, 'stats survived the restart');
   });
 
+  test('a key from a credential command in the config file: run without a shell, its token never printed', async () => {
+    const data = join(dir, 'data');
+    const helper = join(dir, 'helper.js');
+    const TOKEN_TEXT = 'tok-cli-0123456789abcdefghij';
+    // "$HOME" stays literal: there is no shell to expand it.
+    writeFileSync(
+      helper,
+      `if (process.argv[2] !== '$HOME') process.exit(9); console.log(JSON.stringify({ token: '${TOKEN_TEXT}', expiresIn: 3600 }));`,
+    );
+    const cfg = config({
+      keys: [{ provider: 'mock', credentialCommand: [process.execPath, helper, '$HOME'], label: 'work' }],
+    });
+    const r = start(['serve', '--config', cfg, '--data-dir', data, '--token', 'kr-cli-token-0123456789']);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: 'kr-cli-token-0123456789', maxRetries: 0 });
+    await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.deepEqual(fake.countsByKey(), { [TOKEN_TEXT]: 1 });
+    const status = await request(`${endpoint}/keyrelay/status?format=text`, {
+      headers: { authorization: 'Bearer kr-cli-token-0123456789' },
+    });
+    const table = await status.body.text();
+    assert.match(table, /work/);
+    r.child.kill('SIGINT');
+    assert.equal(await r.exited, 0);
+    for (const text of [r.stdout, r.stderr, table, readFileSync(join(data, 'state.json'), 'utf8')])
+      assert.ok(!text.includes(TOKEN_TEXT), 'the token stays out of output, status and state');
+
+    const bad = start([
+      'serve',
+      '--config',
+      config({ keys: [{ provider: 'mock', credentialCommand: 'gcloud auth' }] }),
+    ]);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.stderr, /keys\[0\]: "credentialCommand" must be a list: the program, then its arguments/);
+  });
+
   test('no keys: starts in fallback mode and says so', async () => {
     const r = start(['serve', '--port', '0', '--data-dir', join(dir, 'd')]);
     runs.push(r);

@@ -87,14 +87,16 @@ suite('credential commands through the proxy', function () {
   });
 
   const client = (): OpenAI => new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
-  const ask = (c: OpenAI) => c.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+  const ask = (c: OpenAI) =>
+    c.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
 
   /** Every log line, the status document and `bodies` must be free of every token issued. */
   async function assertNoTokens(bodies: string[] = []): Promise<void> {
     const status = await request(`${h.endpoint}/keyrelay/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const texts = [...h.log.lines, await status.body.text(), ...bodies];
     for (const { token } of issued()) {
-      for (const t of texts) assert.ok(!t.includes(token), `a token (${token.slice(0, 6)}…) leaked into: ${t.slice(0, 200)}`);
+      for (const t of texts)
+        assert.ok(!t.includes(token), `a token (${token.slice(0, 6)}…) leaked into: ${t.slice(0, 200)}`);
     }
   }
 

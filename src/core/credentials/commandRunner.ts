@@ -61,7 +61,8 @@ export function runCredentialCommand(cmd: CredentialCommand, limits: RunLimits, 
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (failure === undefined && code !== 0) failure = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
+      if (failure === undefined && code !== 0)
+        failure = signal ? `was stopped by ${signal}` : `exited with code ${code}`;
       if (failure !== undefined) return reject(new CredentialError(failure));
       try {
         resolve(parseTokenOutput(Buffer.concat(chunks).toString('utf8'), cmd.ttlSeconds ?? DEFAULT_TTL_SECONDS, now));

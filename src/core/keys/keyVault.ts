@@ -75,7 +75,8 @@ export class KeyVault extends DisposableBase {
       if (secret) keys.push({ ...rec, secret });
       else this.log.warn(`Key ${rec.label} (${rec.masked}) has no secret in SecretStorage; skipped.`);
     });
-    this.pool.setKeys(keys);
+    // Keys from credential commands live in the user's settings, not here: they stay.
+    this.pool.setKeys([...keys, ...this.pool.list().filter((k) => k.credentialCommand)]);
   }
 
   index(): KeyRecord[] {
@@ -83,7 +84,7 @@ export class KeyVault extends DisposableBase {
   }
 
   secretsInUse(): string[] {
-    return this.pool.list().map((k) => k.secret);
+    return this.pool.list().flatMap((k) => (k.credentialCommand ? [] : [k.secret]));
   }
 
   /** Stores a new key and puts it in the pool. The label defaults to the masked key. */

@@ -3,11 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CredentialBroker, CredentialFailure } from '../../../src/core/credentials/credentialBroker';
-import {
-  CredentialError,
-  parseTokenOutput,
-  runCredentialCommand,
-} from '../../../src/core/credentials/commandRunner';
+import { CredentialError, parseTokenOutput, runCredentialCommand } from '../../../src/core/credentials/commandRunner';
 import { SecretRedactor } from '../../../src/core/redact';
 import { systemClock } from '../../../src/core/types';
 import { CapturingLogger } from '../../proxy/harness';
@@ -130,7 +126,11 @@ suite('credential broker', () => {
   });
 
   test('failures count in a row, say what happened, and never what was printed', async () => {
-    const key = { id: 'k3', label: 'work', credentialCommand: { argv: node(`console.log('${SECRET}');process.exit(1)`) } };
+    const key = {
+      id: 'k3',
+      label: 'work',
+      credentialCommand: { argv: node(`console.log('${SECRET}');process.exit(1)`) },
+    };
     for (let i = 1; i <= 2; i++) {
       await assert.rejects(broker.token(key), (e: Error) => {
         assert.ok(e instanceof CredentialFailure);
