@@ -9,6 +9,7 @@ import { loadConfigFile } from './cli/configFile';
 import { serve } from './cli/serve';
 import type { Served } from './cli/serve';
 import { status, statusWatch } from './cli/status';
+import { keysCommand } from './cli/keysCommand';
 import { dataDirOf } from './cli/token';
 
 declare const KEYRELAY_VERSION: string | undefined;
@@ -24,6 +25,12 @@ Usage:
                                on a terminal, as one line when piped or redirected);
                                --watch redraws it every second with sparklines of the last
                                hour (per provider) and day (per key) until Ctrl+C
+  keyrelay keys list           the keys of a running headless KeyRelay, with their ids
+  keyrelay keys add            adds the keys piped on stdin (one per line) to a running
+                               KeyRelay at once, saved to its --keys-file: options
+                               --provider P (else from the key's prefix), --label L,
+                               --models a,b
+  keyrelay keys remove ID      removes a key added that way (ids from "keys list")
   keyrelay --help              this text
   keyrelay --version           the version
 
@@ -89,6 +96,9 @@ function parse(argv: string[]) {
       'log-level': { type: 'string' },
       json: { type: 'boolean' },
       watch: { type: 'boolean' },
+      provider: { type: 'string' },
+      label: { type: 'string' },
+      models: { type: 'string' },
     },
   });
 }
@@ -104,7 +114,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (!['serve', 'status'].includes(positionals[0]) || positionals.length > 1) {
+  const isKeys = positionals[0] === 'keys' && positionals.length <= 3;
+  if (!isKeys && (!['serve', 'status'].includes(positionals[0]) || positionals.length > 1)) {
     process.stderr.write(
       `Unknown command "${positionals.join(' ')}". Run "keyrelay serve" or "keyrelay status", or "keyrelay --help" for the options.\n`,
     );
@@ -115,7 +126,36 @@ async function main(argv: string[]): Promise<number> {
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
     throw usage('--port must be an integer from 0 to 65535.');
+  if (isKeys) return runKeys(values, port, positionals.slice(1));
   return positionals[0] === 'status' ? runStatus(values, port) : runServe(values, port, level);
+}
+
+function runKeys(values: Parsed, port: number | undefined, args: string[]): Promise<number> {
+  const proxy = loadConfigFile(values.config).proxy;
+  const target = port ?? proxy.port;
+  if (!target) throw usage("The proxy's port is chosen at start (port 0): pass the one it printed with --port.");
+  return keysCommand(
+    {
+      action: args[0] ?? '',
+      id: args[1],
+      host: values.host ?? proxy.host,
+      port: target,
+      dataDir: dataDirOf(values['data-dir']),
+      token: values.token,
+      provider: values.provider,
+      label: values.label,
+      models: values.models,
+      stdin: () => text(process.stdin),
+    },
+    (line) => process.stdout.write(`${line}\n`),
+  );
+}
+
+/** All of a stream's text (the keys piped into "keys add"). */
+async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  let out = '';
+  for await (const chunk of stream) out += chunk.toString();
+  return out;
 }
 
 function runStatus(values: Parsed, port: number | undefined): Promise<number> {

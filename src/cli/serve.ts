@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { Stats } from '../core/accounting/stats';
 import { ProviderCatalogue } from '../core/config/providers';
 import { KeyPool } from '../core/pool/keyPool';
@@ -10,6 +10,7 @@ import { bannerLines } from './banner';
 import { loadConfigFile } from './configFile';
 import { watchFiles } from './fileWatch';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
+import { KeysFileManager } from './keysFile';
 import type { KeyInput } from './keySources';
 import { StateStore } from './stateStore';
 import type { SavedState } from './stateStore';
@@ -86,6 +87,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     clock,
     accessToken: token.value,
     version: opts.version,
+    keyManager: new KeysFileManager(opts.keysFile, pool, catalogue, clock, log),
   });
   await server.start();
   const endpoint = server.endpoint ?? '';
@@ -163,7 +165,10 @@ function loadKeys(
 ): PoolKey[] {
   const inputs: KeyInput[] = [...fromConfig];
   const duplicates: string[] = [];
-  if (keysFile) {
+  // A keys file that does not exist yet is where keys added over HTTP will go.
+  if (keysFile && !existsSync(keysFile))
+    log.info(`Keys file ${keysFile} does not exist yet: keys added over HTTP are saved there.`);
+  if (keysFile && existsSync(keysFile)) {
     const fromFile = keysFromFile(keysFile, catalogue);
     inputs.push(...fromFile.keys);
     duplicates.push(...fromFile.duplicates);

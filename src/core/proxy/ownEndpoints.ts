@@ -9,7 +9,8 @@ import type { ProviderCatalogue } from '../config/providers';
 import { ProxyError } from '../errors';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
-import type { ProxyConfig } from '../types';
+import type { KeyRecord, ProxyConfig } from '../types';
+import { readBody } from './body';
 import type { AccessGuard } from './access';
 import { runFanOut } from './fanOut';
 import { NonceBook } from './nonceBook';
@@ -29,12 +30,26 @@ export interface OwnEndpointDeps {
   token(): string;
   config(): ProxyConfig;
   dispatcher(): Dispatcher;
+  /** Adds, removes and changes keys over HTTP (the headless CLI); absent in VS Code. */
+  keyManager?: KeyManager;
+}
+
+/**
+ * What `POST|DELETE|PATCH /keyrelay/keys` call: the owner checks the entries, changes the pool
+ * at once and saves where the keys live. Throws a ProxyError that names the fix.
+ */
+export interface KeyManager {
+  add(entries: unknown): KeyRecord[];
+  remove(id: string): KeyRecord;
+  update(id: string, patch: unknown): KeyRecord;
 }
 
 /** One of KeyRelay's own endpoints under /keyrelay/. Returns a promise when it answers later. */
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   path: string | RegExp;
+  /** How a pattern path is shown in the list of endpoints. */
+  shown?: string;
   /** Health is the one endpoint that answers without the token. */
   open?: boolean;
   /** Answers without the token when this says so (metrics for a local scraper, by setting). */
@@ -73,7 +88,21 @@ export class OwnEndpoints {
       {
         method: 'POST',
         path: /^\/keyrelay\/keys\/([^/]+)\/(discard|restore)$/,
+        shown: '/keyrelay/keys/<id>/discard|restore',
         handle: (_q, res, m) => this.keyAction(res, m!),
+      },
+      { method: 'POST', path: '/keyrelay/keys', handle: (req, res) => this.manage(req, res, 'add') },
+      {
+        method: 'DELETE',
+        path: /^\/keyrelay\/keys\/([^/]+)$/,
+        shown: '/keyrelay/keys/<id>',
+        handle: (q, res, m) => this.manage(q, res, 'remove', m),
+      },
+      {
+        method: 'PATCH',
+        path: /^\/keyrelay\/keys\/([^/]+)$/,
+        shown: '/keyrelay/keys/<id>',
+        handle: (q, res, m) => this.manage(q, res, 'update', m),
       },
     ];
   }
@@ -95,7 +124,7 @@ export class OwnEndpoints {
     throw new ProxyError(
       'not_found',
       404,
-      `Unknown KeyRelay endpoint ${req.method} ${path}. Available: ${this.routes.map((r) => `${r.method} ${typeof r.path === 'string' ? r.path : '/keyrelay/keys/<id>/discard|restore'}`).join(', ')}.`,
+      `Unknown KeyRelay endpoint ${req.method} ${path}. Available: ${this.routes.map((r) => `${r.method} ${typeof r.path === 'string' ? r.path : r.shown}`).join(', ')}.`,
     );
   }
 
@@ -182,6 +211,34 @@ export class OwnEndpoints {
       pool: this.d.pool,
       maxBodyBytes: this.d.config().maxBodyBytes,
     });
+  }
+
+  /** `POST /keyrelay/keys` (one entry or a list), `DELETE` and `PATCH /keyrelay/keys/<id>`. */
+  private async manage(
+    req: IncomingMessage,
+    res: ServerResponse,
+    op: 'add' | 'remove' | 'update',
+    m?: RegExpExecArray,
+  ): Promise<void> {
+    const km = this.d.keyManager;
+    if (!km) {
+      throw new ProxyError(
+        'not_found',
+        404,
+        'Keys are managed over HTTP only by the headless CLI ("keyrelay serve --keys-file FILE"). In VS Code use "KeyRelay: Add Key".',
+      );
+    }
+    const id = m ? decodeURIComponent(m[1]) : '';
+    if (op === 'remove') return json(res, 200, { removed: km.remove(id) });
+    const raw = await readBody(req, 1024 * 1024, this.d.config().bodyTimeoutMs);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new ProxyError('invalid_json', 400, 'Send a JSON body, e.g. {"provider": "openai", "key": "sk-…"}.');
+    }
+    if (op === 'add') json(res, 201, { added: km.add(body) });
+    else json(res, 200, { updated: km.update(id, body) });
   }
 
   /** Discard/Restore asked for by another window, which only follows this one (DESIGN §7). */

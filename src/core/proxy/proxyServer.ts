@@ -11,6 +11,7 @@ import { redactedError, sendError } from './replies';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import { OwnEndpoints } from './ownEndpoints';
+import type { KeyManager } from './ownEndpoints';
 import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarget';
 import type { Stats } from '../accounting/stats';
 import { buildModels } from '../accounting/status';
@@ -32,6 +33,8 @@ export interface ProxyDeps {
    * server builds its own (the CLI, tests).
    */
   kit?: ForwardKit;
+  /** Key management over HTTP (`/keyrelay/keys`): the headless CLI gives one. */
+  keyManager?: KeyManager;
 }
 
 /** Whether the server is listening, where, and why not. */
@@ -81,6 +84,7 @@ export class ProxyServer implements Disposable {
       token: () => this.token,
       config: () => this.config,
       dispatcher: () => this.kit.upstream.dispatcher,
+      keyManager: deps.keyManager,
     });
     this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
   }
