@@ -187,3 +187,21 @@ suite('credential commands through the proxy', function () {
     await assertNoTokens(answers);
   });
 });
+
+suite('key management endpoints without a key manager (VS Code)', () => {
+  test('answer 404 naming where keys are managed instead; the token is still required', async () => {
+    const h = await startHarness();
+    try {
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      const add = await request(`${h.endpoint}/keyrelay/keys`, { method: 'POST', headers: auth, body: '{}' });
+      assert.equal(add.statusCode, 404);
+      assert.match(await add.body.text(), /managed over HTTP only by the headless CLI/);
+      const del = await request(`${h.endpoint}/keyrelay/keys/openai-1`, { method: 'DELETE' });
+      assert.equal(del.statusCode, 401);
+      await del.body.dump();
+      assert.ok(h.pool.get('openai-1'), 'nothing was removed');
+    } finally {
+      await h.close();
+    }
+  });
+});
