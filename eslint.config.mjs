@@ -10,10 +10,11 @@ import tseslint from 'typescript-eslint';
  */
 const ROOMS = {
   config: [],
+  credentials: [],
   pool: ['config'],
   accounting: ['config', 'pool'],
   keys: ['config', 'pool'],
-  proxy: ['config', 'pool', 'accounting'],
+  proxy: ['config', 'pool', 'accounting', 'credentials'],
   windows: ['config', 'pool', 'accounting'],
   view: ['config', 'pool', 'accounting', 'windows'],
   lm: ['config', 'pool', 'accounting', 'proxy'],

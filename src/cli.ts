@@ -13,6 +13,7 @@ import { checkHost, parsePort, parseSeconds, usageError } from './cli/cliArgs';
 import { failureMessage } from './cli/failure';
 import { cliWording } from './cli/wording';
 import { dataDirOf, findToken } from './cli/token';
+import { keysCommand } from './cli/keysCommand';
 
 declare const KEYRELAY_VERSION: string | undefined;
 const VERSION = typeof KEYRELAY_VERSION === 'string' ? KEYRELAY_VERSION : '0.0.0-dev';
@@ -29,6 +30,12 @@ Usage:
                                hour (per provider) and day (per key) until Ctrl+C
   keyrelay token [--data-dir DIR]
                                print the access token (for "$(keyrelay token)" in a shell)
+  keyrelay keys list           the keys of a running headless KeyRelay, with their ids
+  keyrelay keys add            adds the keys piped on stdin (one per line) to a running
+                               KeyRelay at once, saved to its --keys-file: options
+                               --provider P (else from the key's prefix), --label L,
+                               --models a,b
+  keyrelay keys remove ID      removes a key added that way (ids from "keys list")
   keyrelay --help              this text
   keyrelay --version           the version
 
@@ -83,7 +90,14 @@ passthrough, allowedOrigins, allowedHosts (names clients may call KeyRelay by be
 127.0.0.1/localhost, e.g. its LAN name with --host 0.0.0.0), discardOnQuota, retestIntervalMs
 (background re-test of invalid and out-of-credit keys; 0 = off), requestLogDir, dailyResetHour,
 shutdownGraceMs, metricsWithoutToken (true: GET /keyrelay/metrics answers callers on 127.0.0.1
-without the token, for a local scraper).
+without the token, for a local scraper), credentialTimeoutMs (longest run of a key's credential
+command).
+
+A key may be a command instead of a fixed secret, in the config file's "keys":
+  {"provider": "openai", "credentialCommand": ["gcloud", "auth", "print-access-token"],
+   "label": "work", "credentialTtlSeconds": 3000}
+It runs without a shell when the key is first needed; it prints the token, or JSON
+{"token": "...", "expiresAt": "<ISO time>"} or {"token": "...", "expiresIn": <seconds>}.
 `;
 
 /** The command line, parsed strictly: an unknown option is an error, not ignored. */
@@ -107,6 +121,8 @@ function parse(argv: string[]) {
       'log-level': { type: 'string' },
       json: { type: 'boolean' },
       watch: { type: 'boolean' },
+      label: { type: 'string' },
+      models: { type: 'string' },
     },
   });
 }
@@ -127,9 +143,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (!['serve', 'status', 'token'].includes(positionals[0]) || positionals.length > 1) {
+  const isKeys = positionals[0] === 'keys' && positionals.length <= 3;
+  if (!isKeys && (!['serve', 'status', 'token'].includes(positionals[0]) || positionals.length > 1)) {
     throw usageError(
-      `Unknown command "${positionals.join(' ')}": run "keyrelay serve", "keyrelay status" or "keyrelay token".`,
+      `Unknown command "${positionals.join(' ')}": run "keyrelay serve", "keyrelay status", "keyrelay token" or "keyrelay keys".`,
     );
   }
   const level = parseLevel(values['log-level'] ?? 'info');
@@ -137,6 +154,7 @@ async function main(argv: string[]): Promise<number> {
   const port = parsePort(values.port);
   checkHost(values.host);
   if (positionals[0] === 'token') return printToken(values);
+  if (isKeys) return runKeys(values, port, positionals.slice(1));
   return positionals[0] === 'status' ? runStatus(values, port) : runServe(values, port, level);
 }
 
@@ -152,6 +170,34 @@ function printToken(values: Parsed): number {
   }
   process.stdout.write(`${found.value}\n`);
   return 0;
+}
+
+function runKeys(values: Parsed, port: number | undefined, args: string[]): Promise<number> {
+  const proxy = loadConfigFile(values.config).proxy;
+  const target = port ?? proxy.port;
+  if (!target) throw usageError("The proxy's port is chosen at start (port 0): pass the one it printed with --port.");
+  return keysCommand(
+    {
+      action: args[0] ?? '',
+      id: args[1],
+      host: values.host ?? proxy.host,
+      port: target,
+      dataDir: dataDirOf(values['data-dir']),
+      token: values.token,
+      provider: values.provider,
+      label: values.label,
+      models: values.models,
+      stdin: () => text(process.stdin),
+    },
+    (line) => process.stdout.write(`${line}\n`),
+  );
+}
+
+/** All of a stream's text (the keys piped into "keys add"). */
+async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  let out = '';
+  for await (const chunk of stream) out += chunk.toString();
+  return out;
 }
 
 function runStatus(values: Parsed, port: number | undefined): Promise<number> {

@@ -73,7 +73,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
     await persistence.flush();
   };
   const autoStart = () => config.current.autoStart;
-  const ready = startUp({ ...s, hub, log, autoStart });
+  const ready = startUp({ ...s, hub, log, autoStart, commandKeys: () => config.current.commandKeys });
   const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard, compare };
   exposeToTests(context, internals);
   return publicApi(hub);

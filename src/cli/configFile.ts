@@ -6,6 +6,7 @@ import { jsonSyntaxProblem, ProxyError } from '../core/errors';
 import { importKeys, normalizeAccount } from '../core/config/importers';
 import { normalizeBaseUrl, ProviderCatalogue, validateProviderSpec } from '../core/config/providers';
 import type { ProviderSpec, ProxyConfig } from '../core/types';
+import { credentialCommandOf } from '../core/config/credentialSpec';
 import type { KeyInput } from './keySources';
 
 /** What a CLI config file holds once checked. */
@@ -87,7 +88,17 @@ function asArray(v: unknown, file: string, field: string): unknown[] {
 }
 
 /** The fields of a `keys[]` entry. */
-const KEY_FIELDS = ['provider', 'key', 'label', 'models', 'weight', 'baseUrl', 'account'];
+const KEY_FIELDS = [
+  'provider',
+  'key',
+  'label',
+  'models',
+  'weight',
+  'baseUrl',
+  'account',
+  'credentialCommand',
+  'credentialTtlSeconds',
+];
 
 function keyEntry(v: unknown, where: string): KeyInput {
   if (typeof v !== 'object' || v === null)
@@ -99,10 +110,18 @@ function keyEntry(v: unknown, where: string): KeyInput {
   const e = v as Record<string, unknown>;
   const odd = Object.keys(e).find((f) => !KEY_FIELDS.includes(f));
   if (odd !== undefined) throw new ProxyError('invalid_config', 400, `${where}: ${unknownField(odd, KEY_FIELDS)}.`);
-  if (typeof e.key !== 'string' || e.key.trim() === '') {
-    throw new ProxyError('invalid_config', 400, `${where}: "key" must be the key text, e.g. "sk-…".`);
+  const credentialCommand = credentialCommandOf(e, where);
+  if (credentialCommand && e.key !== undefined) {
+    throw new ProxyError('invalid_config', 400, `${where}: give either "key" or "credentialCommand", not both.`);
   }
-  const problem = keyProblem(e.key.trim());
+  if (!credentialCommand && (typeof e.key !== 'string' || e.key.trim() === '' || /\s/.test(e.key.trim()))) {
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `${where}: "key" must be the key text (a non-empty string without spaces), or use "credentialCommand": ["program", "arg", …].`,
+    );
+  }
+  const problem = credentialCommand ? undefined : keyProblem((e.key as string).trim());
   if (problem) throw new ProxyError('invalid_config', 400, `${where}: ${problem}.`);
   if (typeof e.provider !== 'string')
     throw new ProxyError(
@@ -133,7 +152,8 @@ function keyEntry(v: unknown, where: string): KeyInput {
   }
   return {
     providerId: e.provider,
-    secret: e.key.trim(),
+    secret: typeof e.key === 'string' ? e.key.trim() : '',
+    credentialCommand,
     label: e.label as string | undefined,
     models: e.models as string[] | undefined,
     weight: e.weight as number | undefined,

@@ -5,6 +5,7 @@ import { ProxyError } from '../core/errors';
 import { importKeys, keyIdentity } from '../core/config/importers';
 import type { ImportedKey, ImportResult } from '../core/config/importers';
 import { decodeText } from '../core/config/keyText';
+import { commandKeyId, commandMask } from '../core/config/credentialSpec';
 import type { ProviderCatalogue } from '../core/config/providers';
 import { maskKey } from '../core/redact';
 import type { PoolKey } from '../core/types';
@@ -46,8 +47,10 @@ export function toPoolKeys(
           .join(', ')}) nor in "providers".`,
       );
     }
-    const masked = maskKey(k.secret, provider.keyPrefix);
-    const identity = keyIdentity(provider.id, k.secret);
+    const cmd = k.credentialCommand;
+    // A command key has no text of its own: its command (which may hold secrets) names it instead.
+    const identity = cmd ? `\u0000cmd\u0000${JSON.stringify(cmd.argv)}` : keyIdentity(provider.id, k.secret);
+    const masked = cmd ? commandMask(cmd.argv) : maskKey(k.secret, provider.keyPrefix);
     if (seen.has(identity)) {
       duplicates.push(masked);
       continue;
@@ -56,7 +59,7 @@ export function toPoolKeys(
     const n = (perProvider.get(provider.id) ?? 0) + 1;
     perProvider.set(provider.id, n);
     keys.push({
-      id: keyId(provider.id, k.secret),
+      id: cmd ? commandKeyId(provider.id, cmd.argv) : keyId(provider.id, k.secret),
       providerId: provider.id,
       label: k.label ?? `${provider.id}-${n}`,
       masked,
@@ -66,6 +69,7 @@ export function toPoolKeys(
       account: k.account,
       addedAt: now,
       secret: k.secret,
+      ...(cmd ? { credentialCommand: cmd } : {}),
     });
   }
   return { keys, duplicates };

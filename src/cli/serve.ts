@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Stats } from '../core/accounting/stats';
 import { ProviderCatalogue } from '../core/config/providers';
 import { KeyPool } from '../core/pool/keyPool';
@@ -10,6 +11,7 @@ import { CliError } from './cliError';
 import { loadConfigFile } from './configFile';
 import { watchFiles } from './fileWatch';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
+import { KeysFileManager } from './keysFile';
 import type { KeyInput } from './keySources';
 import { StateStore } from './stateStore';
 import { cliWording } from './wording';
@@ -106,6 +108,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     accessToken: token.value,
     version: opts.version,
     wording: cliWording,
+    keyManager: new KeysFileManager(opts.keysFile, pool, catalogue, clock, log),
   });
   await server.start();
   const endpoint = server.endpoint ?? '';
@@ -217,7 +220,11 @@ function loadKeys(
   const inputs: KeyInput[] = [...fromConfig];
   const duplicates: string[] = [];
   // Every source is read before anything is logged: a source that stops the start is the one line said.
-  const fromFile = keysFile.file ? keysFromFile(keysFile.file, catalogue, keysFile.provider) : undefined;
+  // A keys file that does not exist yet is where keys added over HTTP will go.
+  const file = keysFile.file;
+  if (file && !existsSync(file))
+    log.info(`Keys file ${file} does not exist yet: keys added over HTTP are saved there.`);
+  const fromFile = file && existsSync(file) ? keysFromFile(file, catalogue, keysFile.provider) : undefined;
   const fromEnv = keysFromEnv(process.env, catalogue);
   if (fromFile) {
     inputs.push(...fromFile.keys);

@@ -65,7 +65,7 @@ export async function status(opts: StatusOptions, print: (out: string | Uint8Arr
   return 0;
 }
 
-function tokenOf(opts: StatusOptions): { value: string; where: string } {
+export function tokenOf(opts: StatusOptions): { value: string; where: string } {
   const token = findToken(opts.token, opts.dataDir);
   if (!token) {
     throw new CliError(
@@ -93,7 +93,7 @@ export async function statusWatch(
 }
 
 /** Why asking failed, in one line that says what to do. */
-function statusError(err: NodeJS.ErrnoException, where: string, tokenWhere: string): CliError {
+export function statusError(err: NodeJS.ErrnoException, where: string, tokenWhere: string): CliError {
   if (err.code === 'ECONNREFUSED') {
     return new CliError(
       `Nothing listens on ${where}. Start it with "keyrelay serve" (or open VS Code), or pass the port it uses with --port.`,
@@ -107,14 +107,18 @@ function statusError(err: NodeJS.ErrnoException, where: string, tokenWhere: stri
   return new CliError(`Could not ask ${where}: ${err.code ?? err.message}.`);
 }
 
-function get(
+/** One request to a running KeyRelay with a proven authorization; `body` is sent as JSON. */
+export function get(
   host: string,
   port: number,
   path: string,
   authorization: string,
+  o: { method?: string; body?: string } = {},
 ): Promise<{ status: number; type: string; bytes: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path, headers: { authorization }, timeout: 5000 }, (res) => {
+    const headers: Record<string, string> = { authorization };
+    if (o.body !== undefined) headers['content-type'] = 'application/json';
+    const req = request({ host, port, path, method: o.method ?? 'GET', headers, timeout: 5000 }, (res) => {
       // Chunks joined and decoded once (a string per chunk, concatenated, is twice the work).
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
@@ -129,7 +133,7 @@ function get(
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 5 s'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
-    req.end();
+    req.end(o.body);
   });
 }
 

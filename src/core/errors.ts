@@ -21,7 +21,8 @@ export type ProxyErrorCode =
   | 'upstream_timeout'
   | 'upstream_error'
   | 'shutting_down'
-  | 'invalid_config';
+  | 'invalid_config'
+  | 'credential_failed';
 
 /** OpenAI-style `type` per code; Anthropic answers use `anthropicType`. */
 const OPENAI_TYPE: Record<ProxyErrorCode, string> = {
@@ -46,6 +47,7 @@ const OPENAI_TYPE: Record<ProxyErrorCode, string> = {
   upstream_error: 'keyrelay_upstream_error',
   shutting_down: 'keyrelay_shutting_down',
   invalid_config: 'invalid_request_error',
+  credential_failed: 'keyrelay_credential_failed',
 };
 
 const ANTHROPIC_TYPE: Partial<Record<ProxyErrorCode, string>> = {
@@ -59,6 +61,7 @@ const ANTHROPIC_TYPE: Partial<Record<ProxyErrorCode, string>> = {
   upstream_timeout: 'api_error',
   upstream_error: 'api_error',
   shutting_down: 'overloaded_error',
+  credential_failed: 'api_error',
 };
 
 /** An error the proxy answers itself, with a status and a message that names the fix. */

@@ -87,9 +87,19 @@ export interface KeyRecord {
   addedAt: number;
 }
 
+/** A key whose secret comes from a command instead of a fixed text (a machine setting only). */
+export interface CredentialCommand {
+  /** Program and arguments, run without a shell. */
+  argv: string[];
+  /** How long a token that states no expiry is used (default 300 s). */
+  ttlSeconds?: number;
+}
+
 /** A key as the pool holds it in memory: the record plus its secret text. */
 export interface PoolKey extends KeyRecord {
+  /** The key text; '' for a key whose token comes from `credentialCommand`. */
   readonly secret: string;
+  readonly credentialCommand?: CredentialCommand;
 }
 
 /** One recorded state change of a key, with its reason (key text already redacted). */
@@ -107,7 +117,7 @@ export interface Transition {
 export type Outcome =
   | { kind: 'success'; ttfbMs: number }
   | { kind: 'rate-limited'; status: number; retryAfterMs?: number; reason: string; errorType?: string }
-  | { kind: 'invalid'; status: number; reason: string; errorType?: string }
+  | { kind: 'invalid'; status?: number; reason: string; errorType?: string }
   | { kind: 'exhausted'; status: number; reason: string; errorType?: string }
   | { kind: 'server-error'; status?: number; reason: string; errorType?: string };
 
@@ -170,6 +180,8 @@ export interface ProxyConfig {
   shutdownGraceMs: number;
   /** Answer `GET /keyrelay/metrics` without the access token to callers on loopback (a local scraper). */
   metricsWithoutToken: boolean;
+  /** Longest run of a key's credential command before it counts as failed. */
+  credentialTimeoutMs: number;
 }
 
 /** Defaults for every ProxyConfig field (DESIGN numbers). */
@@ -200,4 +212,5 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   dailyResetHour: 0,
   shutdownGraceMs: 3_000,
   metricsWithoutToken: false,
+  credentialTimeoutMs: 30_000,
 } satisfies ProxyConfig);

@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import { importKeys, keyIdentity } from '../core/config/importers';
+import { commandKeyId, splitCommandLine } from '../core/config/credentialSpec';
 import { decodeText, keyProblem } from '../core/config/keyText';
-import { Command } from './ids';
+import { Command, Setting, SETTINGS_SECTION } from './ids';
 import type { KeyCommandDeps, KeyKit } from './keyKit';
 
 /** The same check as every other key source (config, keys file, environment), worded for the box. */
@@ -16,6 +17,7 @@ const validSecret = (v: string): string | undefined => {
 export function addKeyCommands(d: KeyCommandDeps, kit: KeyKit): Record<string, (arg?: unknown) => Promise<unknown>> {
   return {
     [Command.addKey]: () => addKey(d, kit),
+    [Command.addKeyFromCommand]: () => addKeyFromCommand(d, kit),
     [Command.importKeys]: () => importKeysCommand(d, kit),
   };
 }
@@ -71,6 +73,54 @@ async function addKey(d: KeyCommandDeps, kit: KeyKit): Promise<unknown> {
       void d.prompts.info(`${rec.label}: ${(await kit.runTest(key)) ? 'works' : 'test failed, see the tree tooltip'}.`);
   }
   return rec;
+}
+
+/** What a command line typed into the box is, as argv; a message when it is not one. */
+function commandProblem(line: string): string | undefined {
+  try {
+    return splitCommandLine(line).length ? undefined : 'Type the command, e.g. gcloud auth print-access-token';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * Provider, command line (split into argv here: it never runs in a shell), label; the command is
+ * run once so a typo shows now, then saved to the user's settings (a machine setting: never a
+ * workspace's). The settings watcher puts the key in the pool.
+ */
+async function addKeyFromCommand(d: KeyCommandDeps, kit: KeyKit): Promise<unknown> {
+  const provider = await kit.pickProvider('Add Key from a Command (1/3): provider', false);
+  if (!provider || provider === 'detect') return;
+  const line = await d.prompts.input({
+    title: 'Add Key from a Command (2/3): command',
+    prompt: 'Runs without a shell. It prints the token, or JSON {"token": …, "expiresIn": seconds}',
+    placeHolder: 'gcloud auth print-access-token',
+    ignoreFocusOut: true,
+    validateInput: commandProblem,
+  });
+  if (!line) return;
+  const label = await d.prompts.input({
+    title: 'Add Key from a Command (3/3): label (optional)',
+    prompt: 'A name for this key, e.g. "work"',
+    ignoreFocusOut: true,
+  });
+  if (label === undefined) return;
+  const argv = splitCommandLine(line);
+  const id = commandKeyId(provider.id, argv);
+  const probe = { id: `${id}-probe`, label: label.trim() || argv[0], credentialCommand: { argv } };
+  try {
+    await d.kit.credentials.token(probe);
+  } finally {
+    d.kit.credentials.retain(new Set(d.pool.list().map((k) => k.id)));
+  }
+  const cfg = vscode.workspace.getConfiguration(SETTINGS_SECTION);
+  const current = cfg.inspect<unknown[]>(Setting.credentialCommands)?.globalValue ?? [];
+  const entry = { provider: provider.id, credentialCommand: argv, ...(label.trim() ? { label: label.trim() } : {}) };
+  await cfg.update(Setting.credentialCommands, [...current, entry], vscode.ConfigurationTarget.Global);
+  d.log.info(`Added key ${probe.label} for ${provider.name}, its token from a command (in your user settings).`);
+  void d.prompts.info(`${probe.label}: the command printed a token; the key is in KeyRelay.`);
+  return id;
 }
 
 /** A pasted list or a file, then the provider for keys that do not say theirs. */

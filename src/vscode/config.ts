@@ -18,7 +18,17 @@ export function readConfig(globalStorageDir: string): ExtensionConfig {
   const cfg = vscode.workspace.getConfiguration(SETTINGS_SECTION);
   const chatModels = cfg.get<unknown[]>(Setting.chatModels);
   return {
-    ...readEditorSettings((name) => cfg.get(name), globalStorageDir),
+    ...readEditorSettings(
+      (name) => cfg.get(name),
+      globalStorageDir,
+      (name) => {
+        const i = cfg.inspect(name);
+        return {
+          user: i?.globalValue,
+          fromWorkspace: i?.workspaceValue !== undefined || i?.workspaceFolderValue !== undefined,
+        };
+      },
+    ),
     chatModels: Array.isArray(chatModels)
       ? chatModels.filter((p): p is string => typeof p === 'string' && p.trim() !== '').map((p) => p.trim())
       : DEFAULT_CHAT_MODELS,

@@ -6,6 +6,7 @@
 
 export const Command = {
   addKey: 'keyRelay.addKey',
+  addKeyFromCommand: 'keyRelay.addKeyFromCommand',
   importKeys: 'keyRelay.importKeys',
   testKey: 'keyRelay.testKey',
   testAllKeys: 'keyRelay.testAllKeys',
@@ -71,12 +72,14 @@ export const Setting = {
   idleSeconds: 'timeouts.idleSeconds',
   clientHeadersSeconds: 'timeouts.clientHeadersSeconds',
   clientBodySeconds: 'timeouts.clientBodySeconds',
+  credentialCommandSeconds: 'timeouts.credentialCommandSeconds',
   maxAttempts: 'retry.maxAttempts',
   maxWaitSeconds: 'retry.maxWaitSeconds',
   logRequests: 'logging.requests',
   dailyResetHour: 'stats.dailyResetHour',
   metricsWithoutToken: 'metrics.allowWithoutToken',
   providers: 'providers',
+  credentialCommands: 'credentialCommands',
   chatModels: 'chatModels',
 } as const;
 export type SettingName = (typeof Setting)[keyof typeof Setting];

@@ -3,6 +3,7 @@ import type { Stats } from '../core/accounting/stats';
 import type { ProviderCatalogue } from '../core/config/providers';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { KeyPool } from '../core/pool/keyPool';
+import type { CredentialBroker } from '../core/credentials/credentialBroker';
 import { testAndRecord } from '../core/proxy/keyTest';
 import type { LeaderAnswer } from '../core/windows/proxyController';
 import type { KeyState, Logger, PoolKey, ProviderSpec } from '../core/types';
@@ -18,6 +19,8 @@ export interface KeyCommandDeps {
   prompts: Prompts;
   hub: ViewModelHub;
   log: Logger;
+  /** Runs credential commands (a command key's test needs its token). */
+  kit: { credentials: CredentialBroker };
   /** Discard/Restore through the leading window while following; false when this window serves. */
   /** Asks the serving window when this one follows; undefined: act on this window's own pool. */
   actOnLeader: (id: string, action: 'discard' | 'restore' | 'test') => Promise<LeaderAnswer | undefined>;
@@ -73,7 +76,11 @@ export function keyKit(d: KeyCommandDeps): KeyKit {
       d.log.info(`Test ${key.label} (${key.masked}) by the serving window: ${remote.message ?? remote.state ?? ''}`);
       return remote.ok === true;
     }
-    const r = await testAndRecord(d.pool, key, provider, { timeoutMs: 15_000 });
+    const cmd = key.credentialCommand;
+    const secret = cmd
+      ? await d.kit.credentials.token({ id: key.id, label: key.label, credentialCommand: cmd })
+      : undefined;
+    const r = await testAndRecord(d.pool, key, provider, { timeoutMs: 15_000, secret });
     d.log.info(`Test ${key.label} (${key.masked}): ${r.message}`);
     return r.ok;
   }

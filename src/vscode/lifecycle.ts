@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { KeyPool, PoolOptions } from '../core/pool/keyPool';
 import type { ProviderCatalogue } from '../core/config/providers';
 import type { Stats } from '../core/accounting/stats';
-import type { Logger, ProxyConfig } from '../core/types';
+import type { Logger, PoolKey, ProxyConfig } from '../core/types';
 import type { ClientWiring } from './clientWiring';
 import { needsRestart } from '../core/config/proxyConfig';
 import type { ExtensionConfig } from './config';
@@ -41,6 +41,7 @@ export function applyConfig(d: {
 }) {
   return ({ next, previous }: { next: ExtensionConfig; previous: ExtensionConfig }): void => {
     d.catalogue.set(next.providers);
+    syncCommandKeys(d.pool, next.commandKeys);
     d.pool.setOptions(poolOptions(next.proxy));
     if (next.proxy.strategy !== previous.proxy.strategy) d.pool.setStrategy(next.proxy.strategy);
     d.stats.setDailyResetHour(next.proxy.dailyResetHour);
@@ -105,8 +106,10 @@ export async function startUp(d: {
   state: ValueStore;
   log: Logger;
   autoStart: () => boolean;
+  commandKeys: () => readonly PoolKey[];
 }): Promise<void> {
   try {
+    syncCommandKeys(d.pool, d.commandKeys());
     await d.vault.load();
     d.kit.setAccessToken(d.vault.accessToken);
     d.pool.importHealth(d.persistence.loadHealth() ?? {});
@@ -116,6 +119,19 @@ export async function startUp(d: {
     d.log.error(err instanceof Error ? err : String(err));
   } finally {
     d.hub.refresh();
+  }
+}
+
+/**
+ * Puts the keys of `keyRelay.credentialCommands` (user settings only) in the pool, beside the
+ * vault's: added, changed (health kept) or removed as the setting says.
+ */
+export function syncCommandKeys(pool: KeyPool, keys: readonly PoolKey[]): void {
+  const wanted = new Set(keys.map((k) => k.id));
+  for (const k of pool.list()) if (k.credentialCommand && !wanted.has(k.id)) pool.remove(k.id);
+  for (const k of keys) {
+    const have = pool.get(k.id);
+    if (!have || have.label !== k.label || JSON.stringify(have) !== JSON.stringify(k)) pool.upsert(k);
   }
 }
 

@@ -35,6 +35,8 @@ export type Behaviour = StreamKnobs &
 /** Start options. `keys` omitted: any non-empty key is accepted (plus those given behaviours). */
 export interface FakeUpstreamOptions extends StreamKnobs {
   keys?: readonly string[];
+  /** Decides per request whether a credential is valid (expiring tokens); overrides `keys`. */
+  accept?: (key: string) => boolean;
   echoKey?: boolean;
   openaiModels?: readonly string[];
   anthropicModels?: readonly string[];
@@ -108,6 +110,7 @@ export class FakeUpstream {
   private readonly behaviours = new Map<string, Behaviour>();
   private rule: ((r: RecordedRequest) => Behaviour | undefined) | undefined;
   private readonly keys: Set<string> | undefined;
+  private readonly accept: ((key: string) => boolean) | undefined;
   private readonly live = new Set<AbortController>();
   private closing = false;
   private closed: Promise<void> | undefined;
@@ -122,6 +125,7 @@ export class FakeUpstream {
   ) {
     [this.chunks, this.chunkDelayMs, this.echoKey] = [opts.chunks ?? 5, opts.chunkDelayMs ?? 0, opts.echoKey ?? false];
     this.keys = opts.keys ? new Set(opts.keys) : undefined;
+    this.accept = opts.accept;
     this.models = {
       openai: opts.openaiModels ?? ['gpt-4o', 'gpt-4o-mini', 'gpt-5'],
       anthropic: opts.anthropicModels ?? ['claude-opus-4-6', 'claude-sonnet-4-6', 'claude-haiku-4-5'],
@@ -353,7 +357,9 @@ export class FakeUpstream {
   }
 
   private isKnown(key: string): boolean {
-    return key !== '' && (this.keys ? this.keys.has(key) : true);
+    if (key === '') return false;
+    if (this.accept) return this.accept(key);
+    return this.keys ? this.keys.has(key) : true;
   }
 
   /** Text pieces of the answer, one per chunk; with echoKey the first piece names the key. */

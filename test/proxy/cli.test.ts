@@ -6,7 +6,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
-import { start } from './cliRun';
+import { spawn } from 'node:child_process';
+import { CLI, start } from './cliRun';
 import type { Run } from './cliRun';
 import { assertNoKeys, OPENAI_KEYS, TOKEN } from './harness';
 
@@ -350,6 +351,125 @@ suite('the headless CLI', () => {
     assert.equal(big.statusCode, 413);
     assert.match(e413, /\\"maxBodyBytes\\" in the --config file's \\"proxy\\" object/);
     for (const body of [e401, e413]) assert.doesNotMatch(body, /keyRelay\.|KeyRelay: [A-Z]/);
+  });
+
+  test('a key from a credential command in the config file: run without a shell, its token never printed', async () => {
+    const data = join(dir, 'data');
+    const helper = join(dir, 'helper.js');
+    const TOKEN_TEXT = 'tok-cli-0123456789abcdefghij';
+    // "$HOME" stays literal: there is no shell to expand it.
+    writeFileSync(
+      helper,
+      `if (process.argv[2] !== '$HOME') process.exit(9); console.log(JSON.stringify({ token: '${TOKEN_TEXT}', expiresIn: 3600 }));`,
+    );
+    const cfg = config({
+      keys: [{ provider: 'mock', credentialCommand: [process.execPath, helper, '$HOME'], label: 'work' }],
+    });
+    const r = start(['serve', '--config', cfg, '--data-dir', data, '--token', 'kr-cli-token-0123456789']);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: 'kr-cli-token-0123456789', maxRetries: 0 });
+    await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.deepEqual(fake.countsByKey(), { [TOKEN_TEXT]: 1 });
+    const status = await request(`${endpoint}/keyrelay/status?format=text`, {
+      headers: { authorization: 'Bearer kr-cli-token-0123456789' },
+    });
+    const table = await status.body.text();
+    assert.match(table, /work/);
+    r.child.kill('SIGINT');
+    assert.equal(await r.exited, 0);
+    for (const text of [r.stdout, r.stderr, table, readFileSync(join(data, 'state.json'), 'utf8')])
+      assert.ok(!text.includes(TOKEN_TEXT), 'the token stays out of output, status and state');
+
+    const bad = start([
+      'serve',
+      '--config',
+      config({ keys: [{ provider: 'mock', credentialCommand: 'gcloud auth' }] }),
+    ]);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.stderr, /keys\[0\]: "credentialCommand" must be a list: the program, then its arguments/);
+  });
+
+  test('keys over REST and "keyrelay keys": serve at once, saved 0600 to --keys-file, kept after a restart', async () => {
+    const data = join(dir, 'data');
+    const keysFile = join(dir, 'managed.json');
+    const TOKEN_ARG = 'kr-cli-token-keys-0123456789';
+    const args = ['serve', '--config', config(), '--keys-file', keysFile, '--data-dir', data, '--token', TOKEN_ARG];
+    let r = start(args);
+    runs.push(r);
+    let endpoint = await endpointOf(r);
+    const auth = { authorization: `Bearer ${TOKEN_ARG}`, 'content-type': 'application/json' };
+    const add = await request(`${endpoint}/keyrelay/keys`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify([{ provider: 'mock', key: OPENAI_KEYS[0], label: 'rest-one', models: ['gpt-4o'] }]),
+    });
+    const added = (await add.body.json()) as { added: Array<{ id: string; label: string; masked: string }> };
+    assert.equal(add.statusCode, 201);
+    assert.equal(added.added[0].label, 'rest-one');
+    assert.ok(!JSON.stringify(added).includes(OPENAI_KEYS[0]), 'the answer holds the masked key only');
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: TOKEN_ARG, maxRetries: 0 });
+    await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    assert.deepEqual(fake.countsByKey(), { [OPENAI_KEYS[0]]: 1 }, 'served at once, no restart');
+    assert.equal(statSync(keysFile).mode & 0o777, 0o600);
+
+    const patch = await request(`${endpoint}/keyrelay/keys/${added.added[0].id}`, {
+      method: 'PATCH',
+      headers: auth,
+      body: JSON.stringify({ label: 'renamed', secret: 'x' }),
+    });
+    assert.equal(patch.statusCode, 400);
+    assert.match(await patch.body.text(), /Cannot change \\"secret\\": only label, models, weight, account/);
+    const renamed = await request(`${endpoint}/keyrelay/keys/${added.added[0].id}`, {
+      method: 'PATCH',
+      headers: auth,
+      body: JSON.stringify({ label: 'renamed' }),
+    });
+    assert.equal(renamed.statusCode, 200, await renamed.body.text());
+    const noToken = await request(`${endpoint}/keyrelay/keys`, { method: 'POST', body: '{}' });
+    assert.equal(noToken.statusCode, 401);
+    await noToken.body.dump();
+
+    // The subcommands, against the running proxy; the key arrives on stdin.
+    const port = new URL(endpoint).port;
+    const cli = ['--port', port, '--token', TOKEN_ARG];
+    const adder = spawn(process.execPath, [CLI, 'keys', 'add', '--provider', 'mock', '--label', 'piped', ...cli], {
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    let out = '';
+    adder.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    adder.stdin.end(`${OPENAI_KEYS[1]}\n`);
+    assert.equal(await new Promise((res) => adder.on('exit', res)), 0);
+    assert.match(out, /^added \S+ {2}piped {2}sk-…2222$/m);
+    const list = start(['keys', 'list', ...cli]);
+    assert.equal(await list.exited, 0);
+    assert.match(list.stdout, /renamed {2}sk-…1111 {2}active/);
+    assert.match(list.stdout, /piped {2}sk-…2222/);
+    for (const text of [out, list.stdout, list.stderr]) assertNoKeys(text, 'keys output');
+
+    r.child.kill('SIGINT');
+    assert.equal(await r.exited, 0);
+    assertNoKeys(r.stdout + r.stderr, 'serve output');
+    r = start(args);
+    runs.push(r);
+    endpoint = await endpointOf(r);
+    const after = start(['keys', 'list', '--port', new URL(endpoint).port, '--token', TOKEN_ARG]);
+    assert.equal(await after.exited, 0);
+    assert.match(after.stdout, /renamed/, 'the restart kept the keys added over REST');
+    const removed = start([
+      'keys',
+      'remove',
+      added.added[0].id,
+      '--port',
+      new URL(endpoint).port,
+      '--token',
+      TOKEN_ARG,
+    ]);
+    assert.equal(await removed.exited, 0, removed.stderr);
+    assert.ok(!readFileSync(keysFile, 'utf8').includes(OPENAI_KEYS[0]), 'removed from the keys file');
+    const gone = start(['keys', 'remove', 'nope', '--port', new URL(endpoint).port, '--token', TOKEN_ARG]);
+    assert.equal(await gone.exited, 1);
+    assert.match(gone.stderr, /No key with id "nope"/);
   });
 
   test('no keys: starts in fallback mode and says so', async () => {

@@ -24,6 +24,7 @@ const ALL_CODES: Record<ProxyErrorCode, true> = {
   upstream_error: true,
   shutting_down: true,
   invalid_config: true,
+  credential_failed: true,
 };
 
 interface OpenAIErrorBody {

@@ -4,13 +4,23 @@
  * and comes back as a problem that names the setting the user must fix, in its own unit.
  */
 import { join } from 'node:path';
-import type { ProviderSpec, ProxyConfig } from '../types';
+import type { PoolKey, ProviderSpec, ProxyConfig } from '../types';
+import { commandKeyId, commandMask, credentialCommandOf } from './credentialSpec';
 import { defaultConfig, settingProblem } from './proxyConfig';
 import type { Unit } from './proxyConfig';
-import { validateProviderSpec } from './providers';
+import { ProviderCatalogue, validateProviderSpec } from './providers';
 
 /** Reads one setting below `keyRelay.` (VS Code's WorkspaceConfiguration.get). */
 export type SettingReader = (name: string) => unknown;
+
+/**
+ * Reads a machine setting: its user (global) value only, and whether a workspace or folder tried
+ * to set it (VS Code's `inspect()`): a workspace must never choose a command KeyRelay runs.
+ */
+export type MachineSettingReader = (name: string) => { user: unknown; fromWorkspace: boolean };
+
+/** The setting (below `keyRelay.`) that holds keys whose secret comes from a command. */
+export const CREDENTIAL_COMMANDS_SETTING = 'credentialCommands';
 
 /** The extension's settings, checked. */
 export interface EditorSettings {
@@ -18,6 +28,8 @@ export interface EditorSettings {
   autoStart: boolean;
   /** The custom providers that passed validation. */
   providers: ProviderSpec[];
+  /** Keys from `keyRelay.credentialCommands` in the user's settings (never a workspace's). */
+  commandKeys: PoolKey[];
   /** One line per setting that was refused (its default is used meanwhile). */
   problems: string[];
 }
@@ -46,6 +58,7 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['timeouts.idleSeconds', 'idleTimeoutMs', SECONDS],
   ['timeouts.clientHeadersSeconds', 'clientHeadersTimeoutMs', SECONDS],
   ['timeouts.clientBodySeconds', 'bodyTimeoutMs', SECONDS],
+  ['timeouts.credentialCommandSeconds', 'credentialTimeoutMs', SECONDS],
   ['retry.maxAttempts', 'maxAttempts'],
   ['retry.maxWaitSeconds', 'maxWaitMs', SECONDS],
   ['rotation.maxConcurrentPerKey', 'maxConcurrentPerKey'],
@@ -63,7 +76,11 @@ function toBase(value: unknown, unit: Unit | undefined): unknown {
 }
 
 /** Reads and checks every setting; `storageDir` is where request logs go when they are on. */
-export function readEditorSettings(get: SettingReader, storageDir: string): EditorSettings {
+export function readEditorSettings(
+  get: SettingReader,
+  storageDir: string,
+  machine: MachineSettingReader = () => ({ user: undefined, fromWorkspace: false }),
+): EditorSettings {
   const proxy = defaultConfig();
   const problems: string[] = [];
   for (const [setting, field, unit] of SETTING_FIELDS) {
@@ -84,5 +101,54 @@ export function readEditorSettings(get: SettingReader, storageDir: string): Edit
       problems.push(`"keyRelay.providers[${i}]": ${(err as Error).message}`);
     }
   });
-  return { proxy, autoStart: get('proxy.autoStart') !== false, providers, problems };
+  const commandKeys = readCommandKeys(machine(CREDENTIAL_COMMANDS_SETTING), new ProviderCatalogue(providers), problems);
+  return { proxy, autoStart: get('proxy.autoStart') !== false, providers, commandKeys, problems };
+}
+
+/**
+ * `keyRelay.credentialCommands` from the user's settings, as pool keys; a value from a workspace
+ * is refused whole and said so. A bad entry is left out with a problem naming it.
+ */
+function readCommandKeys(
+  setting: { user: unknown; fromWorkspace: boolean },
+  catalogue: ProviderCatalogue,
+  problems: string[],
+): PoolKey[] {
+  const name = `keyRelay.${CREDENTIAL_COMMANDS_SETTING}`;
+  if (setting.fromWorkspace) {
+    problems.push(
+      `"${name}" is set in this workspace's settings, and KeyRelay ignores it there: a workspace must never choose a command to run on your machine. Put it in your user settings, or use "KeyRelay: Add Key from a Command".`,
+    );
+  }
+  const keys: PoolKey[] = [];
+  if (setting.user === undefined || setting.user === null) return keys;
+  if (!Array.isArray(setting.user)) {
+    problems.push(`"${name}" must be a list of {"provider", "credentialCommand": [program, args…], "label"}.`);
+    return keys;
+  }
+  setting.user.forEach((raw, i) => {
+    const where = `"${name}[${i}]"`;
+    try {
+      const e = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+      const provider = typeof e.provider === 'string' ? catalogue.get(e.provider) : undefined;
+      if (!provider) throw new Error(`${where}: "provider" must name a provider id such as "openai".`);
+      const cmd = credentialCommandOf(e, where);
+      if (!cmd) throw new Error(`${where}: "credentialCommand" is missing.`);
+      const models = Array.isArray(e.models) ? e.models.filter((m): m is string => typeof m === 'string') : [];
+      keys.push({
+        id: commandKeyId(provider.id, cmd.argv),
+        providerId: provider.id,
+        label: typeof e.label === 'string' && e.label.trim() ? e.label.trim() : commandMask(cmd.argv),
+        masked: commandMask(cmd.argv),
+        addedAt: 0,
+        secret: '',
+        credentialCommand: cmd,
+        ...(models.length ? { models } : {}),
+        ...(typeof e.account === 'string' && e.account.trim() ? { account: e.account.trim() } : {}),
+      });
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  });
+  return keys;
 }

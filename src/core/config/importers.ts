@@ -1,4 +1,4 @@
-import type { ProviderSpec } from '../types';
+import type { CredentialCommand, ProviderSpec } from '../types';
 import type { ProviderCatalogue } from './providers';
 import { isPresetId, normalizeBaseUrl } from './providers';
 import { jsonSyntaxProblem } from '../errors';
@@ -16,6 +16,8 @@ export interface ImportedKey {
   weight?: number;
   /** Keys of one account share its limits (DESIGN §4). */
   account?: string;
+  /** The secret comes from this command (`secret` is then ''); machine settings and CLI config only. */
+  credentialCommand?: CredentialCommand;
 }
 
 /**
@@ -245,6 +247,14 @@ function importEnv(c: Collector, name: string, value: string, n: number): void {
     if (problem || !looksLikeKey(secret, false)) return c.skip(n, `${label} does not look like an API key`);
     // No provider uses that stem: only a distinctive prefix may decide (MOONSHOT_API_KEY=sk-… is not OpenAI's).
     const detected = c.detect(secret);
+    const model = list ? modelScoped(stem) : undefined;
+    if (model) {
+      // GPT_4_KEYS=a,b (older pool managers): keys for that model only; the key's own distinctive
+      // prefix names the provider, else the model's family does.
+      const distinctive = detected && !GENERIC_PREFIXES.has(detected.keyPrefix!) ? detected : undefined;
+      const p = distinctive ?? c.byId(model.providerId) ?? detected;
+      if (p) return c.add({ providerId: p.id, secret, label, models: [model.model] }, p.keyPrefix);
+    }
     if (!detected || GENERIC_PREFIXES.has(detected.keyPrefix!))
       return c.skip(
         n,
@@ -252,6 +262,23 @@ function importEnv(c: Collector, name: string, value: string, n: number): void {
       );
     c.add({ providerId: detected.id, secret, label }, detected.keyPrefix);
   });
+}
+
+/** Model families and their providers, for model-scoped variables (`CLAUDE_3_OPUS_KEYS`). */
+const MODEL_FAMILIES: ReadonlyArray<[RegExp, string]> = [
+  [/^(gpt|o\d|chatgpt|text-embedding)/, 'openai'],
+  [/^claude/, 'anthropic'],
+  [/^gemini/, 'gemini'],
+  [/^(mistral|codestral|magistral|devstral)/, 'mistral'],
+  [/^deepseek/, 'deepseek'],
+  [/^grok/, 'xai'],
+];
+
+/** `GPT_4O_MINI` → model `gpt-4o-mini` of openai; undefined when the stem names no model family. */
+export function modelScoped(stem: string): { model: string; providerId: string } | undefined {
+  const model = stem.toLowerCase().replace(/_/g, '-');
+  const family = MODEL_FAMILIES.find(([re]) => re.test(model));
+  return family ? { model, providerId: family[1] } : undefined;
 }
 
 function lineOf(text: string, needle: string): number {

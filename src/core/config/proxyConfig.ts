@@ -69,6 +69,7 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   dailyResetHour: int(-1, 23, undefined, ' (-1 = never)'),
   shutdownGraceMs: int(0, 600_000, MS),
   metricsWithoutToken: bool,
+  credentialTimeoutMs: int(100, 600_000, MS),
 };
 
 /** The names of every setting, as the CLI's config file spells them. */

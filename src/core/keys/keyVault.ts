@@ -76,7 +76,8 @@ export class KeyVault extends DisposableBase {
       if (secret) keys.push({ ...rec, secret });
       else this.log.warn(`Key ${rec.label} (${rec.masked}) has no secret in SecretStorage; skipped.`);
     });
-    this.pool.setKeys(keys);
+    // Keys from credential commands live in the user's settings, not here: they stay.
+    this.pool.setKeys([...keys, ...this.pool.list().filter((k) => k.credentialCommand)]);
   }
 
   index(): KeyRecord[] {
@@ -85,7 +86,7 @@ export class KeyVault extends DisposableBase {
 
   /** The stored keys as `keyIdentity(provider, secret)`: the same text under another provider is another key. */
   keysInUse(): Set<string> {
-    return new Set(this.pool.list().map((k) => keyIdentity(k.providerId, k.secret)));
+    return new Set(this.pool.list().flatMap((k) => (k.credentialCommand ? [] : [keyIdentity(k.providerId, k.secret)])));
   }
 
   /** Stores a new key and puts it in the pool. The label defaults to the masked key. */

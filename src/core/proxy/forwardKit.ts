@@ -1,6 +1,7 @@
 import type { Stats } from '../accounting/stats';
 import { RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
+import { CredentialBroker } from '../credentials/credentialBroker';
 import type { Disposable } from '../events';
 import type { KeyPool } from '../pool/keyPool';
 import { SecretRedactor } from '../redact';
@@ -33,6 +34,7 @@ export class ForwardKit implements Disposable {
   readonly deps: ForwardDeps;
   readonly upstream: Upstream;
   readonly redactor = new SecretRedactor();
+  readonly credentials: CredentialBroker;
   private config: ProxyConfig;
   private token: string;
   private requestLog: RequestLog | undefined;
@@ -43,6 +45,12 @@ export class ForwardKit implements Disposable {
     this.token = o.accessToken;
     this.upstream = new Upstream(o.config.connectTimeoutMs);
     this.redactor.add(o.accessToken);
+    this.credentials = new CredentialBroker({
+      clock: o.clock,
+      logger: o.logger,
+      redactor: this.redactor,
+      timeoutMs: () => this.config.credentialTimeoutMs,
+    });
     this.syncRedactor();
     this.subscription = o.pool.onDidChange(() => this.syncRedactor());
     this.deps = {
@@ -58,6 +66,7 @@ export class ForwardKit implements Disposable {
       requestLog: () => this.requestLog,
       wording: o.wording,
       gate: new ConcurrencyGate(o.pool, o.clock),
+      credentials: this.credentials,
     };
     this.openRequestLog();
   }
@@ -83,6 +92,7 @@ export class ForwardKit implements Disposable {
 
   dispose(): void {
     this.subscription.dispose();
+    this.credentials.dispose();
     this.upstream.destroy();
     this.deps.gate.dispose();
     this.requestLog?.dispose();
@@ -104,6 +114,8 @@ export class ForwardKit implements Disposable {
 
   /** Keeps every pool key and the token known to the redactor, so none can reach an output. */
   private syncRedactor(): void {
-    for (const k of this.o.pool.list()) this.redactor.add(k.secret, k.masked);
+    const keys = this.o.pool.list();
+    for (const k of keys) this.redactor.add(k.secret, k.masked);
+    this.credentials.retain(new Set(keys.filter((k) => k.credentialCommand).map((k) => k.id)));
   }
 }

@@ -21,15 +21,17 @@ export interface KeyTestResult {
 export async function testKey(
   key: PoolKey,
   provider: ProviderSpec,
-  opts: { timeoutMs?: number; dispatcher?: Dispatcher; now?: () => number } = {},
+  opts: { timeoutMs?: number; dispatcher?: Dispatcher; now?: () => number; secret?: string } = {},
 ): Promise<KeyTestResult> {
+  // A command key's token comes from its command (the caller asks the broker for it).
+  const secret = opts.secret ?? key.secret;
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const now = opts.now ?? Date.now;
   const own = opts.dispatcher ? undefined : new (undici().Agent)({ connect: { timeout: timeoutMs } });
   const base = (key.baseUrl ?? provider.baseUrl).replace(/\/+$/, '');
   const t = provider.testRequest;
   const headers: Record<string, string> = {
-    [authHeaderName(provider.auth)]: authHeaderValue(provider.auth, key.secret),
+    [authHeaderName(provider.auth)]: authHeaderValue(provider.auth, secret),
   };
   if (provider.shape === 'anthropic') headers['anthropic-version'] = '2023-06-01';
   if (t.body !== undefined) headers['content-type'] = 'application/json';
@@ -62,7 +64,8 @@ export async function testKey(
     return {
       ok: false,
       status: res.statusCode,
-      message: `${key.label}: ${reason}`.replaceAll(key.secret, key.masked),
+      message:
+        secret.length >= 4 ? `${key.label}: ${reason}`.replaceAll(secret, key.masked) : `${key.label}: ${reason}`,
       outcome,
     };
   } catch (err) {
@@ -86,7 +89,7 @@ export async function testAndRecord(
   pool: KeyPool,
   key: PoolKey,
   provider: ProviderSpec,
-  opts: { timeoutMs?: number; dispatcher?: Dispatcher } = {},
+  opts: { timeoutMs?: number; dispatcher?: Dispatcher; secret?: string } = {},
 ): Promise<KeyTestResult> {
   const r = await testKey(key, provider, opts);
   if (r.ok) pool.markTested(key.id, true, r.message);

@@ -8,7 +8,8 @@ import type { ProviderCatalogue } from '../config/providers';
 import { ProxyError } from '../errors';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
-import type { ProxyConfig } from '../types';
+import type { KeyRecord, ProxyConfig } from '../types';
+import { readBody } from './body';
 import type { AccessGuard } from './access';
 import type { ForwardDeps } from './requestContext';
 import { runFanOut } from './fanOut';
@@ -31,12 +32,26 @@ export interface OwnEndpointDeps {
   config(): ProxyConfig;
   /** The forwarder's parts: the fan-out sends each model's call through them. */
   forward(): ForwardDeps;
+  /** Adds, removes and changes keys over HTTP (the headless CLI); absent in VS Code. */
+  keyManager?: KeyManager;
+}
+
+/**
+ * What `POST|DELETE|PATCH /keyrelay/keys` call: the owner checks the entries, changes the pool
+ * at once and saves where the keys live. Throws a ProxyError that names the fix.
+ */
+export interface KeyManager {
+  add(entries: unknown): KeyRecord[];
+  remove(id: string): KeyRecord;
+  update(id: string, patch: unknown): KeyRecord;
 }
 
 /** One of KeyRelay's own endpoints under /keyrelay/. Returns a promise when it answers later. */
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   path: string | RegExp;
+  /** How a pattern path is shown in the list of endpoints. */
+  shown?: string;
   /** Health is the one endpoint that answers without the token. */
   open?: boolean;
   /** Answers without the token when this says so (metrics for a local scraper, by setting). */
@@ -75,9 +90,23 @@ export class OwnEndpoints {
       {
         method: 'POST',
         path: /^\/keyrelay\/keys\/([^/]+)\/(discard|restore|test)$/,
+        shown: '/keyrelay/keys/<id>/discard|restore|test',
         handle: (_q, res, m) => this.keyAction(res, m!),
       },
       { method: 'POST', path: '/keyrelay/stats/reset', handle: (_q, res) => this.resetStats(res) },
+      { method: 'POST', path: '/keyrelay/keys', handle: (req, res) => this.manage(req, res, 'add') },
+      {
+        method: 'DELETE',
+        path: /^\/keyrelay\/keys\/([^/]+)$/,
+        shown: '/keyrelay/keys/<id>',
+        handle: (q, res, m) => this.manage(q, res, 'remove', m),
+      },
+      {
+        method: 'PATCH',
+        path: /^\/keyrelay\/keys\/([^/]+)$/,
+        shown: '/keyrelay/keys/<id>',
+        handle: (q, res, m) => this.manage(q, res, 'update', m),
+      },
     ];
   }
 
@@ -98,7 +127,7 @@ export class OwnEndpoints {
     throw new ProxyError(
       'not_found',
       404,
-      `Unknown KeyRelay endpoint ${req.method} ${path}. Available: ${this.routes.map((r) => `${r.method} ${typeof r.path === 'string' ? r.path : '/keyrelay/keys/<id>/discard|restore|test'}`).join(', ')}.`,
+      `Unknown KeyRelay endpoint ${req.method} ${path}. Available: ${this.routes.map((r) => `${r.method} ${typeof r.path === 'string' ? r.path : r.shown}`).join(', ')}.`,
     );
   }
 
@@ -178,6 +207,34 @@ export class OwnEndpoints {
 
   private run(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return runFanOut(req, res, { deps: this.d.forward(), maxBodyBytes: this.d.config().maxBodyBytes });
+  }
+
+  /** `POST /keyrelay/keys` (one entry or a list), `DELETE` and `PATCH /keyrelay/keys/<id>`. */
+  private async manage(
+    req: IncomingMessage,
+    res: ServerResponse,
+    op: 'add' | 'remove' | 'update',
+    m?: RegExpExecArray,
+  ): Promise<void> {
+    const km = this.d.keyManager;
+    if (!km) {
+      throw new ProxyError(
+        'not_found',
+        404,
+        'Keys are managed over HTTP only by the headless CLI ("keyrelay serve --keys-file FILE"). In VS Code use "KeyRelay: Add Key".',
+      );
+    }
+    const id = m ? decodeURIComponent(m[1]) : '';
+    if (op === 'remove') return json(res, 200, { removed: km.remove(id) });
+    const raw = await readBody(req, 1024 * 1024, this.d.config().bodyTimeoutMs);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new ProxyError('invalid_json', 400, 'Send a JSON body, e.g. {"provider": "openai", "key": "sk-…"}.');
+    }
+    if (op === 'add') json(res, 201, { added: km.add(body) });
+    else json(res, 200, { updated: km.update(id, body) });
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Wording } from './requestContext';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import { OwnEndpoints } from './ownEndpoints';
+import type { KeyManager } from './ownEndpoints';
 import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarget';
 import type { Stats } from '../accounting/stats';
 import { buildModels } from '../accounting/status';
@@ -36,6 +37,8 @@ export interface ProxyDeps {
   kit?: ForwardKit;
   /** Error messages in the CLI's words (ForwardDeps.wording); used when the server builds its kit. */
   wording?: Wording;
+  /** Key management over HTTP (`/keyrelay/keys`): the headless CLI gives one. */
+  keyManager?: KeyManager;
 }
 
 /** Whether the server is listening, where, and why not. */
@@ -94,6 +97,7 @@ export class ProxyServer implements Disposable {
       token: () => this.token,
       config: () => this.config,
       forward: () => this.kit.deps,
+      keyManager: deps.keyManager,
     });
     this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
     this.retest = new BackgroundRetest({

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Stats } from '../accounting/stats';
 import type { RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
+import type { CredentialBroker } from '../credentials/credentialBroker';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
 import type { ApiShape, Clock, FailureClass, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../types';
@@ -26,6 +27,8 @@ export interface ForwardDeps {
   wording?: Wording;
   /** Per-key concurrency slots and their wait queue (used only when a limit is set). */
   gate: ConcurrencyGate;
+  /** Tokens of keys whose secret comes from a command. */
+  credentials: CredentialBroker;
 }
 
 /** Rewrites a message written in the editor's words (settings, commands) for another surface. */

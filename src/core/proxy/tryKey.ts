@@ -1,3 +1,5 @@
+import { CredentialFailure, FAILURES_BEFORE_INVALID } from '../credentials/credentialBroker';
+import { ProxyError } from '../errors';
 import type { FailureClass, Outcome, PoolKey } from '../types';
 import { Attempt } from './attempt';
 import type { AttemptResult } from './attempt';
@@ -15,28 +17,81 @@ export interface Tried {
   ttfbMs?: number;
 }
 
-/** One upstream call with one key; reports the outcome to the pool and the stats. */
+/**
+ * One upstream call with one key; reports the outcome to the pool and the stats. A key whose
+ * secret comes from a command gets its token from the broker first, and on a 401/403 one more
+ * call with a freshly run token before the refusal counts against the key.
+ */
 export async function tryKey(ctx: RequestContext, key: PoolKey): Promise<Tried> {
+  const { deps } = ctx;
+  deps.pool.begin(key.id);
+  try {
+    if (!key.credentialCommand) return await send(ctx, key, key.secret);
+    const cmdKey = { id: key.id, label: key.label, credentialCommand: key.credentialCommand };
+    const first = await tokenOrFailure(ctx, key, () => deps.credentials.token(cmdKey));
+    if (typeof first !== 'string') return first;
+    const tried = await send(ctx, key, first, { holdRefusal: true });
+    if (tried.outcome !== undefined || !isAuthRefusal(tried.result)) return tried;
+    const second = await tokenOrFailure(ctx, key, () => deps.credentials.refresh(cmdKey, first));
+    if (typeof second !== 'string') return second;
+    return await send(ctx, key, second);
+  } finally {
+    deps.pool.end(key.id);
+  }
+}
+
+/** One dispatch with `secret`; `holdRefusal`: a 401/403 is returned unjudged, for one retry. */
+async function send(ctx: RequestContext, key: PoolKey, secret: string, o: { holdRefusal?: boolean } = {}) {
   const { deps, p, cfg } = ctx;
   const target = deps.upstream.target(key.baseUrl ?? ctx.provider.baseUrl);
   const headers = ctx.headers.slice();
-  headers.push(authHeaderName(ctx.provider.auth), authHeaderValue(ctx.provider.auth, key.secret));
-  deps.pool.begin(key.id);
+  headers.push(authHeaderName(ctx.provider.auth), authHeaderValue(ctx.provider.auth, secret));
   const handler = new Attempt(p.res, deps.clock.now);
+  const result = await dispatchAttempt(ctx, handler, {
+    origin: target.origin,
+    path: target.basePath + p.rest + p.query,
+    method: p.req.method ?? 'GET',
+    headers,
+    body: ctx.body.length > 0 ? ctx.body : null,
+    headersTimeout: cfg.headersTimeoutMs,
+    bodyTimeout: cfg.idleTimeoutMs,
+  });
+  if (o.holdRefusal && isAuthRefusal(result)) return { result } satisfies Tried;
+  const outcome = settle(ctx, key, result, handler);
+  return { result, outcome, ttfbMs: handler.ttfbMs || undefined } satisfies Tried;
+}
+
+function isAuthRefusal(r: AttemptResult): boolean {
+  return r.kind === 'rejected' && (r.status === 401 || r.status === 403);
+}
+
+/**
+ * The token of a command key, or the failed attempt when its command failed: the request moves on
+ * to the next key, and the key cools (or turns invalid once its command keeps failing).
+ */
+async function tokenOrFailure(ctx: RequestContext, key: PoolKey, get: () => Promise<string>): Promise<string | Tried> {
   try {
-    const result = await dispatchAttempt(ctx, handler, {
-      origin: target.origin,
-      path: target.basePath + p.rest + p.query,
-      method: p.req.method ?? 'GET',
-      headers,
-      body: ctx.body.length > 0 ? ctx.body : null,
-      headersTimeout: cfg.headersTimeoutMs,
-      bodyTimeout: cfg.idleTimeoutMs,
+    return await get();
+  } catch (err) {
+    const { deps, p } = ctx;
+    const message = deps.redactor.redact((err as Error).message);
+    const keepsFailing = err instanceof CredentialFailure && err.consecutive >= FAILURES_BEFORE_INVALID;
+    const outcome: Outcome = keepsFailing
+      ? { kind: 'invalid', reason: message, errorType: 'credential_failed' }
+      : { kind: 'server-error', reason: message, errorType: 'credential_failed' };
+    deps.pool.report(key.id, ctx.model, outcome);
+    ctx.trace.lastFailure = 'auth';
+    deps.stats.recordAttempt({
+      keyId: key.id,
+      providerId: ctx.provider.id,
+      model: ctx.model,
+      endpoint: p.rest,
+      ok: false,
+      failure: 'auth',
+      status: 502,
+      latencyMs: deps.clock.now() - p.t0,
     });
-    const outcome = settle(ctx, key, result, handler);
-    return { result, outcome, ttfbMs: handler.ttfbMs || undefined };
-  } finally {
-    deps.pool.end(key.id);
+    return { result: { kind: 'failed', error: new ProxyError('credential_failed', 502, message) }, outcome };
   }
 }
 
@@ -147,6 +202,7 @@ export function isProviderSide(r: AttemptResult): boolean {
 
 /** Ends a request whose attempts all failed with the last failure, as the client would see it. */
 export function finishWith(ctx: RequestContext, last: AttemptResult): number {
+  if (last.kind === 'failed' && last.error instanceof ProxyError) throw last.error;
   if (last.kind === 'failed') throw classifyNetworkError(last.error, ctx.provider.name).error;
   ctx.trace.answeredBy = ctx.trace.key;
   return sendRejected(ctx.p.res, ctx.deps.redactor, last);

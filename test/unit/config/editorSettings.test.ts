@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEditorSettings } from '../../../src/core/config/editorSettings';
+import { commandKeyId, splitCommandLine } from '../../../src/core/config/credentialSpec';
 import { normalizeConfig } from '../../../src/core/config/proxyConfig';
 import { DEFAULT_CONFIG } from '../../../src/core/types';
 
@@ -106,5 +107,70 @@ suite('editor settings: one validator with the CLI', () => {
       readEditorSettings(reader({ 'logging.requests': true }), '/tmp/kr').proxy.requestLogDir,
       join('/tmp/kr', 'requests'),
     );
+  });
+});
+
+suite('credential command keys in the editor settings', () => {
+  const argv = ['gcloud', 'auth', 'print-access-token'];
+  const machine =
+    (user: unknown, fromWorkspace = false) =>
+    () => ({ user, fromWorkspace });
+
+  test('user settings give pool keys named after the program, never its arguments', () => {
+    const s = readEditorSettings(
+      reader(),
+      '/tmp/kr',
+      machine([
+        { provider: 'openai', credentialCommand: argv, label: 'work', credentialTtlSeconds: 600 },
+        { provider: 'anthropic', credentialCommand: ['/opt/bin/token-helper', '--secret=s3cr3t-value'] },
+      ]),
+    );
+    assert.deepEqual(s.problems, []);
+    assert.equal(s.commandKeys.length, 2);
+    const [a, b] = s.commandKeys;
+    assert.deepEqual(a.credentialCommand, { argv, ttlSeconds: 600 });
+    assert.equal(a.label, 'work');
+    assert.equal(a.masked, 'cmd:gcloud');
+    assert.equal(a.secret, '');
+    assert.equal(b.label, 'cmd:token-helper');
+    assert.equal(a.id, commandKeyId('openai', argv), 'a stable id: health survives a restart');
+    assert.ok(!JSON.stringify([a.masked, b.masked, a.id, b.id]).includes('s3cr3t'));
+    assert.deepEqual(readEditorSettings(reader(), '/tmp/kr').commandKeys, [], 'none by default');
+  });
+
+  test('a workspace that sets it is refused, and told so; bad entries are named and left out', () => {
+    const s = readEditorSettings(
+      reader(),
+      '/tmp/kr',
+      machine(
+        [
+          { provider: 'nope', credentialCommand: argv },
+          { provider: 'openai', credentialCommand: 'gcloud' },
+        ],
+        true,
+      ),
+    );
+    assert.equal(s.commandKeys.length, 0);
+    assert.match(s.problems[0], /set in this workspace's settings, and KeyRelay ignores it there/);
+    assert.match(s.problems[1], /credentialCommands\[0\]".*"provider" must name a provider id/);
+    assert.match(s.problems[2], /credentialCommands\[1\]".*must be a list: the program, then its arguments/);
+  });
+
+  test('a typed command line becomes argv without a shell', () => {
+    assert.deepEqual(splitCommandLine('gcloud auth print-access-token'), argv);
+    assert.deepEqual(splitCommandLine(`node "my dir/get token.js" --name 'a b' x\\ y "q\\"t" $HOME | cat`), [
+      'node',
+      'my dir/get token.js',
+      '--name',
+      'a b',
+      'x y',
+      'q"t',
+      '$HOME',
+      '|',
+      'cat',
+    ]);
+    assert.deepEqual(splitCommandLine('  '), []);
+    assert.deepEqual(splitCommandLine('a ""'), ['a', '']);
+    assert.throws(() => splitCommandLine('node "unclosed'), /unclosed " quote/);
   });
 });

@@ -355,3 +355,32 @@ suite('importers: what the one key validator and dotenv change', () => {
     assert.match(r.skipped[0].reason, /^entries\[0\]: the key sk-…wXyZ has an invisible right-to-left override/);
   });
 });
+
+suite('importers: model-scoped variables (GPT_4_KEYS=a,b)', () => {
+  const OAI = ['sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa1111', 'sk-proj-bbbbbbbbbbbbbbbbbbbbbbbb2222'];
+  const ANT = 'sk-ant-api03-cccccccccccccccccccccc3333';
+  const OR = 'sk-or-v1-dddddddddddddddddddddddddddd4444';
+
+  test('keys limited to that model; provider from a distinctive prefix, else from the model name', () => {
+    const r = importKeys(
+      [`GPT_4_KEYS=${OAI.join(',')}`, `CLAUDE_3_OPUS_KEYS=${ANT}`, `GPT_4O_MINI_KEYS=${OR}`].join('\n'),
+      { fileName: '.env', catalogue },
+    );
+    assert.deepEqual(r.skipped, []);
+    assert.deepEqual(
+      r.keys.map((k) => [k.providerId, k.models, k.label]),
+      [
+        ['openai', ['gpt-4'], 'GPT_4_KEYS_1'],
+        ['openai', ['gpt-4'], 'GPT_4_KEYS_2'],
+        ['anthropic', ['claude-3-opus'], 'CLAUDE_3_OPUS_KEYS'],
+        ['openrouter', ['gpt-4o-mini'], 'GPT_4O_MINI_KEYS'],
+      ],
+    );
+  });
+
+  test('a stem that names neither a provider nor a model family is still refused', () => {
+    const r = importKeys(`MOONSHOT_KEYS=${OAI[0]}`, { fileName: '.env', catalogue });
+    assert.equal(r.keys.length, 0);
+    assert.match(r.skipped[0].reason, /no provider is known as "MOONSHOT"/);
+  });
+});
