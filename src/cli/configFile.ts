@@ -100,6 +100,24 @@ const KEY_FIELDS = [
   'credentialTtlSeconds',
 ];
 
+/** An entry's "key": the text, checked by the one key validator; none beside a credential command. */
+function checkKeyText(key: unknown, byCommand: boolean, where: string): void {
+  if (byCommand) {
+    if (key !== undefined)
+      throw new ProxyError('invalid_config', 400, `${where}: give either "key" or "credentialCommand", not both.`);
+    return;
+  }
+  if (typeof key !== 'string' || key.trim() === '') {
+    throw new ProxyError(
+      'invalid_config',
+      400,
+      `${where}: "key" must be the key text, e.g. "sk-…", or use "credentialCommand": ["program", "arg", …].`,
+    );
+  }
+  const problem = keyProblem(key.trim());
+  if (problem) throw new ProxyError('invalid_config', 400, `${where}: ${problem}.`);
+}
+
 function keyEntry(v: unknown, where: string): KeyInput {
   if (typeof v !== 'object' || v === null)
     throw new ProxyError(
@@ -111,18 +129,7 @@ function keyEntry(v: unknown, where: string): KeyInput {
   const odd = Object.keys(e).find((f) => !KEY_FIELDS.includes(f));
   if (odd !== undefined) throw new ProxyError('invalid_config', 400, `${where}: ${unknownField(odd, KEY_FIELDS)}.`);
   const credentialCommand = credentialCommandOf(e, where);
-  if (credentialCommand && e.key !== undefined) {
-    throw new ProxyError('invalid_config', 400, `${where}: give either "key" or "credentialCommand", not both.`);
-  }
-  if (!credentialCommand && (typeof e.key !== 'string' || e.key.trim() === '' || /\s/.test(e.key.trim()))) {
-    throw new ProxyError(
-      'invalid_config',
-      400,
-      `${where}: "key" must be the key text (a non-empty string without spaces), or use "credentialCommand": ["program", "arg", …].`,
-    );
-  }
-  const problem = credentialCommand ? undefined : keyProblem((e.key as string).trim());
-  if (problem) throw new ProxyError('invalid_config', 400, `${where}: ${problem}.`);
+  checkKeyText(e.key, credentialCommand !== undefined, where);
   if (typeof e.provider !== 'string')
     throw new ProxyError(
       'invalid_config',

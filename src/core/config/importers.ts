@@ -5,6 +5,7 @@ import { jsonSyntaxProblem } from '../errors';
 import { maskKey } from '../redact';
 import { keyProblem } from './keyText';
 import { nearest, unknownField } from './nearest';
+import { modelScoped } from './modelScoped';
 
 /** One key as an importer, a config file or the Add Key command describes it. */
 export interface ImportedKey {
@@ -262,23 +263,6 @@ function importEnv(c: Collector, name: string, value: string, n: number): void {
       );
     c.add({ providerId: detected.id, secret, label }, detected.keyPrefix);
   });
-}
-
-/** Model families and their providers, for model-scoped variables (`CLAUDE_3_OPUS_KEYS`). */
-const MODEL_FAMILIES: ReadonlyArray<[RegExp, string]> = [
-  [/^(gpt|o\d|chatgpt|text-embedding)/, 'openai'],
-  [/^claude/, 'anthropic'],
-  [/^gemini/, 'gemini'],
-  [/^(mistral|codestral|magistral|devstral)/, 'mistral'],
-  [/^deepseek/, 'deepseek'],
-  [/^grok/, 'xai'],
-];
-
-/** `GPT_4O_MINI` → model `gpt-4o-mini` of openai; undefined when the stem names no model family. */
-export function modelScoped(stem: string): { model: string; providerId: string } | undefined {
-  const model = stem.toLowerCase().replace(/_/g, '-');
-  const family = MODEL_FAMILIES.find(([re]) => re.test(model));
-  return family ? { model, providerId: family[1] } : undefined;
 }
 
 function lineOf(text: string, needle: string): number {
