@@ -60,7 +60,9 @@ Settings in the config file's "proxy" object: port, host, strategy, cooldownStep
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
 maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuota,
 requestLogDir, dailyResetHour, shutdownGraceMs, metricsWithoutToken (true: GET
-/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper).
+/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper),
+reasoning (off|auto|low|medium|high|max, or {"claude-*": "high", "gpt-5*": "medium"}),
+nonReasoningModels (model patterns never given a reasoning field).
 `;
 
 /** The command line, parsed strictly: an unknown option is an error, not ignored. */

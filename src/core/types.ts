@@ -115,6 +115,12 @@ export type Outcome =
 export type FailureClass =
   'client' | 'rate-limit' | 'auth' | 'quota' | 'server' | 'network' | 'timeout' | 'aborted' | 'local';
 
+/** Reasoning levels (`keyRelay.reasoning`); `auto` leaves the client's own choice. */
+export const REASONING_LEVELS = ['off', 'auto', 'low', 'medium', 'high', 'max'] as const;
+export type ReasoningLevel = (typeof REASONING_LEVELS)[number];
+/** One level for every model, or model patterns (`*` matches any run of characters) to levels. */
+export type ReasoningSetting = ReasoningLevel | Record<string, ReasoningLevel>;
+
 /** The proxy's settings; the same names serve VS Code settings and the CLI config file. */
 export interface ProxyConfig {
   host: string;
@@ -161,6 +167,10 @@ export interface ProxyConfig {
   shutdownGraceMs: number;
   /** Answer `GET /keyrelay/metrics` without the access token to callers on loopback (a local scraper). */
   metricsWithoutToken: boolean;
+  /** The reasoning level to set on requests, globally or per model pattern (proxy/reasoning.ts). */
+  reasoning: ReasoningSetting;
+  /** Model patterns that take no reasoning parameter: their bodies are never rewritten. */
+  nonReasoningModels: string[];
 }
 
 /** Defaults for every ProxyConfig field (DESIGN numbers). */
@@ -188,4 +198,21 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   dailyResetHour: 0,
   shutdownGraceMs: 3_000,
   metricsWithoutToken: false,
+  reasoning: 'auto',
+  // Models that reject a reasoning parameter; matched without the provider prefix.
+  nonReasoningModels: [
+    'gpt-3.5*',
+    'gpt-4',
+    'gpt-4-*',
+    'gpt-4o*',
+    'chatgpt-4o*',
+    'gpt-4.1*',
+    'claude-3-haiku*',
+    'claude-3-opus*',
+    'claude-3-sonnet*',
+    'claude-3-5-*',
+    'gemini-1.5*',
+    'gemini-2.0*',
+    '*embedding*',
+  ],
 } satisfies ProxyConfig);

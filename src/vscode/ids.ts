@@ -72,6 +72,8 @@ export const Setting = {
   logRequests: 'logging.requests',
   dailyResetHour: 'stats.dailyResetHour',
   metricsWithoutToken: 'metrics.allowWithoutToken',
+  reasoning: 'reasoning',
+  nonReasoningModels: 'nonReasoningModels',
   providers: 'providers',
   chatModels: 'chatModels',
 } as const;

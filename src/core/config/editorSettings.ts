@@ -49,6 +49,8 @@ const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit
   ['retry.maxWaitSeconds', 'maxWaitMs', SECONDS],
   ['stats.dailyResetHour', 'dailyResetHour'],
   ['metrics.allowWithoutToken', 'metricsWithoutToken'],
+  ['reasoning', 'reasoning'],
+  ['nonReasoningModels', 'nonReasoningModels'],
 ];
 
 /** A number in the setting's unit to the core's: seconds → ms, MiB → bytes; anything else as is. */

@@ -1,6 +1,6 @@
 import { ProxyError } from '../errors';
-import { DEFAULT_CONFIG, STRATEGIES } from '../types';
-import type { ProxyConfig, StrategyName } from '../types';
+import { DEFAULT_CONFIG, REASONING_LEVELS, STRATEGIES } from '../types';
+import type { ProxyConfig, ReasoningLevel, StrategyName } from '../types';
 import { unknownField } from './nearest';
 
 /**
@@ -26,6 +26,8 @@ const int = (min: number, max: number, base?: Unit, extra = ''): Rule => ({
     `${u.name ? `${u.name} ` : 'an integer '}from ${show(min, u)} to ${show(max, u)}${extra}`.trim(),
 });
 const bool: Rule = { test: (v) => typeof v === 'boolean', words: () => 'true or false' };
+const isLevel = (v: unknown): boolean => REASONING_LEVELS.includes(v as ReasoningLevel);
+const isPattern = (p: string): boolean => p.trim().length > 0 && p.length <= 200;
 
 /** The rule for each ProxyConfig field. */
 const RULES: { [K in keyof ProxyConfig]: Rule } = {
@@ -63,6 +65,20 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   dailyResetHour: int(-1, 23, undefined, ' (-1 = never)'),
   shutdownGraceMs: int(0, 600_000, MS),
   metricsWithoutToken: bool,
+  reasoning: {
+    test: (v) =>
+      isLevel(v) ||
+      (typeof v === 'object' &&
+        v !== null &&
+        !Array.isArray(v) &&
+        Object.entries(v).every(([p, l]) => isPattern(p) && isLevel(l))),
+    words: () =>
+      `one of ${REASONING_LEVELS.join(', ')}, or an object of model patterns to levels like {"claude-*": "high", "*": "auto"}`,
+  },
+  nonReasoningModels: {
+    test: (v) => Array.isArray(v) && v.every((p) => typeof p === 'string' && isPattern(p)),
+    words: () => 'a list of model patterns like "gpt-4o*"',
+  },
 };
 
 /** The names of every setting, as the CLI's config file spells them. */
@@ -70,7 +86,12 @@ export const SETTING_NAMES = Object.keys(RULES) as Array<keyof ProxyConfig>;
 
 /** Fresh defaults (the arrays copied, so no caller can change the shared ones). */
 export function defaultConfig(): ProxyConfig {
-  return { ...DEFAULT_CONFIG, cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs], allowedOrigins: [] };
+  return {
+    ...DEFAULT_CONFIG,
+    cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs],
+    allowedOrigins: [],
+    nonReasoningModels: [...DEFAULT_CONFIG.nonReasoningModels],
+  };
 }
 
 /**

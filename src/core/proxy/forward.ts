@@ -6,6 +6,7 @@ import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
 import { errorFacts } from './classify';
 import { forwardableRequestHeaders } from './headers';
 import { passthrough } from './passthrough';
+import { applyReasoning } from './reasoning';
 import { redactedError, sendError, sendRejected } from './replies';
 import type { ForwardDeps, ProxiedRequest, RequestContext, Trace } from './requestContext';
 import { resolveRoute, routeToProvider } from './router';
@@ -112,6 +113,9 @@ async function prepare(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Prom
     );
   }
   if (route.stripped && facts.model && route.model !== undefined) body = replaceModel(body, facts.model, route.model);
+  // A reasoning level set for this model rewrites the body; otherwise it goes on byte for byte.
+  if (p.req.method === 'POST')
+    body = applyReasoning(body, { provider: route.provider, rest: p.rest, model: route.model }, cfg);
   const headers = forwardableRequestHeaders(p.req.headers);
   if (route.provider.shape === 'anthropic' && p.req.headers['anthropic-version'] === undefined) {
     headers.push('anthropic-version', '2023-06-01');
