@@ -8,6 +8,7 @@ import { askLeader } from '../core/windows/localHttp';
 import type { ProxyController } from '../core/windows/proxyController';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { DashboardPanel } from './dashboardPanel';
+import { currentLevel, setReasoningLevel } from './reasoningCommand';
 
 export interface CommandDeps extends KeyCommandDeps {
   vault: KeyVault;
@@ -69,6 +70,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     [Command.configureCodex]: () => d.wiring.configure('codex'),
     [Command.configureAider]: () => d.wiring.configure('aider'),
     [Command.showClineSetup]: () => d.wiring.showCline(),
+    [Command.setReasoningLevel]: () => setReasoningLevel(d.prompts),
   };
 
   return [
@@ -119,6 +121,7 @@ async function showActions(d: CommandDeps): Promise<void> {
     { label: '$(plug) Configure Codex', command: Command.configureCodex },
     { label: '$(plug) Configure Aider', command: Command.configureAider },
     { label: '$(plug) Show Cline / Roo Setup', command: Command.showClineSetup },
+    { label: '$(lightbulb) Set Reasoning Level', command: Command.setReasoningLevel, description: currentLevel() },
   ];
   const pick = await d.prompts.quickPick(actions, { title: 'KeyRelay', placeHolder: 'What do you want to do?' });
   if (pick) await vscode.commands.executeCommand(pick.command);

@@ -29,6 +29,7 @@ export const Command = {
   configureCodex: 'keyRelay.configureCodex',
   configureAider: 'keyRelay.configureAider',
   showClineSetup: 'keyRelay.showClineSetup',
+  setReasoningLevel: 'keyRelay.setReasoningLevel',
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];
 

@@ -144,3 +144,16 @@ const anthropicThinking: Rewriter = (b, level) => {
   delete b.top_k;
   if (typeof b.top_p === 'number' && b.top_p < 0.95) delete b.top_p;
 };
+
+/**
+ * The setting after "Set Reasoning Level" picked `level` for every model: a plain level replaces
+ * a plain one; in an object of patterns it becomes the `"*"` entry, so the per-model ones stay.
+ */
+export function withGlobalLevel(setting: ReasoningSetting, level: ReasoningLevel): ReasoningSetting {
+  return typeof setting === 'string' ? level : { ...setting, '*': level };
+}
+
+/** The level "Set Reasoning Level" shows as current: the plain one, or the object's `"*"` entry. */
+export function globalLevel(setting: ReasoningSetting): ReasoningLevel {
+  return typeof setting === 'string' ? setting : (setting['*'] ?? 'auto');
+}

@@ -1,6 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { defaultConfig, normalizeConfig } from '../../../src/core/config/proxyConfig';
-import { ANSWER_ROOM, ANTHROPIC_BUDGETS, applyReasoning, levelFor } from '../../../src/core/proxy/reasoning';
+import {
+  ANSWER_ROOM,
+  ANTHROPIC_BUDGETS,
+  applyReasoning,
+  globalLevel,
+  levelFor,
+  withGlobalLevel,
+} from '../../../src/core/proxy/reasoning';
 import type { ReasoningTarget } from '../../../src/core/proxy/reasoning';
 import type { ProxyConfig, ReasoningSetting } from '../../../src/core/types';
 
@@ -114,5 +121,13 @@ suite('reasoning levels', () => {
     assert.throws(() => normalizeConfig({ reasoning: { 'claude-*': 'loud' } }), /model patterns to levels/);
     assert.throws(() => normalizeConfig({ reasoning: ['high'] }), /got a list/);
     assert.throws(() => normalizeConfig({ nonReasoningModels: ['', 'x'] }), /"nonReasoningModels" must be a list/);
+  });
+
+  test('Set Reasoning Level changes the global level and keeps the per-model patterns', () => {
+    assert.equal(withGlobalLevel('auto', 'high'), 'high');
+    assert.deepEqual(withGlobalLevel({ 'claude-*': 'max' }, 'low'), { 'claude-*': 'max', '*': 'low' });
+    assert.equal(globalLevel('medium'), 'medium');
+    assert.equal(globalLevel({ 'claude-*': 'max' }), 'auto');
+    assert.equal(globalLevel({ '*': 'off' }), 'off');
   });
 });
