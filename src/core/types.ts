@@ -161,6 +161,12 @@ export interface ProxyConfig {
   discardOnQuota: boolean;
   /** Directory for redacted request logs; empty = off. */
   requestLogDir: string;
+  /** One request log entry's bodies are cut to about this many bytes. */
+  requestLogMaxEntryBytes: number;
+  /** A request log file past this size is closed and the next one started. */
+  requestLogMaxFileBytes: number;
+  /** Request log files older than this are deleted. */
+  requestLogMaxAgeMs: number;
   /** Hour of day (0–23, local time) at which "today" counters restart; -1 = never (count since start). */
   dailyResetHour: number;
   /** Grace period for in-flight streams on shutdown. */
@@ -195,6 +201,9 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   allowedOrigins: [],
   discardOnQuota: true,
   requestLogDir: '',
+  requestLogMaxEntryBytes: 256 * 1024,
+  requestLogMaxFileBytes: 20 * 1024 * 1024,
+  requestLogMaxAgeMs: 7 * 86_400_000,
   dailyResetHour: 0,
   shutdownGraceMs: 3_000,
   metricsWithoutToken: false,

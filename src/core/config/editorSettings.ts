@@ -25,6 +25,8 @@ export interface EditorSettings {
 const SECONDS: Unit = { factor: 1000, name: 'seconds' };
 const MIB: Unit = { factor: 1024 * 1024, name: 'MiB' };
 const MINUTES: Unit = { factor: 60_000, name: 'minutes' };
+const KIB: Unit = { factor: 1024, name: 'KiB' };
+const DAYS: Unit = { factor: 86_400_000, name: 'days' };
 
 /** Setting (below `keyRelay.`) → ProxyConfig field, and the unit the setting speaks. */
 const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit]> = [
@@ -49,6 +51,9 @@ const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit
   ['retry.maxWaitSeconds', 'maxWaitMs', SECONDS],
   ['stats.dailyResetHour', 'dailyResetHour'],
   ['metrics.allowWithoutToken', 'metricsWithoutToken'],
+  ['logging.maxEntryKB', 'requestLogMaxEntryBytes', KIB],
+  ['logging.maxFileMB', 'requestLogMaxFileBytes', MIB],
+  ['logging.keepDays', 'requestLogMaxAgeMs', DAYS],
   ['reasoning', 'reasoning'],
   ['nonReasoningModels', 'nonReasoningModels'],
 ];

@@ -19,6 +19,7 @@ interface Rule {
 }
 
 const MS: Unit = { factor: 1, name: 'milliseconds' };
+const BYTES: Unit = { factor: 1, name: 'bytes' };
 const show = (n: number, u: Unit): string => String(Math.round((n / u.factor) * 1000) / 1000);
 const int = (min: number, max: number, base?: Unit, extra = ''): Rule => ({
   test: (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
@@ -49,7 +50,7 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   ipv4Only: bool,
   maxAttempts: int(0, 100_000, undefined, ' (0 = every candidate key)'),
   maxWaitMs: int(0, 600_000, MS, ' (0 = answer 429 at once)'),
-  maxBodyBytes: int(1024, 1024 * 1024 * 1024, { factor: 1, name: 'bytes' }),
+  maxBodyBytes: int(1024, 1024 * 1024 * 1024, BYTES),
   // At least a minute: a test request per key more often would be traffic of its own.
   retestIntervalMs: {
     test: (v) => v === 0 || (Number.isInteger(v) && (v as number) >= 60_000 && (v as number) <= 7 * 86_400_000),
@@ -62,6 +63,9 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   },
   discardOnQuota: bool,
   requestLogDir: { test: (v) => typeof v === 'string', words: () => 'a directory path, or "" for off' },
+  requestLogMaxEntryBytes: int(4096, 64 * 1024 * 1024, BYTES),
+  requestLogMaxFileBytes: int(64 * 1024, 1024 * 1024 * 1024, BYTES),
+  requestLogMaxAgeMs: int(3_600_000, 365 * 86_400_000, MS),
   dailyResetHour: int(-1, 23, undefined, ' (-1 = never)'),
   shutdownGraceMs: int(0, 600_000, MS),
   metricsWithoutToken: bool,

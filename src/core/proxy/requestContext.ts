@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Stats } from '../accounting/stats';
-import type { RequestLog } from '../accounting/requestLog';
+import type { LoggedAttempt, LoggedResponse, RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
@@ -90,6 +90,9 @@ export interface Trace {
   usage?: { inputTokens?: number; outputTokens?: number };
   attempts: number;
   ttfbMs?: number;
+  /** Each attempt, and the answer the client got: kept only while the request log is on. */
+  tries?: LoggedAttempt[];
+  response?: LoggedResponse;
   /** Ends a temporary redaction (a client's own key) once the request's outputs are written. */
   release?: () => void;
 }

@@ -3,6 +3,7 @@ import { Attempt } from './attempt';
 import type { AttemptResult } from './attempt';
 import { classifyRejection, classifyStreamError } from './classify';
 import { authHeaderName, authHeaderValue, headerRecord } from './headers';
+import { captureFor, noteAttempt } from './logCapture';
 import { sendRejected } from './replies';
 import type { RequestContext } from './requestContext';
 import { classifyNetworkError } from './upstream';
@@ -23,6 +24,7 @@ export async function tryKey(ctx: RequestContext, key: PoolKey): Promise<Tried> 
   headers.push(authHeaderName(ctx.provider.auth), authHeaderValue(ctx.provider.auth, key.secret));
   deps.pool.begin(key.id);
   const handler = new Attempt(p.res, deps.clock.now);
+  handler.capture = captureFor(ctx);
   try {
     const result = await dispatchAttempt(ctx, handler, {
       origin: target.origin,
@@ -34,6 +36,7 @@ export async function tryKey(ctx: RequestContext, key: PoolKey): Promise<Tried> 
       bodyTimeout: cfg.idleTimeoutMs,
     });
     const outcome = settle(ctx, key, result, handler);
+    noteAttempt(ctx, key, result, outcome, handler);
     return { result, outcome, ttfbMs: handler.ttfbMs || undefined };
   } finally {
     deps.pool.end(key.id);

@@ -1,0 +1,68 @@
+import type { LoggedAttempt } from '../accounting/requestLog';
+import type { Outcome, PoolKey } from '../types';
+import type { Attempt, AttemptResult } from './attempt';
+import { headerRecord } from './headers';
+import type { RequestContext } from './requestContext';
+
+/**
+ * The response bytes of one attempt, kept for the request log up to a cap (a stream is kept raw
+ * and reassembled when the entry is written). Exists only while the request log is on.
+ */
+export class BodyCapture {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  truncated = false;
+
+  constructor(private readonly cap: number) {}
+
+  add(chunk: Buffer): void {
+    if (this.bytes >= this.cap) {
+      this.truncated = true;
+      return;
+    }
+    const part = this.bytes + chunk.length > this.cap ? chunk.subarray(0, this.cap - this.bytes) : chunk;
+    if (part !== chunk) this.truncated = true;
+    this.chunks.push(part);
+    this.bytes += part.length;
+  }
+
+  joined(): Buffer {
+    return Buffer.concat(this.chunks, this.bytes);
+  }
+}
+
+/**
+ * A capture for one attempt when the request log is on: SSE is kept raw (several times the entry
+ * limit: its framing is most of its bytes), so the reassembled text can fill the entry.
+ */
+export function captureFor(ctx: RequestContext): BodyCapture | undefined {
+  if (!ctx.deps.requestLog()) return undefined;
+  return new BodyCapture(ctx.cfg.requestLogMaxEntryBytes * 4);
+}
+
+/** Notes one attempt in the trace for the request log: who, what came back, how long. */
+export function noteAttempt(
+  ctx: RequestContext,
+  key: PoolKey,
+  r: AttemptResult,
+  outcome: Outcome | undefined,
+  handler: Attempt,
+): void {
+  const capture = handler.capture;
+  if (!capture) return;
+  const { trace, deps, p } = ctx;
+  const status = r.kind === 'failed' ? 0 : r.status;
+  const entry: LoggedAttempt = {
+    key: `${key.label} (${key.masked})`,
+    status,
+    outcome: outcome?.kind ?? (r.kind === 'failed' ? 'network' : r.kind === 'sent' ? 'sent' : 'client-error'),
+    ms: deps.clock.now() - p.t0,
+  };
+  (trace.tries ??= []).push(entry);
+  if (r.kind === 'sent') {
+    trace.response = { status, contentType: handler.contentType, body: capture.joined(), truncated: capture.truncated };
+  } else if (r.kind !== 'failed') {
+    const type = headerRecord(r.headers)['content-type'] ?? '';
+    trace.response = { status, contentType: String(type), body: r.body, truncated: false };
+  }
+}
