@@ -1,4 +1,4 @@
-import { createWriteStream, fchmod, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, fchmod, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -92,6 +92,13 @@ export class RequestLog {
   dispose(): void {
     this.stream?.end();
     this.stream = undefined;
+  }
+
+  /** Ends the current file and resolves once what was written is on disk (tests, shutdown). */
+  close(): Promise<void> {
+    const s = this.stream;
+    this.dispose();
+    return s && !s.closed ? new Promise((resolve) => s.once('close', () => resolve())) : Promise.resolve();
   }
 
   /** The file for this line: a new one on a new day or when the current one is full. */
@@ -220,4 +227,38 @@ function cut(text: string, max: number, total: number): string {
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= max) return text;
   return `${bytes.subarray(0, max).toString('utf8')}… (cut: ${total} bytes in all)`;
+}
+
+/** One logged request as "Open Request Log" lists it. */
+export interface LoggedEntry {
+  /** The entry's JSON line, parsed. */
+  doc: Record<string, unknown>;
+  file: string;
+}
+
+/**
+ * The last `limit` entries of the request log in `dir`, newest first, read from the newest files
+ * back; a line that does not parse (one being written) is skipped.
+ */
+export function readRecentEntries(dir: string, limit: number): LoggedEntry[] {
+  const out: LoggedEntry[] = [];
+  for (const f of logFiles(dir)) {
+    let text: string;
+    try {
+      text = readFileSync(join(dir, f.name), 'utf8');
+    } catch {
+      continue;
+    }
+    const lines = text.split('\n');
+    for (let i = lines.length - 1; i >= 0 && out.length < limit; i--) {
+      if (!lines[i]) continue;
+      try {
+        out.push({ doc: JSON.parse(lines[i]) as Record<string, unknown>, file: f.name });
+      } catch {
+        // a line cut by a crash, or still being written
+      }
+    }
+    if (out.length >= limit) break;
+  }
+  return out;
 }
