@@ -9,12 +9,15 @@ import type { ProxyController } from '../core/windows/proxyController';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { DashboardPanel } from './dashboardPanel';
 import { currentLevel, setReasoningLevel } from './reasoningCommand';
+import { openRequestLog } from './requestLogCommand';
+import type { ForwardKit } from '../core/proxy/forwardKit';
 
 export interface CommandDeps extends KeyCommandDeps {
   vault: KeyVault;
   controller: ProxyController;
   wiring: ClientWiring;
   dashboard: DashboardPanel;
+  kit: ForwardKit;
   log: Logger & { show(preserveFocus?: boolean): void };
 }
 
@@ -71,6 +74,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     [Command.configureAider]: () => d.wiring.configure('aider'),
     [Command.showClineSetup]: () => d.wiring.showCline(),
     [Command.setReasoningLevel]: () => setReasoningLevel(d.prompts),
+    [Command.openRequestLog]: () => openRequestLog(d, (name, body) => showJson(statusDocs, name, body)),
   };
 
   return [
@@ -92,8 +96,12 @@ async function showStatus(d: CommandDeps, statusDocs: Map<string, string>): Prom
     keys: d.hub.refresh().keys.map(({ history: _h, ...k }) => k),
   };
   if (e && port) body = (await askLeader(port, d.vault.accessToken, '/keyrelay/status', { timeoutMs: 5_000 })).body;
-  const name = `/KeyRelay status ${new Date().toLocaleTimeString()}.json`;
-  statusDocs.set(name, JSON.stringify(body, null, 2));
+  await showJson(statusDocs, `/KeyRelay status ${new Date().toLocaleTimeString()}.json`, body);
+}
+
+/** Opens `body` as a read-only JSON document named `name`. */
+async function showJson(docs: Map<string, string>, name: string, body: unknown): Promise<void> {
+  docs.set(name, JSON.stringify(body, null, 2));
   const doc = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: STATUS_SCHEME, path: name }));
   await vscode.languages.setTextDocumentLanguage(doc, 'json');
   await vscode.window.showTextDocument(doc, { preview: true });
@@ -112,6 +120,7 @@ async function showActions(d: CommandDeps): Promise<void> {
     { label: '$(graph) Open Dashboard', command: Command.openDashboard },
     { label: '$(info) Show Status', command: Command.showStatus },
     { label: '$(output) Show Log', command: Command.showLog },
+    { label: '$(list-flat) Open Request Log', command: Command.openRequestLog },
     serving
       ? { label: '$(debug-stop) Stop Proxy', command: Command.stopProxy }
       : { label: '$(play) Start Proxy', command: Command.startProxy },

@@ -30,6 +30,7 @@ export const Command = {
   configureAider: 'keyRelay.configureAider',
   showClineSetup: 'keyRelay.showClineSetup',
   setReasoningLevel: 'keyRelay.setReasoningLevel',
+  openRequestLog: 'keyRelay.openRequestLog',
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];
 
