@@ -59,8 +59,10 @@ GROQ, MISTRAL, DEEPSEEK, XAI, TOGETHER, FIREWORKS, CEREBRAS. With no keys KeyRel
 Settings in the config file's "proxy" object: port, host, strategy, cooldownStepsMs,
 maxCooldownMs, degradedAfter, connectTimeoutMs, headersTimeoutMs, idleTimeoutMs, bodyTimeoutMs,
 maxAttempts, maxWaitMs, maxBodyBytes, passthrough, allowedOrigins, discardOnQuota,
-requestLogDir, dailyResetHour, shutdownGraceMs, metricsWithoutToken (true: GET
-/keyrelay/metrics answers callers on 127.0.0.1 without the token, for a local scraper),
+requestLogDir (full request log: bodies, streams reassembled, keys redacted),
+requestLogMaxEntryBytes, requestLogMaxFileBytes, requestLogMaxAgeMs, dailyResetHour,
+shutdownGraceMs, metricsWithoutToken (true: GET /keyrelay/metrics answers callers on
+127.0.0.1 without the token, for a local scraper),
 reasoning (off|auto|low|medium|high|max, or {"claude-*": "high", "gpt-5*": "medium"}),
 nonReasoningModels (model patterns never given a reasoning field).
 `;
