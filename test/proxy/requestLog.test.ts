@@ -104,4 +104,26 @@ suite('request log with bodies', () => {
     assert.ok(!all.includes(TOKEN.slice(-12)), 'not the token either');
     if (process.platform !== 'win32') for (const f of files) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600);
   });
+
+  test("fallback mode: the client's own key answers, is logged as such and never appears", async () => {
+    h.pool.setKeys(h.pool.list().filter((k) => k.providerId === 'openai'));
+    const own = 'sk-ant-client-own-key-777777777777';
+    const anthropic = new Anthropic({ baseURL: h.endpoint, apiKey: own, maxRetries: 0 });
+    const m = await anthropic.messages.create({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: 'mine' }],
+    });
+    assert.ok(JSON.stringify(m.content).includes(own), 'the fake echoed the key: the masking below is tested');
+    const [entry] = await untilEntries(dir, 1);
+    assert.deepEqual(
+      entry.tries.map((t: Doc) => [t.key, t.status]),
+      [["the client's own key", 200]],
+    );
+    assert.equal(entry.response.body.type, 'message');
+    const all = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('');
+    assert.ok(!all.includes(own), "the client's key is masked in its answer too");
+  });
 });

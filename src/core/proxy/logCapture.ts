@@ -1,5 +1,5 @@
 import type { LoggedAttempt } from '../accounting/requestLog';
-import type { Outcome, PoolKey } from '../types';
+import type { Outcome } from '../types';
 import type { Attempt, AttemptResult } from './attempt';
 import { headerRecord } from './headers';
 import type { RequestContext } from './requestContext';
@@ -40,10 +40,10 @@ export function captureFor(ctx: RequestContext): BodyCapture | undefined {
   return new BodyCapture(ctx.cfg.requestLogMaxEntryBytes * 4);
 }
 
-/** Notes one attempt in the trace for the request log: who, what came back, how long. */
+/** Notes one attempt in the trace for the request log: whose key (label and masked), what came back, how long. */
 export function noteAttempt(
   ctx: RequestContext,
-  key: PoolKey,
+  who: string,
   r: AttemptResult,
   outcome: Outcome | undefined,
   handler: Attempt,
@@ -53,7 +53,7 @@ export function noteAttempt(
   const { trace, deps, p } = ctx;
   const status = r.kind === 'failed' ? 0 : r.status;
   const entry: LoggedAttempt = {
-    key: `${key.label} (${key.masked})`,
+    key: who,
     status,
     outcome: outcome?.kind ?? (r.kind === 'failed' ? 'network' : r.kind === 'sent' ? 'sent' : 'client-error'),
     ms: deps.clock.now() - p.t0,

@@ -36,7 +36,7 @@ export async function tryKey(ctx: RequestContext, key: PoolKey): Promise<Tried> 
       bodyTimeout: cfg.idleTimeoutMs,
     });
     const outcome = settle(ctx, key, result, handler);
-    noteAttempt(ctx, key, result, outcome, handler);
+    noteAttempt(ctx, `${key.label} (${key.masked})`, result, outcome, handler);
     return { result, outcome, ttfbMs: handler.ttfbMs || undefined };
   } finally {
     deps.pool.end(key.id);
