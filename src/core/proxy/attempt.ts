@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { UsageScanner } from '../accounting/usage';
 import { responseHeaderList } from './headers';
-import type { BodyCapture } from './logCapture';
+import type { BodyCapture } from './bodyCapture';
 import type { ResponseHeaders } from './headers';
 import type { ResponseSink } from './requestContext';
 
