@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { reassembleStream } from '../../../src/core/accounting/reassemble';
 import { entryDocument, logFiles, readRecentEntries, RequestLog } from '../../../src/core/accounting/requestLog';
 import type { RequestLogEntry } from '../../../src/core/accounting/requestLog';
+import { BodyCapture } from '../../../src/core/proxy/bodyCapture';
 import { SecretRedactor } from '../../../src/core/redact';
 
 const sse = (events: unknown[], named = false): string =>
@@ -199,5 +200,17 @@ suite('RequestLog files', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.deepEqual(readdirSync(dir).sort(), ['notes.txt', 'requests-2026-12-05.jsonl', 'requests-2026-12-06.jsonl']);
+  });
+});
+
+suite('BodyCapture', () => {
+  test('keeps bytes up to its cap, cutting the chunk that crosses it, and says it was cut', () => {
+    const c = new BodyCapture(10);
+    c.add(Buffer.from('abcdef'));
+    assert.equal(c.truncated, false);
+    c.add(Buffer.from('ghijkl'));
+    c.add(Buffer.from('mn'));
+    assert.equal(c.joined().toString(), 'abcdefghij');
+    assert.equal(c.truncated, true);
   });
 });
