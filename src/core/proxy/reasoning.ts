@@ -107,13 +107,23 @@ function rewriterFor(t: ReasoningTarget): Rewriter | undefined {
   return undefined;
 }
 
-/** OpenAI's efforts: `minimal` is the least it takes (GPT-5), `high` the most. */
-function openaiLevel(level: Exclude<ReasoningLevel, 'auto'>): string {
-  return level === 'off' ? 'minimal' : level === 'max' ? 'high' : level;
+/**
+ * OpenAI's efforts: `max` is `high`, the most every reasoning model takes. `off` is the least the
+ * model accepts: `minimal` on GPT-5, `none` on GPT-5.1 and later (which dropped `minimal`), `low`
+ * on the o-series and other providers' models, which cannot think less (a value a model refuses
+ * would turn into a 400).
+ */
+function openaiLevel(level: Exclude<ReasoningLevel, 'auto'>, model: string): string {
+  if (level === 'max') return 'high';
+  if (level !== 'off') return level;
+  const tail = model.slice(model.lastIndexOf('/') + 1).toLowerCase();
+  if (/^gpt-5(?:-|$)/.test(tail)) return 'minimal';
+  if (/^gpt-5\.\d/.test(tail) || /^gpt-[6-9]/.test(tail)) return 'none';
+  return 'low';
 }
 
 const openaiEffort: Rewriter = (b, level) => {
-  b.reasoning_effort = openaiLevel(level);
+  b.reasoning_effort = openaiLevel(level, String(b.model ?? ''));
 };
 
 /** Gemini's OpenAI-compatible endpoint turns thinking off with `none`. */
@@ -124,7 +134,7 @@ const geminiEffort: Rewriter = (b, level) => {
 const responsesEffort: Rewriter = (b, level) => {
   const own = b.reasoning;
   const rest = typeof own === 'object' && own !== null && !Array.isArray(own) ? own : {};
-  b.reasoning = { ...rest, effort: openaiLevel(level) };
+  b.reasoning = { ...rest, effort: openaiLevel(level, String(b.model ?? '')) };
 };
 
 /**

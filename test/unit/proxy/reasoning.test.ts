@@ -43,7 +43,8 @@ suite('reasoning levels', () => {
     test(`${level}: Responses reasoning.effort, keeping the client's summary`, () => {
       const target = { provider: OPENAI, rest: '/responses', model: 'o3' };
       const out = run({ model: 'o3', input: 'hi', reasoning: { summary: 'auto' } }, target, cfg(level));
-      assert.deepEqual(out.reasoning, { summary: 'auto', effort: expectOpenai[level] });
+      const effort = level === 'off' ? 'low' : expectOpenai[level]; // o3 takes nothing below low
+      assert.deepEqual(out.reasoning, { summary: 'auto', effort });
     });
 
     test(`${level}: Gemini's OpenAI-compatible reasoning_effort`, () => {
@@ -64,6 +65,14 @@ suite('reasoning levels', () => {
       assert.equal('top_k' in out, false);
     });
   }
+
+  test('off on OpenAI is the least each model takes: minimal (GPT-5), none (GPT-5.1+), low (o-series, others)', () => {
+    const off = (model: string): unknown => run({ model }, chat(model), cfg('off')).reasoning_effort;
+    assert.deepEqual(
+      ['gpt-5', 'gpt-5-mini', 'openai/gpt-5-nano', 'gpt-5.1', 'GPT-5.2-codex', 'o3', 'o4-mini', 'grok-3-mini'].map(off),
+      ['minimal', 'minimal', 'minimal', 'none', 'none', 'low', 'low', 'low'],
+    );
+  });
 
   test('Anthropic: a max_tokens already above the budget is kept; off removes the client thinking block', () => {
     const target = { provider: ANTHROPIC, rest: '/messages', model: 'claude-opus-4-1' };
