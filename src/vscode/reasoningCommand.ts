@@ -7,7 +7,7 @@ import { Setting, SETTINGS_SECTION } from './ids';
 import type { Prompts } from './prompts';
 
 const DESCRIPTIONS: Record<ReasoningLevel, string> = {
-  off: 'as little as the API allows (OpenAI minimal, Gemini none, Claude without thinking)',
+  off: 'as little as each model allows (GPT-5 minimal, Gemini none, Claude without thinking)',
   auto: "the client's own choice; requests pass unchanged",
   low: 'effort low; Claude thinks up to 2,048 tokens',
   medium: 'effort medium; Claude thinks up to 8,192 tokens',
