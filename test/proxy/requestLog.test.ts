@@ -126,4 +126,17 @@ suite('request log with bodies', () => {
       .join('');
     assert.ok(!all.includes(own), "the client's key is masked in its answer too");
   });
+
+  test('a body KeyRelay rewrote (reasoning level, provider prefix) is logged as sent, next to the client one', async () => {
+    h.proxy.updateConfig({ ...h.config, reasoning: 'high' });
+    const openai = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    await openai.chat.completions.create({ model: 'openai/gpt-5', messages: [{ role: 'user', content: 'deep' }] });
+    await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'as is' }] });
+    const [rewritten, untouched] = await untilEntries(dir, 2);
+    assert.equal(rewritten.request.body.model, 'openai/gpt-5');
+    assert.equal(rewritten.request.body.reasoning_effort, undefined);
+    assert.equal(rewritten.request.sentUpstream.model, 'gpt-5');
+    assert.equal(rewritten.request.sentUpstream.reasoning_effort, 'high');
+    assert.equal(untouched.request.sentUpstream, undefined, 'gpt-4o takes no reasoning field: sent as it came');
+  });
 });

@@ -51,6 +51,8 @@ export interface RequestLogEntry {
   path: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** The body as sent upstream, when KeyRelay changed it. */
+  sentBody?: Buffer;
   provider?: string;
   model?: string;
   /** The answering key: `label (masked)`. */
@@ -191,7 +193,11 @@ export function entryDocument(e: RequestLogEntry, at: number, maxBytes: number):
     status: e.status,
     ms: e.ms,
     ttfbMs: e.ttfbMs,
-    request: { headers, body: bodyValue(e.body, half) },
+    request: {
+      headers,
+      body: bodyValue(e.body, e.sentBody ? half / 2 : half),
+      sentUpstream: e.sentBody && bodyValue(e.sentBody, half / 2),
+    },
     response: e.response && responseValue(e.response, half),
   };
 }

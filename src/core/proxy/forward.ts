@@ -82,6 +82,7 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
       path,
       headers: p.req.headers,
       body: trace.body ?? Buffer.alloc(0),
+      sentBody: trace.sentBody,
       provider: trace.provider?.id,
       model: trace.model,
       key: trace.key && `${trace.key.label} (${trace.key.masked})`,
@@ -118,6 +119,7 @@ async function prepare(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Prom
   // A reasoning level set for this model rewrites the body; otherwise it goes on byte for byte.
   if (p.req.method === 'POST')
     body = applyReasoning(body, { provider: route.provider, rest: p.rest, model: route.model }, cfg);
+  if (body !== trace.body) trace.sentBody = body;
   const headers = forwardableRequestHeaders(p.req.headers);
   if (route.provider.shape === 'anthropic' && p.req.headers['anthropic-version'] === undefined) {
     headers.push('anthropic-version', '2023-06-01');

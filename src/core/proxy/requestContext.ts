@@ -76,6 +76,8 @@ export interface ProxiedRequest {
 /** Per-request bookkeeping for the log line, the request log and the stats. */
 export interface Trace {
   body?: Buffer;
+  /** The body as sent upstream, when KeyRelay changed it (a `provider/` prefix, a reasoning level). */
+  sentBody?: Buffer;
   provider?: ProviderSpec;
   model?: string;
   /** The key of the latest attempt. */
