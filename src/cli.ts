@@ -88,10 +88,13 @@ maxAttempts, maxWaitMs, maxConcurrentPerKey, maxConcurrentPerKeyModel (requests 
 one key and model, carries at once; 0 = unlimited; when all are busy requests queue), maxBodyBytes,
 passthrough, allowedOrigins, allowedHosts (names clients may call KeyRelay by besides
 127.0.0.1/localhost, e.g. its LAN name with --host 0.0.0.0), discardOnQuota, retestIntervalMs
-(background re-test of invalid and out-of-credit keys; 0 = off), requestLogDir, dailyResetHour,
+(background re-test of invalid and out-of-credit keys; 0 = off), requestLogDir (full request log:
+bodies, streams reassembled, keys redacted), requestLogMaxEntryBytes, requestLogMaxFileBytes,
+requestLogMaxAgeMs, dailyResetHour,
 shutdownGraceMs, metricsWithoutToken (true: GET /keyrelay/metrics answers callers on 127.0.0.1
 without the token, for a local scraper), credentialTimeoutMs (longest run of a key's credential
-command).
+command), reasoning (off|auto|low|medium|high|max, or {"claude-*": "high", "gpt-5*": "medium"}),
+nonReasoningModels (model patterns never given a reasoning field).
 
 A key may be a command instead of a fixed secret, in the config file's "keys":
   {"provider": "openai", "credentialCommand": ["gcloud", "auth", "print-access-token"],

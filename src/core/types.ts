@@ -125,6 +125,12 @@ export type Outcome =
 export type FailureClass =
   'client' | 'rate-limit' | 'auth' | 'quota' | 'server' | 'network' | 'timeout' | 'aborted' | 'local';
 
+/** Reasoning levels (`keyRelay.reasoning`); `auto` leaves the client's own choice. */
+export const REASONING_LEVELS = ['off', 'auto', 'low', 'medium', 'high', 'max'] as const;
+export type ReasoningLevel = (typeof REASONING_LEVELS)[number];
+/** One level for every model, or model patterns (`*` matches any run of characters) to levels. */
+export type ReasoningSetting = ReasoningLevel | Record<string, ReasoningLevel>;
+
 /** The proxy's settings; the same names serve VS Code settings and the CLI config file. */
 export interface ProxyConfig {
   host: string;
@@ -174,6 +180,12 @@ export interface ProxyConfig {
   discardOnQuota: boolean;
   /** Directory for redacted request logs; empty = off. */
   requestLogDir: string;
+  /** One request log entry's bodies are cut to about this many bytes. */
+  requestLogMaxEntryBytes: number;
+  /** A request log file past this size is closed and the next one started. */
+  requestLogMaxFileBytes: number;
+  /** Request log files older than this are deleted. */
+  requestLogMaxAgeMs: number;
   /** Hour of day (0–23, local time) at which "today" counters restart; -1 = never (count since start). */
   dailyResetHour: number;
   /** Grace period for in-flight streams on shutdown. */
@@ -182,6 +194,10 @@ export interface ProxyConfig {
   metricsWithoutToken: boolean;
   /** Longest run of a key's credential command before it counts as failed. */
   credentialTimeoutMs: number;
+  /** The reasoning level to set on requests, globally or per model pattern (proxy/reasoning.ts). */
+  reasoning: ReasoningSetting;
+  /** Model patterns that take no reasoning parameter: their bodies are never rewritten. */
+  nonReasoningModels: string[];
 }
 
 /** Defaults for every ProxyConfig field (DESIGN numbers). */
@@ -209,8 +225,28 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   allowedHosts: [],
   discardOnQuota: true,
   requestLogDir: '',
+  requestLogMaxEntryBytes: 256 * 1024,
+  requestLogMaxFileBytes: 20 * 1024 * 1024,
+  requestLogMaxAgeMs: 7 * 86_400_000,
   dailyResetHour: 0,
   shutdownGraceMs: 3_000,
   metricsWithoutToken: false,
   credentialTimeoutMs: 30_000,
+  reasoning: 'auto',
+  // Models that reject a reasoning parameter; matched without the provider prefix.
+  nonReasoningModels: [
+    'gpt-3.5*',
+    'gpt-4',
+    'gpt-4-*',
+    'gpt-4o*',
+    'chatgpt-4o*',
+    'gpt-4.1*',
+    'claude-3-haiku*',
+    'claude-3-opus*',
+    'claude-3-sonnet*',
+    'claude-3-5-*',
+    'gemini-1.5*',
+    'gemini-2.0*',
+    '*embedding*',
+  ],
 } satisfies ProxyConfig);

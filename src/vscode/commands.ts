@@ -9,6 +9,9 @@ import type { ProxyController } from '../core/windows/proxyController';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { DashboardPanel } from './dashboardPanel';
 import type { ComparePanel } from './comparePanel';
+import { currentLevel, setReasoningLevel } from './reasoningCommand';
+import { openRequestLog } from './requestLogCommand';
+import type { ForwardKit } from '../core/proxy/forwardKit';
 
 export interface CommandDeps extends KeyCommandDeps {
   vault: KeyVault;
@@ -16,6 +19,7 @@ export interface CommandDeps extends KeyCommandDeps {
   wiring: ClientWiring;
   dashboard: DashboardPanel;
   compare: ComparePanel;
+  kit: ForwardKit;
   log: Logger & { show(preserveFocus?: boolean): void };
 }
 
@@ -72,6 +76,8 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     [Command.configureCodex]: () => d.wiring.configure('codex'),
     [Command.configureAider]: () => d.wiring.configure('aider'),
     [Command.showClineSetup]: () => d.wiring.showCline(),
+    [Command.setReasoningLevel]: () => setReasoningLevel(d.prompts),
+    [Command.openRequestLog]: () => openRequestLog(d, (name, body) => showJson(statusDocs, name, body)),
   };
 
   return [
@@ -93,8 +99,12 @@ async function showStatus(d: CommandDeps, statusDocs: Map<string, string>): Prom
     keys: d.hub.refresh().keys.map(({ history: _h, ...k }) => k),
   };
   if (e && port) body = (await askLeader(port, d.vault.accessToken, '/keyrelay/status', { timeoutMs: 5_000 })).body;
-  const name = `/KeyRelay status ${new Date().toLocaleTimeString()}.json`;
-  statusDocs.set(name, JSON.stringify(body, null, 2));
+  await showJson(statusDocs, `/KeyRelay status ${new Date().toLocaleTimeString()}.json`, body);
+}
+
+/** Opens `body` as a read-only JSON document named `name`. */
+async function showJson(docs: Map<string, string>, name: string, body: unknown): Promise<void> {
+  docs.set(name, JSON.stringify(body, null, 2));
   const doc = await vscode.workspace.openTextDocument(vscode.Uri.from({ scheme: STATUS_SCHEME, path: name }));
   await vscode.languages.setTextDocumentLanguage(doc, 'json');
   await vscode.window.showTextDocument(doc, { preview: true });
@@ -114,6 +124,7 @@ async function showActions(d: CommandDeps): Promise<void> {
     { label: '$(split-horizontal) Compare Models', command: Command.compareModels },
     { label: '$(info) Show Status', command: Command.showStatus },
     { label: '$(output) Show Log', command: Command.showLog },
+    { label: '$(list-flat) Open Request Log', command: Command.openRequestLog },
     serving
       ? { label: '$(debug-stop) Stop Proxy', command: Command.stopProxy }
       : { label: '$(play) Start Proxy', command: Command.startProxy },
@@ -123,6 +134,7 @@ async function showActions(d: CommandDeps): Promise<void> {
     { label: '$(plug) Configure Codex', command: Command.configureCodex },
     { label: '$(plug) Configure Aider', command: Command.configureAider },
     { label: '$(plug) Show Cline / Roo Setup', command: Command.showClineSetup },
+    { label: '$(lightbulb) Set Reasoning Level', command: Command.setReasoningLevel, description: currentLevel() },
   ];
   const pick = await d.prompts.quickPick(actions, { title: 'KeyRelay', placeHolder: 'What do you want to do?' });
   if (pick) await vscode.commands.executeCommand(pick.command);

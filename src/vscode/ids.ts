@@ -31,6 +31,8 @@ export const Command = {
   configureCodex: 'keyRelay.configureCodex',
   configureAider: 'keyRelay.configureAider',
   showClineSetup: 'keyRelay.showClineSetup',
+  setReasoningLevel: 'keyRelay.setReasoningLevel',
+  openRequestLog: 'keyRelay.openRequestLog',
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];
 
@@ -76,8 +78,13 @@ export const Setting = {
   maxAttempts: 'retry.maxAttempts',
   maxWaitSeconds: 'retry.maxWaitSeconds',
   logRequests: 'logging.requests',
+  logMaxEntryKB: 'logging.maxEntryKB',
+  logMaxFileMB: 'logging.maxFileMB',
+  logKeepDays: 'logging.keepDays',
   dailyResetHour: 'stats.dailyResetHour',
   metricsWithoutToken: 'metrics.allowWithoutToken',
+  reasoning: 'reasoning',
+  nonReasoningModels: 'nonReasoningModels',
   providers: 'providers',
   credentialCommands: 'credentialCommands',
   chatModels: 'chatModels',

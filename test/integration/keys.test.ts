@@ -4,7 +4,9 @@ import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import { FakeUpstream } from '../fakes/upstreamServer';
 import type { TestInternals } from '../../src/vscode/testHook';
-import { answers, getApi, httpRequest, moveToFreePort, stubPrompts } from './extensionHelpers';
+import { answers, getApi, httpRequest, moveToFreePort, setSetting, stubPrompts } from './extensionHelpers';
+import { readRecentEntries } from '../../src/core/accounting/requestLog';
+import { Setting } from '../../src/vscode/ids';
 import { until } from '../fakes/waits';
 
 const SECRET = 'sk-test-integration-0123456789abcdefWXYZ';
@@ -126,6 +128,47 @@ suite('KeyRelay keys', () => {
       '{"model":"gpt-4o"}',
     );
     assert.strictEqual(wrong.status, 401);
+  });
+
+  test('Open Request Log lists the logged request and opens it as JSON, without the key', async () => {
+    const restore = await setSetting(Setting.logRequests, true);
+    try {
+      await until(api.config.onDidChange, () => api.kit.current.requestLogDir !== '', 'the request log to turn on');
+      const dir = api.kit.current.requestLogDir;
+      const res = await httpRequest(
+        port,
+        'POST',
+        '/v1/chat/completions',
+        { authorization: `Bearer ${api.vault.accessToken}` },
+        JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'log me' }] }),
+      );
+      assert.strictEqual(res.status, 200, res.body);
+      // The entry reaches the file through a write stream; nothing fires when it lands, so poll (bounded).
+      const logged = () => readRecentEntries(dir, 1).some((e) => JSON.stringify(e.doc).includes('log me'));
+      for (let i = 0; i < 100 && !logged(); i++) await new Promise((r) => setTimeout(r, 50));
+      let offered: string[] = [];
+      const stub = stubPrompts(api, {
+        quickPick: answers((items: Array<{ label: string; description: string }>) => {
+          offered = items.map((i) => `${i.label} ${i.description}`);
+          return items[0];
+        }),
+      });
+      try {
+        await vscode.commands.executeCommand('keyRelay.openRequestLog');
+      } finally {
+        stub.restore();
+      }
+      assert.match(offered[0] ?? '', /^POST \/v1\/chat\/completions 200 · gpt-4o · \d+ ms$/);
+      const text = vscode.window.activeTextEditor?.document.getText() ?? '';
+      const doc = JSON.parse(text);
+      assert.strictEqual(doc.request.body.messages[0].content, 'log me');
+      assert.strictEqual(doc.response.status, 200);
+      assert.match(doc.key, /sk-…WXYZ/);
+      assert.ok(!text.includes(SECRET) && !text.includes(api.vault.accessToken), 'no key or token in the document');
+      await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    } finally {
+      await restore();
+    }
   });
 
   test('Discard and Restore change the tree item and the status bar', async () => {

@@ -2,7 +2,16 @@
 // moves the server.
 import * as assert from 'node:assert';
 import type { TestInternals } from '../../src/vscode/testHook';
-import { freePort, getApi, httpRequest, leading, moveToFreePort, setSetting } from './extensionHelpers';
+import {
+  answers,
+  freePort,
+  getApi,
+  httpRequest,
+  leading,
+  moveToFreePort,
+  setSetting,
+  stubPrompts,
+} from './extensionHelpers';
 import { until } from '../fakes/waits';
 import { Setting } from '../../src/vscode/ids';
 
@@ -49,5 +58,31 @@ suite('KeyRelay settings', () => {
     await executeCommand('keyRelay.startProxy');
     await leading(api);
     assert.notStrictEqual(api.hub.refresh() && api.statusText(), '$(key) KeyRelay off');
+  });
+
+  test('Set Reasoning Level writes the global level and keeps the per-model patterns', async () => {
+    const { executeCommand } = (await import('vscode')).commands;
+    restores.push(await setSetting(Setting.reasoning, { 'claude-*': 'max' }));
+    await until(api.config.onDidChange, () => typeof api.config.current.proxy.reasoning === 'object', 'patterns read');
+    let offered: string[] = [];
+    const stub = stubPrompts(api, {
+      quickPick: answers((items: Array<{ label: string; level: string }>) => {
+        offered = items.map((i) => i.label);
+        return items.find((i) => i.level === 'high');
+      }),
+    });
+    try {
+      await executeCommand('keyRelay.setReasoningLevel');
+    } finally {
+      stub.restore();
+    }
+    assert.deepStrictEqual(offered, ['off', '$(check) auto', 'low', 'medium', 'high', 'max']);
+    const want = { 'claude-*': 'max', '*': 'high' };
+    await until(
+      api.config.onDidChange,
+      () => JSON.stringify(api.config.current.proxy.reasoning) === JSON.stringify(want),
+      'the new level read back from the settings',
+    );
+    assert.deepStrictEqual(api.config.current.problems, []);
   });
 });

@@ -1,12 +1,13 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readRecentEntries } from '../../src/core/accounting/requestLog';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
-import { spawn } from 'node:child_process';
 import { CLI, start } from './cliRun';
 import type { Run } from './cliRun';
 import { assertNoKeys, OPENAI_KEYS, TOKEN } from './harness';
@@ -186,6 +187,48 @@ suite('the headless CLI', () => {
     const status = await request(`${endpoint}/keyrelay/status`, { headers: { authorization: `Bearer ${token}` } });
     const json = (await status.body.json()) as { totals: { requests: number } };
     assert.equal(json.totals.requests, 4, 'stats survived the restart');
+  });
+
+  test('config: reasoning per model, the full request log and GET /v1/providers work headless', async () => {
+    const data = join(dir, 'data');
+    const logDir = join(dir, 'requests');
+    const cfg = config({
+      proxy: { port: 0, reasoning: { 'gpt-5*': 'high' }, requestLogDir: logDir },
+      keys: [{ provider: 'mock', key: OPENAI_KEYS[0], label: 'one' }],
+    });
+    const r = start(['serve', '--config', cfg, '--data-dir', data]);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    const token = readFileSync(join(data, 'token'), 'utf8').trim();
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: token, maxRetries: 0 });
+    await sdk.chat.completions.create({ model: 'mock/gpt-5', messages: [{ role: 'user', content: 'think' }] });
+    assert.equal(JSON.parse(fake.requests.at(-1)!.body).reasoning_effort, 'high');
+    await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'plain' }] });
+    assert.equal('reasoning_effort' in JSON.parse(fake.requests.at(-1)!.body), false, 'no pattern for gpt-4o');
+
+    const providers = await request(`${endpoint}/v1/providers`, { headers: { authorization: `Bearer ${token}` } });
+    const list = (await providers.body.json()) as { data: Array<{ id: string; keys: { total: number } }> };
+    assert.deepEqual(
+      list.data.map((p) => [p.id, p.keys.total]),
+      [['mock', 1]],
+    );
+    r.child.kill('SIGINT');
+    assert.equal(await r.exited, 0);
+    const entries = readRecentEntries(logDir, 10).map((e) => e.doc as { model: string; key: string });
+    assert.deepEqual(
+      entries.map((e) => [e.model, e.key]),
+      [
+        ['gpt-4o', 'one (sk-…1111)'],
+        ['gpt-5', 'one (sk-…1111)'],
+      ],
+      'both requests logged by the time the process exited',
+    );
+    assertNoKeys(
+      readdirSync(logDir)
+        .map((f) => readFileSync(join(logDir, f), 'utf8'))
+        .join(''),
+      'the CLI request log',
+    );
   });
 
   test('one gateway key under an OpenAI-shaped and an Anthropic-shaped provider serves both (not a duplicate)', async () => {

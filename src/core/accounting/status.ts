@@ -129,11 +129,56 @@ export function buildModels(shape: ApiShape, pool: KeyPool, catalogue: ProviderC
   }
   if (ids.length === 0) return undefined;
   if (shape === 'anthropic') {
-    const data = ids.map(({ id }) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' }));
+    const data = ids.map(({ id, owner }) => ({
+      type: 'model',
+      id,
+      display_name: id,
+      created_at: '1970-01-01T00:00:00Z',
+      provider: owner,
+    }));
     return JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
   }
   return JSON.stringify({
     object: 'list',
-    data: ids.map(({ id, owner }) => ({ id, object: 'model', created: 0, owned_by: owner })),
+    data: ids.map(({ id, owner }) => ({ id, object: 'model', created: 0, owned_by: owner, provider: owner })),
   });
+}
+
+/** A provider's keys by state; `usable` = active and cooling for no model. */
+type KeyCounts = Record<'total' | 'usable' | HealthView['state'], number>;
+const noKeys = (): KeyCounts => ({ total: 0, usable: 0, active: 0, cooling: 0, invalid: 0, discarded: 0 });
+
+/**
+ * `GET /v1/providers`: every provider that has keys or was configured by the user, with its API
+ * shape, base URL, the prefix its models take in `/v1/models`, the models known without asking it,
+ * and its keys counted by state. Never a key, masked or not: the counts are all a client needs.
+ */
+export function buildProviders(pool: KeyPool, catalogue: ProviderCatalogue): string {
+  const counts = new Map<string, KeyCounts>();
+  pool.forEachKey((k, h) => {
+    let c = counts.get(k.providerId);
+    if (!c) counts.set(k.providerId, (c = noKeys()));
+    c.total++;
+    c[h.state]++;
+    if (h.state === 'active' && h.modelCooldowns.size === 0) c.usable++;
+  });
+  const withKeys = (id: string): boolean => pool.hasKeys(id);
+  const shapes: ApiShape[] = ['openai', 'anthropic'];
+  const defaultIds = new Set(shapes.map((shape) => catalogue.defaultFor(shape, withKeys)?.id));
+  const data = catalogue
+    .list()
+    .filter((p) => counts.has(p.id) || catalogue.isCustom(p.id))
+    .map((p) => ({
+      id: p.id,
+      object: 'provider',
+      name: p.name,
+      shape: p.shape,
+      base_url: p.baseUrl,
+      custom: catalogue.isCustom(p.id),
+      default_for_shape: defaultIds.has(p.id),
+      model_prefix: defaultIds.has(p.id) ? '' : `${p.id}/`,
+      models: [...new Set([...pool.modelsFor(p.id), ...(p.models ?? [])])],
+      keys: counts.get(p.id) ?? noKeys(),
+    }));
+  return JSON.stringify({ object: 'list', data });
 }

@@ -37,6 +37,8 @@ export interface EditorSettings {
 const SECONDS: Unit = { factor: 1000, name: 'seconds' };
 const MIB: Unit = { factor: 1024 * 1024, name: 'MiB' };
 const MINUTES: Unit = { factor: 60_000, name: 'minutes' };
+const KIB: Unit = { factor: 1024, name: 'KiB' };
+const DAYS: Unit = { factor: 86_400_000, name: 'days' };
 
 /** Setting (below `keyRelay.`) → ProxyConfig field, and the unit the setting speaks. */
 export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit]> = [
@@ -65,6 +67,11 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['rotation.maxConcurrentPerKeyModel', 'maxConcurrentPerKeyModel'],
   ['stats.dailyResetHour', 'dailyResetHour'],
   ['metrics.allowWithoutToken', 'metricsWithoutToken'],
+  ['logging.maxEntryKB', 'requestLogMaxEntryBytes', KIB],
+  ['logging.maxFileMB', 'requestLogMaxFileBytes', MIB],
+  ['logging.keepDays', 'requestLogMaxAgeMs', DAYS],
+  ['reasoning', 'reasoning'],
+  ['nonReasoningModels', 'nonReasoningModels'],
 ];
 
 /** A number in the setting's unit to the core's: seconds → ms, MiB → bytes; anything else as is. */

@@ -1,6 +1,6 @@
 import { ProxyError } from '../errors';
-import { DEFAULT_CONFIG, STRATEGIES } from '../types';
-import type { ProxyConfig, StrategyName } from '../types';
+import { DEFAULT_CONFIG, REASONING_LEVELS, STRATEGIES } from '../types';
+import type { ProxyConfig, ReasoningLevel, StrategyName } from '../types';
 import { unknownField } from './nearest';
 
 /**
@@ -19,6 +19,7 @@ interface Rule {
 }
 
 const MS: Unit = { factor: 1, name: 'milliseconds' };
+const BYTES: Unit = { factor: 1, name: 'bytes' };
 const show = (n: number, u: Unit): string => String(Math.round((n / u.factor) * 1000) / 1000);
 const int = (min: number, max: number, base?: Unit, extra = ''): Rule => ({
   test: (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
@@ -26,6 +27,8 @@ const int = (min: number, max: number, base?: Unit, extra = ''): Rule => ({
     `${u.name ? `${u.name} ` : 'an integer '}from ${show(min, u)} to ${show(max, u)}${extra}`.trim(),
 });
 const bool: Rule = { test: (v) => typeof v === 'boolean', words: () => 'true or false' };
+const isLevel = (v: unknown): boolean => REASONING_LEVELS.includes(v as ReasoningLevel);
+const isPattern = (p: string): boolean => p.trim().length > 0 && p.length <= 200;
 
 /** The rule for each ProxyConfig field. */
 const RULES: { [K in keyof ProxyConfig]: Rule } = {
@@ -49,7 +52,7 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   maxWaitMs: int(0, 600_000, MS, ' (0 = answer 429 at once)'),
   maxConcurrentPerKey: int(0, 10_000, undefined, ' (0 = unlimited)'),
   maxConcurrentPerKeyModel: int(0, 10_000, undefined, ' (0 = unlimited)'),
-  maxBodyBytes: int(1024, 1024 * 1024 * 1024, { factor: 1, name: 'bytes' }),
+  maxBodyBytes: int(1024, 1024 * 1024 * 1024, BYTES),
   // At least a minute: a test request per key more often would be traffic of its own.
   retestIntervalMs: {
     test: (v) => v === 0 || (Number.isInteger(v) && (v as number) >= 60_000 && (v as number) <= 7 * 86_400_000),
@@ -66,10 +69,27 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   },
   discardOnQuota: bool,
   requestLogDir: { test: (v) => typeof v === 'string', words: () => 'a directory path, or "" for off' },
+  requestLogMaxEntryBytes: int(4096, 64 * 1024 * 1024, BYTES),
+  requestLogMaxFileBytes: int(64 * 1024, 1024 * 1024 * 1024, BYTES),
+  requestLogMaxAgeMs: int(3_600_000, 365 * 86_400_000, MS),
   dailyResetHour: int(-1, 23, undefined, ' (-1 = never)'),
   shutdownGraceMs: int(0, 600_000, MS),
   metricsWithoutToken: bool,
   credentialTimeoutMs: int(100, 600_000, MS),
+  reasoning: {
+    test: (v) =>
+      isLevel(v) ||
+      (typeof v === 'object' &&
+        v !== null &&
+        !Array.isArray(v) &&
+        Object.entries(v).every(([p, l]) => isPattern(p) && isLevel(l))),
+    words: () =>
+      `one of ${REASONING_LEVELS.join(', ')}, or an object of model patterns to levels like {"claude-*": "high", "*": "auto"}`,
+  },
+  nonReasoningModels: {
+    test: (v) => Array.isArray(v) && v.every((p) => typeof p === 'string' && isPattern(p)),
+    words: () => 'a list of model patterns like "gpt-4o*"',
+  },
 };
 
 /** The names of every setting, as the CLI's config file spells them. */
@@ -82,6 +102,7 @@ export function defaultConfig(): ProxyConfig {
     cooldownStepsMs: [...DEFAULT_CONFIG.cooldownStepsMs],
     allowedOrigins: [],
     allowedHosts: [],
+    nonReasoningModels: [...DEFAULT_CONFIG.nonReasoningModels],
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { UsageScanner } from '../accounting/usage';
 import { responseHeaderList } from './headers';
+import type { BodyCapture } from './bodyCapture';
 import type { ResponseHeaders } from './headers';
 import type { ResponseSink } from './requestContext';
 
@@ -37,6 +38,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
   readonly usage = new UsageScanner();
   /** Milliseconds from dispatch to the response headers. */
   ttfbMs = 0;
+  /** The response's content type, once its headers came. */
+  contentType = '';
+  /** The bytes sent to the client, kept for the request log while it is on. */
+  capture: BodyCapture | undefined;
   private mode = Mode.Waiting;
   private controller: Dispatcher.DispatchController | undefined;
   private pendingAbort: Error | undefined;
@@ -73,6 +78,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     const { list, contentType } = responseHeaderList(headers);
     this.headers = list;
+    this.contentType = contentType;
     if (statusCode >= 300) this.mode = Mode.Collect;
     else if (contentType.startsWith('text/event-stream')) this.mode = Mode.Peek;
     else this.commit(controller);
@@ -82,6 +88,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     switch (this.mode) {
       case Mode.Pass:
         this.usage.feed(chunk);
+        this.capture?.add(chunk);
         // undici pauses the socket; the client's drain resumes it.
         if (!this.res.write(chunk)) controller.pause();
         return;
@@ -132,6 +139,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     let ok = true;
     for (const chunk of this.held) {
       this.usage.feed(chunk);
+      this.capture?.add(chunk);
       ok = res.write(chunk);
     }
     this.held = [];

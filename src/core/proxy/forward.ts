@@ -6,6 +6,7 @@ import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
 import { errorFacts } from './classify';
 import { forwardableRequestHeaders } from './headers';
 import { passthrough } from './passthrough';
+import { applyReasoning } from './reasoning';
 import { redactedError, sendError, sendRejected } from './replies';
 import type { ForwardDeps, ProxiedRequest, RequestContext, Trace } from './requestContext';
 import { resolveRoute, routeToProvider } from './router';
@@ -82,13 +83,16 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
       path,
       headers: p.req.headers,
       body: trace.body ?? Buffer.alloc(0),
+      sentBody: trace.sentBody,
       provider: trace.provider?.id,
       model: trace.model,
-      key: trace.key?.masked,
+      key: trace.key && `${trace.key.label} (${trace.key.masked})`,
       attempts: trace.attempts,
+      tries: trace.tries,
       status,
       ms: now - p.t0,
       ttfbMs: trace.ttfbMs,
+      response: trace.response,
     },
     now,
   );
@@ -113,6 +117,10 @@ async function prepare(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Prom
     );
   }
   if (route.stripped && facts.model && route.model !== undefined) body = replaceModel(body, facts.model, route.model);
+  // A reasoning level set for this model rewrites the body; otherwise it goes on byte for byte.
+  if (p.req.method === 'POST')
+    body = applyReasoning(body, { provider: route.provider, rest: p.rest, model: route.model }, cfg);
+  if (body !== trace.body) trace.sentBody = body;
   const headers = forwardableRequestHeaders(p.req.headers);
   if (route.provider.shape === 'anthropic' && p.req.headers['anthropic-version'] === undefined) {
     headers.push('anthropic-version', '2023-06-01');

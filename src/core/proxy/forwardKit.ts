@@ -80,7 +80,13 @@ export class ForwardKit implements Disposable {
     const old = this.config;
     this.config = config;
     if (config.connectTimeoutMs !== old.connectTimeoutMs) this.upstream.reconfigure(config.connectTimeoutMs);
-    if (config.requestLogDir !== old.requestLogDir) this.openRequestLog();
+    const logFields = [
+      'requestLogDir',
+      'requestLogMaxEntryBytes',
+      'requestLogMaxFileBytes',
+      'requestLogMaxAgeMs',
+    ] as const;
+    if (logFields.some((f) => config[f] !== old[f])) this.openRequestLog();
   }
 
   setAccessToken(token: string): void {
@@ -104,7 +110,12 @@ export class ForwardKit implements Disposable {
     this.requestLog = undefined;
     if (!this.config.requestLogDir) return;
     try {
-      this.requestLog = new RequestLog(this.config.requestLogDir, this.redactor);
+      const c = this.config;
+      this.requestLog = new RequestLog(c.requestLogDir, this.redactor, {
+        maxEntryBytes: c.requestLogMaxEntryBytes,
+        maxFileBytes: c.requestLogMaxFileBytes,
+        maxAgeMs: c.requestLogMaxAgeMs,
+      });
     } catch (err) {
       this.o.logger.error(
         `Request logging is off: cannot use ${this.config.requestLogDir} (${(err as Error).message}).`,

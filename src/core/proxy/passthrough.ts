@@ -2,6 +2,7 @@ import { ProxyError } from '../errors';
 import { Attempt } from './attempt';
 import { authHeaderName, authHeaderValue } from './headers';
 import type { RequestContext } from './requestContext';
+import { captureFor, noteAttempt } from './logCapture';
 import { dispatchAttempt, finishWith } from './tryKey';
 
 /**
@@ -34,6 +35,7 @@ export async function passthrough(ctx: RequestContext): Promise<number> {
   const target = deps.upstream.target(provider.baseUrl);
   const headers = ctx.headers.concat(authHeaderName(provider.auth), authHeaderValue(provider.auth, p.credential));
   const handler = new Attempt(p.res, deps.clock.now);
+  handler.capture = captureFor(ctx);
   // Masked in every output until the request's log lines are written (forwardRequest releases it).
   ctx.trace.release = deps.redactor.hold(p.credential);
   const r = await dispatchAttempt(ctx, handler, {
@@ -46,6 +48,7 @@ export async function passthrough(ctx: RequestContext): Promise<number> {
     bodyTimeout: cfg.idleTimeoutMs,
   });
   ctx.trace.viaClientKey = true;
+  noteAttempt(ctx, "the client's own key", r, undefined, handler);
   if (r.kind === 'sent' && !r.complete) ctx.trace.lastFailure = p.res.destroyed ? 'aborted' : 'network';
   ctx.trace.usage = { inputTokens: handler.usage.inputTokens, outputTokens: handler.usage.outputTokens };
   return r.kind === 'sent' ? r.status : finishWith(ctx, r);

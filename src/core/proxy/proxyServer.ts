@@ -15,7 +15,7 @@ import { OwnEndpoints } from './ownEndpoints';
 import type { KeyManager } from './ownEndpoints';
 import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarget';
 import type { Stats } from '../accounting/stats';
-import { buildModels } from '../accounting/status';
+import { buildModels, buildProviders } from '../accounting/status';
 import type { ApiShape, Clock, Logger, ProxyConfig } from '../types';
 import { BackgroundRetest } from './retest';
 
@@ -248,7 +248,7 @@ export class ProxyServer implements Disposable {
         throw new ProxyError('method_not_allowed', 405, `Method ${method} is not supported. Use GET or POST.`);
       }
       const access = guard.credential(req.headers);
-      if (target.rest === '/models' && method === 'GET' && access.isToken && this.answerModels(res, shape)) return;
+      if (method === 'GET' && access.isToken && this.answerDiscovery(res, target.rest, shape)) return;
       const { rest, query } = target;
       const p = { req, res, shape, rest, query, t0, ...access };
       this.track(forwardRequest(this.kit.deps, p));
@@ -257,11 +257,21 @@ export class ProxyServer implements Disposable {
     }
   }
 
-  /** `GET /v1/models`: the union of what the keys and presets list; false when nothing is known. */
-  private answerModels(res: ServerResponse, shape: ApiShape): boolean {
-    const models = buildModels(shape, this.deps.pool, this.deps.catalogue);
-    if (models === undefined) return false; // ask the provider instead
-    res.writeHead(200, { 'content-type': 'application/json' }).end(models);
+  /**
+   * `GET /v1/models` (the union of what the keys and presets list, each with its provider) and
+   * `GET /v1/providers`, answered for the access token; false: forward as any other path (a
+   * client's own key asks its provider; nothing known about models asks the provider too).
+   */
+  private answerDiscovery(res: ServerResponse, rest: string, shape: ApiShape): boolean {
+    const { pool, catalogue } = this.deps;
+    const body =
+      rest === '/models'
+        ? buildModels(shape, pool, catalogue)
+        : rest === '/providers'
+          ? buildProviders(pool, catalogue)
+          : undefined;
+    if (body === undefined) return false;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(this.kit.redactor.redact(body));
     return true;
   }
 

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Stats } from '../accounting/stats';
-import type { RequestLog } from '../accounting/requestLog';
+import type { LoggedAttempt, LoggedResponse, RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
 import type { CredentialBroker } from '../credentials/credentialBroker';
 import type { KeyPool } from '../pool/keyPool';
@@ -96,6 +96,8 @@ export interface ProxiedRequest {
 /** Per-request bookkeeping for the log line, the request log and the stats. */
 export interface Trace {
   body?: Buffer;
+  /** The body as sent upstream, when KeyRelay changed it (a `provider/` prefix, a reasoning level). */
+  sentBody?: Buffer;
   provider?: ProviderSpec;
   model?: string;
   /** The key of the latest attempt. */
@@ -110,6 +112,9 @@ export interface Trace {
   usage?: { inputTokens?: number; outputTokens?: number };
   attempts: number;
   ttfbMs?: number;
+  /** Each attempt, and the answer the client got: kept only while the request log is on. */
+  tries?: LoggedAttempt[];
+  response?: LoggedResponse;
   /** Ends a temporary redaction (a client's own key) once the request's outputs are written. */
   release?: () => void;
 }

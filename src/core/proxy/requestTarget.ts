@@ -19,6 +19,7 @@ const KNOWN_ROOTS = new Set([
   'embeddings',
   'responses',
   'models',
+  'providers',
   'messages',
   'fim',
   'moderations',

@@ -5,6 +5,7 @@ import { Attempt } from './attempt';
 import type { AttemptResult } from './attempt';
 import { classifyRejection, classifyStreamError } from './classify';
 import { authHeaderName, authHeaderValue, headerRecord } from './headers';
+import { captureFor, noteAttempt } from './logCapture';
 import { sendRejected } from './replies';
 import type { RequestContext } from './requestContext';
 import { classifyNetworkError } from './upstream';
@@ -47,6 +48,7 @@ async function send(ctx: RequestContext, key: PoolKey, secret: string, o: { hold
   const headers = ctx.headers.slice();
   headers.push(authHeaderName(ctx.provider.auth), authHeaderValue(ctx.provider.auth, secret));
   const handler = new Attempt(p.res, deps.clock.now);
+  handler.capture = captureFor(ctx);
   const result = await dispatchAttempt(ctx, handler, {
     origin: target.origin,
     path: target.basePath + p.rest + p.query,
@@ -58,6 +60,7 @@ async function send(ctx: RequestContext, key: PoolKey, secret: string, o: { hold
   });
   if (o.holdRefusal && isAuthRefusal(result)) return { result } satisfies Tried;
   const outcome = settle(ctx, key, result, handler);
+  noteAttempt(ctx, `${key.label} (${key.masked})`, result, outcome, handler);
   return { result, outcome, ttfbMs: handler.ttfbMs || undefined } satisfies Tried;
 }
 

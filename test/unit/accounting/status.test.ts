@@ -3,7 +3,13 @@ import { KeyPool } from '../../../src/core/pool/keyPool';
 import { ProviderCatalogue } from '../../../src/core/config/providers';
 import { resolveRoute } from '../../../src/core/proxy/router';
 import { Stats } from '../../../src/core/accounting/stats';
-import { buildModels, buildStatus, formatRemaining, statusBody } from '../../../src/core/accounting/status';
+import {
+  buildModels,
+  buildProviders,
+  buildStatus,
+  formatRemaining,
+  statusBody,
+} from '../../../src/core/accounting/status';
 import type { PoolKey, ProviderSpec } from '../../../src/core/types';
 import { FakeClock } from '../fakes/fakeClock';
 
@@ -26,10 +32,10 @@ const LOCAL: ProviderSpec = {
 
 interface OpenAIModels {
   object: 'list';
-  data: Array<{ id: string; object: 'model'; created: number; owned_by: string }>;
+  data: Array<{ id: string; object: 'model'; created: number; owned_by: string; provider: string }>;
 }
 interface AnthropicModels {
-  data: Array<{ type: 'model'; id: string; display_name: string; created_at: string }>;
+  data: Array<{ type: 'model'; id: string; display_name: string; created_at: string; provider: string }>;
   has_more: boolean;
   first_id: string | null;
   last_id: string | null;
@@ -74,7 +80,7 @@ suite('buildModels', () => {
     assert.deepEqual(ids, ['gpt-4o', 'gpt-4o-mini', 'groq/llama-3.3-70b-versatile']);
     assert.deepEqual(
       body.data.find((m) => m.id === 'groq/llama-3.3-70b-versatile'),
-      { id: 'groq/llama-3.3-70b-versatile', object: 'model', created: 0, owned_by: 'groq' },
+      { id: 'groq/llama-3.3-70b-versatile', object: 'model', created: 0, owned_by: 'groq', provider: 'groq' },
     );
     assert.equal(body.data.find((m) => m.id === 'gpt-4o')?.owned_by, 'openai');
   });
@@ -122,6 +128,7 @@ suite('buildModels', () => {
       id: 'claude-sonnet-4-5',
       display_name: 'claude-sonnet-4-5',
       created_at: '1970-01-01T00:00:00Z',
+      provider: 'anthropic',
     });
     assert.equal(body.first_id, 'claude-sonnet-4-5');
     assert.equal(body.last_id, 'claude-haiku-4-5');
@@ -285,5 +292,67 @@ suite('formatRemaining', () => {
       '90m',
       '2h',
     ]);
+  });
+});
+
+suite('buildProviders', () => {
+  let clock: FakeClock;
+  let pool: KeyPool;
+  setup(() => {
+    clock = new FakeClock();
+    pool = new KeyPool({
+      clock,
+      strategy: 'round-robin',
+      cooldownStepsMs: [10_000],
+      maxCooldownMs: 60_000,
+      degradedAfter: 3,
+      discardOnQuota: true,
+    });
+  });
+  teardown(() => pool.dispose());
+
+  test('providers with keys and custom ones, keys counted by state, models with the prefix they take, no key text', () => {
+    const catalogue = new ProviderCatalogue([LOCAL]);
+    const keys = [
+      key('o1', 'openai', ['gpt-4o']),
+      key('o2', 'openai'),
+      key('o3', 'openai'),
+      key('g1', 'groq', ['llama-3.3-70b-versatile']),
+    ];
+    pool.setKeys(keys);
+    pool.report('o2', undefined, { kind: 'invalid', status: 401, reason: 'bad key' });
+    pool.report('o3', undefined, { kind: 'rate-limited', status: 429, retryAfterMs: 5000, reason: 'slow down' });
+    const text = buildProviders(pool, catalogue);
+    for (const k of keys) assert.ok(!text.includes(k.secret), 'no key text');
+    assert.ok(!text.includes('sk-'), 'not even masked keys');
+    const body = JSON.parse(text) as { object: string; data: Array<Record<string, unknown>> };
+    assert.equal(body.object, 'list');
+    assert.deepEqual(
+      body.data.map((p) => p.id),
+      ['openai', 'groq', 'local'],
+      'presets with keys in their fixed order, then custom providers (even without keys)',
+    );
+    const [openai, groq, local] = body.data;
+    assert.deepEqual(openai, {
+      id: 'openai',
+      object: 'provider',
+      name: 'OpenAI',
+      shape: 'openai',
+      base_url: 'https://api.openai.com/v1',
+      custom: false,
+      default_for_shape: true,
+      model_prefix: '',
+      models: ['gpt-4o'],
+      keys: { total: 3, usable: 1, active: 1, cooling: 1, invalid: 1, discarded: 0 },
+    });
+    assert.equal(groq.model_prefix, 'groq/');
+    assert.equal(groq.default_for_shape, false);
+    assert.deepEqual(local.keys, { total: 0, usable: 0, active: 0, cooling: 0, invalid: 0, discarded: 0 });
+    assert.deepEqual(local.models, ['qwen2.5-coder']);
+    assert.equal(local.custom, true);
+  });
+
+  test('no keys and no custom providers: an empty list', () => {
+    assert.deepEqual(JSON.parse(buildProviders(pool, new ProviderCatalogue())), { object: 'list', data: [] });
   });
 });
