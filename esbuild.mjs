@@ -46,12 +46,23 @@ const common = {
   logLevel: 'warning',
   plugins: watch ? [problemMatcher] : [],
 };
-const withUndiciApart = { ...common, plugins: [...common.plugins, undiciApart] };
+/**
+ * ioredis likewise goes to dist/redis.js (src/core/shared/redisLoader.ts), required only when a
+ * shared state store is configured: without `stateStore` the bundles neither grow nor load it.
+ */
+const redisApart = {
+  name: 'redis-apart',
+  setup(build) {
+    build.onResolve({ filter: /^ioredis$/ }, () => ({ path: './redis.js', external: true }));
+  },
+};
+const withUndiciApart = { ...common, plugins: [...common.plugins, undiciApart, redisApart] };
 
 const builds = [
   { ...withUndiciApart, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...withUndiciApart, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['undici'], outfile: 'dist/undici.js' },
+  { ...common, entryPoints: ['ioredis'], outfile: 'dist/redis.js' },
   // The dashboard webview: a browser script with uPlot bundled in (no remote resource), plus its
   // style sheet (uPlot's and ours) as dist/dashboard.css.
   {

@@ -183,3 +183,23 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   shutdownGraceMs: 3_000,
   metricsWithoutToken: false,
 } satisfies ProxyConfig);
+
+/**
+ * The shared state store (src/core/shared, issue 18) as `/keyrelay/status` and the views show it:
+ * which store (the URL without its password), which pool, and whether it is reachable now.
+ */
+export interface SharedStoreStatus {
+  /** `redis://host:port/db` with any password removed. */
+  store: string;
+  /** The shared pool's name: one store serves several teams, each under its own name. */
+  pool: string;
+  state: 'connecting' | 'connected' | 'down';
+  /** When `state` last changed (ms since the epoch). */
+  since: number;
+  /** Why the store is down, when it is (no secret in it). */
+  lastError?: string;
+  /** Local changes and counts not yet written to the store (sent when it is back). */
+  pending: number;
+  /** Counters summed over every instance of the pool, by local key id (only keys counted anywhere). */
+  usage: Record<string, Record<string, number>>;
+}

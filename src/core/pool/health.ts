@@ -258,6 +258,18 @@ export class HealthMachine {
     else this.setState(e, 'active', reason);
   }
 
+  /** A cooldown another instance saw (KeyPool.adoptCooldown): its end time and escalation level. */
+  adopt(e: Entry, model: string | undefined, until: number, level: number, reason: string): void {
+    const h = e.h;
+    if (model === undefined) h.backoffLevel = Math.max(h.backoffLevel, level);
+    else if (level > (h.modelBackoff.get(model) ?? 0)) {
+      if (h.modelBackoff === NO_BACKOFF) h.modelBackoff = new Map();
+      h.modelBackoff.set(model, level);
+    }
+    const ms = until - this.host.options().clock.now();
+    if (ms > 0) this.cool(e, model, ms, reason, { status: 429, model });
+  }
+
   /** Loads persisted health; expired cooldowns end (with a transition) at the next drain. */
   load(e: Entry, p: PersistedKeyHealth): void {
     if (!restoreHealth(e.h, p)) return;
