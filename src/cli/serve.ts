@@ -11,6 +11,7 @@ import { loadConfigFile } from './configFile';
 import { watchFiles } from './fileWatch';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
 import type { KeyInput } from './keySources';
+import { startSharedState, teamSecretFor } from './sharedStore';
 import { StateStore } from './stateStore';
 import type { SavedState } from './stateStore';
 import { dataDirOf, resolveToken } from './token';
@@ -44,6 +45,7 @@ interface Setup {
   config: ProxyConfig;
   providers: ProviderSpec[];
   keys: PoolKey[];
+  teamSecret?: string;
 }
 
 /** Reads the config file, the keys file and the environment; throws a ProxyError naming the problem. */
@@ -56,7 +58,8 @@ function readSetup(opts: ServeOptions, clock: Clock, log: Logger): Setup {
     ...(opts.strategy !== undefined ? { strategy: opts.strategy } : {}),
   };
   const catalogue = new ProviderCatalogue(loaded.providers);
-  return { config, providers: loaded.providers, keys: loadKeys(loaded.keys, opts.keysFile, catalogue, clock, log) };
+  const keys = loadKeys(loaded.keys, opts.keysFile, catalogue, clock, log);
+  return { config, providers: loaded.providers, keys, teamSecret: teamSecretFor(config, loaded.teamSecret) };
 }
 
 /**
@@ -77,6 +80,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   );
   const token = resolveToken(opts.token, dataDir);
   let config = setup.config;
+  const shared = startSharedState(config, setup.teamSecret, { pool, stats, clock, log });
   const server = new ProxyServer({
     config,
     pool,
@@ -86,6 +90,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     clock,
     accessToken: token.value,
     version: opts.version,
+    shared: () => shared?.status(),
   });
   await server.start();
   const endpoint = server.endpoint ?? '';
@@ -115,6 +120,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
       store.dispose();
       await server.stop(config.shutdownGraceMs);
       store.saveNow(pool, stats);
+      await shared?.close();
       server.dispose();
       pool.dispose();
       stats.dispose();
@@ -133,7 +139,15 @@ function applySetup(
   next: Setup,
   why: string,
 ): ProxyConfig {
-  const config = { ...next.config, port: running.port, host: running.host, ipv4Only: running.ipv4Only };
+  const config = {
+    ...next.config,
+    port: running.port,
+    host: running.host,
+    ipv4Only: running.ipv4Only,
+    stateStore: running.stateStore,
+  };
+  if (next.config.stateStore !== running.stateStore)
+    d.log.warn('Reload: stateStore changed; restart KeyRelay to connect to the new store.');
   if (
     next.config.port !== running.port ||
     next.config.host !== running.host ||

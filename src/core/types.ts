@@ -156,6 +156,11 @@ export interface ProxyConfig {
   shutdownGraceMs: number;
   /** Answer `GET /keyrelay/metrics` without the access token to callers on loopback (a local scraper). */
   metricsWithoutToken: boolean;
+  /**
+   * Share the pool's state with other KeyRelays through Redis or Valkey: `redis://host:6379/0`
+   * (`rediss://` for TLS, `?pool=name` to name the pool); "" = off (issue 18).
+   */
+  stateStore: string;
 }
 
 /** Defaults for every ProxyConfig field (DESIGN numbers). */
@@ -182,6 +187,7 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   dailyResetHour: 0,
   shutdownGraceMs: 3_000,
   metricsWithoutToken: false,
+  stateStore: '',
 } satisfies ProxyConfig);
 
 /**

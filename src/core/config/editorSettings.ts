@@ -47,6 +47,7 @@ const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit
   ['retry.maxWaitSeconds', 'maxWaitMs', SECONDS],
   ['stats.dailyResetHour', 'dailyResetHour'],
   ['metrics.allowWithoutToken', 'metricsWithoutToken'],
+  ['stateStore', 'stateStore'],
 ];
 
 /** A number in the setting's unit to the core's: seconds → ms, MiB → bytes; anything else as is. */

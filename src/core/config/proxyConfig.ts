@@ -1,3 +1,4 @@
+import { isStoreUrl } from './storeUrl';
 import { ProxyError } from '../errors';
 import { DEFAULT_CONFIG, STRATEGIES } from '../types';
 import type { ProxyConfig, StrategyName } from '../types';
@@ -58,6 +59,10 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   dailyResetHour: int(-1, 23, undefined, ' (-1 = never)'),
   shutdownGraceMs: int(0, 600_000, MS),
   metricsWithoutToken: bool,
+  stateStore: {
+    test: (v) => typeof v === 'string' && (v.trim() === '' || isStoreUrl(v)),
+    words: () => 'a URL such as "redis://127.0.0.1:6379/0" (rediss:// for TLS, ?pool=name), or "" for off',
+  },
 };
 
 /** The names of every setting, as the CLI's config file spells them. */

@@ -9,7 +9,7 @@ import type { ProviderCatalogue } from '../config/providers';
 import { ProxyError } from '../errors';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
-import type { ProxyConfig } from '../types';
+import type { ProxyConfig, SharedStoreStatus } from '../types';
 import type { AccessGuard } from './access';
 import { runFanOut } from './fanOut';
 import { NonceBook } from './nonceBook';
@@ -29,6 +29,8 @@ export interface OwnEndpointDeps {
   token(): string;
   config(): ProxyConfig;
   dispatcher(): Dispatcher;
+  /** The shared state store's status, when one is configured. */
+  shared(): SharedStoreStatus | undefined;
 }
 
 /** One of KeyRelay's own endpoints under /keyrelay/. Returns a promise when it answers later. */
@@ -149,11 +151,13 @@ export class OwnEndpoints {
   /** The status document; `?format=text`: the table `keyrelay status` prints, built here. */
   private status(req: IncomingMessage, res: ServerResponse): void {
     if (/[?&]format=text(&|$)/.test(req.url ?? '')) {
-      const text = statusTable({ ...this.d, endpoint: this.d.endpoint() });
+      const text = statusTable({ ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared() });
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(`${this.d.redactor.redact(text)}\n`);
       return;
     }
-    const body = statusBody({ ...this.d, endpoint: this.d.endpoint() }, (text) => this.d.redactor.redact(text));
+    const body = statusBody({ ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared() }, (text) =>
+      this.d.redactor.redact(text),
+    );
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
 

@@ -14,7 +14,7 @@ import { OwnEndpoints } from './ownEndpoints';
 import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarget';
 import type { Stats } from '../accounting/stats';
 import { buildModels } from '../accounting/status';
-import type { ApiShape, Clock, Logger, ProxyConfig } from '../types';
+import type { ApiShape, Clock, Logger, ProxyConfig, SharedStoreStatus } from '../types';
 
 /** What the server needs; the VS Code adapter and the CLI both build one. */
 export interface ProxyDeps {
@@ -32,6 +32,8 @@ export interface ProxyDeps {
    * server builds its own (the CLI, tests).
    */
   kit?: ForwardKit;
+  /** The shared state store's status for `/keyrelay/status` (src/core/shared), when one is configured. */
+  shared?: () => SharedStoreStatus | undefined;
 }
 
 /** Whether the server is listening, where, and why not. */
@@ -81,6 +83,7 @@ export class ProxyServer implements Disposable {
       token: () => this.token,
       config: () => this.config,
       dispatcher: () => this.kit.upstream.dispatcher,
+      shared: () => deps.shared?.(),
     });
     this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
   }

@@ -16,7 +16,7 @@ import type { Clock, KeyRecord, Logger, SharedStoreStatus, Transition } from '..
 import { ioredis } from './redisLoader';
 import { parseRecord, sharedKeyId, StoreNames, USAGE_FIELDS } from './sharedRecords';
 import type { SharedRecord } from './sharedRecords';
-import type { StoreAddress } from './storeUrl';
+import type { StoreAddress } from '../config/storeUrl';
 import { UsageMirror } from './usageMirror';
 
 export interface SharedStateOptions {

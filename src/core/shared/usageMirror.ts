@@ -8,6 +8,7 @@ import type { Stats } from '../accounting/stats';
 import { USAGE_FIELDS } from './sharedRecords';
 
 type Counts = Record<string, number>;
+const ZERO: Readonly<Counts> = Object.freeze(Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0])));
 
 export class UsageMirror {
   /** Deltas not yet in the store: field → sid → amount. */
@@ -43,12 +44,12 @@ export class UsageMirror {
     for (const id of ids) {
       const all = live.get(id)?.all;
       if (!all) continue;
-      const prev = this.seen.get(id);
+      const prev = this.seen.get(id) ?? ZERO;
       const now: Counts = {};
       for (const f of USAGE_FIELDS) now[f] = all[f];
       this.seen.set(id, now);
       const sid = this.sidOf(id);
-      if (!record || !prev || !sid) continue;
+      if (!record || !sid) continue;
       // A local reset makes a counter smaller: nothing to add, the shared total keeps its count.
       for (const f of USAGE_FIELDS) if (now[f] > prev[f]) this.add(sid, f, now[f] - prev[f]);
     }

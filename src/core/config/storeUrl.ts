@@ -38,6 +38,16 @@ export function parseStoreUrl(text: string): StoreAddress {
   return { url, shown: u.toString(), pool, tls: u.protocol === 'rediss:' };
 }
 
+/** Whether `text` is a store URL `parseStoreUrl` accepts. */
+export function isStoreUrl(text: string): boolean {
+  try {
+    parseStoreUrl(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function bad(why: string): ProxyError {
   return new ProxyError(
     'invalid_config',
