@@ -41,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   context.subscriptions.push(
     ...[log, config, pool, stats, vault, persistence, controller, kit, chatModels, hub, wiring, keysView, statusBar],
     dashboard,
+    s.shared,
     ...registerChatProvider({ models: chatModels, catalogue, transport: s.chatTransport, log }),
     syncContextKeys(hub),
     logTransitions(pool, log),
@@ -68,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   };
   const autoStart = () => config.current.autoStart;
   const ready = startUp({ ...s, hub, log, autoStart });
+  void s.shared.restart();
   const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard };
   exposeToTests(context, internals);
   return publicApi(hub);

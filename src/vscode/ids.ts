@@ -29,6 +29,7 @@ export const Command = {
   configureCodex: 'keyRelay.configureCodex',
   configureAider: 'keyRelay.configureAider',
   showClineSetup: 'keyRelay.showClineSetup',
+  setTeamSecret: 'keyRelay.setTeamSecret',
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];
 
@@ -71,6 +72,7 @@ export const Setting = {
   logRequests: 'logging.requests',
   dailyResetHour: 'stats.dailyResetHour',
   metricsWithoutToken: 'metrics.allowWithoutToken',
+  stateStore: 'stateStore',
   providers: 'providers',
   chatModels: 'chatModels',
 } as const;

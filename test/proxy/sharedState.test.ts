@@ -90,7 +90,9 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
     client(i).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
 
   test('a 429 on A makes B and C skip that key for that model within 100 ms', async () => {
-    fake.setKeyBehaviour(OPENAI_KEYS[0], { kind: 'status', status: 429 });
+    // A minute's cooldown: the fake's own 1 s could end while B and C are being asked on a busy machine.
+    const minute = { 'retry-after': '60', 'x-ratelimit-reset-requests': '60s' };
+    fake.setKeyBehaviour(OPENAI_KEYS[0], { kind: 'status', status: 429, headers: minute });
     // Round-robin on A reaches k0 within three requests; each succeeds on another key.
     for (let n = 0; n < 3 && !(await status(0)).keys.some((k) => k.modelCooldowns[MODEL]); n++) await ask(0);
     const a = key(await status(0), 'k0');

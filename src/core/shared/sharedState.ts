@@ -172,6 +172,7 @@ export class SharedState extends DisposableBase {
 
   private down(): void {
     if (this.state === 'down' || this.isDisposed()) return;
+    this.lastError ??= 'connection closed';
     // Said once per outage: the proxy goes on serving on its local state.
     this.o.logger.warn(
       `Shared state: ${this.o.address.shown} is unreachable${this.lastError ? ` (${this.lastError})` : ''}; ` +
