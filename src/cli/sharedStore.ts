@@ -3,7 +3,8 @@ import type { Stats } from '../core/accounting/stats';
 import { parseStoreUrl } from '../core/config/storeUrl';
 import { ProxyError } from '../core/errors';
 import type { KeyPool } from '../core/pool/keyPool';
-import { SharedState } from '../core/shared/sharedState';
+import { sharedStateModule } from '../core/shared/sharedLoader';
+import type { SharedState } from '../core/shared/sharedState';
 import type { Clock, Logger, ProxyConfig } from '../core/types';
 
 /** Shortest team secret accepted: the HMAC that hides key ids is only as strong as it. */
@@ -33,7 +34,7 @@ export function startSharedState(
   parts: { pool: KeyPool; stats: Stats; clock: Clock; log: Logger },
 ): SharedState | undefined {
   if (!config.stateStore.trim() || !teamSecret) return undefined;
-  const shared = new SharedState({
+  const shared = new (sharedStateModule().SharedState)({
     address: parseStoreUrl(config.stateStore),
     password: process.env.KEYRELAY_STATE_STORE_PASSWORD || undefined,
     teamSecret,

@@ -5,7 +5,8 @@ import { sharedLine } from '../core/accounting/statusTable';
 import { parseStoreUrl } from '../core/config/storeUrl';
 import { DisposableBase } from '../core/events';
 import type { KeyPool } from '../core/pool/keyPool';
-import { SharedState } from '../core/shared/sharedState';
+import { sharedStateModule } from '../core/shared/sharedLoader';
+import type { SharedState } from '../core/shared/sharedState';
 import { systemClock } from '../core/types';
 import type { Logger, SharedStoreStatus } from '../core/types';
 import type { ConfigWatcher } from './config';
@@ -72,7 +73,7 @@ export class SharedStoreLink extends DisposableBase {
         .then((pick) => pick && vscode.commands.executeCommand(Command.setTeamSecret));
       return;
     }
-    const shared = new SharedState({
+    const shared = new (sharedStateModule().SharedState)({
       address: parseStoreUrl(this.url),
       password: (await this.d.secrets.get(STORE_PASSWORD)) || undefined,
       teamSecret,

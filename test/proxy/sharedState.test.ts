@@ -136,3 +136,31 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
     for (const r of runs) assert.equal((r.stderr + r.stdout).match(/unreachable/g)?.length, 1, 'said once');
   });
 });
+
+suite('shared state: the CLI refuses a store it cannot use, in one line', () => {
+  let dir: string;
+  setup(() => {
+    dir = mkdtempSync(join(tmpdir(), 'keyrelay-shared-bad-'));
+  });
+  teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [what, stateStore, env, message] of [
+    [
+      'no team secret',
+      'redis://127.0.0.1:1/0',
+      {},
+      /needs a team secret of at least 16 characters.*KEYRELAY_TEAM_SECRET/,
+    ],
+    ['a short team secret', 'redis://127.0.0.1:1/0', { KEYRELAY_TEAM_SECRET: 'short' }, /at least 16/],
+    ['not a redis URL', 'http://127.0.0.1:6379', { KEYRELAY_TEAM_SECRET: 'x'.repeat(20) }, /stateStore.*redis:\/\/127/],
+  ] as const) {
+    test(`${what}: exit 2 and a message naming the fix`, async () => {
+      const cfg = join(dir, 'config.json');
+      writeFileSync(cfg, JSON.stringify({ proxy: { port: 0 }, stateStore }));
+      const r = start(['serve', '--config', cfg, '--data-dir', join(dir, 'data')], env);
+      assert.equal(await r.exited, 2);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    });
+  }
+});
