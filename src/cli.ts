@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ProxyError } from './core/errors';
+import { IPV6_SQUATTED } from './core/proxy/listeners';
 import { STRATEGIES } from './core/types';
 import type { StrategyName } from './core/types';
 import { ConsoleLogger, parseLevel } from './cli/consoleLogger';
@@ -146,6 +147,9 @@ async function runServe(values: Parsed, port: number | undefined, level: number)
   if (strategy !== undefined && !STRATEGIES.includes(strategy))
     throw usage(`--strategy must be one of ${STRATEGIES.join(', ')}.`);
   const log = new ConsoleLogger(level);
+  // Held from the start: a signal that came between "listening" and untilStopped's handlers would
+  // kill the process by default, unsaved. They are acted on once the proxy is up.
+  const held = holdSignals();
   const served = await serve(
     {
       config: values.config,
@@ -159,15 +163,33 @@ async function runServe(values: Parsed, port: number | undefined, level: number)
     },
     log,
     (line) => process.stdout.write(`${line}\n`),
-  );
-  return untilStopped(served, log);
+  ).catch((err: unknown) => {
+    held.release();
+    throw err;
+  });
+  return untilStopped(served, log, held);
+}
+
+interface HeldSignals {
+  /** Signals received while holding, in order. */
+  signals: NodeJS.Signals[];
+  /** Stops holding (after the real handlers are in place, so no signal finds none). */
+  release(): void;
+}
+
+function holdSignals(): HeldSignals {
+  const names: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const signals: NodeJS.Signals[] = [];
+  const hold = (signal: NodeJS.Signals): void => void signals.push(signal);
+  for (const n of names) process.on(n, hold);
+  return { signals, release: () => names.forEach((n) => process.off(n, hold)) };
 }
 
 /**
  * Runs until SIGINT/SIGTERM, then lets in-flight requests finish; a second signal exits at once.
  * SIGHUP reloads the config and keys files. State is saved on every way out, a crash included.
  */
-function untilStopped(served: Served, log: ConsoleLogger): Promise<number> {
+function untilStopped(served: Served, log: ConsoleLogger, held: HeldSignals): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -191,6 +213,8 @@ function untilStopped(served: Served, log: ConsoleLogger): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => served.reload('SIGHUP'));
+    held.release();
+    for (const signal of held.signals.splice(0)) process.emit(signal, signal);
     process.on('uncaughtException', (err) => {
       log.error(`KeyRelay hit a bug and stops (please report it): ${err.message}`);
       served.saveNow();
@@ -211,10 +235,12 @@ main(process.argv.slice(2)).then(
       exitWhenFlushed(err.exitCode);
       return;
     }
+    const code = (err as { code?: string }).code;
+    // Our own refusals are sentences for the user: the message alone, never a stack trace.
     const message =
-      err instanceof ProxyError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      err instanceof ProxyError || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === IPV6_SQUATTED
         ? (err as Error).message
-        : (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        : code === 'EADDRINUSE'
           ? `The port is already in use (another KeyRelay, perhaps a VS Code window?). Pick another with --port.`
           : String((err as Error).stack ?? err);
     process.stderr.write(`keyrelay: ${message}\n`);

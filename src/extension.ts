@@ -53,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
       wiring,
       dashboard,
       actOnLeader: (id, a) => controller.actOnLeader(id, a),
+      resetStatsOnLeader: () => controller.resetStatsOnLeader(),
     }),
     config.onDidChange(applyConfig({ ...s, wiring, log })),
     vault.onDidChangeToken((t) => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { normalizeConfig } from '../core/config/proxyConfig';
 import { jsonSyntaxProblem, ProxyError } from '../core/errors';
 import { importKeys, normalizeAccount } from '../core/config/importers';
-import { ProviderCatalogue, validateProviderSpec } from '../core/config/providers';
+import { normalizeBaseUrl, ProviderCatalogue, validateProviderSpec } from '../core/config/providers';
 import type { ProviderSpec, ProxyConfig } from '../core/types';
 import type { KeyInput } from './keySources';
 
@@ -130,7 +130,8 @@ function keyEntry(v: unknown, where: string): KeyInput {
     label: e.label as string | undefined,
     models: e.models as string[] | undefined,
     weight: e.weight as number | undefined,
-    baseUrl: (e.baseUrl as string | undefined)?.replace(/\/+$/, ''),
+    // Validated here, at load: "not a url" would start fine and then fail every request with a 502.
+    baseUrl: e.baseUrl === undefined ? undefined : normalizeBaseUrl(e.baseUrl, `${where}: "baseUrl"`),
     account: typeof e.account === 'string' ? normalizeAccount(e.account) : undefined,
   };
 }

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ProxyError } from '../core/errors';
-import { importKeys } from '../core/config/importers';
+import { importKeys, keyIdentity } from '../core/config/importers';
 import type { ImportedKey } from '../core/config/importers';
 import type { ProviderCatalogue } from '../core/config/providers';
 import { maskKey } from '../core/redact';
@@ -23,7 +23,7 @@ export function keyId(providerId: string, secret: string): string {
   return hash('sha256', `${providerId}\0${secret}`, 'hex').slice(0, 16);
 }
 
-/** Turns inputs into pool keys, dropping repeats, with labels where none was given. */
+/** Turns inputs into pool keys, dropping repeats (same provider and text), with labels where none was given. */
 export function toPoolKeys(
   inputs: KeyInput[],
   catalogue: ProviderCatalogue,
@@ -39,18 +39,19 @@ export function toPoolKeys(
       throw new ProxyError(
         'invalid_config',
         400,
-        `A key names provider "${k.providerId}", which is neither a preset (${catalogue
+        `A key names provider ${shownId(k.providerId)}, which is neither a preset (${catalogue
           .list()
           .map((p) => p.id)
           .join(', ')}) nor in "providers".`,
       );
     }
     const masked = maskKey(k.secret, provider.keyPrefix);
-    if (seen.has(k.secret)) {
+    const identity = keyIdentity(provider.id, k.secret);
+    if (seen.has(identity)) {
       duplicates.push(masked);
       continue;
     }
-    seen.add(k.secret);
+    seen.add(identity);
     const n = (perProvider.get(provider.id) ?? 0) + 1;
     perProvider.set(provider.id, n);
     keys.push({
@@ -98,4 +99,15 @@ export function keysFromFile(
   }
   const r = importKeys(text, { fileName: basename(file), catalogue, defaultProvider });
   return { keys: r.keys, skipped: r.skipped.map((s) => `${file}:${s.line}: ${s.reason}`), duplicates: r.duplicates };
+}
+
+/**
+ * A rejected provider value as an error shows it: an id-like word as is; anything else (a key
+ * pasted into the wrong field, most likely) is not echoed (issue 9: a config error never repeats
+ * the rejected value).
+ */
+function shownId(value: string): string {
+  return /^[A-Za-z0-9][\w.-]{0,39}$/.test(value) && !/^(sk|gsk|xai|AIza|key)[-_]/i.test(value)
+    ? `"${value}"`
+    : `"${maskKey(value)}" (not shown whole: it looks like a key, not a provider id)`;
 }

@@ -138,9 +138,14 @@ export interface ProxyConfig {
   clientHeadersTimeoutMs: number;
   /** 0 = every candidate key. */
   maxAttempts: number;
-  /** Wait for a cooling key this long before answering 429 (0 = answer at once). */
+  /** When every key is cooling, wait up to this long in all for one before answering 429 (0 = answer at once). */
   maxWaitMs: number;
   maxBodyBytes: number;
+  /**
+   * Background re-test of invalid keys and keys the provider said were out of credit, at most one
+   * test request per key per interval, never for a key a person discarded; 0 = off.
+   */
+  retestIntervalMs: number;
   /** Listen on 127.0.0.1 only; by default [::1] of the same port is held too (DESIGN §1). */
   ipv4Only: boolean;
   /** Forward the client's own credential when a provider has no keys. */
@@ -177,8 +182,9 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   bodyTimeoutMs: 30_000,
   clientHeadersTimeoutMs: 10_000,
   maxAttempts: 0,
-  maxWaitMs: 0,
+  maxWaitMs: 30_000,
   maxBodyBytes: 32 * 1024 * 1024,
+  retestIntervalMs: 0,
   ipv4Only: false,
   passthrough: true,
   allowedOrigins: [],

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
-import { importKeys } from '../core/config/importers';
+import { importKeys, keyIdentity } from '../core/config/importers';
 import { Command } from './ids';
 import type { KeyCommandDeps, KeyKit } from './keyKit';
 
@@ -38,8 +38,8 @@ async function addKey(d: KeyCommandDeps, kit: KeyKit): Promise<unknown> {
     validateInput: validSecret,
   });
   if (!secret) return;
-  if (d.vault.secretsInUse().includes(secret.trim())) {
-    void d.prompts.info('That key is already in KeyRelay.');
+  if (d.vault.keysInUse().has(keyIdentity(provider.id, secret.trim()))) {
+    void d.prompts.info(`That key is already in KeyRelay for ${provider.name}.`);
     return;
   }
   const label = await d.prompts.input({
@@ -108,7 +108,7 @@ async function importKeysCommand(d: KeyCommandDeps, kit: KeyKit): Promise<unknow
     fileName,
     catalogue: d.catalogue,
     defaultProvider: provider === 'detect' ? 'openai' : provider.id,
-    existing: d.vault.secretsInUse(),
+    existing: d.vault.keysInUse(),
   });
   for (const k of result.keys) await d.vault.add(k);
   d.hub.refresh();

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { clineSetup, wireAider, wireClaudeCode, wireCodex, wireContinue } from '../core/config/clientConfig';
 import type { WiringTarget } from '../core/config/clientConfig';
+import { writePrivateFile } from '../core/config/privateFile';
 import { DisposableBase } from '../core/events';
 import type { ValueStore } from '../core/keys/keyVault';
 import type { Logger } from '../core/types';
@@ -162,9 +163,12 @@ export class ClientWiring extends DisposableBase {
   }
 
   private async write(file: string, text: string): Promise<void> {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    // The file holds the access token: private to the user when we create it.
-    await fs.writeFile(file, text, { encoding: 'utf8', mode: 0o600 });
+    // The file holds the access token: atomic, 0600, through a symlink to its target (see writePrivateFile).
+    const w = await writePrivateFile(file, text);
+    if (w.wasMode !== undefined)
+      this.deps.log.warn(
+        `${w.written} could be read by other users (mode ${w.wasMode.toString(8)}); it holds the access token, so KeyRelay made it 0600.`,
+      );
   }
 
   private async showDiff(client: Client, file: string, before: string, after: string, token: string): Promise<void> {

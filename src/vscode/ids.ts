@@ -62,6 +62,7 @@ export const Setting = {
   maxCooldownSeconds: 'rotation.maxCooldownSeconds',
   degradedAfter: 'rotation.degradedAfter',
   discardOnQuota: 'rotation.discardOnQuota',
+  retestIntervalMinutes: 'rotation.retestIntervalMinutes',
   connectSeconds: 'timeouts.connectSeconds',
   headersSeconds: 'timeouts.headersSeconds',
   idleSeconds: 'timeouts.idleSeconds',

@@ -101,8 +101,11 @@ function keyEditCommands(d: KeyCommandDeps, kit: KeyKit): Record<string, (arg?: 
         )) !== 'Reset'
       )
         return;
-      d.stats.reset();
-      d.pool.resetDaily();
+      // Following: the serving window's counters are the ones every window shows.
+      if (!(await d.resetStatsOnLeader())) {
+        d.stats.reset();
+        d.pool.resetDaily();
+      }
       d.hub.refresh();
     },
   };

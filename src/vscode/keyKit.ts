@@ -3,7 +3,8 @@ import type { Stats } from '../core/accounting/stats';
 import type { ProviderCatalogue } from '../core/config/providers';
 import type { KeyVault } from '../core/keys/keyVault';
 import type { KeyPool } from '../core/pool/keyPool';
-import { testKey } from '../core/proxy/keyTest';
+import { testAndRecord } from '../core/proxy/keyTest';
+import type { LeaderAnswer } from '../core/windows/proxyController';
 import type { KeyState, Logger, PoolKey, ProviderSpec } from '../core/types';
 import type { ViewModelHub } from '../core/view/viewModel';
 import type { Prompts } from './prompts';
@@ -18,7 +19,10 @@ export interface KeyCommandDeps {
   hub: ViewModelHub;
   log: Logger;
   /** Discard/Restore through the leading window while following; false when this window serves. */
-  actOnLeader: (id: string, action: 'discard' | 'restore') => Promise<boolean>;
+  /** Asks the serving window when this one follows; undefined: act on this window's own pool. */
+  actOnLeader: (id: string, action: 'discard' | 'restore' | 'test') => Promise<LeaderAnswer | undefined>;
+  /** Reset Statistics on the serving window when this one follows; false: reset this window's own. */
+  resetStatsOnLeader: () => Promise<boolean>;
 }
 
 /** A tree node, a key id, or nothing (then the user picks). */
@@ -59,9 +63,17 @@ export function keyKit(d: KeyCommandDeps): KeyKit {
   async function runTest(key: PoolKey): Promise<boolean> {
     const provider = d.catalogue.get(key.providerId);
     if (!provider) throw new Error(`Provider "${key.providerId}" of key ${key.label} is not configured.`);
-    const r = await testKey(key, provider, { timeoutMs: 15_000 });
-    if (r.ok) d.pool.markTested(key.id, true, r.message);
-    else if (r.outcome.kind !== 'success') d.pool.report(key.id, undefined, r.outcome);
+    // Following: the serving window tests the key and its pool learns from it (every window mirrors it).
+    // A key added a moment ago may not have reached the serving window yet (404): test it here.
+    const remote = await d.actOnLeader(key.id, 'test').catch((err: Error) => {
+      if (/HTTP 404/.test(err.message)) return undefined;
+      throw err;
+    });
+    if (remote) {
+      d.log.info(`Test ${key.label} (${key.masked}) by the serving window: ${remote.message ?? remote.state ?? ''}`);
+      return remote.ok === true;
+    }
+    const r = await testAndRecord(d.pool, key, provider, { timeoutMs: 15_000 });
     d.log.info(`Test ${key.label} (${key.masked}): ${r.message}`);
     return r.ok;
   }

@@ -62,7 +62,14 @@ async function startUpstream() {
       return {
         base: fake.openaiBase,
         keysSeen: () => fake.requests.map((r) => r.key),
-        limit: (key) => fake.setKeyBehaviour(key, { kind: 'status', status: 429, headers: { 'retry-after': '300' } }),
+        // Chat requests only: the editor's model list (GET /models, for the chat model picker) still
+        // works with the key, so the cooldown the dashboard shows is the per-model one traffic causes.
+        limit: (key) =>
+          fake.setRequestRule((r) =>
+            r.key === key && r.path.endsWith('/chat/completions')
+              ? { kind: 'status', status: 429, headers: { 'retry-after': '300' } }
+              : undefined,
+          ),
         close: () => fake.close(),
         kind: 'test/fakes',
       };
@@ -74,7 +81,7 @@ async function startUpstream() {
   const limited = new Set();
   const server = http.createServer((req, res) => {
     const key = String(req.headers.authorization || '').replace(/^Bearer\s+/i, '');
-    if (limited.has(key)) {
+    if (limited.has(key) && req.url.endsWith('/chat/completions')) {
       seen.push(key);
       req.resume();
       const body = { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } };

@@ -103,6 +103,7 @@ export class FakeUpstream {
   connectionsOpened = 0;
   private readonly sockets = new Set<Socket>();
   private readonly behaviours = new Map<string, Behaviour>();
+  private rule: ((r: RecordedRequest) => Behaviour | undefined) | undefined;
   private readonly keys: Set<string> | undefined;
   private readonly live = new Set<AbortController>();
   private closing = false;
@@ -162,6 +163,13 @@ export class FakeUpstream {
     this.keys?.add(key);
     this.behaviours.set(key, b);
   }
+  /**
+   * A behaviour decided per request (ahead of the per-key one), e.g. "429 to the first attempt of
+   * every client request"; `undefined` from the rule falls back to the key's behaviour.
+   */
+  setRequestRule(rule: ((r: RecordedRequest) => Behaviour | undefined) | undefined): void {
+    this.rule = rule;
+  }
   /** Adds accepted keys when the server was started with an explicit `keys` list. */
   addKeys(...keys: string[]): void {
     for (const k of keys) this.keys?.add(k);
@@ -176,6 +184,7 @@ export class FakeUpstream {
   reset(): void {
     this.requests.length = 0;
     this.behaviours.clear();
+    this.rule = undefined;
     this.connectionsOpened = this.sockets.size;
   }
 
@@ -291,7 +300,7 @@ export class FakeUpstream {
     const pre = shape.precheck(req, key);
     if (pre) return this.sendReply(ctx, pre, { kind: 'ok' });
     if (!this.isKnown(key)) return this.sendError(ctx, 401);
-    const b = this.behaviours.get(key) ?? { kind: 'ok' };
+    const b = this.rule?.(rec) ?? this.behaviours.get(key) ?? { kind: 'ok' };
     switch (b.kind) {
       case 'status':
         return this.sendError(ctx, b.status, undefined, b.headers, b.body);

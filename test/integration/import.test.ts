@@ -57,6 +57,39 @@ suite('KeyRelay import', () => {
     );
   });
 
+  test('a known key pasted for another provider is another key (a gateway key); for the same one, a duplicate', async () => {
+    const importAs = async (provider: string): Promise<{ count: unknown; said: string }> => {
+      const messages: string[] = [];
+      const stub = stubPrompts(api, {
+        quickPick: answers(
+          (items: Array<{ label: string }>) => items.find((i) => i.label === 'Paste keys'),
+          (items: Array<{ label: string }>) => items.find((i) => i.label === provider),
+        ),
+        input: answers(A),
+        info: async (m: string) => {
+          messages.push(m);
+          return undefined;
+        },
+      });
+      try {
+        return { count: await vscode.commands.executeCommand('keyRelay.importKeys'), said: messages.join('\n') };
+      } finally {
+        stub.restore();
+      }
+    };
+    const first = await importAs('OpenRouter');
+    assert.strictEqual(first.count, 1, first.said);
+    const holders = api.pool
+      .list()
+      .filter((k) => k.secret === A)
+      .map((k) => k.providerId)
+      .sort();
+    assert.deepStrictEqual(holders, ['openai', 'openrouter']);
+    const again = await importAs('OpenRouter');
+    assert.strictEqual(again.count, 0);
+    assert.match(again.said, /1 already known: sk-…1111/);
+  });
+
   test('a .env file: provider from the variable name, known keys skipped', async () => {
     // A is known either from the previous test or from here (the test also runs alone under a grep).
     if (!api.pool.list().some((k) => k.secret === A)) await api.vault.add({ providerId: 'openai', secret: A });

@@ -123,4 +123,34 @@ suite('KeyRelay client wiring', () => {
       off.dispose();
     }
   });
+
+  test('a symlinked, world-readable settings file: written through the link, made 0600, the link kept', async () => {
+    const real = path.join(home, 'dotfiles', 'claude-settings.json');
+    await fs.mkdir(path.dirname(real), { recursive: true });
+    await fs.writeFile(real, '{ "model": "opus" }\n', { mode: 0o644 });
+    await fs.chmod(real, 0o644);
+    const link = path.join(home, '.claude', 'settings.json');
+    await fs.mkdir(path.dirname(link), { recursive: true });
+    await fs.symlink(real, link);
+    const warnings: string[] = [];
+    const logged = new ClientWiring({
+      prompts,
+      memento: new MemoryMemento(),
+      log: { ...nullLogger, warn: (m: string) => warnings.push(m) },
+      homeDir: () => home,
+      target: () => ({ endpoint, token: TOKEN }),
+    });
+    try {
+      prompts.confirm = answers('Write') as Prompts['confirm'];
+      assert.strictEqual(await logged.configure('claude'), link);
+      assert.ok((await fs.lstat(link)).isSymbolicLink(), 'the dotfile link is still a link');
+      assert.match(await fs.readFile(real, 'utf8'), /ANTHROPIC_AUTH_TOKEN/);
+      assert.strictEqual((await fs.stat(real)).mode & 0o777, 0o600, 'the file holding the token is private');
+      assert.deepStrictEqual(await fs.readdir(path.dirname(real)), ['claude-settings.json'], 'no temp file left');
+      assert.match(warnings.join('\n'), /mode 644/);
+      assert.ok(!warnings.join('\n').includes(TOKEN));
+    } finally {
+      logged.dispose();
+    }
+  });
 });

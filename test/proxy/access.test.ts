@@ -186,6 +186,9 @@ suite('local access and bad input', () => {
     );
     assert.match(out, /^HTTP\/1\.1 408/);
     assert.match(out, /body_timeout/);
+    // 300 ms reads "<1 s", not "0 s"; and the connection is not reused for the rest of that body.
+    assert.match(out, /nothing arrived for <1 s/);
+    assert.match(out, /\r\nconnection: close\r\n/i);
   });
 
   test('another window can discard and restore a key through the leader, with the token only', async () => {

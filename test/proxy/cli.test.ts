@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
@@ -133,6 +134,42 @@ suite('the headless CLI', () => {
     const status = await request(`${endpoint}/keyrelay/status`, { headers: { authorization: `Bearer ${token}` } });
     const json = (await status.body.json()) as { totals: { requests: number } };
     assert.equal(json.totals.requests, 4, 'stats survived the restart');
+  });
+
+  test('one gateway key under an OpenAI-shaped and an Anthropic-shaped provider serves both (not a duplicate)', async () => {
+    const data = join(dir, 'data-gw');
+    const cfg = config({
+      providers: [
+        { id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' },
+        { id: 'mockant', name: 'Mock Anthropic', shape: 'anthropic', baseUrl: fake.anthropicBase, auth: 'x-api-key' },
+      ],
+      keys: [
+        { provider: 'mock', key: OPENAI_KEYS[0] },
+        { provider: 'mockant', key: OPENAI_KEYS[0] },
+      ],
+    });
+    const r = start(['serve', '--config', cfg, '--data-dir', data]);
+    runs.push(r);
+    const endpoint = await endpointOf(r);
+    const token = readFileSync(join(data, 'token'), 'utf8').trim();
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: token, maxRetries: 0 });
+    await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    const anthropic = new Anthropic({ baseURL: endpoint, apiKey: token, maxRetries: 0 });
+    const m = await anthropic.messages.create({
+      model: 'mockant/claude-sonnet-4-6',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(m.type, 'message');
+    assert.deepEqual(
+      fake.requests.map((q) => [q.shape, q.key]),
+      [
+        ['openai', OPENAI_KEYS[0]],
+        ['anthropic', OPENAI_KEYS[0]],
+      ],
+    );
+    assert.doesNotMatch(r.stdout + r.stderr, /duplicate/);
+    assertNoKeys(r.stdout + r.stderr, 'CLI output');
   });
 
   test('no keys: starts in fallback mode and says so', async () => {

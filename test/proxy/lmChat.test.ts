@@ -61,7 +61,8 @@ suite('lm: chats through the pool', () => {
   let local: LmTransport;
 
   setup(async () => {
-    h = await startHarness();
+    // maxWaitMs 0: the "every key cooling" refusal is checked, not the wait (test/proxy/wait.test.ts).
+    h = await startHarness({ config: { maxWaitMs: 0 } });
     kit = new ForwardKit({
       config: h.config,
       pool: h.pool,

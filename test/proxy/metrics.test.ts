@@ -24,7 +24,8 @@ suite('GET /keyrelay/metrics', () => {
   });
 
   test('counters match the requests sent: statuses, attempts by outcome, key states, tokens, latency', async () => {
-    h = await startHarness();
+    // maxWaitMs 0: KeyRelay's own 429 (every key cooling) is one of the counted answers.
+    h = await startHarness({ config: { maxWaitMs: 0 } });
     h.fake.setKeyBehaviour(OPENAI_KEYS[1], { kind: 'status', status: 429, headers: { 'retry-after': '30' } });
     h.fake.setKeyBehaviour(OPENAI_KEYS[2], { kind: 'status', status: 401 });
     const openai = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });

@@ -149,6 +149,8 @@ suite('key rotation and failover', () => {
     h.fake.setKeyBehaviour(OPENAI_KEYS[0], { kind: 'status', status: 429, headers: { 'retry-after': '7' } });
     h.fake.setKeyBehaviour(OPENAI_KEYS[1], { kind: 'status', status: 429, headers: { 'retry-after': '7' } });
     h.fake.setKeyBehaviour(OPENAI_KEYS[2], { kind: 'status', status: 401 });
+    // Without the wait: the answer itself is the subject here (a key frees in 7 s, within the default wait).
+    h.proxy.updateConfig({ ...h.config, maxWaitMs: 0 });
     await assert.rejects(openai.chat.completions.create(chat()), (err: APIError) => {
       assert.equal(err.status, 429);
       assert.equal((err.error as { type?: string }).type, 'keyrelay_all_keys_cooling');

@@ -52,6 +52,25 @@ suite('redact: SecretRedactor', () => {
     assert.equal(new SecretRedactor().redact(text), text);
   });
 
+  test("hold: overlapping uses of a client's key keep it masked until the last one ends", () => {
+    // Issue 9 point 9: in fallback mode one request's end must not unmask a key another still uses.
+    const r = new SecretRedactor();
+    const first = r.hold(OPENAI);
+    const second = r.hold(OPENAI);
+    first();
+    first(); // a release called twice counts once
+    assert.ok(!r.redact(`k=${OPENAI}`).includes(OPENAI), 'still masked while the second use runs');
+    second();
+    assert.equal(r.size, 0, 'forgotten after the last use');
+  });
+
+  test('hold never drops a secret registered for good (a pool key that is also a client key)', () => {
+    const r = new SecretRedactor();
+    r.add(OPENAI);
+    r.hold(OPENAI)();
+    assert.ok(!r.redact(OPENAI).includes(OPENAI));
+  });
+
   test('delete forgets a secret', () => {
     const r = new SecretRedactor();
     r.add(OPENAI);

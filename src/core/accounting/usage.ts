@@ -52,17 +52,38 @@ function isEscaped(buf: Buffer, i: number): boolean {
   return n % 2 === 1;
 }
 
+/** Bytes at the start of a response scanned as they arrive (Anthropic's `message_start`). */
+const HEAD_BYTES = 4096;
+/**
+ * Bytes at the end of a response kept (by reference) until the counts are read: every provider
+ * reports usage in its last event or two (OpenAI's usage chunk before `[DONE]`, Anthropic's
+ * `message_delta` before `message_stop`, the Responses API's `response.completed`, whose `usage`
+ * sits near the end of the echoed response object; a JSON body's `usage` near its end).
+ */
+const TAIL_BYTES = 16_384;
+
 /**
  * Reads `prompt_tokens` / `input_tokens` and `completion_tokens` / `output_tokens` from a response
  * as it streams (OpenAI chat with `stream_options.include_usage`, Anthropic `message_start` /
  * `message_delta`, Responses API `response.completed`, and plain JSON bodies). The last value
- * seen wins. Occurrences inside JSON strings (escaped quotes) are ignored. Cost per chunk: one
- * search for the suffix (a JS loop under 512 bytes, `Buffer.indexOf` above) plus ≤ 64 bytes
- * copied at the boundary; nothing is allocated per chunk and no strings are built from chunks.
+ * seen wins. Occurrences inside JSON strings (escaped quotes) are ignored.
+ *
+ * Cost per chunk is O(1) whatever its size: the first HEAD_BYTES are scanned as they come, later
+ * chunks are only remembered (a reference in a reused array, the oldest forgotten once the last
+ * TAIL_BYTES are covered) and the remembered ones are scanned once, when the counts are read after
+ * the response. Nothing is allocated per chunk once the array has grown to its working size, and
+ * no strings are built from chunks.
  */
 export class UsageScanner {
   private _in?: number;
   private _out?: number;
+  private headLeft = HEAD_BYTES;
+  /** Chunks not scanned yet, `[first, length)`; the ones before `first` were forgotten. */
+  private readonly pending: Array<Buffer | undefined> = [];
+  private first = 0;
+  private pendingBytes = 0;
+  /** A chunk was forgotten: the next scanned one does not continue the previous tail. */
+  private gap = false;
   /**
    * The previous chunk's last bytes (`[0, tailLen)`) and, while a chunk is scanned, its first
    * bytes after them. One small buffer per response, reused: a copy and a concat per chunk were
@@ -73,18 +94,55 @@ export class UsageScanner {
 
   /** Input (prompt) tokens, when the response reported them. */
   get inputTokens(): number | undefined {
+    this.settle();
     return this._in;
   }
 
   /** Output (completion) tokens, when the response reported them. */
   get outputTokens(): number | undefined {
+    this.settle();
     return this._out;
   }
 
-  /** Scans the next chunk of the response body. */
+  /** Takes the next chunk of the response body. */
   feed(chunk: Buffer): void {
     const n = chunk.length;
     if (n === 0) return;
+    if (this.headLeft > 0) {
+      this.headLeft -= n;
+      return this.scanChunk(chunk);
+    }
+    const p = this.pending;
+    p.push(chunk);
+    this.pendingBytes += n;
+    // Forget the oldest while the rest still covers the tail window.
+    while (this.pendingBytes - (p[this.first] as Buffer).length >= TAIL_BYTES) {
+      this.pendingBytes -= (p[this.first] as Buffer).length;
+      p[this.first++] = undefined;
+      this.gap = true;
+    }
+    if (this.first >= 32 && this.first * 2 >= p.length) {
+      p.copyWithin(0, this.first);
+      p.length -= this.first;
+      this.first = 0;
+    }
+  }
+
+  /** Scans the remembered chunks, oldest first. */
+  private settle(): void {
+    const p = this.pending;
+    if (p.length === this.first) return;
+    if (this.gap) this.tailLen = 0; // the bytes before the first kept chunk are gone
+    for (let i = this.first; i < p.length; i++) this.scanChunk(p[i] as Buffer);
+    p.length = 0;
+    this.first = 0;
+    this.pendingBytes = 0;
+    this.gap = false;
+  }
+
+  /** Scans one chunk, and the joint with the previous one's last bytes. */
+  private scanChunk(chunk: Buffer): void {
+    const n = chunk.length;
     const joint = (this.joint ??= Buffer.allocUnsafe(2 * TAIL));
     const head = Math.min(TAIL, n);
     if (this.tailLen > 0) {

@@ -24,6 +24,7 @@ export interface EditorSettings {
 
 const SECONDS: Unit = { factor: 1000, name: 'seconds' };
 const MIB: Unit = { factor: 1024 * 1024, name: 'MiB' };
+const MINUTES: Unit = { factor: 60_000, name: 'minutes' };
 
 /** Setting (below `keyRelay.`) → ProxyConfig field, and the unit the setting speaks. */
 const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit]> = [
@@ -38,6 +39,7 @@ const MAP: ReadonlyArray<[setting: string, field: keyof ProxyConfig, unit?: Unit
   ['rotation.maxCooldownSeconds', 'maxCooldownMs', SECONDS],
   ['rotation.degradedAfter', 'degradedAfter'],
   ['rotation.discardOnQuota', 'discardOnQuota'],
+  ['rotation.retestIntervalMinutes', 'retestIntervalMs', MINUTES],
   ['timeouts.connectSeconds', 'connectTimeoutMs', SECONDS],
   ['timeouts.headersSeconds', 'headersTimeoutMs', SECONDS],
   ['timeouts.idleSeconds', 'idleTimeoutMs', SECONDS],

@@ -23,13 +23,21 @@ export interface ImportResult {
   skipped: Array<{ line: number; reason: string }>;
 }
 
+/**
+ * What makes two keys the same key: provider and text. One gateway key (OpenRouter, LiteLLM,
+ * one-api) may serve under `openai` and `anthropic` at once, and those are two keys.
+ */
+export function keyIdentity(providerId: string, secret: string): string {
+  return `${providerId}\u0000${secret}`;
+}
+
 /** Where the text came from and how to attribute keys that do not say their provider. */
 export interface ImportOptions {
   fileName?: string;
   catalogue: ProviderCatalogue;
   /** Provider for keys whose variable name and prefix do not tell (a custom one also beats prefixes). */
   defaultProvider?: string;
-  /** Secrets already stored: importing them again is reported as a duplicate. */
+  /** Keys already stored, as `keyIdentity(provider, secret)`: importing one again is a duplicate. */
   existing?: Iterable<string>;
 }
 
@@ -75,11 +83,12 @@ class Collector {
   }
 
   add(k: ImportedKey, prefix: string | undefined): void {
-    if (this.seen.has(k.secret)) {
+    const identity = keyIdentity(k.providerId, k.secret);
+    if (this.seen.has(identity)) {
       this.result.duplicates.push(maskKey(k.secret, prefix));
       return;
     }
-    this.seen.add(k.secret);
+    this.seen.add(identity);
     this.result.keys.push(k);
   }
 

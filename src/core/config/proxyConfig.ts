@@ -49,6 +49,11 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   maxAttempts: int(0, 100_000, undefined, ' (0 = every candidate key)'),
   maxWaitMs: int(0, 600_000, MS, ' (0 = answer 429 at once)'),
   maxBodyBytes: int(1024, 1024 * 1024 * 1024, { factor: 1, name: 'bytes' }),
+  // At least a minute: a test request per key more often would be traffic of its own.
+  retestIntervalMs: {
+    test: (v) => v === 0 || (Number.isInteger(v) && (v as number) >= 60_000 && (v as number) <= 7 * 86_400_000),
+    words: (u = MS) => `0 (off) or ${u.name} from ${show(60_000, u)} to ${show(7 * 86_400_000, u)}`,
+  },
   passthrough: bool,
   allowedOrigins: {
     test: (v) => Array.isArray(v) && v.every((o) => typeof o === 'string' && /^https?:\/\/[^/\s]+\/?$/i.test(o)),

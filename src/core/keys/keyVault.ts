@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DisposableBase, Emitter } from '../events';
 import type { Event } from '../events';
 import type { KeyRecord, Logger, PoolKey } from '../types';
+import { keyIdentity } from '../config/importers';
 import type { ImportedKey } from '../config/importers';
 import type { KeyPool } from '../pool/keyPool';
 import { maskKey } from '../redact';
@@ -82,8 +83,9 @@ export class KeyVault extends DisposableBase {
     return this.memento.get<KeyRecord[]>(VaultKey.index) ?? [];
   }
 
-  secretsInUse(): string[] {
-    return this.pool.list().map((k) => k.secret);
+  /** The stored keys as `keyIdentity(provider, secret)`: the same text under another provider is another key. */
+  keysInUse(): Set<string> {
+    return new Set(this.pool.list().map((k) => keyIdentity(k.providerId, k.secret)));
   }
 
   /** Stores a new key and puts it in the pool. The label defaults to the masked key. */

@@ -45,6 +45,17 @@ export function cooldownRecord(h: HealthView): Record<string, number> {
 /** Transition history kept per key (newest last). */
 export const HISTORY_LIMIT = 20;
 
+/** How a transition the provider caused by "out of credit" begins (DESIGN §3). */
+const QUOTA_REASON = 'quota exhausted';
+
+/** Discarded for credit by the provider, not by a person: the background re-test may try it again. */
+export function discardedByProvider(h: Pick<HealthView, 'state' | 'history'>): boolean {
+  const last = h.history.at(-1);
+  return (
+    h.state === 'discarded' && last !== undefined && last.to === 'discarded' && last.reason.startsWith(QUOTA_REASON)
+  );
+}
+
 /** The record fields only, copied field by field so a secret can never ride along. */
 export function toRecord(k: KeyRecord): KeyRecord {
   const r: KeyRecord = { id: k.id, providerId: k.providerId, label: k.label, masked: k.masked, addedAt: k.addedAt };
@@ -216,9 +227,9 @@ export class HealthMachine {
       case 'exhausted':
         // discardOnQuota=false: a long key-wide cooldown instead, so the key comes back by itself.
         if (!o.discardOnQuota)
-          this.cool(e, undefined, o.maxCooldownMs, `quota exhausted${code}: ${outcome.reason}`, extra);
+          this.cool(e, undefined, o.maxCooldownMs, `${QUOTA_REASON}${code}: ${outcome.reason}`, extra);
         else if (h.state !== 'discarded')
-          this.setState(e, 'discarded', `quota exhausted${code}: ${outcome.reason}`, extra);
+          this.setState(e, 'discarded', `${QUOTA_REASON}${code}: ${outcome.reason}`, extra);
         break;
       case 'server-error':
         h.consecutiveFailures++;

@@ -248,10 +248,10 @@ export class KeyPool extends DisposableBase {
     if (e && e.h.state !== 'discarded') this.machine.setState(e, 'discarded', reason ?? 'discarded by user');
   }
 
-  /** User action: back to active, cooldowns and backoff cleared. */
-  restore(id: string): void {
+  /** Back to active, cooldowns and backoff cleared: a person's Restore, or `reason` (a re-test passed). */
+  restore(id: string, reason = 'restored by user'): void {
     const e = this.entries.get(id);
-    if (e) this.machine.reactivate(e, 'restored by user');
+    if (e) this.machine.reactivate(e, reason);
   }
 
   /** Result of a key test: a pass brings invalid/cooling keys back; a failure only notes the detail. */

@@ -32,7 +32,7 @@ export function readBody(
         new ProxyError(
           'body_timeout',
           408,
-          `The request body stalled: nothing arrived for ${Math.round(idleMs / 1000)} s. Check the client's connection; nothing was sent upstream.`,
+          `The request body stalled: nothing arrived for ${secondsText(idleMs)}. Check the client's connection; nothing was sent upstream.`,
         ),
       );
     }, idleMs);
@@ -67,6 +67,11 @@ export function readBody(
     req.on('end', onEnd);
     req.on('close', onClose);
   });
+}
+
+/** A duration as a message shows it: "<1 s" under a second (never "0 s"), else whole seconds. */
+export function secondsText(ms: number): string {
+  return ms < 1000 ? '<1 s' : `${Math.round(ms / 1000)} s`;
 }
 
 function tooLarge(maxBytes: number): ProxyError {

@@ -119,7 +119,15 @@ async function prepare(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Prom
   return { deps, p, trace, cfg, provider: route.provider, model: route.model, headers, body };
 }
 
-/** Tries keys of the routed provider until one answers, the candidates run out, or the time does. */
+/** Most waits for a cooling key in one request; with `maxWaitMs` this keeps the loop finite. */
+const MAX_WAITS = 8;
+
+/**
+ * Tries keys of the routed provider until one answers, the candidates run out, or the time does.
+ * When every candidate is cooling and one frees within what is left of `maxWaitMs`, it waits
+ * (sending nothing) and goes on; a key this request already tried is a candidate again after the
+ * wait once its own cooldown has ended (the pool offers only keys that are not cooling).
+ */
 async function rotate(ctx: RequestContext): Promise<number> {
   const { deps, p, cfg, trace } = ctx;
   if (!p.isToken) {
@@ -131,13 +139,17 @@ async function rotate(ctx: RequestContext): Promise<number> {
   }
   const affinity = cfg.strategy === 'cache-affinity' ? affinityKey(p.req.headers, ctx.body) : undefined;
   const tried = new Set<string>();
-  const deadline = p.t0 + Math.max(cfg.headersTimeoutMs, cfg.maxWaitMs);
+  const wait: WaitBudget = { waitedMs: 0, waits: 0 };
   const maxAttempts = cfg.maxAttempts > 0 ? cfg.maxAttempts : Infinity;
   let last: AttemptResult | undefined;
   for (;;) {
     const pick = deps.pool.pick({ providerId: ctx.provider.id, model: ctx.model, affinity, exclude: tried });
     if (pick.kind !== 'key') {
-      if (pick.kind === 'cooling' && (await waitForCooldown(ctx, pick.retryAfterMs))) continue;
+      if (pick.kind === 'cooling' && (await waitForCooldown(ctx, pick.retryAfterMs, wait))) {
+        if (p.res.destroyed) return 499;
+        tried.clear();
+        continue;
+      }
       return noKeyLeft(ctx, pick, last);
     }
     const key = pick.key;
@@ -159,16 +171,29 @@ async function rotate(ctx: RequestContext): Promise<number> {
       trace.answeredBy = key;
       return sendRejected(p.res, deps.redactor, r); // the request's own fault (400/404/413/422): never retried
     }
-    if (tried.size >= maxAttempts || deps.clock.now() >= deadline) return finishWith(ctx, r);
+    // The deadline for trying more keys: the upstream's headers timeout, plus any time spent waiting.
+    const deadline = p.t0 + Math.max(cfg.headersTimeoutMs, cfg.maxWaitMs) + wait.waitedMs;
+    if (trace.attempts >= maxAttempts || deps.clock.now() >= deadline) return finishWith(ctx, r);
   }
 }
 
-/** Waits for a cooling key when the user allows it and it frees in time; false: answer now. */
-async function waitForCooldown(ctx: RequestContext, retryAfterMs: number): Promise<boolean> {
+interface WaitBudget {
+  /** Time this request has spent waiting for cooling keys. */
+  waitedMs: number;
+  waits: number;
+}
+
+/**
+ * Waits for the soonest cooling key when it frees within what is left of `maxWaitMs` (counted over
+ * all of this request's waits); false: answer now. A client that goes away ends the wait at once.
+ */
+async function waitForCooldown(ctx: RequestContext, retryAfterMs: number, budget: WaitBudget): Promise<boolean> {
   const { deps, p, cfg } = ctx;
-  const waitUntil = deps.clock.now() + retryAfterMs;
-  if (cfg.maxWaitMs <= 0 || waitUntil > p.t0 + cfg.maxWaitMs || p.res.destroyed) return false;
+  if (budget.waits >= MAX_WAITS || budget.waitedMs + retryAfterMs > cfg.maxWaitMs || p.res.destroyed) return false;
+  budget.waits++;
+  const start = deps.clock.now();
   await sleep(retryAfterMs, p.res);
+  budget.waitedMs += Math.max(retryAfterMs, deps.clock.now() - start);
   return true;
 }
 

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { undici } from './undiciLoader';
 import { classifyRejection } from './classify';
 import { authHeaderName, authHeaderValue } from './headers';
+import type { KeyPool } from '../pool/keyPool';
 import type { Outcome, PoolKey, ProviderSpec } from '../types';
 
 /** What a key test found, in words fit for a notification (never the key itself). */
@@ -75,6 +76,22 @@ export async function testKey(
   } finally {
     if (own) void own.close().catch(() => undefined);
   }
+}
+
+/**
+ * Tests a key and feeds what was found into the pool: a pass brings an invalid or cooling key back,
+ * a rejection updates its state like traffic would. The same in every window and in the CLI.
+ */
+export async function testAndRecord(
+  pool: KeyPool,
+  key: PoolKey,
+  provider: ProviderSpec,
+  opts: { timeoutMs?: number; dispatcher?: Dispatcher } = {},
+): Promise<KeyTestResult> {
+  const r = await testKey(key, provider, opts);
+  if (r.ok) pool.markTested(key.id, true, r.message);
+  else if (r.outcome.kind !== 'success') pool.report(key.id, undefined, r.outcome);
+  return r;
 }
 
 function flatten(h: Record<string, string | string[] | undefined>): Record<string, string> {

@@ -12,6 +12,7 @@ import type { SecretRedactor } from '../redact';
 import type { ProxyConfig, SharedStoreStatus } from '../types';
 import type { AccessGuard } from './access';
 import { runFanOut } from './fanOut';
+import { testAndRecord } from './keyTest';
 import { NonceBook } from './nonceBook';
 import { buildSync } from '../accounting/syncFeed';
 import { clientProof, leaderProof, NONCE_PATTERN, PROOF_SCHEME, proofsEqual } from '../proof';
@@ -74,9 +75,10 @@ export class OwnEndpoints {
       { method: 'POST', path: '/keyrelay/run', handle: (req, res) => this.run(req, res) },
       {
         method: 'POST',
-        path: /^\/keyrelay\/keys\/([^/]+)\/(discard|restore)$/,
+        path: /^\/keyrelay\/keys\/([^/]+)\/(discard|restore|test)$/,
         handle: (_q, res, m) => this.keyAction(res, m!),
       },
+      { method: 'POST', path: '/keyrelay/stats/reset', handle: (_q, res) => this.resetStats(res) },
     ];
   }
 
@@ -97,7 +99,7 @@ export class OwnEndpoints {
     throw new ProxyError(
       'not_found',
       404,
-      `Unknown KeyRelay endpoint ${req.method} ${path}. Available: ${this.routes.map((r) => `${r.method} ${typeof r.path === 'string' ? r.path : '/keyrelay/keys/<id>/discard|restore'}`).join(', ')}.`,
+      `Unknown KeyRelay endpoint ${req.method} ${path}. Available: ${this.routes.map((r) => `${r.method} ${typeof r.path === 'string' ? r.path : '/keyrelay/keys/<id>/discard|restore|test'}`).join(', ')}.`,
     );
   }
 
@@ -188,20 +190,39 @@ export class OwnEndpoints {
     });
   }
 
-  /** Discard/Restore asked for by another window, which only follows this one (DESIGN §7). */
-  private keyAction(res: ServerResponse, m: RegExpExecArray): void {
+  /**
+   * Discard, Restore or Test asked for by another window, which only follows this one: the
+   * serving pool is the one whose state matters, and every window mirrors it (DESIGN §7).
+   */
+  private async keyAction(res: ServerResponse, m: RegExpExecArray): Promise<void> {
     const id = decodeURIComponent(m[1]);
-    const pool = this.d.pool;
-    if (!pool.get(id)) {
+    const { pool, catalogue } = this.d;
+    const key = pool.get(id);
+    if (!key) {
       throw new ProxyError(
         'not_found',
         404,
         `No key with id "${id}" in this KeyRelay. Reload the window so both see the same keys.`,
       );
     }
+    let found: { ok: boolean; message: string } | undefined;
     if (m[2] === 'discard') pool.discard(id, 'discarded by the user (another window)');
-    else pool.restore(id);
-    json(res, 200, { id, state: pool.health(id)?.state });
+    else if (m[2] === 'restore') pool.restore(id);
+    else {
+      const provider = catalogue.get(key.providerId);
+      if (!provider)
+        throw new ProxyError('not_found', 404, `Provider "${key.providerId}" of key ${key.label} is not configured.`);
+      const r = await testAndRecord(pool, key, provider, { timeoutMs: 15_000, dispatcher: this.d.dispatcher() });
+      found = { ok: r.ok, message: this.d.redactor.redact(r.message) };
+    }
+    json(res, 200, { id, state: pool.health(id)?.state, ...found });
+  }
+
+  /** Reset Statistics from any window: the serving window's counters are the ones every window shows. */
+  private resetStats(res: ServerResponse): void {
+    this.d.stats.reset();
+    this.d.pool.resetDaily();
+    json(res, 200, { reset: true });
   }
 }
 

@@ -15,6 +15,7 @@ import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarg
 import type { Stats } from '../accounting/stats';
 import { buildModels } from '../accounting/status';
 import type { ApiShape, Clock, Logger, ProxyConfig, SharedStoreStatus } from '../types';
+import { BackgroundRetest } from './retest';
 
 /** What the server needs; the VS Code adapter and the CLI both build one. */
 export interface ProxyDeps {
@@ -61,6 +62,8 @@ export class ProxyServer implements Disposable {
   private readonly inFlight = new Set<ServerResponse>();
   private readonly subscriptions: Disposable[] = [];
   private readonly own: OwnEndpoints;
+  /** The optional background re-test of invalid keys; runs only while this server serves. */
+  readonly retest: BackgroundRetest;
 
   constructor(private readonly deps: ProxyDeps) {
     this.config = deps.config;
@@ -86,6 +89,13 @@ export class ProxyServer implements Disposable {
       shared: () => deps.shared?.(),
     });
     this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
+    this.retest = new BackgroundRetest({
+      pool: deps.pool,
+      catalogue: deps.catalogue,
+      logger: deps.logger,
+      config: () => this.config,
+      dispatcher: () => this.kit.upstream.dispatcher,
+    });
   }
 
   get state(): ProxyState {
@@ -126,6 +136,7 @@ export class ProxyServer implements Disposable {
     this.guard = this.newGuard(port, c);
     this.setState({ running: true, port });
     this.deps.logger.info(`KeyRelay listening on ${this.endpoint}`);
+    this.retest.update();
     // Off the activation path, before the first request needs it.
     setImmediate(() => this.kit.upstream.warm());
     return port;
@@ -138,6 +149,7 @@ export class ProxyServer implements Disposable {
   async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
     if (!this.listeners.listening) return;
     this.guard = undefined;
+    this.retest.stop();
     await this.listeners.close(graceMs, () => this.inFlight.size > 0);
     this.setState({ running: false });
     this.deps.logger.info('KeyRelay stopped');
@@ -148,6 +160,7 @@ export class ProxyServer implements Disposable {
     this.config = config;
     this.kit.updateConfig(config);
     if (this.guard && this._state.port !== undefined) this.guard = this.newGuard(this._state.port, config);
+    if (this.listeners.listening) this.retest.update();
   }
 
   setAccessToken(token: string): void {
@@ -158,6 +171,7 @@ export class ProxyServer implements Disposable {
 
   /** Frees the port synchronously (STYLE §3). */
   dispose(): void {
+    this.retest.dispose();
     this.guard = undefined;
     this.listeners.closeNow();
     if (this.ownsKit) this.kit.dispose();

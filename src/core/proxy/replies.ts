@@ -14,6 +14,8 @@ export function sendError(res: ResponseSink, shape: ApiShape, err: ProxyError): 
     // The SDKs obey this header: let them retry only when a key is ready soon.
     headers['x-should-retry'] = err.extra.retryAfterSec <= 20 ? 'true' : 'false';
   }
+  // The rest of a stalled or oversize body may still come (or never): the connection cannot be reused.
+  if (err.code === 'body_timeout' || err.code === 'body_too_large') headers.connection = 'close';
   res.writeHead(err.status, headers).end(renderError(shape, err));
 }
 

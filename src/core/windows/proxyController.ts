@@ -15,6 +15,14 @@ export interface ServerLike {
   setAccessToken(t: string): void;
 }
 
+/** What the serving window answered to an action asked of it: the key's state, and a test's result. */
+export interface LeaderAnswer {
+  id?: string;
+  state?: string;
+  ok?: boolean;
+  message?: string;
+}
+
 export type Role = 'stopped' | 'starting' | 'leader' | 'follower' | 'conflict' | 'error';
 
 export interface ControllerState {
@@ -122,30 +130,33 @@ export class ProxyController extends DisposableBase {
   }
 
   /**
-   * Discard/Restore while following: the key states that matter are the leader's, so ask it
-   * (token-guarded `/keyrelay/keys/<id>/<action>`) and refresh the mirrored status. Returns false
-   * when this window serves itself and should act on its own pool.
+   * Discard, Restore or Test while following: the key states that matter are the leader's, so ask
+   * it (token-guarded `/keyrelay/keys/<id>/<action>`) and refresh the mirrored status. Returns the
+   * leader's answer, or undefined when this window serves itself and should act on its own pool.
    */
-  async actOnLeader(id: string, action: 'discard' | 'restore'): Promise<boolean> {
-    if (this._state.role !== 'follower' || this._state.port === undefined) return false;
+  actOnLeader(id: string, action: 'discard' | 'restore' | 'test'): Promise<LeaderAnswer | undefined> {
+    // A key test waits for the provider (up to 15 s) before the leader answers.
+    const timeoutMs = action === 'test' ? 20_000 : 3_000;
+    return this.postToLeader(`/keyrelay/keys/${encodeURIComponent(id)}/${action}`, `${action} the key`, timeoutMs);
+  }
+
+  /** Reset Statistics while following: the leader's counters are the ones every window shows. */
+  async resetStatsOnLeader(): Promise<boolean> {
+    return (await this.postToLeader('/keyrelay/stats/reset', 'reset the statistics', 3_000)) !== undefined;
+  }
+
+  private async postToLeader(path: string, what: string, timeoutMs: number): Promise<LeaderAnswer | undefined> {
+    if (this._state.role !== 'follower' || this._state.port === undefined) return undefined;
     const gen = this.generation;
-    const { status, body } = await askLeader(
-      this._state.port,
-      this.deps.token(),
-      `/keyrelay/keys/${encodeURIComponent(id)}/${action}`,
-      {
-        method: 'POST',
-        timeoutMs: 3000,
-      },
-    );
+    const { status, body } = await askLeader(this._state.port, this.deps.token(), path, { method: 'POST', timeoutMs });
     if (status !== 200) {
       const message = (body as { error?: { message?: string } } | undefined)?.error?.message;
       throw new Error(
-        `The KeyRelay window that serves the proxy refused to ${action} the key (HTTP ${status}${message ? `: ${message}` : ''}).`,
+        `The KeyRelay window that serves the proxy refused to ${what} (HTTP ${status}${message ? `: ${message}` : ''}).`,
       );
     }
     await this.poll(gen);
-    return true;
+    return (body ?? {}) as LeaderAnswer;
   }
 
   /**

@@ -114,6 +114,36 @@ suite('usage: UsageScanner', () => {
     s.feed(Buffer.from('data: {"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n'));
     assert.deepEqual([s.inputTokens, s.outputTokens], [1, 2]);
   });
+
+  test("a long Anthropic stream: message_start's input at the head, message_delta's output at the tail", () => {
+    const events = ANTHROPIC_SSE.split('\n\n').filter(Boolean);
+    const delta =
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"' +
+      'y'.repeat(200) +
+      '"}}\n\n';
+    for (const size of [64, 1000, 9000]) {
+      const text = `${events[0]}\n\n${delta.repeat(500)}${events.slice(1).join('\n\n')}\n\n`;
+      const buf = Buffer.from(text);
+      const parts: Buffer[] = [];
+      for (let i = 0; i < buf.length; i += size) parts.push(buf.subarray(i, i + size));
+      assert.deepEqual(scan(parts), [25, 15], `chunks of ${size}`);
+    }
+  });
+
+  test('a Responses stream whose completed event echoes 30 KB of tools before its usage', () => {
+    const tools = JSON.stringify(
+      Array.from({ length: 100 }, (_, i) => ({ type: 'function', name: `tool_${i}`, description: 'z'.repeat(280) })),
+    );
+    const completed = `event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","output":[],"tools":${tools},"usage":{"input_tokens":36,"output_tokens":87,"total_tokens":123},"user":null,"metadata":{}}}\n\n`;
+    const deltas =
+      'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"hello"}\n\n'.repeat(2000);
+    const buf = Buffer.from(deltas + completed);
+    for (const size of [512, 4096, 65536]) {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < buf.length; i += size) parts.push(buf.subarray(i, i + size));
+      assert.deepEqual(scan(parts), [36, 87], `chunks of ${size}`);
+    }
+  });
 });
 
 suite('usage: findTopLevelString', () => {

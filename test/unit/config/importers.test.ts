@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { importKeys } from '../../../src/core/config/importers';
+import { importKeys, keyIdentity } from '../../../src/core/config/importers';
 import type { ImportOptions, ImportResult } from '../../../src/core/config/importers';
 import { ProviderCatalogue, validateProviderSpec } from '../../../src/core/config/providers';
 import { maskKey } from '../../../src/core/redact';
@@ -154,13 +154,30 @@ suite('importers: lists and one-per-line files', () => {
   });
 
   test('duplicates within the input and against existing keys are dropped and reported masked', () => {
-    const r = run(`${OA1}\n${OA1}\n${ANT}\n${GQ1}`, { existing: new Set([ANT]) });
+    const r = run(`${OA1}\n${OA1}\n${ANT}\n${GQ1}`, { existing: new Set([keyIdentity('anthropic', ANT)]) });
     assert.deepEqual(pairs(r), [
       ['openai', OA1],
       ['groq', GQ1],
     ]);
     assert.deepEqual(r.duplicates, [maskKey(OA1, 'sk-'), maskKey(ANT, 'sk-ant-')]);
     assert.deepEqual(r.duplicates, ['sk-…wXyZ', 'sk-ant-…AAAA']);
+  });
+
+  test('one key text under two providers is two keys (a gateway key serves both shapes); a repeat under one is a duplicate', () => {
+    const doc = {
+      keys: [
+        { provider: 'openai', key: OA1 },
+        { provider: 'anthropic', key: OA1 },
+        { provider: 'anthropic', key: OA1 },
+      ],
+    };
+    const r = run(JSON.stringify(doc), { existing: new Set([keyIdentity('openrouter', OA1)]) });
+    assert.deepEqual(pairs(r), [
+      ['openai', OA1],
+      ['anthropic', OA1],
+    ]);
+    assert.equal(r.duplicates.length, 1, 'the second anthropic entry');
+    assert.ok(!r.duplicates[0].includes(OA1.slice(3, -4)), 'reported masked');
   });
 });
 
@@ -205,7 +222,7 @@ suite('importers: JSON', () => {
         { provider: 'anthropic', key: ANT, baseUrl: 'http://127.0.0.1:8/v1', account: '  team   one ' },
         { provider: 'nope', key: OA2 },
         { provider: 'openai', key: OA3, models: 'gpt-4o' },
-        { provider: 'openai', key: OA1 },
+        { provider: 'mock', key: OA1 }, // the same provider and text: a duplicate
         { provider: 'openai', key: OA2, url: 'https://api.openai.com/v1?key=1' },
         { provider: 'openai' },
         { provider: 'openai', key: OA3, account: 7 },

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createServer, request } from 'node:http';
 import type { ClientRequest, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { affinityKey, inspectJsonBody, readBody, replaceModel } from '../../../src/core/proxy/body';
+import { affinityKey, inspectJsonBody, readBody, replaceModel, secondsText } from '../../../src/core/proxy/body';
 import { ProxyError } from '../../../src/core/errors';
 import { Emitter } from '../../../src/core/events';
 import { until } from '../../fakes/waits';
@@ -322,5 +322,14 @@ suite('affinityKey', () => {
     const k = affinityKey({}, big);
     assert.equal(k, affinityKey({}, big2));
     assert.equal(k, `h:${createHash('sha1').update(big.subarray(0, 4096)).digest('base64')}`);
+  });
+});
+
+suite('timeout wording', () => {
+  test('a sub-second timeout reads "<1 s", never "0 s"; longer ones in whole seconds', () => {
+    assert.equal(secondsText(300), '<1 s');
+    assert.equal(secondsText(999), '<1 s');
+    assert.equal(secondsText(1000), '1 s');
+    assert.equal(secondsText(30_000), '30 s');
   });
 });

@@ -2,7 +2,7 @@
 // real fake upstream; what it finds is fed to a real pool the way the commands do (keyKit.runTest).
 import * as assert from 'node:assert/strict';
 import { KeyPool } from '../../../src/core/pool/keyPool';
-import { testKey } from '../../../src/core/proxy/keyTest';
+import { testAndRecord } from '../../../src/core/proxy/keyTest';
 import type { KeyTestResult } from '../../../src/core/proxy/keyTest';
 import { maskKey } from '../../../src/core/redact';
 import { systemClock } from '../../../src/core/types';
@@ -32,9 +32,7 @@ suite('keyTest: Test Key against a real upstream', () => {
 
   /** Tests the key and feeds the result to the pool as the Test Key command does. */
   async function runTest(k: PoolKey, provider = openai, timeoutMs?: number): Promise<KeyTestResult> {
-    const r = await testKey(k, provider, { timeoutMs });
-    if (r.ok) pool.markTested(k.id, true, r.message);
-    else if (r.outcome.kind !== 'success') pool.report(k.id, undefined, r.outcome);
+    const r = await testAndRecord(pool, k, provider, { timeoutMs });
     assert.ok(!r.message.includes(k.secret), `the key is never in the message: ${r.message}`);
     return r;
   }

@@ -12,6 +12,7 @@ import type { ProxyConfig } from '../../../src/core/types';
 import { ProxyController } from '../../../src/core/windows/proxyController';
 import { buildViewModel } from '../../../src/core/view/viewModel';
 import { findFreePort as freePort } from '../../../src/core/windows/localHttp';
+import { FakeUpstream } from '../../fakes/upstreamServer';
 import { until } from '../../fakes/waits';
 
 const TOKEN = 'kr-test-leader-token-000000000000';
@@ -126,15 +127,65 @@ suite('KeyRelay leader and followers', () => {
     await a.controller.start();
     await b.controller.start();
     assert.strictEqual(b.controller.state.role, 'follower');
-    assert.strictEqual(await a.controller.actOnLeader('k1', 'discard'), false, 'the leader acts on its own pool');
+    assert.strictEqual(await a.controller.actOnLeader('k1', 'discard'), undefined, 'the leader acts on its own pool');
 
-    assert.strictEqual(await b.controller.actOnLeader('k1', 'discard'), true);
+    assert.strictEqual((await b.controller.actOnLeader('k1', 'discard'))?.state, 'discarded');
     assert.strictEqual(a.pool.health('k1')!.state, 'discarded', 'the serving pool changed');
     const remote = b.controller.state.remote as { keys: Array<{ id: string; state: string }> };
     assert.strictEqual(remote.keys.find((k) => k.id === 'k1')!.state, 'discarded', 'the follower mirrors it at once');
     await b.controller.actOnLeader('k1', 'restore');
     assert.strictEqual(a.pool.health('k1')!.state, 'active');
     await assert.rejects(b.controller.actOnLeader('nope', 'discard'), /refused.*404/);
+  });
+
+  test('a following window tests a key and resets statistics on the serving window', async () => {
+    const fake = await FakeUpstream.start();
+    disposables.push({ dispose: () => void fake.close() });
+    const port = await freePort();
+    const a = makeWindow(port);
+    const b = makeWindow(port);
+    disposables.push(a, b);
+    const secret = 'sk-test-follower-test-0000000CCCC';
+    const key = {
+      id: 'k1',
+      providerId: 'openai',
+      label: 'k',
+      masked: 'sk-…CCCC',
+      addedAt: 0,
+      secret,
+      baseUrl: fake.openaiBase,
+    };
+    a.pool.upsert(key);
+    b.pool.upsert(key);
+    await a.controller.start();
+    await b.controller.start();
+    assert.strictEqual(b.controller.state.role, 'follower');
+    assert.strictEqual(await a.controller.actOnLeader('k1', 'test'), undefined, 'the leader tests with its own pool');
+
+    fake.setKeyBehaviour(secret, { kind: 'status', status: 401 });
+    const failed = await b.controller.actOnLeader('k1', 'test');
+    assert.strictEqual(failed?.ok, false);
+    assert.strictEqual(a.pool.health('k1')!.state, 'invalid', "the serving window's key is invalid now");
+    assert.ok(!JSON.stringify(failed).includes(secret));
+    fake.setKeyBehaviour(secret, { kind: 'ok' });
+    const passed = await b.controller.actOnLeader('k1', 'test');
+    assert.strictEqual(passed?.ok, true);
+    assert.strictEqual(passed?.state, 'active');
+    assert.strictEqual(a.pool.health('k1')!.state, 'active', 'a passing test brings the serving key back');
+    const remote = b.controller.state.remote as { keys: Array<{ id: string; state: string }> };
+    assert.strictEqual(remote.keys.find((k) => k.id === 'k1')!.state, 'active', 'the follower shows it at once');
+
+    const sent = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.strictEqual(sent.status, 200);
+    await sent.arrayBuffer();
+    assert.strictEqual(a.stats.totals().total.requests, 1);
+    assert.strictEqual(await a.controller.resetStatsOnLeader(), false, 'the leader resets its own');
+    assert.strictEqual(await b.controller.resetStatsOnLeader(), true);
+    assert.strictEqual(a.stats.totals().total.requests, 0, "the serving window's counters are reset");
   });
 
   test('a port held by another program is a conflict, not a follower', async () => {
@@ -156,6 +207,42 @@ suite('KeyRelay leader and followers', () => {
     assert.strictEqual(state.role, 'conflict');
     assert.strictEqual(conflictPort, port);
     assert.match(String(state.error), new RegExp(`${port}`));
+  });
+
+  test('an impostor answering {"keyrelay":true} to everything never receives the token', async () => {
+    // It says it is KeyRelay on every path, and records what a window sends it.
+    const seen: string[] = [];
+    const impostor = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          keyrelay: true,
+          version: '9',
+          instanceId: 'evil',
+          port: 0,
+          proof: 'ab'.repeat(32),
+          nonce: 'cd'.repeat(16),
+        }),
+      );
+    });
+    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    disposables.push({
+      dispose: () => {
+        impostor.close();
+        impostor.closeAllConnections();
+      },
+    });
+    const port = (impostor.address() as { port: number }).port;
+    const w = makeWindow(port);
+    disposables.push(w);
+    const state = await w.controller.start();
+    assert.notStrictEqual(state.role, 'follower', 'a program that cannot prove the token is not followed');
+    assert.ok(
+      seen.some((l) => l.includes('/keyrelay/challenge?nonce=')),
+      'the window challenged it',
+    );
+    assert.ok(seen.length > 0 && seen.every((l) => !l.includes(TOKEN)), seen.join('\n'));
   });
 
   test('stop frees the port at once', async () => {
