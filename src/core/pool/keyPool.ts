@@ -8,8 +8,10 @@ import type { Event } from '../events';
 import { ProviderIndex, remember, reordersOnUse, selectorFor } from './candidates';
 import { newHealth } from './entry';
 import type { Entry } from './entry';
-import { HealthMachine, isPristine, persistHealth, publicHealth, scrubReason, toRecord } from './health';
-import type { HealthView, KeyHealth, PersistedKeyHealth } from './health';
+import { HealthMachine, publicHealth, scrubReason, toRecord } from './health';
+import type { HealthView, KeyHealth } from './health';
+import { isPristine, persistHealth } from './persistedHealth';
+import type { PersistedKeyHealth } from './persistedHealth';
 import type { Clock, KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
 
 /** Pool settings; the numbers come from ProxyConfig. */
