@@ -46,12 +46,38 @@ const common = {
   logLevel: 'warning',
   plugins: watch ? [problemMatcher] : [],
 };
-const withUndiciApart = { ...common, plugins: [...common.plugins, undiciApart] };
+/**
+ * ioredis likewise goes to dist/redis.js (src/core/shared/redisLoader.ts), required only when a
+ * shared state store is configured: without `stateStore` the bundles neither grow nor load it.
+ */
+const redisApart = {
+  name: 'redis-apart',
+  setup(build) {
+    build.onResolve({ filter: /^ioredis$/ }, () => ({ path: './redis.js', external: true }));
+  },
+};
+/** src/core/shared/sharedState.ts goes to dist/shared.js, required by sharedLoader.ts only when stateStore is set. */
+const sharedApart = {
+  name: 'shared-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/sharedState$/ }, (args) =>
+      args.kind === 'require-call' ? { path: './shared.js', external: true } : undefined,
+    );
+  },
+};
+const withUndiciApart = { ...common, plugins: [...common.plugins, undiciApart, redisApart, sharedApart] };
 
 const builds = [
   { ...withUndiciApart, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...withUndiciApart, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['undici'], outfile: 'dist/undici.js' },
+  { ...common, entryPoints: ['ioredis'], outfile: 'dist/redis.js' },
+  {
+    ...common,
+    plugins: [...common.plugins, undiciApart, redisApart],
+    entryPoints: ['src/core/shared/sharedState.ts'],
+    outfile: 'dist/shared.js',
+  },
   // The dashboard webview: a browser script with uPlot bundled in (no remote resource), plus its
   // style sheet (uPlot's and ours) as dist/dashboard.css.
   {

@@ -18,6 +18,7 @@ const ROOMS = {
   windows: ['config', 'pool', 'accounting'],
   view: ['config', 'pool', 'accounting', 'windows'],
   lm: ['config', 'pool', 'accounting', 'proxy'],
+  shared: ['config', 'pool', 'accounting'],
 };
 const ALL_ROOMS = Object.keys(ROOMS);
 const NO_VSCODE = {

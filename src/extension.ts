@@ -45,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
     ...[log, config, pool, stats, vault, persistence, controller, kit, chatModels, hub, wiring, keysView, statusBar],
     dashboard,
     compare,
+    s.shared,
     ...registerChatProvider({ models: chatModels, catalogue, transport: s.chatTransport, log }),
     syncContextKeys(hub),
     logTransitions(pool, log),
@@ -74,6 +75,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   };
   const autoStart = () => config.current.autoStart;
   const ready = startUp({ ...s, hub, log, autoStart, commandKeys: () => config.current.commandKeys });
+  void s.shared.restart();
   const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard, compare };
   exposeToTests(context, internals);
   return publicApi(hub);

@@ -24,7 +24,7 @@ const stages = [
   // of its lines covered.
   {
     name: 'unit',
-    cmd: "npx c8 mocha --config .mocharc.json && npx c8 check-coverage --lines 90 --include 'out/src/core/**/*.js'",
+    cmd: "bash test/redis/setup.sh && npx c8 mocha --config .mocharc.json && npx c8 check-coverage --lines 90 --include 'out/src/core/**/*.js'",
     counts: 'mocha',
   },
   // Issue 10's promise for the real coding-assistant CLIs (Claude Code, Codex, Continue, Cline), run

@@ -14,6 +14,8 @@ export interface LoadedConfig {
   proxy: ProxyConfig;
   providers: ProviderSpec[];
   keys: KeyInput[];
+  /** The team secret for a shared state store (KEYRELAY_TEAM_SECRET wins over it). */
+  teamSecret?: string;
 }
 
 /**
@@ -43,15 +45,24 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
   }
   const obj = raw as Record<string, unknown>;
   for (const k of Object.keys(obj)) {
-    if (!['proxy', 'providers', 'keys', 'apiKeys', '$schema'].includes(k)) {
+    if (!['proxy', 'providers', 'keys', 'apiKeys', '$schema', 'stateStore', 'teamSecret'].includes(k)) {
       throw new ProxyError(
         'invalid_config',
         400,
-        `Config file ${file}: unknown top-level field "${k}" (expected proxy, providers, keys).`,
+        `Config file ${file}: unknown top-level field "${k}" (expected proxy, providers, keys, stateStore, teamSecret).`,
       );
     }
   }
-  const proxy = withCliDefaults(normalizeConfig(obj.proxy, `${file}: proxy`), obj.proxy);
+  // "stateStore" may sit at the top (as the README shows it) or under "proxy" like every setting.
+  const proxyIn =
+    obj.stateStore !== undefined && typeof obj.proxy === 'object' && obj.proxy !== null
+      ? { ...obj.proxy, stateStore: obj.stateStore }
+      : obj.stateStore !== undefined && obj.proxy === undefined
+        ? { stateStore: obj.stateStore }
+        : obj.proxy;
+  const proxy = withCliDefaults(normalizeConfig(proxyIn, `${file}: proxy`), proxyIn);
+  if (obj.teamSecret !== undefined && typeof obj.teamSecret !== 'string')
+    throw new ProxyError('invalid_config', 400, `Config file ${file}: "teamSecret" must be a string.`);
   const providers = asArray(obj.providers, file, 'providers').map((p, i) => {
     try {
       return validateProviderSpec(p);
@@ -67,7 +78,7 @@ export function loadConfigFile(file: string | undefined): LoadedConfig {
     if (invalid) throw new ProxyError('invalid_config', 400, `${file}: ${invalid.reason}.`);
     keys.push(...imported.keys);
   }
-  return { proxy, providers, keys };
+  return { proxy, providers, keys, teamSecret: obj.teamSecret as string | undefined };
 }
 
 /**

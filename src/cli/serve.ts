@@ -13,6 +13,7 @@ import { watchFiles } from './fileWatch';
 import { keysFromEnv, keysFromFile, toPoolKeys } from './keySources';
 import { KeysFileManager } from './keysFile';
 import type { KeyInput } from './keySources';
+import { startSharedState, teamSecretFor } from './sharedStore';
 import { StateStore } from './stateStore';
 import { cliWording } from './wording';
 import type { SavedState } from './stateStore';
@@ -54,6 +55,7 @@ interface Setup {
   config: ProxyConfig;
   providers: ProviderSpec[];
   keys: PoolKey[];
+  teamSecret?: string;
 }
 
 /** Reads the config file, the keys file and the environment; throws a ProxyError naming the problem. */
@@ -77,7 +79,7 @@ function readSetup(opts: ServeOptions, clock: Clock, log: Logger): Setup {
     );
   }
   const keys = loadKeys(loaded.keys, { file: opts.keysFile, provider: opts.provider }, catalogue, clock, log);
-  return { config, providers: loaded.providers, keys };
+  return { config, providers: loaded.providers, keys, teamSecret: teamSecretFor(config, loaded.teamSecret) };
 }
 
 /**
@@ -98,6 +100,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
   );
   const token = resolveToken(opts.token, dataDir);
   let config = setup.config;
+  const shared = startSharedState(config, setup.teamSecret, { pool, stats, clock, log });
   const server = new ProxyServer({
     config,
     pool,
@@ -109,6 +112,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     version: opts.version,
     wording: cliWording,
     keyManager: new KeysFileManager(opts.keysFile, pool, catalogue, clock, log),
+    shared: () => shared?.status(),
   });
   await server.start();
   const endpoint = server.endpoint ?? '';
@@ -136,6 +140,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
       store.dispose();
       await server.stop(config.shutdownGraceMs);
       store.saveNow(pool, stats);
+      await shared?.close();
       server.dispose();
       pool.dispose();
       stats.dispose();
@@ -189,7 +194,15 @@ function applySetup(
   next: Setup,
   why: string,
 ): ProxyConfig {
-  const config = { ...next.config, port: running.port, host: running.host, ipv4Only: running.ipv4Only };
+  const config = {
+    ...next.config,
+    port: running.port,
+    host: running.host,
+    ipv4Only: running.ipv4Only,
+    stateStore: running.stateStore,
+  };
+  if (next.config.stateStore !== running.stateStore)
+    d.log.warn('Reload: stateStore changed; restart KeyRelay to connect to the new store.');
   if (
     next.config.port !== running.port ||
     next.config.host !== running.host ||

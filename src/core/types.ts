@@ -198,6 +198,11 @@ export interface ProxyConfig {
   reasoning: ReasoningSetting;
   /** Model patterns that take no reasoning parameter: their bodies are never rewritten. */
   nonReasoningModels: string[];
+  /**
+   * Share the pool's state with other KeyRelays through Redis or Valkey: `redis://host:6379/0`
+   * (`rediss://` for TLS, `?pool=name` to name the pool); "" = off (issue 18).
+   */
+  stateStore: string;
 }
 
 /** Defaults for every ProxyConfig field (DESIGN numbers). */
@@ -249,4 +254,25 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
     'gemini-2.0*',
     '*embedding*',
   ],
+  stateStore: '',
 } satisfies ProxyConfig);
+
+/**
+ * The shared state store (src/core/shared, issue 18) as `/keyrelay/status` and the views show it:
+ * which store (the URL without its password), which pool, and whether it is reachable now.
+ */
+export interface SharedStoreStatus {
+  /** `redis://host:port/db` with any password removed. */
+  store: string;
+  /** The shared pool's name: one store serves several teams, each under its own name. */
+  pool: string;
+  state: 'connecting' | 'connected' | 'down';
+  /** When `state` last changed (ms since the epoch). */
+  since: number;
+  /** Why the store is down, when it is (no secret in it). */
+  lastError?: string;
+  /** Local changes and counts not yet written to the store (sent when it is back). */
+  pending: number;
+  /** Counters summed over every instance of the pool, by local key id (only keys counted anywhere). */
+  usage: Record<string, Record<string, number>>;
+}

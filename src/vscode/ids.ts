@@ -33,6 +33,7 @@ export const Command = {
   showClineSetup: 'keyRelay.showClineSetup',
   setReasoningLevel: 'keyRelay.setReasoningLevel',
   openRequestLog: 'keyRelay.openRequestLog',
+  setTeamSecret: 'keyRelay.setTeamSecret',
 } as const;
 export type CommandId = (typeof Command)[keyof typeof Command];
 
@@ -85,6 +86,7 @@ export const Setting = {
   metricsWithoutToken: 'metrics.allowWithoutToken',
   reasoning: 'reasoning',
   nonReasoningModels: 'nonReasoningModels',
+  stateStore: 'stateStore',
   providers: 'providers',
   credentialCommands: 'credentialCommands',
   chatModels: 'chatModels',

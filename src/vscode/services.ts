@@ -18,6 +18,7 @@ import type { ConfigWatcher } from './config';
 import { StorageKey } from './ids';
 import { offerAnotherPort, poolOptions } from './lifecycle';
 import { HealthPersistence } from './persistence';
+import { SharedStoreLink } from './sharedStore';
 
 /** The core objects one window runs, built over VS Code's storage. */
 export interface Services {
@@ -33,6 +34,8 @@ export interface Services {
   kit: ForwardKit;
   /** The models offered in the editor's chat model picker. */
   chatModels: ChatModelCatalog;
+  /** Shared state with other KeyRelays through Redis/Valkey (keyRelay.stateStore). */
+  shared: SharedStoreLink;
   /** How a chat request reaches a pool now: this window's, or the leader's when following. */
   chatTransport(): LmTransport;
 }
@@ -60,6 +63,7 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
     clock: systemClock,
     accessToken: vault.accessToken,
   });
+  const shared = new SharedStoreLink({ secrets: context.secrets, config, pool, stats, log });
   const instanceId = randomUUID();
   const version = String(context.extension.packageJSON.version);
   const controller = new ProxyController({
@@ -75,6 +79,7 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
         version,
         instanceId,
         kit,
+        shared: () => shared.status(),
       }),
     config: () => config.current.proxy,
     token: () => vault.accessToken,
@@ -86,7 +91,7 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
     onConflict: (port) => void offerAnotherPort(port).catch((err: Error) => log.error(err)),
   });
   const { chatModels, chatTransport } = chatServices({ kit, pool, catalogue, controller, vault, config, log });
-  return { state, catalogue, pool, stats, vault, persistence, controller, kit, chatModels, chatTransport };
+  return { state, catalogue, pool, stats, vault, persistence, controller, kit, chatModels, chatTransport, shared };
 }
 
 /**

@@ -25,7 +25,7 @@ import {
   minMax,
 } from './lib.mjs';
 import { chooseLoadgen, runLoad } from './loadgen.mjs';
-import { startMock, directTarget, startBare, startKeyRelay, parseExtra, startExtra } from './targets.mjs';
+import { startMock, directTarget, startBare, startKeyRelay, parseExtra, startExtra, startRedis } from './targets.mjs';
 import { sseProbe, closeProbeAgent } from './probes.mjs';
 import { gates, memoryCycles } from './phases.mjs';
 import { activationBench } from './activation.mjs';
@@ -122,6 +122,13 @@ if (!quick) {
   T['keyrelay-1k'] = await kr(1000, 'keyrelay-1k', INSPECT_ARGS);
 }
 const extraNames = [];
+// --shared: a second 3-key KeyRelay with its state shared through a real redis-server (issue 18),
+// measured in the same rounds: its ratio beside `keyrelay`'s shows what the store costs the hot path.
+const redis = argv.includes('--shared') ? await startRedis() : undefined;
+if (redis) {
+  T['keyrelay-shared'] = await startKeyRelay(mock, 3, { cli, name: 'keyrelay-shared', stateStore: redis.url });
+  extraNames.push('keyrelay-shared');
+}
 for (const spec of parseExtra()) {
   T[spec.name] = await startExtra(mock, spec);
   extraNames.push(spec.name);
@@ -581,6 +588,7 @@ fs.writeFileSync(
 log(`results: ${path.relative(root, outFile)}`);
 closeProbeAgent();
 for (const t of Object.values(T)) await t.stop();
+await redis?.stop();
 await mock.stop();
 if (argv.includes('--profile'))
   log(`profiles in ${path.relative(root, profDir)}: node test/bench/profileTop.mjs <file> --filter src/`);

@@ -2,6 +2,7 @@
 // N keys, and extra proxies from KEYRELAY_BENCH_EXTRA. Every target answers the same client
 // request; `headers` is what the client must send to it.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PIN, pinned, startChild, stop, tempDir, httpJson } from './lib.mjs';
@@ -57,7 +58,11 @@ export async function startBare(mock, { nodeArgs = [] } = {}) {
 }
 
 /** KeyRelay's CLI with `n` openai-shape keys (plus one anthropic-shape provider with 3 keys). */
-export async function startKeyRelay(mock, n, { cli, name = `keyrelay${n === 3 ? '' : `-${n}`}`, nodeArgs = [] } = {}) {
+export async function startKeyRelay(
+  mock,
+  n,
+  { cli, name = `keyrelay${n === 3 ? '' : `-${n}`}`, nodeArgs = [], stateStore } = {},
+) {
   const dir = tempDir('keyrelay-bench-kr-');
   const keys = [];
   for (let i = 0; i < n; i++) keys.push({ provider: 'mock', key: benchKey(i, n), label: `k${i}` });
@@ -76,6 +81,7 @@ export async function startKeyRelay(mock, n, { cli, name = `keyrelay${n === 3 ? 
       },
     ],
     keys,
+    ...(stateStore ? { stateStore, teamSecret: 'bench-team-secret-0123456789' } : {}),
   };
   const cfgFile = path.join(dir, 'config.json');
   fs.writeFileSync(cfgFile, JSON.stringify(config), { mode: 0o600 });
@@ -164,4 +170,23 @@ export async function startExtra(mock, spec) {
     headers: { authorization: `Bearer ${spec.token ?? TOKEN}` },
     stop: () => (p ? stop(p.child) : Promise.resolve()),
   };
+}
+
+/**
+ * A real redis-server (Debian's, test/redis/setup.sh) on a free loopback port, no persistence, in
+ * a temp dir: the store of `--shared` (KeyRelay with `stateStore`, issue 18).
+ */
+export async function startRedis() {
+  const dir = tempDir('keyrelay-bench-redis-');
+  const port = await new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port: p } = s.address();
+      s.close(() => resolve(p));
+    });
+  });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const p = await startChild('/usr/bin/redis-server', args, { ready: /Ready to accept connections/ });
+  return { url: `redis://127.0.0.1:${port}/0?pool=bench`, stop: () => stop(p.child) };
 }

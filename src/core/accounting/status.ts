@@ -5,7 +5,7 @@ import { cloneCounters, modelEntries } from './counters';
 import type { Counters, KeyCounters } from './counters';
 import { cooldownRecord } from '../pool/health';
 import type { HealthView } from '../pool/health';
-import type { ApiShape, KeyRecord } from '../types';
+import type { ApiShape, KeyRecord, SharedStoreStatus } from '../types';
 
 /** "12s", "4m", "2h": the rest of a cooldown, short enough for a tree row or a terminal column. */
 export function formatRemaining(ms: number): string {
@@ -28,6 +28,8 @@ export function buildStatus(opts: {
   version: string;
   instanceId: string;
   endpoint?: string;
+  /** The shared state store, when one is configured (issue 18). */
+  shared?: SharedStoreStatus;
 }): Record<string, unknown> {
   const live = opts.stats.liveKeys();
   const keys: Array<Record<string, unknown>> = [];
@@ -59,6 +61,7 @@ export function buildStatus(opts: {
     totals: totals.total,
     endpoints: totals.byEndpoint,
     since: totals.since,
+    ...(opts.shared ? { shared: opts.shared } : {}),
   };
 }
 

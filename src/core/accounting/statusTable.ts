@@ -7,6 +7,7 @@ import { formatRemaining } from './status';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import type { Stats } from './stats';
+import type { SharedStoreStatus } from '../types';
 
 /** The parts of a `/keyrelay/status` key the table shows. */
 export interface StatusKey {
@@ -31,6 +32,15 @@ export interface StatusDoc {
   at: number;
   providers: Array<{ id: string; name: string; keys: number; usable: number }>;
   keys: StatusKey[];
+  /** The shared state store, when the pool shares its state (issue 18). */
+  shared?: SharedStoreStatus;
+}
+
+/** "Shared state: redis://host:6379/0 · pool team-a · connected" (or why not). */
+export function sharedLine(s: SharedStoreStatus): string {
+  const how = s.state === 'down' ? `down, serving on local state${s.lastError ? ` (${s.lastError})` : ''}` : s.state;
+  const pending = s.pending > 0 ? ` · ${s.pending} changes to send` : '';
+  return `Shared state: ${s.store} · pool ${s.pool} · ${how}${pending}`;
 }
 
 /** The table of a running pool, from its live records (redact the result before it leaves). */
@@ -40,6 +50,7 @@ export function statusTable(opts: {
   catalogue: ProviderCatalogue;
   version: string;
   endpoint?: string;
+  shared?: SharedStoreStatus;
 }): string {
   const live = opts.stats.liveKeys();
   const keys: StatusKey[] = [];
@@ -75,6 +86,7 @@ export function statusTable(opts: {
     providers,
     keys,
     requestsToday: opts.stats.requestsToday(),
+    shared: opts.shared,
   };
   return renderStatus(doc).join('\n');
 }
@@ -99,6 +111,7 @@ export function renderStatus(doc: StatusDoc): string[] {
   const lines = [
     `KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`,
   ];
+  if (doc.shared) lines.push(sharedLine(doc.shared));
   if (doc.keys.length === 0)
     lines.push(
       'No keys: requests are answered in fallback mode. Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.',

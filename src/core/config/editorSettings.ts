@@ -72,6 +72,7 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['logging.keepDays', 'requestLogMaxAgeMs', DAYS],
   ['reasoning', 'reasoning'],
   ['nonReasoningModels', 'nonReasoningModels'],
+  ['stateStore', 'stateStore'],
 ];
 
 /** A number in the setting's unit to the core's: seconds → ms, MiB → bytes; anything else as is. */

@@ -1,3 +1,4 @@
+import { isStoreUrl } from './storeUrl';
 import { ProxyError } from '../errors';
 import { DEFAULT_CONFIG, REASONING_LEVELS, STRATEGIES } from '../types';
 import type { ProxyConfig, ReasoningLevel, StrategyName } from '../types';
@@ -89,6 +90,10 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   nonReasoningModels: {
     test: (v) => Array.isArray(v) && v.every((p) => typeof p === 'string' && isPattern(p)),
     words: () => 'a list of model patterns like "gpt-4o*"',
+  },
+  stateStore: {
+    test: (v) => typeof v === 'string' && (v.trim() === '' || isStoreUrl(v)),
+    words: () => 'a URL such as "redis://127.0.0.1:6379/0" (rediss:// for TLS, ?pool=name), or "" for off',
   },
 };
 

@@ -269,3 +269,23 @@ export function selectorFor(strategy: StrategyName, random: () => number, turn: 
       return new RoundSelector(turn);
   }
 }
+
+/** Conversations remembered by cache-affinity (least recently used dropped first). */
+const AFFINITY_LIMIT = 10_000;
+
+/** Cache-affinity: the conversation `key` was served by key `id` (`has`: whether a key is still pooled). */
+export function remember(
+  affinity: Map<string, { home: string; away?: string }>,
+  key: string,
+  id: string,
+  has: (id: string) => boolean,
+): void {
+  const a = affinity.get(key) ?? { home: id };
+  // A home key that left the pool is not coming back: the stand-in becomes home.
+  if (a.home !== id && !has(a.home)) a.home = id;
+  // The stand-in is kept after the return: its cache may still be warm the next time home cools.
+  if (a.home !== id) a.away = id;
+  affinity.delete(key);
+  affinity.set(key, a);
+  if (affinity.size > AFFINITY_LIMIT) affinity.delete(affinity.keys().next().value as string);
+}

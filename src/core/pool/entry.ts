@@ -33,6 +33,9 @@ export interface HealthState {
   successPermille: number;
 }
 
+/** Transition history kept per key (newest last). */
+export const HISTORY_LIMIT = 20;
+
 /** One key as the pool holds it. */
 export interface Entry {
   key: PoolKey;

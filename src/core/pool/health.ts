@@ -2,7 +2,9 @@
  * Per-key health (DESIGN §3): the state machine that turns upstream outcomes into cooling,
  * invalid and discarded states, lazy cooldown expiry, and the public/persisted copies of health.
  */
-import { NO_BACKOFF, NO_COOLDOWNS, NO_HISTORY } from './entry';
+import { HISTORY_LIMIT, NO_BACKOFF, NO_COOLDOWNS, NO_HISTORY } from './entry';
+import { restoreHealth } from './persistedHealth';
+import type { PersistedKeyHealth } from './persistedHealth';
 import type { Entry, HealthState } from './entry';
 import { TimeHeap } from './timeHeap';
 import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, Transition } from '../types';
@@ -41,9 +43,6 @@ const NO_COOLDOWN_RECORD: Record<string, number> = Object.freeze({}) as Record<s
 export function cooldownRecord(h: HealthView): Record<string, number> {
   return h.modelCooldowns.size === 0 ? NO_COOLDOWN_RECORD : Object.fromEntries(h.modelCooldowns);
 }
-
-/** Transition history kept per key (newest last). */
-export const HISTORY_LIMIT = 20;
 
 /** How a transition the provider caused by "out of credit" begins (DESIGN §3). */
 const QUOTA_REASON = 'quota exhausted';
@@ -94,70 +93,6 @@ export function publicHealth(h: HealthState): KeyHealth {
   if (h.lastError !== undefined) v.lastError = h.lastError;
   if (h.ttfbEwma16 >= 0) v.ewmaTtfbMs = h.ttfbEwma16 / 16;
   return v;
-}
-
-/** Persisted form of one key's health (KeyPool's PersistedHealth values). */
-export interface PersistedKeyHealth {
-  state: KeyState;
-  coolingUntil?: number;
-  modelCooldowns?: Record<string, number>;
-  backoffLevel?: number;
-  modelBackoff?: Record<string, number>;
-  history?: Transition[];
-  lastError?: string;
-  uses?: number;
-}
-
-const STATES: ReadonlySet<string> = new Set(['active', 'cooling', 'invalid', 'discarded']);
-const isTime = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-
-/** Persisted copy of a key's health: only what should survive a restart. */
-/** Whether the key's health is what a new key has, so persisting it would add nothing. */
-export function isPristine(h: HealthState): boolean {
-  return (
-    h.state === 'active' &&
-    h.backoffLevel === 0 &&
-    h.modelBackoff.size === 0 &&
-    h.history.length === 0 &&
-    h.modelCooldowns.size === 0 &&
-    h.lastError === undefined &&
-    h.uses === 0
-  );
-}
-
-export function persistHealth(h: HealthState): PersistedKeyHealth {
-  const p: PersistedKeyHealth = {
-    state: h.state,
-    backoffLevel: h.backoffLevel,
-    history: h.history.map((t) => ({ ...t })),
-    uses: h.uses,
-  };
-  if (h.state === 'cooling' && h.coolingUntil !== undefined) p.coolingUntil = h.coolingUntil;
-  if (h.modelCooldowns.size > 0) p.modelCooldowns = Object.fromEntries(h.modelCooldowns);
-  if (h.modelBackoff.size > 0) p.modelBackoff = Object.fromEntries(h.modelBackoff);
-  if (h.lastError !== undefined) p.lastError = h.lastError;
-  return p;
-}
-
-/**
- * Loads persisted health into `h` (data from disk: every field checked). Returns false when the
- * record is unusable. Expired cooldowns stay in place so the pool's drain records their end.
- */
-export function restoreHealth(h: HealthState, p: PersistedKeyHealth | undefined): boolean {
-  if (!p || typeof p !== 'object' || !STATES.has(p.state)) return false;
-  h.state = p.state;
-  h.coolingUntil = p.state === 'cooling' && isTime(p.coolingUntil) ? p.coolingUntil : undefined;
-  // A cooling record without an end time cannot end by time: treat it as active.
-  if (h.state === 'cooling' && h.coolingUntil === undefined) h.state = 'active';
-  h.modelCooldowns = new Map(Object.entries(p.modelCooldowns ?? {}).filter(([, t]) => isTime(t)));
-  h.backoffLevel = isTime(p.backoffLevel) && p.backoffLevel >= 0 ? Math.floor(p.backoffLevel) : 0;
-  const levels = Object.entries(p.modelBackoff ?? {}).filter(([, n]) => isTime(n) && n > 0);
-  h.modelBackoff = levels.length > 0 ? new Map(levels.map(([m, n]) => [m, Math.floor(n)])) : NO_BACKOFF;
-  h.history = Array.isArray(p.history) ? p.history.slice(-HISTORY_LIMIT).map((t) => ({ ...t })) : [];
-  h.lastError = typeof p.lastError === 'string' ? p.lastError : undefined;
-  h.uses = isTime(p.uses) && p.uses >= 0 ? p.uses : 0;
-  h.consecutiveFailures = 0;
-  return true;
 }
 
 /** The pool settings the state machine reads (a subset of PoolOptions). */
@@ -267,6 +202,18 @@ export class HealthMachine {
     h.lastError = undefined;
     if (wasUsable) this.host.emit(e);
     else this.setState(e, 'active', reason);
+  }
+
+  /** A cooldown another instance saw (KeyPool.adoptCooldown): its end time and escalation level. */
+  adopt(e: Entry, model: string | undefined, until: number, level: number, reason: string): void {
+    const h = e.h;
+    if (model === undefined) h.backoffLevel = Math.max(h.backoffLevel, level);
+    else if (level > (h.modelBackoff.get(model) ?? 0)) {
+      if (h.modelBackoff === NO_BACKOFF) h.modelBackoff = new Map();
+      h.modelBackoff.set(model, level);
+    }
+    const ms = until - this.host.options().clock.now();
+    if (ms > 0) this.cool(e, model, ms, reason, { status: 429, model });
   }
 
   /** Loads persisted health; expired cooldowns end (with a transition) at the next drain. */

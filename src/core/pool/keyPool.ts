@@ -5,11 +5,13 @@
  */
 import { DisposableBase, Emitter } from '../events';
 import type { Event } from '../events';
-import { ProviderIndex, reordersOnUse, selectorFor } from './candidates';
+import { ProviderIndex, remember, reordersOnUse, selectorFor } from './candidates';
 import { newHealth } from './entry';
 import type { Entry } from './entry';
-import { HealthMachine, isPristine, persistHealth, publicHealth, scrubReason, toRecord } from './health';
-import type { HealthView, KeyHealth, PersistedKeyHealth } from './health';
+import { HealthMachine, publicHealth, scrubReason, toRecord } from './health';
+import type { HealthView, KeyHealth } from './health';
+import { isPristine, persistHealth } from './persistedHealth';
+import type { PersistedKeyHealth } from './persistedHealth';
 import type { Clock, KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
 
 /** Pool settings; the numbers come from ProxyConfig. */
@@ -54,9 +56,6 @@ export interface PoolSnapshot {
 export interface PersistedHealth {
   [keyId: string]: PersistedKeyHealth;
 }
-
-/** Conversations remembered by cache-affinity (least recently used dropped first). */
-const AFFINITY_LIMIT = 10_000;
 
 /** Rotating key pool with per-key (and per key × model) health. See DESIGN §3–4. */
 export class KeyPool extends DisposableBase {
@@ -195,7 +194,7 @@ export class KeyPool extends DisposableBase {
     }
     chosen ??= g.choose(isExcluded, exSize, req.random ? (this.opts.random ?? Math.random) : undefined);
     if (chosen) {
-      if (affinityKey) this.remember(affinityKey, chosen.key.id);
+      if (affinityKey) remember(this.affinity, affinityKey, chosen.key.id, (id) => this.entries.has(id));
       chosen.lastPick = ++this.pickSeq;
       this.reorder(chosen); // heap strategies order ties by lastPick
       return { kind: 'key', key: chosen.key };
@@ -231,6 +230,20 @@ export class KeyPool extends DisposableBase {
     if (!e) return;
     this.drain();
     this.machine.report(e, model, outcome);
+  }
+
+  /** Another KeyRelay's cooldown of this key (src/core/shared): its end time and escalation level. */
+  adoptCooldown(id: string, model: string | undefined, until: number, level: number, reason: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.drain();
+    this.machine.adopt(e, model, until, level, reason);
+  }
+
+  /** The key's escalation level for a model (key-wide without one): what a shared cooldown carries. */
+  backoffLevel(id: string, model?: string): number {
+    const h = this.entries.get(id)?.h;
+    return (model === undefined ? h?.backoffLevel : h?.modelBackoff.get(model)) ?? 0;
   }
 
   /** User action: take the key out of rotation until restored. */
@@ -364,17 +377,6 @@ export class KeyPool extends DisposableBase {
 
   private dropGroups(): void {
     for (const p of this.providers.values()) p.clear();
-  }
-
-  private remember(key: string, id: string): void {
-    const a = this.affinity.get(key) ?? { home: id };
-    // A home key that left the pool is not coming back: the stand-in becomes home.
-    if (a.home !== id && !this.entries.has(a.home)) a.home = id;
-    // The stand-in is kept after the return: its cache may still be warm the next time home cools.
-    if (a.home !== id) a.away = id;
-    this.affinity.delete(key);
-    this.affinity.set(key, a);
-    if (this.affinity.size > AFFINITY_LIMIT) this.affinity.delete(this.affinity.keys().next().value as string);
   }
 
   private refreshGroups(e: Entry): void {

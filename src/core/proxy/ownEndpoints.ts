@@ -8,7 +8,7 @@ import type { ProviderCatalogue } from '../config/providers';
 import { ProxyError } from '../errors';
 import type { KeyPool } from '../pool/keyPool';
 import type { SecretRedactor } from '../redact';
-import type { KeyRecord, ProxyConfig } from '../types';
+import type { KeyRecord, ProxyConfig, SharedStoreStatus } from '../types';
 import { readBody } from './body';
 import type { AccessGuard } from './access';
 import type { ForwardDeps } from './requestContext';
@@ -34,6 +34,8 @@ export interface OwnEndpointDeps {
   forward(): ForwardDeps;
   /** Adds, removes and changes keys over HTTP (the headless CLI); absent in VS Code. */
   keyManager?: KeyManager;
+  /** The shared state store's status, when one is configured. */
+  shared(): SharedStoreStatus | undefined;
 }
 
 /**
@@ -181,11 +183,13 @@ export class OwnEndpoints {
   /** The status document; `?format=text`: the table `keyrelay status` prints, built here. */
   private status(req: IncomingMessage, res: ServerResponse): void {
     if (/[?&]format=text(&|$)/.test(req.url ?? '')) {
-      const text = statusTable({ ...this.d, endpoint: this.d.endpoint() });
+      const text = statusTable({ ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared() });
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(`${this.d.redactor.redact(text)}\n`);
       return;
     }
-    const body = statusBody({ ...this.d, endpoint: this.d.endpoint() }, (text) => this.d.redactor.redact(text));
+    const body = statusBody({ ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared() }, (text) =>
+      this.d.redactor.redact(text),
+    );
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
 

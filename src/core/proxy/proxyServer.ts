@@ -16,7 +16,7 @@ import type { KeyManager } from './ownEndpoints';
 import { checkKnownRoot, checkTarget, shapeOf, splitTarget } from './requestTarget';
 import type { Stats } from '../accounting/stats';
 import { buildModels, buildProviders } from '../accounting/status';
-import type { ApiShape, Clock, Logger, ProxyConfig } from '../types';
+import type { ApiShape, Clock, Logger, ProxyConfig, SharedStoreStatus } from '../types';
 import { BackgroundRetest } from './retest';
 
 /** What the server needs; the VS Code adapter and the CLI both build one. */
@@ -39,6 +39,8 @@ export interface ProxyDeps {
   wording?: Wording;
   /** Key management over HTTP (`/keyrelay/keys`): the headless CLI gives one. */
   keyManager?: KeyManager;
+  /** The shared state store's status for `/keyrelay/status` (src/core/shared), when one is configured. */
+  shared?: () => SharedStoreStatus | undefined;
 }
 
 /** Whether the server is listening, where, and why not. */
@@ -98,6 +100,7 @@ export class ProxyServer implements Disposable {
       config: () => this.config,
       forward: () => this.kit.deps,
       keyManager: deps.keyManager,
+      shared: () => deps.shared?.(),
     });
     this.listeners = new Listeners((req, res) => this.onRequest(req, res), deps.logger);
     this.retest = new BackgroundRetest({

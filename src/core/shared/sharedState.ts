@@ -1,0 +1,340 @@
+/**
+ * Shared pool state through Redis or Valkey (issue 18): cooldowns per key × model (with Redis
+ * expiry), invalid / discarded / restored states, escalation levels and usage counters, mirrored
+ * between every KeyRelay of one pool. The request path never waits on the store: the pool decides
+ * on its local copy; local transitions are sent as they happen and usage is sent on a timer;
+ * records from other instances arrive by pub/sub and are adopted into the local pool. When the
+ * store is down, KeyRelay serves on local state, says so once, and reconciles when it is back
+ * (counters add their pending deltas, states merge by time).
+ */
+import type { Redis } from 'ioredis';
+import type { Stats } from '../accounting/stats';
+import { Emitter, DisposableBase } from '../events';
+import type { Event } from '../events';
+import type { KeyPool } from '../pool/keyPool';
+import type { Clock, KeyRecord, Logger, SharedStoreStatus, Transition } from '../types';
+import { ioredis } from './redisLoader';
+import { parseRecord, sharedKeyId, StoreNames, USAGE_FIELDS } from './sharedRecords';
+import type { SharedRecord } from './sharedRecords';
+import type { StoreAddress } from '../config/storeUrl';
+import { UsageMirror } from './usageMirror';
+
+export interface SharedStateOptions {
+  address: StoreAddress;
+  /** The store's password when it is not in the URL (environment, SecretStorage). */
+  password?: string;
+  /** The team secret every instance of the pool shares: keys are known to the store by HMAC under it. */
+  teamSecret: string;
+  pool: KeyPool;
+  stats: Stats;
+  logger: Logger;
+  clock: Clock;
+  instanceId: string;
+  /** How often usage deltas are sent and shared totals read (ms). */
+  flushMs?: number;
+}
+
+/**
+ * Writes a record only when it is newer than the stored one (states merge by time), with its
+ * expiry (a cooldown ends in the store when it ends), and publishes it, in one atomic step.
+ */
+const PUT_IF_NEWER = `local cur = redis.call('GET', KEYS[1])
+if cur then local ok, c = pcall(cjson.decode, cur) if ok and type(c) == 'table' and tonumber(c.at) and tonumber(c.at) > tonumber(ARGV[2]) then return 0 end end
+if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+redis.call('PUBLISH', KEYS[2], ARGV[1])
+return 1`;
+
+export class SharedState extends DisposableBase {
+  private readonly changed = this._register(new Emitter<void>());
+  /** The connection state changed (views re-render). */
+  readonly onDidChange: Event<void> = this.changed.event;
+
+  private readonly names: StoreNames;
+  private readonly usage: UsageMirror;
+  private cmd: Redis | undefined;
+  private sub: Redis | undefined;
+  private state: SharedStoreStatus['state'] = 'connecting';
+  private since: number;
+  private lastError: string | undefined;
+  /** Records not yet written, by store name (the newest per name). */
+  private readonly outbox = new Map<string, SharedRecord>();
+  /** Time of the last state record (local or adopted) per sid: older records lose. */
+  private readonly stateAt = new Map<string, number>();
+  private readonly sids = new Map<string, string>();
+  private readonly ids = new Map<string, string>();
+  private listSeen: unknown;
+  private applying = false;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private readonly fields = new Set<string>(USAGE_FIELDS);
+
+  constructor(private readonly o: SharedStateOptions) {
+    super();
+    this.names = new StoreNames(o.address.pool);
+    this.since = o.clock.now();
+    this.usage = new UsageMirror(o.stats, (id) => this.sidOf(id));
+    this._register(o.pool.onDidTransition(({ key, transition }) => this.local(key, transition)));
+  }
+
+  /** Connects (without waiting: the proxy serves on local state until the store answers). */
+  start(): void {
+    const { Redis: Client } = ioredis();
+    const common = {
+      ...(this.o.password ? { password: this.o.password } : {}),
+      connectTimeout: 2_000,
+      maxRetriesPerRequest: 1,
+      // Reconnect quickly at first, then every second: a restarted store is found within a second.
+      retryStrategy: (n: number) => Math.min(50 * n, 1_000),
+      ...(this.o.address.tls ? { tls: {} } : {}),
+    };
+    // Commands fail at once while the store is away (no offline queue): they stay in our outbox.
+    const cmd = (this.cmd = new Client(this.o.address.url, {
+      ...common,
+      enableOfflineQueue: false,
+      commandTimeout: 2_000,
+    }));
+    const sub = (this.sub = new Client(this.o.address.url, { ...common, enableOfflineQueue: true }));
+    cmd.on('ready', () => this.up());
+    sub.on('ready', () => this.state === 'connected' && void this.reconcile());
+    for (const c of [cmd, sub]) {
+      c.on('error', (err: Error) => (this.lastError = err.message));
+      c.on('close', () => this.down());
+    }
+    sub.on('message', (_channel: string, text: string) => this.adopt(parseRecord(text)));
+    sub.subscribe(this.names.channel).catch((err: Error) => (this.lastError = err.message));
+    this.timer = setInterval(() => void this.flush(), this.o.flushMs ?? 250);
+    this.timer.unref();
+  }
+
+  /** What status and the views show. */
+  status(): SharedStoreStatus {
+    const usage: Record<string, Record<string, number>> = {};
+    for (const [sid, counts] of this.usage.all()) {
+      const id = this.idOf(sid);
+      if (id) usage[id] = { ...counts };
+    }
+    const s: SharedStoreStatus = {
+      store: this.o.address.shown,
+      pool: this.o.address.pool,
+      state: this.state,
+      since: this.since,
+      pending: this.outbox.size + this.usage.pendingCount,
+      usage,
+    };
+    if (this.state !== 'connected' && this.lastError) s.lastError = this.lastError;
+    return s;
+  }
+
+  /**
+   * The hook for budget counters (issue 16): adds `n` to a shared counter of a key, e.g. "costUsd";
+   * sent with the usage deltas, summed over every instance, read back with `total`.
+   */
+  count(keyId: string, field: string, n: number): void {
+    const sid = this.sidOf(keyId);
+    if (!sid) return;
+    this.fields.add(field);
+    this.usage.add(sid, field, n);
+  }
+
+  /** A key's counter summed over every instance of the pool, as last read from the store. */
+  total(keyId: string, field: string): number {
+    const sid = this.sidOf(keyId);
+    return sid ? this.usage.total(sid, field) : 0;
+  }
+
+  /** Sends what is pending (bounded), then disconnects. */
+  async close(waitMs = 1_000): Promise<void> {
+    if (this.state === 'connected') {
+      let t: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (t = setTimeout(resolve, waitMs)));
+      await Promise.race([this.flush(), late]);
+      clearTimeout(t);
+    }
+    this.dispose();
+  }
+
+  override dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.cmd?.disconnect();
+    this.sub?.disconnect();
+    super.dispose();
+  }
+
+  private up(): void {
+    const wasDown = this.state === 'down';
+    this.setState('connected');
+    this.lastError = undefined;
+    if (wasDown) this.o.logger.info(`Shared state: ${this.o.address.shown} is back; reconciling.`);
+    else this.o.logger.info(`Shared state: connected to ${this.o.address.shown}, pool "${this.o.address.pool}".`);
+    void this.reconcile();
+  }
+
+  private down(): void {
+    if (this.state === 'down' || this.isDisposed()) return;
+    this.lastError ??= 'connection closed';
+    // Said once per outage: the proxy goes on serving on its local state.
+    this.o.logger.warn(
+      `Shared state: ${this.o.address.shown} is unreachable${this.lastError ? ` (${this.lastError})` : ''}; ` +
+        'serving on local state, changes are sent when it is back.',
+    );
+    this.setState('down');
+  }
+
+  private isDisposed(): boolean {
+    return this.timer === undefined && this.cmd !== undefined;
+  }
+
+  private setState(s: SharedStoreStatus['state']): void {
+    this.state = s;
+    this.since = this.o.clock.now();
+    this.changed.fire();
+  }
+
+  /** A local transition: sent to the store unless it came from the store itself. */
+  private local(key: KeyRecord, t: Transition): void {
+    if (this.applying) return;
+    const sid = this.sidOf(key.id);
+    if (!sid) return;
+    const base = { sid, at: t.at, reason: t.reason, from: this.o.instanceId };
+    if (t.to === 'cooling') {
+      const h = this.o.pool.health(key.id);
+      const until = t.model !== undefined ? h?.modelCooldowns[t.model] : h?.coolingUntil;
+      if (until === undefined) return;
+      const level = this.o.pool.backoffLevel(key.id, t.model);
+      this.send({ ...base, k: 'cool', model: t.model ?? '', until, level });
+    } else if (t.to === 'invalid' || t.to === 'discarded' || (t.to === 'active' && t.reason !== 'cooldown ended')) {
+      this.stateAt.set(sid, t.at);
+      this.send({ ...base, k: 'state', state: t.to });
+    }
+  }
+
+  private send(r: SharedRecord): void {
+    this.outbox.set(r.k === 'cool' ? this.names.cool(r.sid, r.model) : this.names.state(r.sid), r);
+    void this.sendOutbox();
+  }
+
+  private async sendOutbox(): Promise<void> {
+    const cmd = this.cmd;
+    if (!cmd || this.state !== 'connected') return;
+    for (const [name, r] of [...this.outbox]) {
+      this.outbox.delete(name);
+      const px = r.k === 'cool' ? Math.ceil(r.until - this.o.clock.now()) : 0;
+      if (r.k === 'cool' && px <= 0) continue;
+      try {
+        await cmd.eval(PUT_IF_NEWER, 2, name, this.names.channel, JSON.stringify(r), String(r.at), String(px));
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        if (!this.outbox.has(name)) this.outbox.set(name, r);
+      }
+    }
+  }
+
+  /** Another instance's record (pub/sub or the store on reconnect), adopted when newer. */
+  private adopt(r: SharedRecord | undefined): void {
+    if (!r || r.from === this.o.instanceId) return;
+    const id = this.idOf(r.sid);
+    if (!id) return;
+    const pool = this.o.pool;
+    const h = pool.health(id);
+    if (!h || r.at < (this.stateAt.get(r.sid) ?? 0)) return;
+    this.applying = true;
+    try {
+      if (r.k === 'cool') {
+        const mine = r.model ? h.modelCooldowns[r.model] : h.state === 'cooling' ? h.coolingUntil : undefined;
+        if (r.until > this.o.clock.now() && (mine ?? 0) < r.until)
+          pool.adoptCooldown(id, r.model || undefined, r.until, r.level, `another KeyRelay: ${r.reason}`);
+        return;
+      }
+      this.stateAt.set(r.sid, r.at);
+      const why = `another KeyRelay: ${r.reason}`;
+      if (r.state === 'discarded') pool.discard(id, why);
+      else if (r.state === 'invalid' && h.state !== 'invalid' && h.state !== 'discarded')
+        pool.report(id, undefined, { kind: 'invalid', status: 401, reason: why });
+      else if (r.state === 'active' && (h.state !== 'active' || Object.keys(h.modelCooldowns).length > 0))
+        pool.restore(id);
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  /** After (re)connecting: local changes out first, then everything the store holds in. */
+  private async reconcile(): Promise<void> {
+    const cmd = this.cmd;
+    if (!cmd) return;
+    try {
+      await this.flush();
+      const names: string[] = [];
+      for (const pattern of [this.names.state('*'), `${this.names.prefix}cd:*`]) {
+        let cursor = '0';
+        do {
+          const [next, batch] = await cmd.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          names.push(...batch);
+        } while (cursor !== '0');
+      }
+      // States first: a restore newer than a cooldown wins over it.
+      for (let i = 0; i < names.length; i += 500) {
+        const values = await cmd.mget(names.slice(i, i + 500));
+        for (const v of values) this.adopt(parseRecord(v));
+      }
+    } catch (err) {
+      this.lastError = (err as Error).message;
+    }
+  }
+
+  /** Usage deltas out (atomic increments), shared totals in; outbox retried. Never overlaps itself. */
+  private async flush(): Promise<void> {
+    const cmd = this.cmd;
+    this.usage.look();
+    if (!cmd || this.state !== 'connected' || this.flushing) return;
+    this.flushing = true;
+    const batch = this.usage.take();
+    try {
+      await this.sendOutbox();
+      if (batch.size > 0) {
+        const m = cmd.multi();
+        for (const [field, bySid] of batch)
+          for (const [sid, n] of bySid)
+            if (Number.isInteger(n)) m.hincrby(this.names.usage(field), sid, n);
+            else m.hincrbyfloat(this.names.usage(field), sid, n);
+        await m.exec();
+      }
+      const fields = [...this.fields];
+      const p = cmd.pipeline();
+      for (const f of fields) p.hgetall(this.names.usage(f));
+      const got = (await p.exec()) ?? [];
+      this.usage.setTotals(got.map(([, v], i) => [fields[i], (v ?? {}) as Record<string, string>]));
+    } catch (err) {
+      this.usage.putBack(batch);
+      this.lastError = (err as Error).message;
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private sidOf(keyId: string): string | undefined {
+    this.index();
+    return this.sids.get(keyId);
+  }
+
+  private idOf(sid: string): string | undefined {
+    this.index();
+    return this.ids.get(sid);
+  }
+
+  /** Key id ↔ shared id, recomputed for new keys when the key set changed. */
+  private index(): void {
+    const list = this.o.pool.list();
+    if (list === this.listSeen) return;
+    this.listSeen = list;
+    const old = new Map(this.sids);
+    this.sids.clear();
+    this.ids.clear();
+    for (const k of list) {
+      const sid = old.get(k.id) ?? sharedKeyId(this.o.teamSecret, k.providerId, k.secret);
+      this.sids.set(k.id, sid);
+      this.ids.set(sid, k.id);
+    }
+  }
+}
