@@ -8,60 +8,9 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { FakeUpstream } from '../fakes/upstreamServer';
-import { CLI, start } from './cliRun';
-import type { Run } from './cliRun';
+import { CLI, endpointOf, start, untilOutput } from './cliProcess';
+import type { Run } from './cliProcess';
 import { assertNoKeys, OPENAI_KEYS, TOKEN } from './harness';
-
-/** Resolves once `cond()` holds, checked each time the process prints; rejects after `timeoutMs` (a bound). */
-function untilOutput(run: Run, cond: () => boolean, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (cond()) done();
-    };
-    const deadline = setTimeout(
-      () => done(new Error(`not within ${timeoutMs} ms:\n${run.stdout}${run.stderr}`)),
-      timeoutMs,
-    );
-    function done(err?: Error): void {
-      clearTimeout(deadline);
-      run.child.stdout!.off('data', check);
-      if (err) reject(err);
-      else resolve();
-    }
-    run.child.stdout!.on('data', check);
-    check();
-  });
-}
-
-/** The endpoint the CLI prints once it listens: read off its output as it comes, bounded by `timeoutMs`. */
-function endpointOf(run: Run, timeoutMs = 10_000): Promise<string> {
-  const out = run.child.stdout!;
-  return new Promise((resolve, reject) => {
-    const failed = (why: string) => () =>
-      finish(new Error(`CLI did not start (${why}):\n${run.stdout}\n${run.stderr}`));
-    const [onTimeout, onClose] = [failed(`no address within ${timeoutMs} ms`), failed('it exited')];
-    const timer = setTimeout(onTimeout, timeoutMs);
-    // Registered after run()'s own listener, so run.stdout already holds the chunk.
-    const check = (): void => {
-      const m = /KeyRelay listening on (http:\/\/\S+)/.exec(run.stdout);
-      if (m) finish(undefined, m[1]);
-    };
-    let settled = false;
-    function finish(err: Error | undefined, endpoint?: string): void {
-      settled = true;
-      clearTimeout(timer);
-      out.off('data', check);
-      run.child.off('close', onClose);
-      if (err) reject(err);
-      else resolve(endpoint!);
-    }
-    out.on('data', check);
-    run.child.on('close', onClose);
-    check();
-    // Already gone before we looked: 'close' will not come again.
-    if (!settled && run.child.exitCode !== null && out.readableEnded) onClose();
-  });
-}
 
 /** `keyrelay serve` as a user runs it (DESIGN §9). */
 suite('the headless CLI', () => {

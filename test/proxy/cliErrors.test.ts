@@ -4,8 +4,8 @@ import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { start } from './cliRun';
-import type { Run } from './cliRun';
+import { start } from './cliProcess';
+import type { Run } from './cliProcess';
 import { assertNoKeys, OPENAI_KEYS } from './harness';
 
 /** One bad input a newcomer gives `keyrelay`, and what the one line must say about it. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { resolve } from 'node:path';
 
 /** Resolves once `cond()` holds, checked each time the process prints; rejects after `timeoutMs` (a bound). */
@@ -33,10 +33,15 @@ export interface Run {
 }
 
 /** Starts the built CLI with a clean environment (no stray *_API_KEY from the machine). */
-export function start(args: string[], env: Record<string, string> = {}): Run {
+export function start(
+  args: string[],
+  env: Record<string, string> = {},
+  as: Pick<SpawnOptions, 'uid' | 'gid'> = {},
+): Run {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
   const run: Run = {
     child,
