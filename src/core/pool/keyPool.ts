@@ -153,11 +153,7 @@ export class KeyPool extends DisposableBase {
     return this.rev;
   }
 
-  /**
-   * What changed after revision `since`: the keys whose health or record changed, or every key
-   * (`whole`) when the key set itself changed since then. Cost: one pass over the keys, no copies
-   * of the unchanged ones (a following window asks every second, DESIGN §7).
-   */
+  /** Keys changed after revision `since`, or `whole` when the key set changed; one pass, no copies (DESIGN §7). */
   changesSince(since: number): { revision: number; whole: boolean; keys: KeyView[] } {
     this.drain();
     const whole = since < this.wholeRev || since > this.rev;
