@@ -3,6 +3,8 @@ import type { ApiShape } from './types';
 /** Stable error codes of the proxy's own answers; clients and tests match on these. */
 export type ProxyErrorCode =
   | 'bad_request_target'
+  | 'malformed_request'
+  | 'headers_too_large'
   | 'invalid_json'
   | 'not_found'
   | 'method_not_allowed'
@@ -27,6 +29,8 @@ export type ProxyErrorCode =
 /** OpenAI-style `type` per code; Anthropic answers use `anthropicType`. */
 const OPENAI_TYPE: Record<ProxyErrorCode, string> = {
   bad_request_target: 'invalid_request_error',
+  malformed_request: 'invalid_request_error',
+  headers_too_large: 'invalid_request_error',
   invalid_json: 'invalid_request_error',
   not_found: 'invalid_request_error',
   method_not_allowed: 'invalid_request_error',

@@ -5,6 +5,8 @@ import type { ProxyErrorCode } from '../../src/core/errors';
 // A Record over the union makes the compiler fail this file when a code is added and not listed here.
 const ALL_CODES: Record<ProxyErrorCode, true> = {
   bad_request_target: true,
+  malformed_request: true,
+  headers_too_large: true,
   invalid_json: true,
   not_found: true,
   method_not_allowed: true,

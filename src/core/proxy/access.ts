@@ -51,11 +51,18 @@ export class AccessGuard {
       );
     }
     const host = headers.host;
-    if (host === undefined || !this.hosts.has(host.toLowerCase())) {
+    if (host === undefined) {
+      throw new ProxyError(
+        'bad_request_target',
+        400,
+        `The request has no Host header (HTTP/1.1 requires one). Send Host: ${[...this.hosts][0]}.`,
+      );
+    }
+    if (!this.hosts.has(host.toLowerCase())) {
       throw new ProxyError(
         'forbidden_host',
         403,
-        `Host "${host ?? ''}" is not allowed. Call KeyRelay as http://${[...this.hosts][0]} (DNS-rebinding protection).`,
+        `Host "${host}" is not allowed. Call KeyRelay as http://${[...this.hosts][0]} (DNS-rebinding protection).`,
       );
     }
     const origin = headers.origin;

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { ProxyError, renderError } from '../errors';
 import type { Logger } from '../types';
 
 /** How the HTTP servers treat their clients. */
@@ -107,6 +108,8 @@ export class Listeners {
     const server = createServer(
       {
         keepAliveTimeout: 65_000,
+        // A request without Host is refused by the access check, in JSON that says why (not Node's bare 400).
+        requireHostHeader: false,
         // A response may stream for as long as the model writes: only the request is timed.
         requestTimeout: 0,
         headersTimeout: o.headersTimeoutMs,
@@ -115,6 +118,7 @@ export class Listeners {
       },
       this.handler,
     );
+    server.on('clientError', answerClientError);
     return new Promise<Server>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -123,4 +127,42 @@ export class Listeners {
       });
     });
   }
+}
+
+/**
+ * A request Node's HTTP parser refused before KeyRelay saw it (a smuggling attempt, a broken
+ * header, headers too large, no Host, headers that never finished): the status Node would send,
+ * with a JSON body that says why (OpenAI's shape: nothing parsed tells which API the caller
+ * speaks), and the connection closed, never reused after a framing error.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  const started = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (err.code === 'ECONNRESET' || !socket.writable || started) {
+    socket.destroy();
+    return;
+  }
+  const e =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new ProxyError(
+          'headers_too_large',
+          431,
+          'The request headers are too large (over 16 KB). Send a shorter Authorization or fewer headers.',
+        )
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new ProxyError(
+            'body_timeout',
+            408,
+            'The request line and headers did not arrive in time; send the whole request at once.',
+          )
+        : new ProxyError(
+            'malformed_request',
+            400,
+            'Malformed HTTP request (its framing, a header or the Host header is invalid); KeyRelay only takes well-formed HTTP/1.1 requests.',
+          );
+  const body = renderError('openai', e);
+  const reason =
+    e.status === 431 ? 'Request Header Fields Too Large' : e.status === 408 ? 'Request Timeout' : 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${e.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nx-keyrelay-error: ${e.code}\r\n\r\n${body}`,
+  );
 }

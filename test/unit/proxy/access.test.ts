@@ -62,7 +62,8 @@ suite('AccessGuard.checkOrigin', () => {
       const e = rejects(() => g.checkOrigin(req({ host })), 'forbidden_host', 403);
       assert.match(e.message, new RegExp(`http://127\\.0\\.0\\.1:${PORT}`), 'the message names the right address');
     }
-    rejects(() => g.checkOrigin(req({})), 'forbidden_host', 403);
+    const none = rejects(() => g.checkOrigin(req({})), 'bad_request_target', 400);
+    assert.match(none.message, /no Host header.*Host: 127\.0\.0\.1/);
   });
 
   test('a non-loopback bind host is accepted as well, as the user chose it', () => {
