@@ -148,7 +148,7 @@ async function rotate(ctx: RequestContext): Promise<number> {
   }
   const affinity = cfg.strategy === 'cache-affinity' ? affinityKey(p.req.headers, ctx.body) : undefined;
   const tried = new Set<string>();
-  const wait: WaitBudget = { waitedMs: 0, waits: 0 };
+  let wait: WaitBudget | undefined; // made only when every key is cooling: nothing on the usual path
   const maxAttempts = cfg.maxAttempts > 0 ? cfg.maxAttempts : Infinity;
   const limits = concurrencyLimits(cfg); // undefined (no gate, no cost) unless maxConcurrentPerKey* is set
   let last: AttemptResult | undefined;
@@ -157,7 +157,10 @@ async function rotate(ctx: RequestContext): Promise<number> {
     const pick = limits ? await deps.gate.pick(want, limits, p.t0 + limits.waitMs, p.res) : deps.pool.pick(want);
     if (pick.kind === 'gone') return 499;
     if (pick.kind !== 'key') {
-      if (pick.kind === 'cooling' && (await waitForCooldown(ctx, pick.retryAfterMs, wait))) {
+      if (
+        pick.kind === 'cooling' &&
+        (await waitForCooldown(ctx, pick.retryAfterMs, (wait ??= { waitedMs: 0, waits: 0 })))
+      ) {
         if (p.res.destroyed) return 499;
         tried.clear();
         continue;
@@ -185,7 +188,7 @@ async function rotate(ctx: RequestContext): Promise<number> {
       return sendRejected(p.res, deps.redactor, r); // the request's own fault (400/404/413/422): never retried
     }
     // The deadline for trying more keys: the upstream's headers timeout, plus any time spent waiting.
-    const deadline = p.t0 + Math.max(cfg.headersTimeoutMs, cfg.maxWaitMs) + wait.waitedMs;
+    const deadline = p.t0 + Math.max(cfg.headersTimeoutMs, cfg.maxWaitMs) + (wait?.waitedMs ?? 0);
     if (trace.attempts >= maxAttempts || deps.clock.now() >= deadline) return finishWith(ctx, r);
   }
 }
