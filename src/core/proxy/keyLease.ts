@@ -43,6 +43,15 @@ export interface LeaseAnswer {
   expiresInSeconds: number;
 }
 
+/** The answer to a report: the key's state after it (and until when it cools, for the lease's model). */
+export interface LeaseReported {
+  lease: string;
+  keyId: string;
+  outcome: LeaseOutcome;
+  state?: string;
+  coolingUntil?: string;
+}
+
 interface Lease {
   id: string;
   key: PoolKey;
@@ -111,7 +120,7 @@ export class KeyLeases {
   }
 
   /** Feeds a tool's report into the key's health and closes the lease; throws 404/400 that name the fix. */
-  report(id: string, body: unknown): { lease: string; keyId: string; outcome: LeaseOutcome; state?: string } {
+  report(id: string, body: unknown): LeaseReported {
     const d = this.deps();
     checkOn(d);
     const lease = this.open.get(id);
@@ -126,7 +135,18 @@ export class KeyLeases {
     const { outcome, retryAfterSec } = parseReport(body);
     d.pool.report(lease.key.id, lease.model, toOutcome(outcome, retryAfterSec));
     this.close(lease, `${outcome}${retryAfterSec === undefined ? '' : ` (retry after ${retryAfterSec} s)`}`);
-    return { lease: id, keyId: lease.key.id, outcome, state: d.pool.health(lease.key.id)?.state };
+    const h = d.pool.health(lease.key.id);
+    // A report for a model cools the key for that model only, as a proxied 429 for it would.
+    const until =
+      (lease.model !== undefined ? h?.modelCooldowns[lease.model] : undefined) ??
+      (h?.state === 'cooling' ? h.coolingUntil : undefined);
+    return {
+      lease: id,
+      keyId: lease.key.id,
+      outcome,
+      state: h?.state,
+      ...(until !== undefined ? { coolingUntil: new Date(until).toISOString() } : {}),
+    };
   }
 
   /** Closes every lease (the server stops): their slots are given back, nothing is reported. */
