@@ -1,6 +1,12 @@
 import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { request } from 'undici';
+import { FakeUpstream } from '../fakes/upstreamServer';
+import { endpointOf, start } from './cliProcess';
+import type { Run } from './cliProcess';
 import { assertNoKeys, OPENAI_KEYS, startHarness, TOKEN } from './harness';
 import type { Harness } from './harness';
 
@@ -147,3 +153,93 @@ suite('key lease', () => {
 interface ErrorBody {
   error: { code: string; type: string; message: string };
 }
+
+/** The same through `keyrelay serve`, as a user runs it: what its log says, and that it holds no key. */
+suite('key lease through the headless CLI', () => {
+  let dir: string;
+  let fake: FakeUpstream;
+  const runs: Run[] = [];
+  const CLI_TOKEN = 'kr-cli-token-lease-0123456789';
+  const auth = { authorization: `Bearer ${CLI_TOKEN}`, 'content-type': 'application/json' };
+
+  setup(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'keyrelay-lease-'));
+    fake = await FakeUpstream.start();
+  });
+  teardown(async () => {
+    for (const r of runs.splice(0))
+      if (r.child.exitCode === null) {
+        r.child.kill('SIGKILL');
+        await r.exited;
+      }
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function serve(proxy: Record<string, unknown>): Promise<{ run: Run; endpoint: string }> {
+    const file = join(dir, 'config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        proxy: { port: 0, ...proxy },
+        providers: [{ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' }],
+        keys: OPENAI_KEYS.slice(0, 2).map((key) => ({ provider: 'mock', key })),
+      }),
+    );
+    const run = start(['serve', '--config', file, '--data-dir', join(dir, 'data'), '--token', CLI_TOKEN]);
+    runs.push(run);
+    return { run, endpoint: await endpointOf(run) };
+  }
+
+  async function call(url: string, init: { method?: 'POST'; body?: unknown; headers?: Record<string, string> } = {}) {
+    const r = await request(url, {
+      method: init.method ?? 'GET',
+      headers: init.headers ?? auth,
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+    return { status: r.statusCode, body: (await r.body.json()) as Leased & ErrorBody & { state?: string } };
+  }
+
+  test("off: 403 in the CLI's words; on: rate_limited is skipped, invalid sticks, the log has masked keys only", async () => {
+    const off = await serve({});
+    const refused = await call(`${off.endpoint}/keyrelay/lease?provider=mock`);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body.error.message, /"allowKeyLease" in the --config file's "proxy" object/);
+    off.run.child.kill('SIGINT');
+    assert.equal(await off.run.exited, 0);
+
+    const { run, endpoint } = await serve({ allowKeyLease: true });
+    const url = `${endpoint}/keyrelay/lease?provider=mock&model=gpt-4o`;
+    assert.equal((await call(url, { headers: {} })).status, 401);
+    const first = await call(url);
+    assert.equal(first.status, 200);
+    const limited = await call(`${endpoint}/keyrelay/lease/${first.body.lease}`, {
+      method: 'POST',
+      body: { outcome: 'rate_limited', retryAfter: 2 },
+    });
+    assert.equal(limited.status, 200);
+    const sdk = new OpenAI({ baseURL: `${endpoint}/v1`, apiKey: CLI_TOKEN, maxRetries: 0 });
+    for (let i = 0; i < 2; i++)
+      await sdk.chat.completions.create({ model: 'mock/gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    const other = OPENAI_KEYS.slice(0, 2).find((k) => k !== first.body.key)!;
+    assert.deepEqual(fake.countsByKey(), { [other]: 2 }, 'the proxy skipped the key the lease reported');
+    const second = await call(url);
+    assert.equal(second.body.key, other, 'and so did the next lease');
+    const invalid = await call(`${endpoint}/keyrelay/lease/${second.body.lease}`, {
+      method: 'POST',
+      body: { outcome: 'invalid' },
+    });
+    assert.equal(invalid.body.state, 'invalid');
+    const status = (await (await request(`${endpoint}/keyrelay/status`, { headers: auth })).body.json()) as {
+      keys: Array<{ id: string; state: string }>;
+    };
+    assert.equal(status.keys.find((k) => k.id === second.body.keyId)?.state, 'invalid');
+
+    run.child.kill('SIGINT');
+    assert.equal(await run.exited, 0);
+    const output = run.stdout + run.stderr;
+    assertNoKeys(output, 'the CLI output');
+    for (const leased of [first.body, second.body])
+      assert.match(output, new RegExp(`Key lease ${leased.lease}: \\S+ \\(${leased.masked.replace('…', '.')}\\)`));
+  });
+});
