@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { ProviderCatalogue } from '../../../src/core/config/providers';
 import { CredentialBroker } from '../../../src/core/credentials/credentialBroker';
-import { ProxyError } from '../../../src/core/errors';
+import type { ProxyError } from '../../../src/core/errors';
 import { KeyPool } from '../../../src/core/pool/keyPool';
 import { ConcurrencyGate } from '../../../src/core/proxy/concurrency';
 import { KeyLeases, LEASE_MS } from '../../../src/core/proxy/keyLease';
