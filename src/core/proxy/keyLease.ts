@@ -98,6 +98,10 @@ export class KeyLeases {
         throw new ProxyError('credential_failed', 502, d.redactor.redact((err as Error).message));
       }
     }
+    if (client.destroyed) {
+      release?.(); // nobody is left to hand the key to
+      return undefined;
+    }
     const lease = this.openLease(d, key, want.model, release);
     d.logger.info(
       d.redactor.redact(
@@ -180,7 +184,7 @@ function checkOn(d: ForwardDeps): void {
   throw new ProxyError(
     'key_lease_off',
     403,
-    'Key leases are off: a leased key\'s secret leaves KeyRelay. Turn on "keyRelay.allowKeyLease" in your user settings if a tool of yours cannot use the proxy.',
+    'Key leases are off: a leased key\'s secret leaves KeyRelay. If a tool of yours cannot use the proxy, turn on keyRelay.allowKeyLease (see the README, "Key lease").',
   );
 }
 
