@@ -173,7 +173,7 @@ export class KeyPool extends DisposableBase {
     if (g.members.size === 0) return { kind: 'none' };
     const ex = req.exclude;
     const exSize = ex?.size ?? 0;
-    const isExcluded = exSize > 0 ? (e: Entry) => (ex as ReadonlySet<string>).has(e.key.id) : nothingExcluded;
+    const isExcluded = exSize > 0 ? (e: Entry) => (ex as ReadonlySet<string>).has(e.key.id) : () => false;
 
     let chosen: Entry | undefined;
     const affinityKey =
@@ -396,5 +396,3 @@ export class KeyPool extends DisposableBase {
     return this.machine.drain();
   }
 }
-
-const nothingExcluded = (): boolean => false; // a first pick excludes nothing: no closure per pick
