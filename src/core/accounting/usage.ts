@@ -19,7 +19,14 @@ const PREFIXES: ReadonlyArray<[Buffer, 'in' | 'out']> = [
 
 /** Below this many bytes a JS loop beats `Buffer.indexOf`, whose call into C++ costs ~0.3 µs. */
 const NATIVE_SEARCH_FROM = 512;
-const SUFFIX_0 = SUFFIX[0];
+const SUFFIX_LAST = SUFFIX.length - 1;
+/**
+ * Horspool's skip table for SUFFIX: how far the window may move when the byte under its last
+ * position is `c`. Most bytes of a stream are in no usage field, so the loop reads about one byte
+ * in eight instead of every byte (the per-chunk scan was the largest KeyRelay function on streams).
+ */
+const SKIP = new Uint8Array(256).fill(SUFFIX.length);
+for (let j = 0; j < SUFFIX_LAST; j++) SKIP[SUFFIX[j]] = SUFFIX_LAST - j;
 
 /** Index of the first SUFFIX that lies wholly in `buf[from, end)`, or -1. */
 function findSuffix(buf: Buffer, from: number, end: number): number {
@@ -28,10 +35,19 @@ function findSuffix(buf: Buffer, from: number, end: number): number {
     const at = buf.indexOf(SUFFIX, from);
     return at <= last ? at : -1;
   }
-  outer: for (let i = from; i <= last; i++) {
-    if (buf[i] !== SUFFIX_0) continue;
-    for (let j = 1; j < SUFFIX.length; j++) if (buf[i + j] !== SUFFIX[j]) continue outer;
-    return i;
+  let i = from;
+  outer: while (i <= last) {
+    const c = buf[i + SUFFIX_LAST];
+    if (c === SUFFIX[SUFFIX_LAST]) {
+      for (let j = 0; j < SUFFIX_LAST; j++) {
+        if (buf[i + j] !== SUFFIX[j]) {
+          i += SKIP[c];
+          continue outer;
+        }
+      }
+      return i;
+    }
+    i += SKIP[c];
   }
   return -1;
 }

@@ -50,6 +50,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private settled = false;
+  /** The one 'drain' listener while upstream is paused for a full client socket (see pauseUntilDrain). */
+  private onDrain: (() => void) | undefined;
   private readonly started: number;
   /** Called once with the attempt's result. */
   onDone: (r: AttemptResult) => void = () => undefined;
@@ -89,8 +91,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
       case Mode.Pass:
         this.usage.feed(chunk);
         this.capture?.add(chunk);
-        // undici pauses the socket; the client's drain resumes it.
-        if (!this.res.write(chunk)) controller.pause();
+        if (!this.res.write(chunk)) this.pauseUntilDrain(controller);
         return;
       case Mode.Peek:
         this.hold(chunk);
@@ -135,7 +136,6 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const res = this.res;
     if (res.destroyed) return;
     res.writeHead(this.status, this.headers);
-    res.on('drain', () => controller.resume());
     let ok = true;
     for (const chunk of this.held) {
       this.usage.feed(chunk);
@@ -143,7 +143,23 @@ export class Attempt implements Dispatcher.DispatchHandler {
       ok = res.write(chunk);
     }
     this.held = [];
-    if (!ok) controller.pause();
+    if (!ok) this.pauseUntilDrain(controller);
+  }
+
+  /**
+   * The client's socket is full: undici stops reading upstream until the client's 'drain'. The
+   * listener is added only then and removed when the attempt ends: a 'drain' listener left on
+   * every response kept the whole upstream request (controller, handler, buffers) reachable from
+   * the response, and GC promoted ~2.5 MB per scavenge at 4,000 req/s.
+   */
+  private pauseUntilDrain(controller: Dispatcher.DispatchController): void {
+    controller.pause();
+    if (this.onDrain) return;
+    this.onDrain = () => {
+      this.onDrain = undefined;
+      controller.resume();
+    };
+    this.res.once('drain', this.onDrain);
   }
 
   /** Looks at the first complete SSE event; comment-only events (keep-alives) are skipped. */
@@ -195,6 +211,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private finish(r: AttemptResult): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.onDrain) this.res.off('drain', this.onDrain);
+    this.onDrain = undefined;
     this.onDone(r);
   }
 }

@@ -1,5 +1,5 @@
 import { ProxyError } from '../errors';
-import type { FailureClass, ProviderSpec } from '../types';
+import type { FailureClass, ProviderSpec, ProxyConfig } from '../types';
 import type { PickResult } from '../pool/keyPool';
 import type { AttemptResult } from './attempt';
 import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
@@ -22,7 +22,8 @@ export async function forwardRequest(deps: ForwardDeps, p: ProxiedRequest): Prom
   const trace: Trace = p.trace ?? { attempts: 0 };
   let status = 0;
   try {
-    const ctx = await prepare(deps, p, trace);
+    const cfg = deps.config();
+    const ctx = prepare(deps, p, trace, cfg, await readBody(p.req, cfg.maxBodyBytes, cfg.bodyTimeoutMs));
     status = deps.pool.hasKeys(ctx.provider.id) ? await rotate(ctx) : await passthrough(ctx);
   } catch (err) {
     const e = redactedError(deps.redactor, err);
@@ -67,16 +68,17 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
     outputTokens: upstream ? trace.usage?.outputTokens : undefined,
   });
   const { logger } = deps;
+  const traced = logger.logLevel === undefined || logger.logLevel <= 1;
+  const log = deps.requestLog();
+  if (!traced && !log) return; // the usual case: no path to redact, no clock to read
   const path = deps.redactor.redact(p.req.url?.split('?', 1)[0] ?? '');
-  if (logger.logLevel === undefined || logger.logLevel <= 1) {
-    const ms = deps.clock.now() - p.t0;
+  const now = deps.clock.now();
+  if (traced) {
     logger.trace(
-      `${p.req.method} ${path} model=${trace.model ?? '-'} key=${trace.key?.masked ?? '-'} attempts=${trace.attempts} status=${status} ms=${ms} ttfb=${trace.ttfbMs ?? '-'}`,
+      `${p.req.method} ${path} model=${trace.model ?? '-'} key=${trace.key?.masked ?? '-'} attempts=${trace.attempts} status=${status} ms=${now - p.t0} ttfb=${trace.ttfbMs ?? '-'}`,
     );
   }
-  const log = deps.requestLog();
   if (!log) return;
-  const now = deps.clock.now();
   log.write(
     {
       method: p.req.method ?? '',
@@ -98,10 +100,9 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
   );
 }
 
-/** Reads the body and routes it: which provider, which model, which headers go upstream. */
-async function prepare(deps: ForwardDeps, p: ProxiedRequest, trace: Trace): Promise<RequestContext> {
-  const cfg = deps.config();
-  let body = await readBody(p.req, cfg.maxBodyBytes, cfg.bodyTimeoutMs);
+/** Routes the body read: which provider, which model, which headers go upstream. */
+function prepare(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, cfg: ProxyConfig, read: Buffer): RequestContext {
+  let body = read;
   trace.body = body;
   const facts = p.req.method === 'POST' ? inspectJsonBody(body, p.shape) : {};
   const route = p.providerId
@@ -147,7 +148,7 @@ async function rotate(ctx: RequestContext): Promise<number> {
     );
   }
   const affinity = cfg.strategy === 'cache-affinity' ? affinityKey(p.req.headers, ctx.body) : undefined;
-  const tried = new Set<string>();
+  let tried: Set<string> | undefined; // made when a second key is wanted: nothing on the usual path
   let wait: WaitBudget | undefined; // made only when every key is cooling: nothing on the usual path
   const maxAttempts = cfg.maxAttempts > 0 ? cfg.maxAttempts : Infinity;
   const limits = concurrencyLimits(cfg); // undefined (no gate, no cost) unless maxConcurrentPerKey* is set
@@ -162,22 +163,27 @@ async function rotate(ctx: RequestContext): Promise<number> {
         (await waitForCooldown(ctx, pick.retryAfterMs, (wait ??= { waitedMs: 0, waits: 0 })))
       ) {
         if (p.res.destroyed) return 499;
-        tried.clear();
+        tried?.clear();
         continue;
       }
       return noKeyLeft(ctx, pick, last);
     }
     const key = pick.key;
-    tried.add(key.id);
     trace.key = key;
     trace.attempts++;
-    const release = limits ? () => deps.gate.release(key, ctx.model) : undefined; // the slot gate.pick took
-    const { result: r, outcome, ttfbMs } = await tryKey(ctx, key).finally(release);
+    const attempt = tryKey(ctx, key);
+    // The slot gate.pick took; without limits no extra promise on the usual path.
+    const {
+      result: r,
+      outcome,
+      ttfbMs,
+    } = await (limits ? attempt.finally(() => deps.gate.release(key, ctx.model)) : attempt);
     trace.ttfbMs = ttfbMs;
     if (r.kind === 'sent') {
       trace.answeredBy = key;
       return r.status;
     }
+    (tried ??= new Set()).add(key.id);
     last = r;
     if (p.res.destroyed) return 499;
     if (r.kind === 'failed') {

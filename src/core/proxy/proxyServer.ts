@@ -68,11 +68,20 @@ export class ProxyServer implements Disposable {
   private token: string;
   private readonly kit: ForwardKit;
   private readonly ownsKit: boolean;
-  private readonly inFlight = new Set<ServerResponse>();
+  /** Responses not yet closed; counters and shared listeners, so a request adds no closure. */
+  private inFlight = 0;
   /** Forwarded requests not yet counted (they settle after their response closes). */
-  private readonly forwards = new Set<Promise<void>>();
+  private forwards = 0;
   /** Set while stopping: called when the last in-flight request closes. */
   private onDrained: (() => void) | undefined;
+  /** Set while stopping: called when the last forwarded request is counted. */
+  private onCounted: (() => void) | undefined;
+  private readonly responseClosed = (): void => {
+    if (--this.inFlight === 0) this.onDrained?.();
+  };
+  private readonly forwardSettled = (): void => {
+    if (--this.forwards === 0) this.onCounted?.();
+  };
   private readonly subscriptions: Disposable[] = [];
   private readonly own: OwnEndpoints;
   /** The optional background re-test of invalid keys; runs only while this server serves. */
@@ -165,15 +174,16 @@ export class ProxyServer implements Disposable {
     this.guard = undefined;
     this.retest.stop();
     const drained = new Promise<void>((resolve) => (this.onDrained = resolve));
-    await this.listeners.close(graceMs, () => this.inFlight.size > 0, drained);
+    await this.listeners.close(graceMs, () => this.inFlight > 0, drained);
     this.onDrained = undefined;
     // A request cut at the end of the grace is still being counted (its upstream call unwinds
     // after the socket closed): wait for that, bounded, so the saved statistics include it.
-    if (this.forwards.size > 0)
+    if (this.forwards > 0)
       await Promise.race([
-        Promise.allSettled([...this.forwards]),
+        new Promise<void>((r) => (this.onCounted = r)),
         new Promise<void>((r) => setTimeout(r, SETTLE_AFTER_CUT_MS).unref()),
       ]);
+    this.onCounted = undefined;
     this.setState({ running: false });
     this.deps.logger.info('KeyRelay stopped');
   }
@@ -214,11 +224,8 @@ export class ProxyServer implements Disposable {
   }
 
   private track(forward: Promise<void>): void {
-    this.forwards.add(forward);
-    forward.then(
-      () => this.forwards.delete(forward),
-      () => this.forwards.delete(forward),
-    );
+    this.forwards++;
+    forward.then(this.forwardSettled, this.forwardSettled);
   }
 
   private setState(s: ProxyState): void {
@@ -228,11 +235,8 @@ export class ProxyServer implements Disposable {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t0 = this.deps.clock.now();
-    this.inFlight.add(res);
-    res.once('close', () => {
-      this.inFlight.delete(res);
-      if (this.inFlight.size === 0) this.onDrained?.();
-    });
+    this.inFlight++;
+    res.once('close', this.responseClosed);
     const url = req.url ?? '';
     const target = splitTarget(url);
     const shape = shapeOf(target, req.headers);

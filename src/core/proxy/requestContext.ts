@@ -62,8 +62,8 @@ export interface ResponseSink {
   end(chunk?: Buffer | string): this;
   destroy(error?: Error): this;
   on(event: 'drain' | 'close', listener: () => void): this;
-  once(event: 'close', listener: () => void): this;
-  off(event: 'close', listener: () => void): this;
+  once(event: 'drain' | 'close', listener: () => void): this;
+  off(event: 'drain' | 'close', listener: () => void): this;
 }
 
 /** One client request that passed local access checks. */

@@ -98,8 +98,9 @@ function hasControl(path: string): boolean {
 
 /** Paths outside `/v1/…` must name an API root KeyRelay knows (`/chat/…`, `/messages`, …). */
 export function checkKnownRoot(t: Target): void {
+  if (t.path !== t.rest) return; // under /v1: any API path (the usual case splits nothing)
   const root = t.rest.split('/', 2)[1] ?? '';
-  if (t.path === t.rest && !KNOWN_ROOTS.has(root)) {
+  if (!KNOWN_ROOTS.has(root)) {
     throw new ProxyError(
       'not_found',
       404,

@@ -1,6 +1,6 @@
 import { CredentialFailure, FAILURES_BEFORE_INVALID } from '../credentials/credentialBroker';
 import { ProxyError } from '../errors';
-import type { FailureClass, Outcome, PoolKey } from '../types';
+import type { CredentialCommand, FailureClass, Outcome, PoolKey } from '../types';
 import { Attempt } from './attempt';
 import type { AttemptResult } from './attempt';
 import { classifyRejection, classifyStreamError } from './classify';
@@ -23,45 +23,64 @@ export interface Tried {
  * secret comes from a command gets its token from the broker first, and on a 401/403 one more
  * call with a freshly run token before the refusal counts against the key.
  */
-export async function tryKey(ctx: RequestContext, key: PoolKey): Promise<Tried> {
+export function tryKey(ctx: RequestContext, key: PoolKey): Promise<Tried> {
+  if (key.credentialCommand) return tryCommandKey(ctx, key, key.credentialCommand);
+  // The usual path: one async frame (send), which also ends the key's turn.
+  ctx.deps.pool.begin(key.id);
+  return send(ctx, key, key.secret, ENDS_TURN);
+}
+
+async function tryCommandKey(ctx: RequestContext, key: PoolKey, credentialCommand: CredentialCommand): Promise<Tried> {
   const { deps } = ctx;
   deps.pool.begin(key.id);
   try {
-    if (!key.credentialCommand) return await send(ctx, key, key.secret);
-    const cmdKey = { id: key.id, label: key.label, credentialCommand: key.credentialCommand };
+    const cmdKey = { id: key.id, label: key.label, credentialCommand };
     const first = await tokenOrFailure(ctx, key, () => deps.credentials.token(cmdKey));
     if (typeof first !== 'string') return first;
-    const tried = await send(ctx, key, first, { holdRefusal: true });
+    const tried = await send(ctx, key, first, HOLD_REFUSAL);
     if (tried.outcome !== undefined || !isAuthRefusal(tried.result)) return tried;
     const second = await tokenOrFailure(ctx, key, () => deps.credentials.refresh(cmdKey, first));
     if (typeof second !== 'string') return second;
-    return await send(ctx, key, second);
+    return await send(ctx, key, second, NO_OPTIONS);
   } finally {
     deps.pool.end(key.id);
   }
 }
 
-/** One dispatch with `secret`; `holdRefusal`: a 401/403 is returned unjudged, for one retry. */
-async function send(ctx: RequestContext, key: PoolKey, secret: string, o: { holdRefusal?: boolean } = {}) {
-  const { deps, p, cfg } = ctx;
-  const target = deps.upstream.target(key.baseUrl ?? ctx.provider.baseUrl);
-  const headers = ctx.headers.slice();
-  headers.push(authHeaderName(ctx.provider.auth), authHeaderValue(ctx.provider.auth, secret));
-  const handler = new Attempt(p.res, deps.clock.now);
-  handler.capture = captureFor(ctx);
-  const result = await dispatchAttempt(ctx, handler, {
-    origin: target.origin,
-    path: target.basePath + p.rest + p.query,
-    method: p.req.method ?? 'GET',
-    headers,
-    body: ctx.body.length > 0 ? ctx.body : null,
-    headersTimeout: cfg.headersTimeoutMs,
-    bodyTimeout: cfg.idleTimeoutMs,
-  });
-  if (o.holdRefusal && isAuthRefusal(result)) return { result } satisfies Tried;
-  const outcome = settle(ctx, key, result, handler);
-  noteAttempt(ctx, `${key.label} (${key.masked})`, result, outcome, handler);
-  return { result, outcome, ttfbMs: handler.ttfbMs || undefined } satisfies Tried;
+/** `holdRefusal`: a 401/403 is returned unjudged, for one retry; `endsTurn`: send calls pool.end. */
+interface SendOptions {
+  holdRefusal?: boolean;
+  endsTurn?: boolean;
+}
+const NO_OPTIONS: SendOptions = {};
+const HOLD_REFUSAL: SendOptions = { holdRefusal: true };
+const ENDS_TURN: SendOptions = { endsTurn: true };
+
+/** One dispatch with `secret` (see SendOptions). */
+async function send(ctx: RequestContext, key: PoolKey, secret: string, o: SendOptions): Promise<Tried> {
+  try {
+    const { deps, p, cfg } = ctx;
+    const target = deps.upstream.target(key.baseUrl ?? ctx.provider.baseUrl);
+    const headers = ctx.headers.slice();
+    headers.push(authHeaderName(ctx.provider.auth), authHeaderValue(ctx.provider.auth, secret));
+    const handler = new Attempt(p.res, deps.clock.now);
+    handler.capture = captureFor(ctx);
+    const result = await dispatchAttempt(ctx, handler, {
+      origin: target.origin,
+      path: target.basePath + p.rest + p.query,
+      method: p.req.method ?? 'GET',
+      headers,
+      body: ctx.body.length > 0 ? ctx.body : null,
+      headersTimeout: cfg.headersTimeoutMs,
+      bodyTimeout: cfg.idleTimeoutMs,
+    });
+    if (o.holdRefusal && isAuthRefusal(result)) return { result } satisfies Tried;
+    const outcome = settle(ctx, key, result, handler);
+    noteAttempt(ctx, `${key.label} (${key.masked})`, result, outcome, handler);
+    return { result, outcome, ttfbMs: handler.ttfbMs || undefined } satisfies Tried;
+  } finally {
+    if (o.endsTurn) ctx.deps.pool.end(key.id);
+  }
 }
 
 function isAuthRefusal(r: AttemptResult): boolean {

@@ -107,6 +107,19 @@ suite('usage: UsageScanner', () => {
     assert.deepEqual(scan([buf.subarray(0, at + 20), buf.subarray(at + 20, at + 25), buf.subarray(at + 25)]), [7, 8]);
   });
 
+  test('near misses of `_tokens"` before the real fields are skipped, at every chunk size', () => {
+    // Partial and overlapping suffixes exercise the skip search (chunks below the native-search size).
+    const text =
+      '{"a":"_token\\"","_tokens":1,"x_tokens":2,"kens\\"":3,"__tokens_tokens":4,"t_tokens_":5,' +
+      '"usage":{"prompt_tokens":11,"completion_tokens":12}}';
+    const buf = Buffer.from(text);
+    for (let size = 1; size <= buf.length; size++) {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < buf.length; i += size) parts.push(buf.subarray(i, i + size));
+      assert.deepEqual(scan(parts), [11, 12], `chunks of ${size}`);
+    }
+  });
+
   test('a 4 MB stream still finds the final usage', () => {
     const filler = Buffer.from('data: {"choices":[{"delta":{"content":"' + 'x'.repeat(4000) + '"}}]}\n\n');
     const s = new UsageScanner();

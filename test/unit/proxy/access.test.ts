@@ -159,4 +159,21 @@ suite('AccessGuard.credential', () => {
     assert.equal(g.credential({ 'x-api-key': 'tökén-ü' }).isToken, true);
     assert.equal(g.credential({ 'x-api-key': 'tokenxxx' }).isToken, false);
   });
+
+  test('only the whole token matches: not a prefix, not the token with more after it, not NUL-padded', () => {
+    const g = guard();
+    for (const other of [TOKEN.slice(0, -1), `${TOKEN}x`, `${TOKEN}\0`, TOKEN.toUpperCase(), 'k', 'x'.repeat(600)]) {
+      assert.equal(g.credential({ 'x-api-key': other }).isToken, false, `${other.length} chars`);
+    }
+    assert.equal(g.credential({ 'x-api-key': TOKEN }).isToken, true);
+  });
+
+  test('a token longer than the compared width (512 bytes) still matches only itself', () => {
+    const long = `kr-${'Zq8vLm3N'.repeat(80)}`;
+    const g = new AccessGuard({ port: PORT, bindHost: '127.0.0.1', allowedOrigins: [], token: long });
+    assert.equal(g.credential({ 'x-api-key': long }).isToken, true);
+    assert.equal(g.credential({ 'x-api-key': long.slice(0, 512) }).isToken, false);
+    assert.equal(g.credential({ 'x-api-key': `${long}Z` }).isToken, false);
+    assert.equal(g.credential({ 'x-api-key': `${long.slice(0, -1)}q` }).isToken, false);
+  });
 });
