@@ -73,6 +73,8 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['reasoning', 'reasoning'],
   ['nonReasoningModels', 'nonReasoningModels'],
   ['stateStore', 'stateStore'],
+  ['prices', 'prices'],
+  ['budgets', 'budgets'],
 ];
 
 /** A number in the setting's unit to the core's: seconds → ms, MiB → bytes; anything else as is. */

@@ -65,6 +65,7 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
     ttfbMs: trace.ttfbMs,
     inputTokens: upstream ? trace.usage?.inputTokens : undefined,
     outputTokens: upstream ? trace.usage?.outputTokens : undefined,
+    costUsd: upstream ? trace.costUsd : undefined,
   });
   const { logger } = deps;
   const path = deps.redactor.redact(p.req.url?.split('?', 1)[0] ?? '');
@@ -168,6 +169,11 @@ async function rotate(ctx: RequestContext): Promise<number> {
       return noKeyLeft(ctx, pick, last);
     }
     const key = pick.key;
+    if (!deps.budgets.admit(key)) {
+      // Spent its budget (perhaps on another KeyRelay of a shared pool): now marked, so not picked again.
+      if (limits) deps.gate.release(key, ctx.model);
+      continue;
+    }
     tried.add(key.id);
     trace.key = key;
     trace.attempts++;
@@ -248,11 +254,24 @@ function noKeyLeft(
       `No usable ${provider.name} key in KeyRelay (${states})${said ? `; the provider said: "${deps.redactor.redact(said)}"` : ''}. Replace them with "KeyRelay: Add Key", or run "KeyRelay: Restore Key" / "KeyRelay: Test Key" once they work again.`,
     );
   }
+  if (pick.kind === 'over-budget') return overBudget(ctx, pick);
   if (last) return finishWith(ctx, last);
   throw new ProxyError(
     'no_keys',
     503,
     `No ${provider.name} key in KeyRelay serves model "${ctx.model ?? '?'}". Add one with "KeyRelay: Add Key", or check the keys' model lists.`,
+  );
+}
+
+/** Every usable key spent its budget: KeyRelay's own 429, saying when the first is back and what to change. */
+function overBudget(ctx: RequestContext, pick: Extract<PickResult, { kind: 'over-budget' }>): never {
+  const sec = Math.max(1, Math.ceil((pick.resetsAt - ctx.deps.clock.now()) / 1000));
+  const back = new Date(pick.resetsAt).toISOString().slice(0, 16).replace('T', ' ');
+  throw new ProxyError(
+    'budget_exceeded',
+    429,
+    `Every ${ctx.provider.name} key in KeyRelay has spent its budget (${pick.count} key${pick.count === 1 ? '' : 's'}); the first is back at ${back} UTC. Raise the limit in keyRelay.budgets, or add a key with "KeyRelay: Add Key".`,
+    { retryAfterSec: sec },
   );
 }
 
