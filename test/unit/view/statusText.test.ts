@@ -13,6 +13,7 @@ function vm(over: Partial<ViewModel> = {}): ViewModel {
     port: 8787,
     keys: [],
     requestsToday: 0,
+    cost: { costUsd: null, unpricedAttempts: 0 },
     ...over,
   };
 }
