@@ -21,6 +21,8 @@ export interface BudgetsOptions {
   pool: KeyPool;
   stats: Stats;
   settings(): BudgetSettings;
+  /** The shared store's counters while one is connected (SharedState): spend counts across every KeyRelay of the pool. */
+  shared?(): SharedCounter | undefined;
 }
 
 /** Spend in the current UTC day and month. */
@@ -41,17 +43,11 @@ export interface BudgetStanding {
 const field = (period: string): string => `usd:${period}`;
 
 export class Budgets {
-  private shared: SharedCounter | undefined;
   /** Keys this marked over budget, so a raised limit or a new period brings them back. */
   private readonly marked = new Set<string>();
   private accountsOf: { list: readonly KeyRecord[]; byName: Map<string, KeyRecord[]> } | undefined;
 
   constructor(private readonly o: BudgetsOptions) {}
-
-  /** The store's counters (or none): spend is then counted across every KeyRelay of the pool. */
-  setShared(shared: SharedCounter | undefined): void {
-    this.shared = shared;
-  }
 
   /** Whether any budget is set (nothing is checked otherwise). */
   get active(): boolean {
@@ -62,10 +58,11 @@ export class Budgets {
   /** After an attempt whose cost is known: shares it, then checks the key and its account's keys. */
   charge(key: KeyRecord, usd: number): void {
     if (!(usd > 0)) return;
-    if (this.shared) {
+    const shared = this.o.shared?.();
+    if (shared) {
       const { day, month } = utcPeriods(this.o.clock.now());
-      this.shared.count(key.id, field(day), usd);
-      this.shared.count(key.id, field(month), usd);
+      shared.count(key.id, field(day), usd);
+      shared.count(key.id, field(month), usd);
     }
     if (!this.active) return;
     this.check(key);
@@ -80,6 +77,7 @@ export class Budgets {
 
   /** Checks every key again (settings changed, counters loaded): marks and releases. */
   recheck(): void {
+    if (!this.active && this.marked.size === 0) return;
     for (const k of this.o.pool.list()) this.check(k);
   }
 
@@ -101,11 +99,12 @@ export class Budgets {
   private spentBy(id: string): Spent {
     const now = this.o.clock.now();
     const local = this.o.stats.spend.spent(id, now);
-    if (!this.shared) return local;
+    const shared = this.o.shared?.();
+    if (!shared) return local;
     const { day, month } = utcPeriods(now);
     return {
-      dayUsd: Math.max(local.dayUsd, this.shared.total(id, field(day))),
-      monthUsd: Math.max(local.monthUsd, this.shared.total(id, field(month))),
+      dayUsd: Math.max(local.dayUsd, shared.total(id, field(day))),
+      monthUsd: Math.max(local.monthUsd, shared.total(id, field(month))),
     };
   }
 

@@ -1,4 +1,5 @@
 import { Budgets } from '../accounting/budgets';
+import type { SharedCounter } from '../accounting/budgets';
 import type { Stats } from '../accounting/stats';
 import { PriceBook } from '../config/prices';
 import { RequestLog } from '../accounting/requestLog';
@@ -23,6 +24,8 @@ export interface ForwardKitOptions {
   accessToken: string;
   /** Error messages in the CLI's words rather than the editor's (see ForwardDeps.wording). */
   wording?: Wording;
+  /** The shared store's counters while one is configured: budgets count spend across every KeyRelay of the pool. */
+  sharedCounter?: () => SharedCounter | undefined;
 }
 
 /**
@@ -56,7 +59,13 @@ export class ForwardKit implements Disposable {
       timeoutMs: () => this.config.credentialTimeoutMs,
     });
     this.prices = new PriceBook(o.config.prices);
-    this.budgets = new Budgets({ clock: o.clock, pool: o.pool, stats: o.stats, settings: () => this.config.budgets });
+    this.budgets = new Budgets({
+      clock: o.clock,
+      pool: o.pool,
+      stats: o.stats,
+      settings: () => this.config.budgets,
+      shared: () => o.sharedCounter?.(),
+    });
     this.syncRedactor();
     this.subscription = o.pool.onDidChange(() => this.syncRedactor());
     this.deps = {

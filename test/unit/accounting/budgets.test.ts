@@ -15,7 +15,7 @@ function key(id: string, extra: Partial<PoolKey> = {}): PoolKey {
   return { id, providerId: 'openai', label: id, masked: `sk-…${secret.slice(-4)}`, addedAt: 1, secret, ...extra };
 }
 
-function setup(settings: BudgetSettings, keys = [key('a'), key('b')]) {
+function setup(settings: BudgetSettings, keys = [key('a'), key('b')], shared?: SharedCounter) {
   const clock = new FakeClock(T0);
   const pool = new KeyPool({
     clock,
@@ -28,7 +28,7 @@ function setup(settings: BudgetSettings, keys = [key('a'), key('b')]) {
   pool.setKeys(keys);
   const stats = new Stats(clock);
   let current = settings;
-  const budgets = new Budgets({ clock, pool, stats, settings: () => current });
+  const budgets = new Budgets({ clock, pool, stats, settings: () => current, shared: () => shared });
   /** One attempt on `id` that cost `usd`, counted the way tryKey counts it. */
   const spend = (id: string, usd: number): void => {
     stats.recordAttempt({
@@ -124,13 +124,12 @@ suite('budgets', () => {
   });
 
   test('with a shared store, spend on other KeyRelays counts: admit() skips a key this one never used', () => {
-    const t = setup({ keys: { a: { dailyUsd: 0.01 } }, accounts: {} });
     const totals = new Map<string, number>();
     const shared: SharedCounter = {
       count: (id, field, n) => totals.set(`${id} ${field}`, (totals.get(`${id} ${field}`) ?? 0) + n),
       total: (id, field) => totals.get(`${id} ${field}`) ?? 0,
     };
-    t.budgets.setShared(shared);
+    const t = setup({ keys: { a: { dailyUsd: 0.01 } }, accounts: {} }, undefined, shared);
     t.spend('a', 0.004);
     assert.equal(totals.get('a usd:2026-12-06'), 0.004, 'this instance adds its spend to the day');
     assert.equal(totals.get('a usd:2026-12'), 0.004, 'and to the month');
