@@ -136,8 +136,13 @@ export class SharedState extends DisposableBase {
     this.usage.add(sid, field, n);
   }
 
-  /** A key's counter summed over every instance of the pool, as last read from the store. */
+  /**
+   * A key's counter summed over every instance of the pool, as last read from the store. A field
+   * this instance never counted is read from the next flush on (0 until then): a KeyRelay that
+   * never used a key still sees what the others spent on it.
+   */
   total(keyId: string, field: string): number {
+    this.fields.add(field);
     const sid = this.sidOf(keyId);
     return sid ? this.usage.total(sid, field) : 0;
   }
