@@ -46,8 +46,8 @@ export function buildStatus(opts: {
     let p = perProvider.get(k.providerId);
     if (!p) perProvider.set(k.providerId, (p = { keys: 0, usable: 0 }));
     p.keys++;
-    // Usable = serves every model now: a key cooling for one model is not (DESIGN §3; drained).
-    if (h.state === 'active' && h.modelCooldowns.size === 0) p.usable++;
+    // Usable = serves every model now: a key cooling for one model or over its budget is not (DESIGN §3; drained).
+    if (h.state === 'active' && h.modelCooldowns.size === 0 && !h.overBudget) p.usable++;
   });
   const providers = opts.catalogue
     .list()
@@ -173,7 +173,7 @@ export function buildProviders(pool: KeyPool, catalogue: ProviderCatalogue): str
     if (!c) counts.set(k.providerId, (c = noKeys()));
     c.total++;
     c[h.state]++;
-    if (h.state === 'active' && h.modelCooldowns.size === 0) c.usable++;
+    if (h.state === 'active' && h.modelCooldowns.size === 0 && !h.overBudget) c.usable++;
   });
   const withKeys = (id: string): boolean => pool.hasKeys(id);
   const shapes: ApiShape[] = ['openai', 'anthropic'];

@@ -82,7 +82,7 @@ export function statusTable(opts: {
     let p = perProvider.get(k.providerId);
     if (!p) perProvider.set(k.providerId, (p = { keys: 0, usable: 0 }));
     p.keys++;
-    if (h.state === 'active' && h.modelCooldowns.size === 0) p.usable++;
+    if (h.state === 'active' && h.modelCooldowns.size === 0 && !h.overBudget) p.usable++;
   });
   const providers = opts.catalogue
     .list()
@@ -112,7 +112,9 @@ export function renderStatus(doc: StatusDoc): string[] {
   const byProvider = new Map<string, string[][]>();
   for (const k of doc.keys) {
     // Usable = serves every model now: a key cooling for one model is not (DESIGN §3).
-    if (k.state === 'active' && !Object.values(k.modelCooldowns ?? {}).some((until) => until > doc.at)) usable++;
+    const skipped = (k.overBudget?.until ?? 0) > doc.at;
+    if (k.state === 'active' && !skipped && !Object.values(k.modelCooldowns ?? {}).some((until) => until > doc.at))
+      usable++;
     today += k.requestsToday ?? 0;
     let rows = byProvider.get(k.providerId);
     if (!rows) byProvider.set(k.providerId, (rows = []));
