@@ -46,6 +46,8 @@ export class Budgets {
   /** Keys this marked over budget, so a raised limit or a new period brings them back. */
   private readonly marked = new Set<string>();
   private accountsOf: { list: readonly KeyRecord[]; byName: Map<string, KeyRecord[]> } | undefined;
+  /** The key list `keysChanged` last checked (the pool hands out one array per key set). */
+  private checkedList: readonly KeyRecord[] | undefined;
 
   constructor(private readonly o: BudgetsOptions) {}
 
@@ -73,6 +75,14 @@ export class Budgets {
   admit(key: KeyRecord): boolean {
     if (!this.active && this.marked.size === 0) return true;
     return this.check(key) === undefined;
+  }
+
+  /** The key set changed (keys loaded, added, removed): checks them, so the views show who is over at once. */
+  keysChanged(): void {
+    const list = this.o.pool.list();
+    if (list === this.checkedList) return;
+    this.checkedList = list;
+    this.recheck();
   }
 
   /** Checks every key again (settings changed, counters loaded): marks and releases. */

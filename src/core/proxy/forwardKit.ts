@@ -67,7 +67,10 @@ export class ForwardKit implements Disposable {
       shared: () => o.sharedCounter?.(),
     });
     this.syncRedactor();
-    this.subscription = o.pool.onDidChange(() => this.syncRedactor());
+    this.subscription = o.pool.onDidChange(() => {
+      this.syncRedactor();
+      this.budgets.keysChanged();
+    });
     this.deps = {
       pool: o.pool,
       stats: o.stats,
@@ -86,7 +89,7 @@ export class ForwardKit implements Disposable {
       budgets: this.budgets,
     };
     this.openRequestLog();
-    this.budgets.recheck();
+    this.budgets.keysChanged();
   }
 
   get current(): ProxyConfig {

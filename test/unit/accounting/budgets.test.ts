@@ -151,4 +151,16 @@ suite('budgets', () => {
     restored.dispose();
     t.dispose();
   });
+
+  test('keys that arrive after the counters (the editor loads them late) are marked as soon as the key set changes', () => {
+    const t = setup({ keys: { a: { dailyUsd: 0.01 } }, accounts: {} }, []);
+    t.stats.spend.add('a', 0.02, t.clock.now());
+    t.budgets.keysChanged();
+    t.pool.setKeys([key('a'), key('b')]);
+    t.budgets.keysChanged();
+    assert.equal(t.pool.health('a')!.overBudget?.until, Date.UTC(2026, 11, 7));
+    t.budgets.keysChanged(); // the same key set: nothing to do
+    assert.deepEqual(t.picks(2), ['b', 'b']);
+    t.dispose();
+  });
 });
