@@ -159,7 +159,10 @@ export class KeyPool extends DisposableBase {
       const at = g.soonestUsable() ?? now + 1000;
       return { kind: 'cooling', retryAfterMs: Math.max(1, Math.ceil(at - now)), count: g.counts.cooling };
     }
-    if (g.counts.budget > 0) return { kind: 'over-budget', count: g.counts.budget, resetsAt: g.soonestBudgetEnd() };
+    if (g.counts.budget > 0) {
+      const resetsAt = g.soonestBudgetEnd();
+      return { kind: 'over-budget', count: g.counts.budget, resetsAt, retryAfterMs: Math.max(1, resetsAt - now) };
+    }
     if (g.counts.invalid + g.counts.discarded > 0)
       return { kind: 'unusable', invalid: g.counts.invalid, discarded: g.counts.discarded };
     return { kind: 'none' };

@@ -24,8 +24,8 @@ export type PickResult =
   | { kind: 'cooling'; retryAfterMs: number; count: number }
   /** Every candidate is invalid or discarded. */
   | { kind: 'unusable'; invalid: number; discarded: number }
-  /** Every usable candidate spent its budget; the first is back at `resetsAt`. */
-  | { kind: 'over-budget'; count: number; resetsAt: number };
+  /** Every usable candidate spent its budget; the first is back at `resetsAt`, in `retryAfterMs`. */
+  | { kind: 'over-budget'; count: number; resetsAt: number; retryAfterMs: number };
 /** One selection: `exclude` holds the ids already tried by this request. */
 export interface PickRequest {
   providerId: string;

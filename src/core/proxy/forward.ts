@@ -1,5 +1,5 @@
 import { ProxyError } from '../errors';
-import type { FailureClass } from '../types';
+import type { FailureClass, ProviderSpec } from '../types';
 import type { PickResult } from '../pool/keyPool';
 import type { AttemptResult } from './attempt';
 import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
@@ -219,19 +219,35 @@ async function waitForCooldown(ctx: RequestContext, retryAfterMs: number, budget
   return true;
 }
 
-/** The answer when no key can take the request: why, in words that say what to do. */
+/** The answer when no key can take the request: the last failure when it says more, else why. */
 function noKeyLeft(
   ctx: RequestContext,
   pick: Exclude<PickResult, { kind: 'key' }>,
   last: AttemptResult | undefined,
 ): number {
-  const { deps, provider } = ctx;
+  // A provider-side failure (5xx, timeout) says more than "the others are cooling"; a key's own
+  // 401/402 would wrongly tell the client its credential is bad.
+  if (last && (pick.kind === 'none' || (pick.kind === 'cooling' && isProviderSide(last)))) return finishWith(ctx, last);
+  const said =
+    pick.kind === 'unusable' && last && (last.kind === 'rejected' || last.kind === 'stream-error')
+      ? errorFacts(last.body.toString('utf8')).message
+      : undefined;
+  throw noKeyError(ctx.provider, ctx.model, pick, said && ctx.deps.redactor.redact(said));
+}
+
+/**
+ * Why no key of `provider` can serve `model`, in words that say what to do; `said`: what the
+ * provider last answered (already redacted). The forwarder and the key lease answer with it.
+ */
+export function noKeyError(
+  provider: ProviderSpec,
+  model: string | undefined,
+  pick: Exclude<PickResult, { kind: 'key' }>,
+  said?: string,
+): ProxyError {
   if (pick.kind === 'cooling') {
-    // A provider-side failure (5xx, timeout) says more than "the others are cooling"; a key's
-    // own 401/402 would wrongly tell the client its credential is bad.
-    if (last && isProviderSide(last)) return finishWith(ctx, last);
     const sec = Math.max(1, Math.ceil(pick.retryAfterMs / 1000));
-    throw new ProxyError(
+    return new ProxyError(
       'all_keys_cooling',
       429,
       `Every ${provider.name} key in KeyRelay is cooling down after rate limits (${pick.count} key${pick.count === 1 ? '' : 's'}; the first is ready in ${sec} s). This is not the provider's answer: wait, or add keys with "KeyRelay: Add Key".`,
@@ -244,34 +260,28 @@ function noKeyLeft(
     const states = [pick.invalid ? `${pick.invalid} invalid` : '', pick.discarded ? `${pick.discarded} discarded` : '']
       .filter(Boolean)
       .join(', ');
-    const said =
-      last && (last.kind === 'rejected' || last.kind === 'stream-error')
-        ? errorFacts(last.body.toString('utf8')).message
-        : undefined;
-    throw new ProxyError(
+    return new ProxyError(
       'keys_unusable',
       pick.invalid ? 401 : 402,
-      `No usable ${provider.name} key in KeyRelay (${states})${said ? `; the provider said: "${deps.redactor.redact(said)}"` : ''}. Replace them with "KeyRelay: Add Key", or run "KeyRelay: Restore Key" / "KeyRelay: Test Key" once they work again.`,
+      `No usable ${provider.name} key in KeyRelay (${states})${said ? `; the provider said: "${said}"` : ''}. Replace them with "KeyRelay: Add Key", or run "KeyRelay: Restore Key" / "KeyRelay: Test Key" once they work again.`,
     );
   }
-  if (pick.kind === 'over-budget') return overBudget(ctx, pick);
-  if (last) return finishWith(ctx, last);
-  throw new ProxyError(
+  if (pick.kind === 'over-budget') return overBudgetError(provider, pick);
+  return new ProxyError(
     'no_keys',
     503,
-    `No ${provider.name} key in KeyRelay serves model "${ctx.model ?? '?'}". Add one with "KeyRelay: Add Key", or check the keys' model lists.`,
+    `No ${provider.name} key in KeyRelay serves model "${model ?? '?'}". Add one with "KeyRelay: Add Key", or check the keys' model lists.`,
   );
 }
 
 /** Every usable key spent its budget: KeyRelay's own 429, saying when the first is back and what to change. */
-function overBudget(ctx: RequestContext, pick: Extract<PickResult, { kind: 'over-budget' }>): never {
-  const sec = Math.max(1, Math.ceil((pick.resetsAt - ctx.deps.clock.now()) / 1000));
+function overBudgetError(provider: ProviderSpec, pick: Extract<PickResult, { kind: 'over-budget' }>): ProxyError {
   const back = new Date(pick.resetsAt).toISOString().slice(0, 16).replace('T', ' ');
-  throw new ProxyError(
+  return new ProxyError(
     'budget_exceeded',
     429,
-    `Every ${ctx.provider.name} key in KeyRelay has spent its budget (${pick.count} key${pick.count === 1 ? '' : 's'}); the first is back at ${back} UTC. Raise the limit in keyRelay.budgets, or add a key with "KeyRelay: Add Key".`,
-    { retryAfterSec: sec },
+    `Every ${provider.name} key in KeyRelay has spent its budget (${pick.count} key${pick.count === 1 ? '' : 's'}); the first is back at ${back} UTC. Raise the limit in keyRelay.budgets, or add a key with "KeyRelay: Add Key".`,
+    { retryAfterSec: Math.max(1, Math.ceil(pick.retryAfterMs / 1000)) },
   );
 }
 

@@ -84,7 +84,8 @@ suite('budgets', () => {
     t.clock.advance(DAY);
     t.spend('b', 2);
     const p = t.pool.pick({ providerId: 'openai', model: 'gpt-4o' });
-    assert.deepEqual(p, { kind: 'over-budget', count: 2, resetsAt: Date.UTC(2027, 0, 1) });
+    const resetsAt = Date.UTC(2027, 0, 1);
+    assert.deepEqual(p, { kind: 'over-budget', count: 2, resetsAt, retryAfterMs: resetsAt - t.clock.now() });
     t.clock.set(Date.UTC(2026, 11, 31, 23, 59));
     assert.equal(t.pool.pick({ providerId: 'openai' }).kind, 'over-budget');
     t.clock.set(Date.UTC(2027, 0, 1));
