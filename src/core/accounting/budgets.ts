@@ -46,15 +46,20 @@ export class Budgets {
   /** Keys this marked over budget, so a raised limit or a new period brings them back. */
   private readonly marked = new Set<string>();
   private accountsOf: { list: readonly KeyRecord[]; byName: Map<string, KeyRecord[]> } | undefined;
+  private seen: { settings: BudgetSettings; active: boolean } | undefined;
   /** The key list `keysChanged` last checked (the pool hands out one array per key set). */
   private checkedList: readonly KeyRecord[] | undefined;
 
   constructor(private readonly o: BudgetsOptions) {}
 
-  /** Whether any budget is set (nothing is checked otherwise). */
+  /** Whether any budget is set (nothing is checked otherwise); worked out once per settings object. */
   get active(): boolean {
     const s = this.o.settings();
-    return Object.keys(s.keys ?? {}).length > 0 || Object.keys(s.accounts ?? {}).length > 0;
+    if (s !== this.seen?.settings) {
+      const any = (o: object | undefined) => o !== undefined && Object.keys(o).length > 0;
+      this.seen = { settings: s, active: any(s.keys) || any(s.accounts) };
+    }
+    return this.seen.active;
   }
 
   /** After an attempt whose cost is known: shares it, then checks the key and its account's keys. */

@@ -30,7 +30,9 @@ function names(providerId: string, model: string): string[] {
 /** The shipped price table under the user's overrides; one per settings change. */
 export class PriceBook {
   private readonly table: Map<string, ModelPrice>;
-  private readonly found = new Map<string, ModelPrice | null>();
+  /** Lookups done: provider → model → price (null: none). Two levels, so a lookup builds no string. */
+  private readonly found = new Map<string, Map<string, ModelPrice | null>>();
+  private foundCount = 0;
 
   constructor(overrides: Readonly<Record<string, ModelPrice>> = {}) {
     this.table = new Map(Object.entries({ ...PRICE_TABLE, ...overrides }));
@@ -47,20 +49,18 @@ export class PriceBook {
    */
   priceOf(providerId: string, model: string | undefined): ModelPrice | undefined {
     if (!model) return undefined;
-    const id = `${providerId}\u0000${model}`;
-    let p = this.found.get(id);
+    let byModel = this.found.get(providerId);
+    let p = byModel?.get(model);
     if (p === undefined) {
-      p = null;
-      for (const n of names(providerId, model)) {
-        const hit = this.table.get(n);
-        if (hit) {
-          p = hit;
-          break;
-        }
-      }
+      p = names(providerId, model).reduce<ModelPrice | null>((hit, n) => hit ?? this.table.get(n) ?? null, null);
       // Model names come from clients: a bounded cache, cleared rather than grown without end.
-      if (this.found.size >= 1000) this.found.clear();
-      this.found.set(id, p);
+      if (++this.foundCount > 1000) {
+        this.found.clear();
+        this.foundCount = 1;
+        byModel = undefined;
+      }
+      if (!byModel) this.found.set(providerId, (byModel = new Map()));
+      byModel.set(model, p);
     }
     return p ?? undefined;
   }

@@ -30,6 +30,13 @@ suite('price table and cost', () => {
     assert.equal(book.asOf, PRICES_AS_OF);
   });
 
+  test('lookups of many client-sent model names stay bounded and still answer right', () => {
+    const book = new PriceBook();
+    for (let i = 0; i < 1500; i++) assert.equal(book.priceOf('openai', `made-up-${i}`), undefined);
+    assert.equal(book.priceOf('openai', 'gpt-4o')?.output, 10);
+    assert.equal(book.priceOf('openai', 'gpt-4o')?.output, 10, 'from the cache');
+  });
+
   test('an override replaces a shipped price', () => {
     assert.equal(new PriceBook({ 'gpt-4o': { input: 1, output: 1 } }).priceOf('openai', 'gpt-4o')?.output, 1);
   });
