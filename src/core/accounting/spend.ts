@@ -28,11 +28,19 @@ interface KeySpend {
 
 export class SpendLedger {
   private readonly byKey = new Map<string, KeySpend>();
+  /** The UTC day `add` last saw, reused until it ends: no Date or string per request. */
+  private today = { from: 0, until: 0, day: '', month: '' };
 
   /** Adds `usd` to the key's day and month that contain `now`. */
   add(keyId: string, usd: number, now: number): void {
     if (!(usd > 0) || !Number.isFinite(usd)) return;
-    const { day, month } = utcPeriods(now);
+    let t = this.today;
+    if (now < t.from || now >= t.until) {
+      const d = new Date(now);
+      const from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+      this.today = t = { from, until: from + 86_400_000, ...utcPeriods(now) };
+    }
+    const { day, month } = t;
     let s = this.byKey.get(keyId);
     if (!s) this.byKey.set(keyId, (s = { day, dayUsd: 0, month, monthUsd: 0 }));
     if (s.day !== day) [s.day, s.dayUsd] = [day, 0];
