@@ -113,6 +113,7 @@ export async function serve(opts: ServeOptions, log: Logger, print: (line: strin
     wording: cliWording,
     keyManager: new KeysFileManager(opts.keysFile, pool, catalogue, clock, log),
     shared: () => shared?.status(),
+    sharedCounter: () => shared,
   });
   await server.start();
   const endpoint = server.endpoint ?? '';

@@ -19,6 +19,7 @@ export type ProxyErrorCode =
   | 'keys_unusable'
   | 'all_keys_cooling'
   | 'all_keys_busy'
+  | 'budget_exceeded'
   | 'upstream_connect_failed'
   | 'upstream_timeout'
   | 'upstream_error'
@@ -47,6 +48,7 @@ const OPENAI_TYPE: Record<ProxyErrorCode, string> = {
   // Distinct on purpose: an SDK must not take it for a provider rate limit.
   all_keys_cooling: 'keyrelay_all_keys_cooling',
   all_keys_busy: 'keyrelay_all_keys_busy',
+  budget_exceeded: 'keyrelay_budget_exceeded',
   upstream_connect_failed: 'keyrelay_upstream_unreachable',
   upstream_timeout: 'keyrelay_upstream_timeout',
   upstream_error: 'keyrelay_upstream_error',
@@ -62,6 +64,7 @@ const ANTHROPIC_TYPE: Partial<Record<ProxyErrorCode, string>> = {
   forbidden_origin: 'permission_error',
   body_too_large: 'request_too_large',
   all_keys_busy: 'keyrelay_all_keys_busy',
+  budget_exceeded: 'keyrelay_budget_exceeded',
   not_found: 'not_found_error',
   upstream_connect_failed: 'api_error',
   upstream_timeout: 'api_error',

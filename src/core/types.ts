@@ -208,6 +208,32 @@ export interface ProxyConfig {
    * (`rediss://` for TLS, `?pool=name` to name the pool); "" = off (issue 18).
    */
   stateStore: string;
+  /** Prices per model over the shipped table (config/priceTable.ts): model id (or `provider/model`) → USD per 1M tokens. */
+  prices: Record<string, ModelPrice>;
+  /** Daily and monthly spending limits in USD per key (by label or id; `*` = each key) and per account. */
+  budgets: BudgetSettings;
+}
+
+/** A model's list price in USD per million tokens. */
+export interface ModelPrice {
+  input: number;
+  output: number;
+  /** Input tokens read from the prompt cache; absent: they cost the input price. */
+  cachedInput?: number;
+  /** Input tokens written to the prompt cache (Anthropic); absent: they cost the input price. */
+  cacheWrite?: number;
+}
+
+/** A spending limit in USD; either period may be left out. */
+export interface BudgetLimit {
+  dailyUsd?: number;
+  monthlyUsd?: number;
+}
+
+/** Budgets per key (label or id, `*` for each key without its own) and per account name. */
+export interface BudgetSettings {
+  keys: Record<string, BudgetLimit>;
+  accounts: Record<string, BudgetLimit>;
 }
 
 /** Defaults for every ProxyConfig field (DESIGN numbers). */
@@ -261,6 +287,8 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
     '*embedding*',
   ],
   stateStore: '',
+  prices: {},
+  budgets: { keys: {}, accounts: {} },
 } satisfies ProxyConfig);
 
 /**

@@ -88,6 +88,8 @@ export const Setting = {
   reasoning: 'reasoning',
   nonReasoningModels: 'nonReasoningModels',
   stateStore: 'stateStore',
+  prices: 'prices',
+  budgets: 'budgets',
   providers: 'providers',
   credentialCommands: 'credentialCommands',
   chatModels: 'chatModels',

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { DisposableBase } from '../core/events';
 import { groupKeys, renderKey } from '../core/view/keyTree';
 import type { KeyNode } from '../core/view/keyTree';
-import { coolingModels } from '../core/view/keyRow';
+import { coolingModels, isOverBudget } from '../core/view/keyRow';
+import { keyCostLine } from '../core/view/statusText';
 import type { KeyRow } from '../core/view/keyRow';
 import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
 import { formatRemaining } from '../core/accounting/status';
@@ -18,6 +19,10 @@ function tooltip(row: KeyRow, now: number): vscode.MarkdownString {
   md.appendMarkdown(
     `Success rate: ${rate}  \nTokens: ${row.inputTokens} in / ${row.outputTokens} out  \nToday: ${row.today} requests\n\n`,
   );
+  const cost = keyCostLine(row);
+  if (cost) md.appendMarkdown(`${escapeMarkdown(cost)}\n\n`);
+  if (row.overBudget && isOverBudget(row, now))
+    md.appendMarkdown(`**Over budget**: ${escapeMarkdown(row.overBudget.reason)}\n\n`);
   if (row.account) md.appendMarkdown(`Account ${codeSpan(row.account)} (its keys share one limit)\n\n`);
   const models = coolingModels(row, now);
   if (models.length) {
@@ -76,6 +81,9 @@ function sameRow(a: KeyRow, ra: Rendered, b: KeyRow, rb: Rendered): boolean {
     a.successes === b.successes &&
     a.inputTokens === b.inputTokens &&
     a.outputTokens === b.outputTokens &&
+    a.priced === b.priced &&
+    a.unpriced === b.unpriced &&
+    a.overBudget?.until === b.overBudget?.until &&
     a.lastError === b.lastError &&
     a.history.length === b.history.length
   );

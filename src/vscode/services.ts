@@ -54,6 +54,8 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
   });
   const vault = new KeyVault(context.secrets, state, pool, log, (id) => catalogue.get(id)?.keyPrefix);
   const persistence = new HealthPersistence(state, pool, stats);
+  // Built after the kit, which only asks for it once requests flow (budgets across a shared pool).
+  let link: SharedStoreLink | undefined;
   const kit = new ForwardKit({
     config: cfg.proxy,
     pool,
@@ -62,8 +64,9 @@ export function createServices(context: vscode.ExtensionContext, config: ConfigW
     logger: log,
     clock: systemClock,
     accessToken: vault.accessToken,
+    sharedCounter: () => link?.counter,
   });
-  const shared = new SharedStoreLink({ secrets: context.secrets, config, pool, stats, log });
+  const shared = (link = new SharedStoreLink({ secrets: context.secrets, config, pool, stats, log }));
   const instanceId = randomUUID();
   const version = String(context.extension.packageJSON.version);
   const controller = new ProxyController({

@@ -29,6 +29,11 @@ export class SharedStoreLink extends DisposableBase {
   );
   private url = '';
 
+  /** The running SharedState, if any: its counters carry budgets across every KeyRelay of the pool. */
+  get counter(): SharedState | undefined {
+    return this.shared;
+  }
+
   constructor(
     private readonly d: {
       secrets: vscode.SecretStorage;

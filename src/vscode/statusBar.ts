@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { DisposableBase } from '../core/events';
 import { Command, STATUS_ITEM_ID } from './ids';
 import type { CommandId } from './ids';
-import { notUsableLines, renderStatus } from '../core/view/statusText';
+import { costWords, notUsableLines, renderStatus } from '../core/view/statusText';
 import { escapeMarkdown } from './markdown';
 import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
 
@@ -45,6 +45,8 @@ export class StatusBarController extends DisposableBase {
     md.appendMarkdown(`**${r.summary}**\n\n`);
     if (vm.endpoint) md.appendMarkdown(`Endpoint: \`${vm.endpoint}\` (OpenAI clients: \`${vm.endpoint}/v1\`)\n\n`);
     if (vm.error && vm.role !== 'follower') md.appendMarkdown(`${vm.error}\n\n`);
+    const cost = costWords(vm.cost);
+    if (cost) md.appendMarkdown(`Cost since start: ${escapeMarkdown(cost)}\n\n`);
     const blocked = notUsableLines(vm);
     if (blocked.length)
       md.appendMarkdown(`Not fully usable:\n${blocked.map((l) => `- ${escapeMarkdown(l)}`).join('\n')}\n\n`);

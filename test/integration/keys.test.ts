@@ -120,6 +120,13 @@ suite('KeyRelay keys', () => {
       'the request to count in the status bar',
       10_000,
     );
+    // gpt-4o has a price: the status bar's tooltip and the key's tree tooltip show what it cost.
+    // (Markdown escapes the dot.)
+    assert.match(api.statusTooltip(), /Cost since start: \$0\\?\.\d+/);
+    const keyNodes = api.keysView.getChildren().flatMap((p) => api.keysView.getChildren(p));
+    const node = keyNodes.flatMap((n) => (n.kind === 'key' ? [n] : api.keysView.getChildren(n)))[0];
+    const tip = api.keysView.resolveTreeItem(new vscode.TreeItem('key'), node).tooltip as vscode.MarkdownString;
+    assert.match(tip.value, /Cost: \$0\\?\.\d+/);
     const wrong = await httpRequest(
       port,
       'POST',

@@ -529,7 +529,9 @@ suite('the headless CLI', () => {
       s.stdout,
       /^ {2}key-1 +sk-…\w{4} +active, gpt-4o cooling (29|30)s +0 today +0% ok +HTTP 429 requests: Rate limit reached/m,
     );
-    assert.match(s.stdout, /^ {2}key-0 +sk-…\w{4} +active +\d today +100% ok$/m);
+    // gpt-4o has a price in the shipped table: each key shows what it cost, the header the total.
+    assert.match(s.stdout, /^ {2}key-0 +sk-…\w{4} +active +\d today +100% ok +\$0\.\d+$/m);
+    assert.match(s.stdout, /^Cost: \$0\.\d+ since start \(prices as of \d{4}-\d{2}-\d{2}\) · gpt-4o \$0\.\d+$/m);
     assert.match(s.stdout, /^ {2}\[team\] key-2 +sk-…\w{4} +active/m);
     assertNoKeys(s.stdout + s.stderr, 'status output');
     assert.ok(!s.stdout.includes(token), 'nor the token');

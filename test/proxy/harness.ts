@@ -5,7 +5,7 @@ import { ForwardKit } from '../../src/core/proxy/forwardKit';
 import { maskKey } from '../../src/core/redact';
 import { Stats } from '../../src/core/accounting/stats';
 import { DEFAULT_CONFIG, systemClock } from '../../src/core/types';
-import type { Logger, PoolKey, ProviderSpec, ProxyConfig } from '../../src/core/types';
+import type { Clock, Logger, PoolKey, ProviderSpec, ProxyConfig } from '../../src/core/types';
 import { FakeUpstream } from '../fakes/upstreamServer';
 import type { FakeUpstreamOptions } from '../fakes/upstreamServer';
 
@@ -66,6 +66,8 @@ export interface HarnessOptions {
   keyExtras?: Record<string, Partial<PoolKey>>;
   fake?: FakeUpstreamOptions;
   extraProviders?: ProviderSpec[];
+  /** The pool's, counters' and budgets' clock (a test's fake clock); timeouts stay on real time. */
+  clock?: Clock;
 }
 
 /**
@@ -104,8 +106,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     port: 0,
     ...opts.config,
   };
+  const clock = opts.clock ?? systemClock;
   const pool = new KeyPool({
-    clock: systemClock,
+    clock,
     strategy: config.strategy,
     cooldownStepsMs: config.cooldownStepsMs,
     maxCooldownMs: config.maxCooldownMs,
@@ -129,16 +132,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     });
   }
   pool.setKeys(keys);
-  const stats = new Stats(systemClock);
+  const stats = new Stats(clock);
   const log = new CapturingLogger();
-  const kit = new ForwardKit({ config, pool, stats, catalogue, logger: log, clock: systemClock, accessToken: TOKEN });
+  const kit = new ForwardKit({ config, pool, stats, catalogue, logger: log, clock, accessToken: TOKEN });
   const proxy = new ProxyServer({
     config,
     pool,
     stats,
     catalogue,
     logger: log,
-    clock: systemClock,
+    clock,
     accessToken: TOKEN,
     version: 'test',
     kit,

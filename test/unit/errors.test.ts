@@ -21,6 +21,7 @@ const ALL_CODES: Record<ProxyErrorCode, true> = {
   keys_unusable: true,
   all_keys_cooling: true,
   all_keys_busy: true,
+  budget_exceeded: true,
   upstream_connect_failed: true,
   upstream_timeout: true,
   upstream_error: true,

@@ -14,6 +14,11 @@ export interface Counters {
   latencyMsTotal: number;
   ttfbMsTotal: number;
   ttfbCount: number;
+  /** USD of the attempts whose model had a price (`priced` of them). */
+  costUsd: number;
+  priced: number;
+  /** Attempts that reported tokens for a model without a price: their cost is unknown. */
+  unpriced: number;
   /** Milliseconds since the epoch, to the second (snapshots only; live counters keep seconds). */
   lastUsed?: number;
 }
@@ -51,6 +56,18 @@ export interface KeyCounters {
 const LAST_USED_BASE = Date.UTC(2025, 0, 1);
 const toSec = (ms: number): number => Math.max(0, Math.floor((ms - LAST_USED_BASE) / 1000));
 
+/** One key's numbers as the views show them (`priced` / `unpriced`: attempts with a known / unknown cost). */
+export interface KeySummary {
+  today: number;
+  attempts: number;
+  successes: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  priced: number;
+  unpriced: number;
+}
+
 /** One finished request (or attempt) as the forwarder reports it. Holds key ids, never key text. */
 export interface RequestRecord {
   keyId?: string;
@@ -65,8 +82,8 @@ export interface RequestRecord {
   inputTokens?: number;
   outputTokens?: number;
   /**
-   * What the attempt cost in USD, when a price is known; undefined (the default until a price
-   * table exists) keeps the cost "unknown" rather than 0 in the dashboard and metrics.
+   * What the attempt cost in USD, when its model has a price (config/prices.ts); undefined keeps
+   * the cost "unknown" rather than 0 in the status, dashboard and metrics.
    */
   costUsd?: number;
 }
@@ -81,6 +98,9 @@ export function emptyCounters(): LiveCounters {
     latencyMsTotal: 0,
     ttfbMsTotal: 0,
     ttfbCount: 0,
+    costUsd: 0,
+    priced: 0,
+    unpriced: 0,
     lastUsedSec: 0,
   };
 }
@@ -124,6 +144,10 @@ export function add(c: LiveCounters, r: RequestRecord, failure: FailureClass | u
   }
   if (r.inputTokens) c.inputTokens += r.inputTokens;
   if (r.outputTokens) c.outputTokens += r.outputTokens;
+  if (r.costUsd !== undefined) {
+    c.costUsd += r.costUsd;
+    c.priced++;
+  } else if (r.inputTokens || r.outputTokens) c.unpriced++;
   c.latencyMsTotal += r.latencyMs;
   if (r.ttfbMs !== undefined) {
     c.ttfbMsTotal += r.ttfbMs;
@@ -168,6 +192,9 @@ export function toCounters(x: unknown): LiveCounters | undefined {
     'latencyMsTotal',
     'ttfbMsTotal',
     'ttfbCount',
+    'costUsd',
+    'priced',
+    'unpriced',
   ] as const)
     c[f] = num(o[f]);
   for (const [k, v] of entries(o.failures)) if (num(v)) (c.failures ??= {})[k as FailureClass] = num(v);

@@ -8,14 +8,16 @@ import {
   newKeyCounters,
   toCounters,
 } from './counters';
-import type { Counters, KeyCounters, LiveCounters, RequestRecord } from './counters';
+import type { Counters, KeyCounters, KeySummary, LiveCounters, RequestRecord } from './counters';
 import { Emitter } from '../events';
+import { localBoundaryAfter, localDayOf, normHour } from './localDay';
+import { SpendLedger } from './spend';
 import { seriesFromJSON, seriesToJSON } from './seriesJson';
 import { TimeSeries } from './timeSeries';
 import type { Disposable, Event } from '../events';
 import type { Clock } from '../types';
 
-export type { Counters, KeyCounters, RequestRecord } from './counters';
+export type { Counters, KeyCounters, KeySummary, RequestRecord } from './counters';
 
 /** A copy of all counters, safe to hand to views and status JSON. */
 export interface StatsSnapshot {
@@ -34,11 +36,6 @@ const MAX_MODELS_PER_KEY = 200;
 const MAX_ENDPOINTS = 100;
 const MAX_NAME_LEN = 200;
 const OVERFLOW = '(other)';
-
-/** 0–23, anything else (NaN, 24, -5) means "never reset". */
-function normHour(h: number | undefined): number {
-  return h !== undefined && Number.isInteger(h) && h >= 0 && h <= 23 ? h : -1;
-}
 
 /** A null-prototype record, so ids like `__proto__` from clients stay plain keys. */
 function record<V>(entries: Iterable<[string, V]>): Record<string, V> {
@@ -76,6 +73,8 @@ export class Stats implements Disposable {
   private wholeRev = 0;
   /** Counts over time per provider and key (the dashboard, `/keyrelay/metrics`); fed by the two record calls. */
   readonly series: TimeSeries;
+  /** Money spent per key this UTC day and month (budgets); fed by `recordAttempt`, saved with the counters. */
+  readonly spend = new SpendLedger();
 
   constructor(
     private readonly clock: Clock,
@@ -99,6 +98,7 @@ export class Stats implements Disposable {
     add(k.all, r, failure, now);
     if (r.model) add(this.modelBucket(k, r.model), r, failure, now);
     this.series.attempt(r, failure, k, now);
+    if (r.costUsd) this.spend.add(r.keyId, r.costUsd, now);
     k.rev = ++this.rev;
     this.changed();
   }
@@ -147,17 +147,21 @@ export class Stats implements Disposable {
   }
 
   /** One key's attempt counters and requests today, read in place (copied fields only). */
-  keySummary(id: string): {
-    today: number;
-    attempts: number;
-    successes: number;
-    inputTokens: number;
-    outputTokens: number;
-  } {
+  keySummary(id: string): KeySummary {
     const k = this.byKey.get(id);
-    if (!k) return { today: 0, attempts: 0, successes: 0, inputTokens: 0, outputTokens: 0 };
-    const { requests, successes, inputTokens, outputTokens } = k.all;
-    return { today: k.today, attempts: requests, successes, inputTokens, outputTokens };
+    if (!k)
+      return {
+        today: 0,
+        attempts: 0,
+        successes: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+        priced: 0,
+        unpriced: 0,
+      };
+    const { requests, successes, inputTokens, outputTokens, costUsd, priced, unpriced } = k.all;
+    return { today: k.today, attempts: requests, successes, inputTokens, outputTokens, costUsd, priced, unpriced };
   }
 
   /** A copy of one key's counters. */
@@ -251,6 +255,7 @@ export class Stats implements Disposable {
       byEndpoint: record(this.byEndpoint),
       today: { day: this.day, byKey: this.todayRecord(keys) },
       series: seriesToJSON(this.series),
+      spend: this.spend.toJSON(),
     };
   }
 
@@ -283,6 +288,7 @@ export class Stats implements Disposable {
     this.total = toCounters(j.total) ?? emptyCounters();
     this.byEndpoint = map(j.byEndpoint);
     if (!seriesFromJSON(this.series, j.series)) this.series.reset();
+    this.spend.load(j.spend);
     this.byKey = new Map();
     for (const [id, c] of map(j.byKey)) this.keyCounters(id).all = c;
     for (const [id, v] of entries(j.byKeyModel)) {
@@ -381,18 +387,11 @@ export class Stats implements Disposable {
     this._onDidRollDay.fire(this.day);
   }
 
-  /** The local date (YYYY-MM-DD) whose "day" contains `t`, days starting at resetHour:00. */
   private dayOf(t: number): string {
-    const d = new Date(t);
-    const h = Math.max(0, this.resetHour);
-    const shifted = d.getHours() < h ? new Date(d.getFullYear(), d.getMonth(), d.getDate() - 1) : d;
-    return `${shifted.getFullYear()}-${String(shifted.getMonth() + 1).padStart(2, '0')}-${String(shifted.getDate()).padStart(2, '0')}`;
+    return localDayOf(t, this.resetHour);
   }
 
-  /** The first resetHour:00 local time strictly after `t` (Date handles DST and month ends). */
   private boundaryAfter(t: number): number {
-    const d = new Date(t);
-    const b = new Date(d.getFullYear(), d.getMonth(), d.getDate(), this.resetHour, 0, 0, 0).getTime();
-    return b > t ? b : new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1, this.resetHour, 0, 0, 0).getTime();
+    return localBoundaryAfter(t, this.resetHour);
   }
 }

@@ -1,6 +1,8 @@
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import type { Stats } from './stats';
+import type { Budgets } from './budgets';
+import { costFigure, costSummary } from './costReport';
 import { cloneCounters, modelEntries } from './counters';
 import type { Counters, KeyCounters } from './counters';
 import { cooldownRecord } from '../pool/health';
@@ -30,17 +32,22 @@ export function buildStatus(opts: {
   endpoint?: string;
   /** The shared state store, when one is configured (issue 18). */
   shared?: SharedStoreStatus;
+  /** Spending limits: each key's standing is shown while any budget is set. */
+  budgets?: Budgets;
 }): Record<string, unknown> {
   const live = opts.stats.liveKeys();
   const keys: Array<Record<string, unknown>> = [];
   const perProvider = new Map<string, { keys: number; usable: number }>();
+  const budgets = opts.budgets?.active ? opts.budgets : undefined;
   const at = opts.pool.forEachKey((k, h) => {
-    keys.push(statusKey(k, h, live.get(k.id)));
+    const entry = statusKey(k, h, live.get(k.id));
+    if (budgets) entry.budget = budgets.standing(k);
+    keys.push(entry);
     let p = perProvider.get(k.providerId);
     if (!p) perProvider.set(k.providerId, (p = { keys: 0, usable: 0 }));
     p.keys++;
-    // Usable = serves every model now: a key cooling for one model is not (DESIGN §3; drained).
-    if (h.state === 'active' && h.modelCooldowns.size === 0) p.usable++;
+    // Usable = serves every model now: a key cooling for one model or over its budget is not (DESIGN §3; drained).
+    if (h.state === 'active' && h.modelCooldowns.size === 0 && !h.overBudget) p.usable++;
   });
   const providers = opts.catalogue
     .list()
@@ -61,6 +68,7 @@ export function buildStatus(opts: {
     totals: totals.total,
     endpoints: totals.byEndpoint,
     since: totals.since,
+    cost: costSummary(opts.stats),
     ...(opts.shared ? { shared: opts.shared } : {}),
   };
 }
@@ -98,11 +106,13 @@ function statusKey(
     state: h.state,
     coolingUntil: h.state === 'cooling' ? h.coolingUntil : undefined,
     modelCooldowns: cooldownRecord(h),
+    overBudget: h.overBudget,
     lastError: h.lastError,
     history: h.history,
     inFlight: h.inFlight,
     requestsToday: c?.today ?? 0,
     stats: c && c.all.requests > 0 ? cloneCounters(c.all) : undefined,
+    cost: c && c.all.requests > 0 ? costFigure(c.all) : undefined,
     byModel: c && c.model !== undefined ? modelRecord(c) : undefined,
   };
 }
@@ -163,7 +173,7 @@ export function buildProviders(pool: KeyPool, catalogue: ProviderCatalogue): str
     if (!c) counts.set(k.providerId, (c = noKeys()));
     c.total++;
     c[h.state]++;
-    if (h.state === 'active' && h.modelCooldowns.size === 0) c.usable++;
+    if (h.state === 'active' && h.modelCooldowns.size === 0 && !h.overBudget) c.usable++;
   });
   const withKeys = (id: string): boolean => pool.hasKeys(id);
   const shapes: ApiShape[] = ['openai', 'anthropic'];

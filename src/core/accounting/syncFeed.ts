@@ -7,6 +7,8 @@ import { toRecord } from '../pool/health';
 import type { KeyPool, KeyView } from '../pool/keyPool';
 import type { Transition } from '../types';
 import type { Stats } from './stats';
+import { costFigure } from './costReport';
+import type { CostFigure } from './costReport';
 
 /** Where a follower is: the leader's pool and stats revisions it has seen (0, 0 at first). */
 export interface SyncCursor {
@@ -32,6 +34,10 @@ export interface SyncKey {
   successes: number;
   inputTokens: number;
   outputTokens: number;
+  costUsd: number;
+  priced: number;
+  unpriced: number;
+  overBudget?: { until: number; reason: string };
 }
 
 /** The answer: the new cursor, whether it replaces everything, the changed keys, today's total. */
@@ -40,6 +46,8 @@ export interface SyncDoc {
   whole: boolean;
   at: number;
   requestsToday: number;
+  /** Cost since the leader's counters started (null: nothing priced yet). */
+  cost: CostFigure;
   keys: SyncKey[];
 }
 
@@ -75,6 +83,7 @@ export function buildSync(pool: KeyPool, stats: Stats, since: SyncCursor, now: n
       ...(h.coolingUntil !== undefined ? { coolingUntil: h.coolingUntil } : {}),
       modelCooldowns: h.modelCooldowns,
       ...(h.lastError !== undefined ? { lastError: h.lastError } : {}),
+      ...(h.overBudget ? { overBudget: h.overBudget } : {}),
       history: h.history.slice(-HISTORY_SHOWN),
       ...c,
     });
@@ -84,6 +93,7 @@ export function buildSync(pool: KeyPool, stats: Stats, since: SyncCursor, now: n
     whole,
     at: now,
     requestsToday: stats.requestsToday(),
+    cost: costFigure(stats.totals().total),
     keys,
   };
 }

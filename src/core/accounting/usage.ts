@@ -6,15 +6,20 @@
 const Q = 0x22; // "
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
-/** Bytes kept from one chunk to the next so a field split across chunks is still seen. */
-const TAIL = 32;
-/** Every usage field ends in this; one indexOf pass finds all four kinds. */
+/** Bytes kept from one chunk to the next so a field split across chunks is still seen (the longest, `"cache_creation_input_tokens": 123456`, fits). */
+const TAIL = 48;
+/** Every usage field ends in this; one indexOf pass finds every kind. */
 const SUFFIX = Buffer.from('_tokens"');
-const PREFIXES: ReadonlyArray<[Buffer, 'in' | 'out']> = [
+type Kind = 'in' | 'out' | 'cached' | 'written';
+const PREFIXES: ReadonlyArray<[Buffer, Kind]> = [
   [Buffer.from('"prompt'), 'in'],
   [Buffer.from('"input'), 'in'],
   [Buffer.from('"completion'), 'out'],
   [Buffer.from('"output'), 'out'],
+  // Prompt-cache reads (OpenAI `cached_tokens`, Anthropic `cache_read_input_tokens`) and writes.
+  [Buffer.from('"cached'), 'cached'],
+  [Buffer.from('"cache_read_input'), 'cached'],
+  [Buffer.from('"cache_creation_input'), 'written'],
 ];
 
 /** Below this many bytes a JS loop beats `Buffer.indexOf`, whose call into C++ costs ~0.3 µs. */
@@ -52,7 +57,7 @@ function findSuffix(buf: Buffer, from: number, end: number): number {
   return -1;
 }
 
-/** `src[from, to)` into `dst` at `at`; for ≤ 32 bytes a loop beats `Buffer.copy`'s view + C++ call. */
+/** `src[from, to)` into `dst` at `at`; for ≤ 48 bytes a loop beats `Buffer.copy`'s view + C++ call. */
 function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): void {
   for (let i = from; i < to; i++) dst[at++] = src[i];
 }
@@ -93,6 +98,8 @@ const TAIL_BYTES = 16_384;
 export class UsageScanner {
   private _in?: number;
   private _out?: number;
+  private _cached?: number;
+  private _written?: number;
   private headLeft = HEAD_BYTES;
   /** Chunks not scanned yet, `[first, length)`; the ones before `first` were forgotten. */
   private readonly pending: Array<Buffer | undefined> = [];
@@ -118,6 +125,18 @@ export class UsageScanner {
   get outputTokens(): number | undefined {
     this.settle();
     return this._out;
+  }
+
+  /** Input tokens read from the prompt cache, when the response reported them. */
+  get cachedTokens(): number | undefined {
+    this.settle();
+    return this._cached;
+  }
+
+  /** Input tokens written to the prompt cache (Anthropic), when the response reported them. */
+  get cacheWriteTokens(): number | undefined {
+    this.settle();
+    return this._written;
   }
 
   /** Takes the next chunk of the response body. */
@@ -186,14 +205,17 @@ export class UsageScanner {
     while (at !== -1) {
       const hit = this.matchAt(buf, at, limit, end);
       if (hit) {
-        if (hit[0] === 'in') this._in = hit[1];
-        else this._out = hit[1];
+        const [kind, n] = hit;
+        if (kind === 'in') this._in = n;
+        else if (kind === 'out') this._out = n;
+        else if (kind === 'cached') this._cached = n;
+        else this._written = n;
       }
       at = findSuffix(buf, at + SUFFIX.length, end);
     }
   }
 
-  private matchAt(buf: Buffer, at: number, limit: number, end: number): ['in' | 'out', number] | undefined {
+  private matchAt(buf: Buffer, at: number, limit: number, end: number): [Kind, number] | undefined {
     for (const [prefix, kind] of PREFIXES) {
       const start = at - prefix.length;
       if (start < 0 || start >= limit || buf.compare(prefix, 0, prefix.length, start, at) !== 0) continue;

@@ -74,6 +74,8 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['reasoning', 'reasoning'],
   ['nonReasoningModels', 'nonReasoningModels'],
   ['stateStore', 'stateStore'],
+  ['prices', 'prices'],
+  ['budgets', 'budgets'],
 ];
 
 /**

@@ -30,6 +30,24 @@ const int = (min: number, max: number, base?: Unit, extra = ''): Rule => ({
 const bool: Rule = { test: (v) => typeof v === 'boolean', words: () => 'true or false' };
 const isLevel = (v: unknown): boolean => REASONING_LEVELS.includes(v as ReasoningLevel);
 const isPattern = (p: string): boolean => p.trim().length > 0 && p.length <= 200;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isUsd = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1e9;
+const onlyFields = (o: Record<string, unknown>, fields: readonly string[]): boolean =>
+  Object.keys(o).every((k) => fields.includes(k));
+const PRICE_FIELDS = ['input', 'output', 'cachedInput', 'cacheWrite'] as const;
+const isPrice = (v: unknown): boolean =>
+  isObject(v) &&
+  onlyFields(v, PRICE_FIELDS) &&
+  isUsd(v.input) &&
+  isUsd(v.output) &&
+  PRICE_FIELDS.every((f) => v[f] === undefined || isUsd(v[f]));
+const isLimit = (v: unknown): boolean =>
+  isObject(v) &&
+  onlyFields(v, ['dailyUsd', 'monthlyUsd']) &&
+  (v.dailyUsd === undefined || isUsd(v.dailyUsd)) &&
+  (v.monthlyUsd === undefined || isUsd(v.monthlyUsd));
+const isLimits = (v: unknown): boolean =>
+  v === undefined || (isObject(v) && Object.entries(v).every(([k, l]) => isPattern(k) && isLimit(l)));
 
 /** The rule for each ProxyConfig field. */
 const RULES: { [K in keyof ProxyConfig]: Rule } = {
@@ -96,6 +114,16 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
     test: (v) => typeof v === 'string' && (v.trim() === '' || isStoreUrl(v)),
     words: () => 'a URL such as "redis://127.0.0.1:6379/0" (rediss:// for TLS, ?pool=name), or "" for off',
   },
+  prices: {
+    test: (v) => isObject(v) && Object.entries(v).every(([m, p]) => isPattern(m) && isPrice(p)),
+    words: () =>
+      'an object of model ids to USD per million tokens like {"gpt-4o": {"input": 2.5, "output": 10, "cachedInput": 1.25}}',
+  },
+  budgets: {
+    test: (v) => isObject(v) && onlyFields(v, ['keys', 'accounts']) && isLimits(v.keys) && isLimits(v.accounts),
+    words: () =>
+      'an object like {"keys": {"work": {"dailyUsd": 5}}, "accounts": {"team": {"monthlyUsd": 100}}} (key labels or ids, "*" for each key; USD)',
+  },
 };
 
 /** The names of every setting, as the CLI's config file spells them. */
@@ -109,6 +137,8 @@ export function defaultConfig(): ProxyConfig {
     allowedOrigins: [],
     allowedHosts: [],
     nonReasoningModels: [...DEFAULT_CONFIG.nonReasoningModels],
+    prices: {},
+    budgets: { keys: {}, accounts: {} },
   };
 }
 

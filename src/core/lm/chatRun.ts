@@ -24,6 +24,7 @@ const OWN_KINDS: Record<string, LmErrorKind> = {
   no_keys: 'no-keys',
   all_keys_cooling: 'cooling',
   keys_unusable: 'unusable',
+  budget_exceeded: 'unusable',
 };
 
 /**

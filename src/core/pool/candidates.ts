@@ -15,12 +15,14 @@ import { TimeHeap } from './timeHeap';
 const MAX_GROUPS = 64;
 const ANY_MODEL = '\u0000any';
 
-/** How a member stands within one group (model-scoped cooling counts as cooling here). */
-export type GroupState = 'avail' | 'cooling' | 'invalid' | 'discarded';
+/** How a member stands within one group (model-scoped cooling counts as cooling here; `budget`: over budget). */
+export type GroupState = 'avail' | 'cooling' | 'invalid' | 'discarded' | 'budget';
 
 function groupState(e: Entry, model: string | undefined): GroupState {
   const s = e.h.state;
-  if (s !== 'active') return s === 'cooling' ? 'cooling' : s;
+  if (s === 'invalid' || s === 'discarded') return s;
+  if (e.h.overBudget) return 'budget';
+  if (s !== 'active') return 'cooling';
   return model !== undefined && e.h.modelCooldowns.has(model) ? 'cooling' : 'avail';
 }
 
@@ -33,7 +35,7 @@ function usableAt(e: Entry, model: string | undefined): number {
 /** Keys of one provider allowed for one model (`model` undefined: requests naming no model). */
 export class CandidateGroup implements EntryGroup {
   readonly members = new Map<Entry, GroupState>();
-  readonly counts: Record<GroupState, number> = { avail: 0, cooling: 0, invalid: 0, discarded: 0 };
+  readonly counts: Record<GroupState, number> = { avail: 0, cooling: 0, invalid: 0, discarded: 0, budget: 0 };
   private readonly cooling = new TimeHeap<{ at: number; e: Entry }>();
   private readonly pushed = new Map<Entry, number>();
 
@@ -105,6 +107,13 @@ export class CandidateGroup implements EntryGroup {
       this.cooling.pop();
     }
     return undefined;
+  }
+
+  /** When the first member over its budget comes back (a scan: only asked when nothing else can serve). */
+  soonestBudgetEnd(): number {
+    let at = Infinity;
+    for (const [e, s] of this.members) if (s === 'budget' && e.h.overBudget) at = Math.min(at, e.h.overBudget.until);
+    return at;
   }
 
   /** Group teardown: members forget it so later refreshes skip it. */

@@ -10,6 +10,12 @@ export interface EntryGroup {
   removeMember(e: Entry): void;
 }
 
+/** Why and until when a key is skipped for its budget (accounting/budgets.ts decides). */
+export interface OverBudget {
+  until: number;
+  reason: string;
+}
+
 /** Mutable health of one key; KeyPool turns it into the public KeyHealth. */
 export interface HealthState {
   state: KeyState;
@@ -21,6 +27,8 @@ export interface HealthState {
   /** Escalation of rate limits per model: a 429 for one model says nothing about another. */
   modelBackoff: Map<string, number>;
   lastError?: string;
+  /** Skipped for spending its budget until `until` (the next UTC day or month); not a KeyState. */
+  overBudget?: OverBudget;
   history: Transition[];
   inFlight: number;
   uses: number;

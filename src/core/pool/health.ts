@@ -5,7 +5,7 @@
 import { HISTORY_LIMIT, NO_BACKOFF, NO_COOLDOWNS, NO_HISTORY } from './entry';
 import { restoreHealth } from './persistedHealth';
 import type { PersistedKeyHealth } from './persistedHealth';
-import type { Entry, HealthState } from './entry';
+import type { Entry, HealthState, OverBudget } from './entry';
 import { TimeHeap } from './timeHeap';
 import type { Clock, KeyRecord, KeyState, Outcome, PoolKey, Transition } from '../types';
 
@@ -22,6 +22,8 @@ export interface KeyHealth {
   /** Requests since the last daily reset. */ uses: number;
   ewmaTtfbMs?: number;
   /** Recent, 0..1. */ successRate: number;
+  /** Skipped for its budget until `until` (not a state of its own: the key is active underneath). */
+  overBudget?: OverBudget;
 }
 /**
  * A key's live health, read-only (KeyPool.forEachKey): the pool's own object, not a copy, so the
@@ -33,6 +35,7 @@ export interface HealthView {
   readonly coolingUntil?: number;
   readonly modelCooldowns: ReadonlyMap<string, number>;
   readonly lastError?: string;
+  readonly overBudget?: Readonly<OverBudget>;
   readonly history: readonly Transition[];
   readonly inFlight: number;
 }
@@ -91,6 +94,7 @@ export function publicHealth(h: HealthState): KeyHealth {
   };
   if (h.state === 'cooling' && h.coolingUntil !== undefined) v.coolingUntil = h.coolingUntil;
   if (h.lastError !== undefined) v.lastError = h.lastError;
+  if (h.overBudget) v.overBudget = { ...h.overBudget };
   if (h.ttfbEwma16 >= 0) v.ewmaTtfbMs = h.ttfbEwma16 / 16;
   return v;
 }
@@ -127,7 +131,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * lazily from `clock.now()`; a single unref'd timer only exists to tell views when one ends.
  */
 export class HealthMachine {
-  private readonly cooldowns = new TimeHeap<{ at: number; e: Entry; model?: string }>();
+  /** Cooldown ends (key-wide, or for `model`) and, with `budget`, the ends of over-budget spells. */
+  private readonly cooldowns = new TimeHeap<{ at: number; e: Entry; model?: string; budget?: true }>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private disposed = false;
@@ -216,6 +221,22 @@ export class HealthMachine {
     if (ms > 0) this.cool(e, model, ms, reason, { status: 429, model });
   }
 
+  /**
+   * Skips the key for its budget until `until` (`undefined`: back now, e.g. the budget was raised).
+   * The key's state stays what it was; the spell ends by itself at `until`.
+   */
+  setOverBudget(e: Entry, until: number | undefined, reason = ''): void {
+    const h = e.h;
+    if (until === undefined ? !h.overBudget : h.overBudget?.until === until && h.overBudget.reason === reason) return;
+    h.overBudget = until === undefined ? undefined : { until, reason: scrubReason(reason, e.key) };
+    if (until !== undefined) {
+      this.cooldowns.push({ at: until, e, budget: true });
+      this.schedule();
+    }
+    this.host.refresh(e);
+    this.host.emit(e);
+  }
+
   /** Loads persisted health; expired cooldowns end (with a transition) at the next drain. */
   load(e: Entry, p: PersistedKeyHealth): void {
     if (!restoreHealth(e.h, p)) return;
@@ -231,7 +252,9 @@ export class HealthMachine {
       this.cooldowns.pop();
       const { e, model, at } = top;
       if (!this.host.isLive(e)) continue;
-      if (model === undefined) {
+      if (top.budget) {
+        if (e.h.overBudget?.until === at) this.setOverBudget(e, undefined);
+      } else if (model === undefined) {
         if (e.h.state === 'cooling' && e.h.coolingUntil === at) this.setState(e, 'active', 'cooldown ended');
       } else if (e.h.modelCooldowns.get(model) === at) {
         e.h.modelCooldowns.delete(model);

@@ -12,50 +12,10 @@ import { HealthMachine, publicHealth, scrubReason, toRecord } from './health';
 import type { HealthView, KeyHealth } from './health';
 import { isPristine, persistHealth } from './persistedHealth';
 import type { PersistedKeyHealth } from './persistedHealth';
-import type { Clock, KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
+import type { KeyView, PersistedHealth, PickRequest, PickResult, PoolOptions, PoolSnapshot } from './poolTypes';
+import type { KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
 
-/** Pool settings; the numbers come from ProxyConfig. */
-export interface PoolOptions {
-  clock: Clock;
-  strategy: StrategyName;
-  cooldownStepsMs: number[];
-  maxCooldownMs: number;
-  degradedAfter: number;
-  discardOnQuota: boolean;
-  random?: () => number;
-}
-/** What `pick` found: a key, or why there is none. */
-export type PickResult =
-  | { kind: 'key'; key: PoolKey }
-  /** The provider has no keys allowed for this model (or every candidate is in `exclude`). */
-  | { kind: 'none' }
-  /** Every remaining candidate cools; `retryAfterMs` (≥ 1) until the soonest is usable again. */
-  | { kind: 'cooling'; retryAfterMs: number; count: number }
-  /** Every candidate is invalid or discarded. */
-  | { kind: 'unusable'; invalid: number; discarded: number };
-/** One selection: `exclude` holds the ids already tried by this request. */
-export interface PickRequest {
-  providerId: string;
-  model?: string;
-  affinity?: string;
-  exclude?: ReadonlySet<string>;
-  /** A uniformly random usable key instead of the strategy's choice (the fan-out's `random_key`). */
-  random?: boolean;
-}
-/** A key without its secret, plus its health: what views render. */
-export interface KeyView extends KeyRecord {
-  health: KeyHealth;
-}
-/** Plain, JSON-safe picture of the pool (no secrets). */
-export interface PoolSnapshot {
-  at: number;
-  strategy: StrategyName;
-  keys: KeyView[];
-}
-/** Health that survives restarts, by key id. */
-export interface PersistedHealth {
-  [keyId: string]: PersistedKeyHealth;
-}
+export type { KeyView, PersistedHealth, PickRequest, PickResult, PoolOptions, PoolSnapshot } from './poolTypes';
 
 /** Rotating key pool with per-key (and per key × model) health. See DESIGN §3–4. */
 export class KeyPool extends DisposableBase {
@@ -199,6 +159,10 @@ export class KeyPool extends DisposableBase {
       const at = g.soonestUsable() ?? now + 1000;
       return { kind: 'cooling', retryAfterMs: Math.max(1, Math.ceil(at - now)), count: g.counts.cooling };
     }
+    if (g.counts.budget > 0) {
+      const resetsAt = g.soonestBudgetEnd();
+      return { kind: 'over-budget', count: g.counts.budget, resetsAt, retryAfterMs: Math.max(1, resetsAt - now) };
+    }
     if (g.counts.invalid + g.counts.discarded > 0)
       return { kind: 'unusable', invalid: g.counts.invalid, discarded: g.counts.discarded };
     return { kind: 'none' };
@@ -240,6 +204,12 @@ export class KeyPool extends DisposableBase {
   backoffLevel(id: string, model?: string): number {
     const h = this.entries.get(id)?.h;
     return (model === undefined ? h?.backoffLevel : h?.modelBackoff.get(model)) ?? 0;
+  }
+
+  /** Skips the key for its budget until `until` (the period's end), or brings it back (`undefined`). */
+  setOverBudget(id: string, until: number | undefined, reason?: string): void {
+    const e = this.entries.get(id);
+    if (e) this.machine.setOverBudget(e, until, reason);
   }
 
   /** User action: take the key out of rotation until restored. */

@@ -31,7 +31,7 @@ export interface ModelResponse {
   /** Milliseconds to the first text. */
   ttft: number | null;
   usage: { input_tokens?: number; output_tokens?: number } | null;
-  /** USD when a price is known; KeyRelay has no price table yet. */
+  /** USD from the price table (config/prices.ts); null when the model has no price or no usage came back. */
   cost: number | null;
   attempts: number;
   error: string | null;
@@ -206,6 +206,7 @@ async function callModel(deps: ForwardDeps, c: Call): Promise<ModelResponse> {
   const u = trace.usage;
   if (u && (u.inputTokens !== undefined || u.outputTokens !== undefined))
     out.usage = { input_tokens: u.inputTokens, output_tokens: u.outputTokens };
+  if (trace.costUsd !== undefined && trace.answeredBy) out.cost = trace.costUsd;
   if (out.error !== null) out.error = deps.redactor.redact(out.error);
   out.duration = deps.clock.now() - c.t0;
   c.emit?.({ event: 'result', data: { ...out, index: c.index } });

@@ -66,6 +66,7 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
     ttfbMs: trace.ttfbMs,
     inputTokens: upstream ? trace.usage?.inputTokens : undefined,
     outputTokens: upstream ? trace.usage?.outputTokens : undefined,
+    costUsd: upstream ? trace.costUsd : undefined,
   });
   const { logger } = deps;
   const traced = logger.logLevel === undefined || logger.logLevel <= 1;
@@ -169,6 +170,12 @@ async function rotate(ctx: RequestContext): Promise<number> {
       return noKeyLeft(ctx, pick, last);
     }
     const key = pick.key;
+    if (!deps.budgets.admit(key)) {
+      // Spent its budget (perhaps on another KeyRelay of a shared pool): now marked, so not picked again.
+      if (limits) deps.gate.release(key, ctx.model);
+      (tried ??= new Set()).add(key.id);
+      continue;
+    }
     trace.key = key;
     trace.attempts++;
     const attempt = tryKey(ctx, key);
@@ -266,10 +273,22 @@ export function noKeyError(
       `No usable ${provider.name} key in KeyRelay (${states})${said ? `; the provider said: "${said}"` : ''}. Replace them with "KeyRelay: Add Key", or run "KeyRelay: Restore Key" / "KeyRelay: Test Key" once they work again.`,
     );
   }
+  if (pick.kind === 'over-budget') return overBudgetError(provider, pick);
   return new ProxyError(
     'no_keys',
     503,
     `No ${provider.name} key in KeyRelay serves model "${model ?? '?'}". Add one with "KeyRelay: Add Key", or check the keys' model lists.`,
+  );
+}
+
+/** Every usable key spent its budget: KeyRelay's own 429, saying when the first is back and what to change. */
+function overBudgetError(provider: ProviderSpec, pick: Extract<PickResult, { kind: 'over-budget' }>): ProxyError {
+  const back = new Date(pick.resetsAt).toISOString().slice(0, 16).replace('T', ' ');
+  return new ProxyError(
+    'budget_exceeded',
+    429,
+    `Every ${provider.name} key in KeyRelay has spent its budget (${pick.count} key${pick.count === 1 ? '' : 's'}); the first is back at ${back} UTC. Raise the limit in keyRelay.budgets, or add a key with "KeyRelay: Add Key".`,
+    { retryAfterSec: Math.max(1, Math.ceil(pick.retryAfterMs / 1000)) },
   );
 }
 

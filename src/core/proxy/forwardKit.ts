@@ -1,4 +1,7 @@
+import { Budgets } from '../accounting/budgets';
+import type { SharedCounter } from '../accounting/budgets';
 import type { Stats } from '../accounting/stats';
+import { PriceBook } from '../config/prices';
 import { RequestLog } from '../accounting/requestLog';
 import type { ProviderCatalogue } from '../config/providers';
 import { CredentialBroker } from '../credentials/credentialBroker';
@@ -21,6 +24,8 @@ export interface ForwardKitOptions {
   accessToken: string;
   /** Error messages in the CLI's words rather than the editor's (see ForwardDeps.wording). */
   wording?: Wording;
+  /** The shared store's counters while one is configured: budgets count spend across every KeyRelay of the pool. */
+  sharedCounter?: () => SharedCounter | undefined;
 }
 
 /**
@@ -35,6 +40,8 @@ export class ForwardKit implements Disposable {
   readonly upstream: Upstream;
   readonly redactor = new SecretRedactor();
   readonly credentials: CredentialBroker;
+  readonly budgets: Budgets;
+  private prices: PriceBook;
   private config: ProxyConfig;
   private token: string;
   private requestLog: RequestLog | undefined;
@@ -51,8 +58,19 @@ export class ForwardKit implements Disposable {
       redactor: this.redactor,
       timeoutMs: () => this.config.credentialTimeoutMs,
     });
+    this.prices = new PriceBook(o.config.prices);
+    this.budgets = new Budgets({
+      clock: o.clock,
+      pool: o.pool,
+      stats: o.stats,
+      settings: () => this.config.budgets,
+      shared: () => o.sharedCounter?.(),
+    });
     this.syncRedactor();
-    this.subscription = o.pool.onDidChange(() => this.syncRedactor());
+    this.subscription = o.pool.onDidChange(() => {
+      this.syncRedactor();
+      this.budgets.keysChanged();
+    });
     this.deps = {
       pool: o.pool,
       stats: o.stats,
@@ -67,8 +85,11 @@ export class ForwardKit implements Disposable {
       wording: o.wording,
       gate: new ConcurrencyGate(o.pool, o.clock),
       credentials: this.credentials,
+      prices: () => this.prices,
+      budgets: this.budgets,
     };
     this.openRequestLog();
+    this.budgets.keysChanged();
   }
 
   get current(): ProxyConfig {
@@ -80,6 +101,8 @@ export class ForwardKit implements Disposable {
     const old = this.config;
     this.config = config;
     if (config.connectTimeoutMs !== old.connectTimeoutMs) this.upstream.reconfigure(config.connectTimeoutMs);
+    if (config.prices !== old.prices) this.prices = new PriceBook(config.prices);
+    if (config.budgets !== old.budgets) this.budgets.recheck();
     const logFields = [
       'requestLogDir',
       'requestLogMaxEntryBytes',

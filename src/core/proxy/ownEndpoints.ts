@@ -193,13 +193,17 @@ export class OwnEndpoints {
   /** The status document; `?format=text`: the table `keyrelay status` prints, built here. */
   private status(req: IncomingMessage, res: ServerResponse): void {
     if (/[?&]format=text(&|$)/.test(req.url ?? '')) {
-      const text = statusTable({ ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared() });
+      const text = statusTable({
+        ...this.d,
+        endpoint: this.d.endpoint(),
+        shared: this.d.shared(),
+        budgets: this.d.forward().budgets,
+      });
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(`${this.d.redactor.redact(text)}\n`);
       return;
     }
-    const body = statusBody({ ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared() }, (text) =>
-      this.d.redactor.redact(text),
-    );
+    const doc = { ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared(), budgets: this.d.forward().budgets };
+    const body = statusBody(doc, (text) => this.d.redactor.redact(text));
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   }
 

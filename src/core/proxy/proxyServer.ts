@@ -18,6 +18,7 @@ import type { Stats } from '../accounting/stats';
 import { buildModels, buildProviders } from '../accounting/status';
 import type { ApiShape, Clock, Logger, ProxyConfig, SharedStoreStatus } from '../types';
 import { BackgroundRetest } from './retest';
+import type { SharedCounter } from '../accounting/budgets';
 
 /** What the server needs; the VS Code adapter and the CLI both build one. */
 export interface ProxyDeps {
@@ -41,6 +42,8 @@ export interface ProxyDeps {
   keyManager?: KeyManager;
   /** The shared state store's status for `/keyrelay/status` (src/core/shared), when one is configured. */
   shared?: () => SharedStoreStatus | undefined;
+  /** Its counters, for budgets across every KeyRelay of the pool; used when the server builds its kit. */
+  sharedCounter?: () => SharedCounter | undefined;
 }
 
 /** Whether the server is listening, where, and why not. */

@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Budgets } from '../accounting/budgets';
 import type { Stats } from '../accounting/stats';
 import type { LoggedAttempt, LoggedResponse, RequestLog } from '../accounting/requestLog';
+import type { PriceBook } from '../config/prices';
 import type { ProviderCatalogue } from '../config/providers';
 import type { CredentialBroker } from '../credentials/credentialBroker';
 import type { KeyPool } from '../pool/keyPool';
@@ -29,6 +31,10 @@ export interface ForwardDeps {
   gate: ConcurrencyGate;
   /** Tokens of keys whose secret comes from a command. */
   credentials: CredentialBroker;
+  /** The price table in force (shipped table under the `prices` setting). */
+  prices(): PriceBook;
+  /** Spending limits: a key over its budget is skipped. */
+  budgets: Budgets;
 }
 
 /** Rewrites a message written in the editor's words (settings, commands) for another surface. */
@@ -110,6 +116,8 @@ export interface Trace {
   viaClientKey?: boolean;
   /** Tokens of the latest attempt (the one that answered, when one did). */
   usage?: { inputTokens?: number; outputTokens?: number };
+  /** What the latest attempt cost in USD; undefined when its model has no price (or it reported no usage). */
+  costUsd?: number;
   attempts: number;
   ttfbMs?: number;
   /** Each attempt, and the answer the client got: kept only while the request log is on. */

@@ -182,7 +182,17 @@ function settle(ctx: RequestContext, key: PoolKey, r: AttemptResult, h: Attempt)
   const counts = !p.rest.endsWith('/count_tokens');
   const inputTokens = counts ? h.usage.inputTokens : undefined;
   const outputTokens = counts ? h.usage.outputTokens : undefined;
+  const { cachedTokens, cacheWriteTokens } = h.usage;
+  const costUsd = counts
+    ? deps.prices().cost(ctx.provider.id, ctx.provider.shape, ctx.model, {
+        inputTokens,
+        outputTokens,
+        cachedTokens,
+        cacheWriteTokens,
+      })
+    : undefined;
   ctx.trace.usage = { inputTokens, outputTokens };
+  ctx.trace.costUsd = costUsd;
   ctx.trace.lastFailure = judged.failure;
   deps.stats.recordAttempt({
     keyId: key.id,
@@ -196,7 +206,9 @@ function settle(ctx: RequestContext, key: PoolKey, r: AttemptResult, h: Attempt)
     ttfbMs: h.ttfbMs || undefined,
     inputTokens,
     outputTokens,
+    costUsd,
   });
+  if (costUsd) deps.budgets.charge(key, costUsd);
   return outcome;
 }
 

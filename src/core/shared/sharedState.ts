@@ -44,6 +44,9 @@ if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET'
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return 1`;
 
+/** A hook field nobody counted or read for this long is no longer read from the store (yesterday's spend). */
+const FIELD_IDLE_MS = 10 * 60_000;
+
 export class SharedState extends DisposableBase {
   private readonly changed = this._register(new Emitter<void>());
   /** The connection state changed (views re-render). */
@@ -67,6 +70,9 @@ export class SharedState extends DisposableBase {
   private timer: NodeJS.Timeout | undefined;
   private flushing = false;
   private readonly fields = new Set<string>(USAGE_FIELDS);
+  /** When a hook field (`count`/`total`) was last used: one unused for FIELD_IDLE_MS is no longer read. */
+  private readonly fieldUse = new Map<string, number>();
+  private sweptAt = 0;
 
   constructor(private readonly o: SharedStateOptions) {
     super();
@@ -132,12 +138,17 @@ export class SharedState extends DisposableBase {
   count(keyId: string, field: string, n: number): void {
     const sid = this.sidOf(keyId);
     if (!sid) return;
-    this.fields.add(field);
+    this.useField(field);
     this.usage.add(sid, field, n);
   }
 
-  /** A key's counter summed over every instance of the pool, as last read from the store. */
+  /**
+   * A key's counter summed over every instance of the pool, as last read from the store. A field
+   * this instance never counted is read from the next flush on (0 until then): a KeyRelay that
+   * never used a key still sees what the others spent on it.
+   */
   total(keyId: string, field: string): number {
+    this.useField(field);
     const sid = this.sidOf(keyId);
     return sid ? this.usage.total(sid, field) : 0;
   }
@@ -310,6 +321,20 @@ export class SharedState extends DisposableBase {
       this.lastError = (err as Error).message;
     } finally {
       this.flushing = false;
+    }
+  }
+
+  /** Reads `field` from the next flush on; a period's field (budgets: `usd:<day>`) stops being read once idle. */
+  private useField(field: string): void {
+    const now = this.o.clock.now();
+    this.fieldUse.set(field, now);
+    this.fields.add(field);
+    if (now - this.sweptAt < 60_000) return;
+    this.sweptAt = now;
+    for (const [f, at] of this.fieldUse) {
+      if (now - at < FIELD_IDLE_MS) continue;
+      this.fieldUse.delete(f);
+      this.fields.delete(f);
     }
   }
 

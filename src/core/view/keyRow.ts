@@ -22,6 +22,12 @@ export interface KeyRow {
   successes: number;
   inputTokens: number;
   outputTokens: number;
+  /** USD of the attempts whose model had a price (`priced`), and attempts of unknown cost (`unpriced`). */
+  costUsd: number;
+  priced: number;
+  unpriced: number;
+  /** Skipped for its budget until `until` (accounting/budgets.ts). */
+  overBudget?: { until: number; reason: string };
 }
 
 /** One model a key is rate-limited for, while the key serves others. */
@@ -48,9 +54,14 @@ export function coolingModels(row: KeyRow, now: number): readonly ModelCooldown[
   return out.sort((a, b) => a.until - b.until);
 }
 
-/** Whether the key serves every model now: active and rate-limited for none. */
+/** Whether the key serves every model now: active, within its budget and rate-limited for none. */
 export function isFullyUsable(row: KeyRow, now: number): boolean {
-  return row.state === 'active' && isFullyUsableFor(row.modelCooldowns, now);
+  return row.state === 'active' && !isOverBudget(row, now) && isFullyUsableFor(row.modelCooldowns, now);
+}
+
+/** Whether the key is skipped for its budget at `now`. */
+export function isOverBudget(row: KeyRow, now: number): boolean {
+  return row.overBudget !== undefined && row.overBudget.until > now;
 }
 
 /** No model cooldown runs past `now` (a for-in: nothing allocated for the usual empty record). */

@@ -4,7 +4,7 @@
  */
 import { formatRemaining } from '../accounting/status';
 import type { KeyState } from '../types';
-import { coolingModels } from './keyRow';
+import { coolingModels, isOverBudget } from './keyRow';
 import type { KeyRow } from './keyRow';
 
 /** A node of the keys tree: providers, then accounts (when keys share one), then keys. */
@@ -39,6 +39,10 @@ export function renderKey(
       const more = models.length > 1 ? ` (+${models.length - 1} more)` : '';
       description += ` · ${models[0].model} cools ${formatRemaining(models[0].until - now)}${more}`;
     }
+  }
+  if (row.overBudget && isOverBudget(row, now) && row.state !== 'invalid' && row.state !== 'discarded') {
+    [icon, color] = STATE_ICON.cooling;
+    description += ` · over budget, back in ${formatRemaining(row.overBudget.until - now)}`;
   }
   if (row.state === 'invalid') description += ' · invalid';
   if (row.state === 'discarded') description += ' · discarded';

@@ -1,5 +1,7 @@
 import { formatRemaining } from '../accounting/status';
-import { coolingModels, isFullyUsable } from './keyRow';
+import { formatUsd } from '../config/prices';
+import { coolingModels, isFullyUsable, isOverBudget } from './keyRow';
+import type { KeyRow } from './keyRow';
 import { usableCount } from './viewModel';
 import type { ViewModel } from './viewModel';
 
@@ -49,7 +51,9 @@ export function notUsableLines(vm: ViewModel, limit = 8): string[] {
     }
     let why: string = k.state;
     if (k.state === 'cooling' && k.coolingUntil) why = `cooling ${formatRemaining(k.coolingUntil - vm.at)}`;
-    if (k.state === 'active') {
+    if (k.state === 'active' && k.overBudget && isOverBudget(k, vm.at)) {
+      why = `over budget, back in ${formatRemaining(k.overBudget.until - vm.at)}`;
+    } else if (k.state === 'active') {
       why = coolingModels(k, vm.at)
         .map((m) => `${m.model} ${formatRemaining(m.until - vm.at)}`)
         .join(', ');
@@ -58,4 +62,18 @@ export function notUsableLines(vm: ViewModel, limit = 8): string[] {
   }
   if (more > 0) lines.push(`…and ${more} more`);
   return lines;
+}
+
+/** "$0.0123", "unknown", "$0.0123 (+2 requests of unknown cost)"; '' while nothing reported tokens. */
+export function costWords(c: { costUsd: number | null; unpricedAttempts: number }): string {
+  const unknown =
+    c.unpricedAttempts > 0 ? `${c.unpricedAttempts} request${c.unpricedAttempts === 1 ? '' : 's'} of unknown cost` : '';
+  if (c.costUsd === null) return unknown ? `unknown (${unknown}: no price for the model)` : '';
+  return unknown ? `${formatUsd(c.costUsd)} (+${unknown})` : formatUsd(c.costUsd);
+}
+
+/** A key's cost line for its tooltip: "Cost: $0.0123" or "Cost: unknown (…)"; '' before any tokens. */
+export function keyCostLine(row: KeyRow): string {
+  const words = costWords({ costUsd: row.priced > 0 ? row.costUsd : null, unpricedAttempts: row.unpriced });
+  return words ? `Cost: ${words}` : '';
 }

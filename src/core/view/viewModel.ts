@@ -9,6 +9,8 @@ import { cooldownRecord } from '../pool/health';
 import { isFullyUsable } from './keyRow';
 import type { KeyRow } from './keyRow';
 import type { Event } from '../events';
+import { costFigure } from '../accounting/costReport';
+import type { CostFigure } from '../accounting/costReport';
 
 export interface ViewModel {
   at: number;
@@ -18,6 +20,8 @@ export interface ViewModel {
   error?: string;
   keys: KeyRow[];
   requestsToday: number;
+  /** Cost since the counters started (null: nothing priced yet) and attempts of unknown cost. */
+  cost: CostFigure;
 }
 
 /**
@@ -47,7 +51,7 @@ export function buildViewModel(
     keys.push(old && isSameRow(old, k, h, c) ? old : toRow(k, h, c));
   });
   // Client requests, however many attempts each took (passthrough ones included).
-  return { ...base, keys, requestsToday: stats.requestsToday() };
+  return { ...base, keys, requestsToday: stats.requestsToday(), cost: costFigure(stats.totals().total) };
 }
 
 /** The history of every key that never changed state (frozen, shared). */
@@ -71,6 +75,10 @@ function toRow(k: Readonly<KeyRecord>, h: HealthView, c: Readonly<KeyCounters> |
     successes: c?.all.successes ?? 0,
     inputTokens: c?.all.inputTokens ?? 0,
     outputTokens: c?.all.outputTokens ?? 0,
+    costUsd: c?.all.costUsd ?? 0,
+    priced: c?.all.priced ?? 0,
+    unpriced: c?.all.unpriced ?? 0,
+    overBudget: h.overBudget && { ...h.overBudget },
   };
 }
 
@@ -95,6 +103,9 @@ function isSameRow(old: KeyRow, k: Readonly<KeyRecord>, h: HealthView, c: Readon
     old.successes === (c?.all.successes ?? 0) &&
     old.inputTokens === (c?.all.inputTokens ?? 0) &&
     old.outputTokens === (c?.all.outputTokens ?? 0) &&
+    old.priced === (c?.all.priced ?? 0) &&
+    old.unpriced === (c?.all.unpriced ?? 0) &&
+    old.overBudget?.until === h.overBudget?.until &&
     old.label === k.label &&
     old.masked === k.masked &&
     old.account === k.account &&
@@ -110,8 +121,13 @@ const times = (v: unknown): Record<string, number> =>
     ? Object.fromEntries(Object.entries(v).filter((e): e is [string, number] => typeof e[1] === 'number'))
     : {};
 
+const overBudgetOf = (v: unknown): KeyRow['overBudget'] => {
+  const o = v as { until?: unknown; reason?: unknown } | undefined;
+  return typeof o?.until === 'number' ? { until: o.until, reason: str(o.reason) ?? 'over budget' } : undefined;
+};
+
 /** Tolerant reader of the leader's status JSON: unknown fields are ignored, missing ones zero. */
-function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday'> | undefined {
+function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday' | 'cost'> | undefined {
   if (typeof json !== 'object' || json === null) return undefined;
   const j = json as { keys?: unknown[]; stats?: { today?: { byKey?: Record<string, number> } } };
   if (!Array.isArray(j.keys)) return undefined;
@@ -137,12 +153,21 @@ function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday'> | 
       successes: num(k.successes ?? s.successes),
       inputTokens: num(k.inputTokens ?? s.inputTokens),
       outputTokens: num(k.outputTokens ?? s.outputTokens),
+      costUsd: num(k.costUsd ?? s.costUsd),
+      priced: num(k.priced ?? s.priced),
+      unpriced: num(k.unpriced ?? s.unpriced),
+      overBudget: overBudgetOf(k.overBudget),
     };
   });
-  const total = (json as { requestsToday?: unknown }).requestsToday;
+  const doc = json as { requestsToday?: unknown; cost?: { costUsd?: unknown; unpricedAttempts?: unknown } };
+  const cost: CostFigure = {
+    costUsd: typeof doc.cost?.costUsd === 'number' ? doc.cost.costUsd : null,
+    unpricedAttempts: num(doc.cost?.unpricedAttempts),
+  };
   return {
     keys,
-    requestsToday: typeof total === 'number' ? total : keys.reduce((a, k) => a + k.today, 0),
+    requestsToday: typeof doc.requestsToday === 'number' ? doc.requestsToday : keys.reduce((a, k) => a + k.today, 0),
+    cost,
   };
 }
 
@@ -155,7 +180,9 @@ export function usableCount(vm: ViewModel): number {
 
 /** Whether something on screen counts down (a key or one of its models is cooling). */
 function hasCountdown(vm: ViewModel): boolean {
-  return vm.keys.some((k) => k.state === 'cooling' || (k.state === 'active' && !isFullyUsable(k, vm.at)));
+  return vm.keys.some(
+    (k) => k.state === 'cooling' || k.overBudget !== undefined || (k.state === 'active' && !isFullyUsable(k, vm.at)),
+  );
 }
 
 /**

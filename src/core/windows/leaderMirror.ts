@@ -1,9 +1,11 @@
+import type { CostFigure } from '../accounting/costReport';
 import type { SyncCursor, SyncDoc, SyncKey } from '../accounting/syncFeed';
 
 /** The leader's keys as a following window shows them: `keys` in the leader's order. */
 export interface MirroredStatus {
   keys: SyncKey[];
   requestsToday: number;
+  cost?: CostFigure;
   at: number;
 }
 
@@ -32,6 +34,6 @@ export class LeaderMirror {
   }
 
   private status(doc: SyncDoc): MirroredStatus {
-    return { keys: [...this.rows.values()], requestsToday: doc.requestsToday, at: doc.at };
+    return { keys: [...this.rows.values()], requestsToday: doc.requestsToday, cost: doc.cost, at: doc.at };
   }
 }

@@ -53,6 +53,9 @@ suite('stats: Stats', () => {
       outputTokens: 10,
       latencyMsTotal: 200,
       ttfbMsTotal: 40,
+      costUsd: 0,
+      priced: 0,
+      unpriced: 2,
       ttfbCount: 1,
       lastUsed: clock.t,
     });

@@ -19,7 +19,7 @@ const OPENAI_JSON = `{
     "prompt_tokens": 19,
     "completion_tokens": 10,
     "total_tokens": 29,
-    "prompt_tokens_details": { "cached_tokens": 0, "audio_tokens": 0 },
+    "prompt_tokens_details": { "cached_tokens": 4, "audio_tokens": 0 },
     "completion_tokens_details": { "reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0 }
   },
   "service_tier": "default"
@@ -54,27 +54,34 @@ const RESPONSES_SSE = [
   'event: response.completed\ndata: {"type":"response.completed","sequence_number":9,"response":{"id":"resp_1","object":"response","status":"completed","model":"gpt-5","output":[],"usage":{"input_tokens":36,"input_tokens_details":{"cached_tokens":0},"output_tokens":87,"output_tokens_details":{"reasoning_tokens":64},"total_tokens":123}}}\n\n',
 ].join('');
 
-const CASES: Array<[string, string, number, number]> = [
-  ['OpenAI JSON', OPENAI_JSON, 19, 10],
-  ['Anthropic JSON', ANTHROPIC_JSON, 12, 6],
-  ['OpenAI SSE with include_usage', OPENAI_SSE, 9, 12],
-  ['Anthropic SSE', ANTHROPIC_SSE, 25, 15],
-  ['Responses SSE', RESPONSES_SSE, 36, 87],
+/** Name, body, input, output, cache-read and cache-write tokens. */
+type Case = [string, string, number, number, number, number | undefined];
+const CASES: Case[] = [
+  ['OpenAI JSON', OPENAI_JSON, 19, 10, 4, undefined],
+  ['Anthropic JSON', ANTHROPIC_JSON, 12, 6, 200, 100],
+  ['OpenAI SSE with include_usage', OPENAI_SSE, 9, 12, 0, undefined],
+  ['Anthropic SSE', ANTHROPIC_SSE, 25, 15, 0, 0],
+  ['Responses SSE', RESPONSES_SSE, 36, 87, 0, undefined],
 ];
 
 function scan(chunks: Buffer[]): [number | undefined, number | undefined] {
+  return scanAll(chunks).slice(0, 2) as [number | undefined, number | undefined];
+}
+
+function scanAll(chunks: Buffer[]): Array<number | undefined> {
   const s = new UsageScanner();
   for (const c of chunks) s.feed(c);
-  return [s.inputTokens, s.outputTokens];
+  return [s.inputTokens, s.outputTokens, s.cachedTokens, s.cacheWriteTokens];
 }
 
 suite('usage: UsageScanner', () => {
-  for (const [name, text, inTok, outTok] of CASES) {
+  for (const [name, text, inTok, outTok, cached, written] of CASES) {
     test(`${name}: whole, split at every byte, and in 1-byte chunks`, () => {
       const buf = Buffer.from(text);
-      assert.deepEqual(scan([buf]), [inTok, outTok]);
+      const all = [inTok, outTok, cached, written];
+      assert.deepEqual(scanAll([buf]), all);
       for (let i = 1; i < buf.length; i++) {
-        assert.deepEqual(scan([buf.subarray(0, i), buf.subarray(i)]), [inTok, outTok], `split at ${i}`);
+        assert.deepEqual(scanAll([buf.subarray(0, i), buf.subarray(i)]), all, `split at ${i}`);
       }
       const bytes: Buffer[] = [];
       for (let i = 0; i < buf.length; i++) bytes.push(buf.subarray(i, i + 1));

@@ -15,6 +15,9 @@ export function row(over: Partial<KeyRow> = {}): KeyRow {
     successes: 3,
     inputTokens: 0,
     outputTokens: 0,
+    costUsd: 0,
+    priced: 0,
+    unpriced: 0,
     ...over,
   };
 }

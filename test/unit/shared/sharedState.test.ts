@@ -5,7 +5,7 @@ import { KeyPool } from '../../../src/core/pool/keyPool';
 import { parseRecord, sharedKeyId } from '../../../src/core/shared/sharedRecords';
 import { SharedState } from '../../../src/core/shared/sharedState';
 import { systemClock } from '../../../src/core/types';
-import type { Logger, PoolKey } from '../../../src/core/types';
+import type { Clock, Logger, PoolKey } from '../../../src/core/types';
 import { RedisServer } from '../../fakes/redisServer';
 import { until } from '../../fakes/waits';
 
@@ -23,9 +23,9 @@ function recordingLogger(): Logger & { lines: string[] } {
 }
 
 /** One KeyRelay's core: a pool, its counters, and its SharedState on the real redis-server. */
-function instance(redis: RedisServer, name: string) {
+function instance(redis: RedisServer, name: string, clock: Clock = systemClock) {
   const pool = new KeyPool({
-    clock: systemClock,
+    clock,
     strategy: 'round-robin',
     cooldownStepsMs: [10_000, 30_000],
     maxCooldownMs: 600_000,
@@ -33,7 +33,7 @@ function instance(redis: RedisServer, name: string) {
     discardOnQuota: true,
   });
   pool.setKeys(KEYS);
-  const stats = new Stats(systemClock);
+  const stats = new Stats(clock);
   const logger = recordingLogger();
   const shared = new SharedState({
     address: parseStoreUrl(`${redis.url}?pool=unit`),
@@ -41,7 +41,7 @@ function instance(redis: RedisServer, name: string) {
     pool,
     stats,
     logger,
-    clock: systemClock,
+    clock,
     instanceId: name,
     flushMs: 20,
   });
@@ -99,6 +99,25 @@ suite('SharedState on a real redis-server', function () {
       a.pool.restore('id-a');
       await until(c.pool.onDidChange, () => c.pool.health('id-a')?.state === 'active', 'C restored');
       await until(b.pool.onDidChange, () => b.pool.health('id-a')?.state === 'active', 'B restored');
+    } finally {
+      await c.shared.close();
+      c.pool.dispose();
+      c.stats.dispose();
+    }
+  });
+
+  test('a budget counter this instance never counted is read from the store; one idle for 10 minutes no longer is', async () => {
+    const clock = { t: Date.now(), now: (): number => clock.t };
+    const c = instance(redis, 'C', clock);
+    try {
+      c.shared.start();
+      await until(c.shared.onDidChange, () => c.shared.status().state === 'connected', 'C connected');
+      a.shared.count('id-a', 'usd:2026-12-06', 0.5);
+      assert.equal(c.shared.total('id-a', 'usd:2026-12-06'), 0, 'not read yet');
+      await waitFor(() => c.shared.total('id-a', 'usd:2026-12-06') === 0.5, 'C reads what A counted');
+      clock.t += 11 * 60_000;
+      c.shared.total('id-a', 'usd:2026-12-07'); // the next day's field; yesterday's has been idle
+      await waitFor(() => c.shared.status().usage['id-a']?.['usd:2026-12-06'] === undefined, 'the idle field dropped');
     } finally {
       await c.shared.close();
       c.pool.dispose();

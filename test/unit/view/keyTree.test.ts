@@ -52,6 +52,16 @@ suite('key rows: per-model cooldowns', () => {
 });
 
 suite('key tree grouping', () => {
+  test('a key over its budget says so and when it is back; its menus stay those of its state', () => {
+    const now = 1_700_000_000_000;
+    const r = renderKey(row({ overBudget: { until: now + 30 * 60_000, reason: 'over budget' } }), now);
+    assert.match(r.description, / · over budget, back in 30m$/);
+    assert.equal(r.contextValue, 'key:active');
+    assert.equal(r.icon, 'watch');
+    assert.ok(!isFullyUsable(row({ overBudget: { until: now + 1, reason: '' } }), now));
+    assert.ok(isFullyUsable(row({ overBudget: { until: now, reason: '' } }), now), 'back at its period end');
+  });
+
   test('providers in first-seen order, accounts before loose keys, keys in order', () => {
     const rows = [
       row({ id: 'a', providerId: 'openai' }),

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { notUsableLines, renderStatus } from '../../../src/core/view/statusText';
+import { costWords, keyCostLine, notUsableLines, renderStatus } from '../../../src/core/view/statusText';
 import type { ViewModel } from '../../../src/core/view/viewModel';
 import { row } from '../fakes/keyRows';
 
@@ -13,6 +13,7 @@ function vm(over: Partial<ViewModel> = {}): ViewModel {
     port: 8787,
     keys: [],
     requestsToday: 0,
+    cost: { costUsd: null, unpricedAttempts: 0 },
     ...over,
   };
 }
@@ -52,5 +53,30 @@ suite('status bar text', () => {
     assert.equal(lines.length, 9);
     assert.equal(lines[0], 'k0 sk-…0: cooling 30s');
     assert.equal(lines[8], '…and 4 more');
+  });
+
+  test('a key over its budget is not usable, and the tooltip says when it is back', () => {
+    const over = { until: NOW + 2 * 3_600_000, reason: 'over budget: the key spent $5.00 of $5.00 today (UTC)' };
+    const keys = [row({ id: 'a', label: 'work', overBudget: over }), row({ id: 'b', label: 'home' })];
+    assert.equal(renderStatus(vm({ keys })).text, '$(key) KeyRelay 1/2 · 0');
+    assert.deepEqual(notUsableLines(vm({ keys })), ['work sk-…1111: over budget, back in 2h']);
+    const later = vm({ keys, at: over.until });
+    assert.deepEqual(notUsableLines(later), [], 'its period ended: usable again');
+  });
+
+  test('cost in words: known, unknown, and partly unknown; nothing before any tokens', () => {
+    assert.equal(costWords({ costUsd: 0.0123, unpricedAttempts: 0 }), '$0.0123');
+    assert.equal(
+      costWords({ costUsd: null, unpricedAttempts: 1 }),
+      'unknown (1 request of unknown cost: no price for the model)',
+    );
+    assert.equal(costWords({ costUsd: 2, unpricedAttempts: 3 }), '$2.00 (+3 requests of unknown cost)');
+    assert.equal(costWords({ costUsd: null, unpricedAttempts: 0 }), '');
+    assert.equal(keyCostLine(row({ costUsd: 0.5, priced: 2 })), 'Cost: $0.5000');
+    assert.equal(
+      keyCostLine(row({ unpriced: 2 })),
+      'Cost: unknown (2 requests of unknown cost: no price for the model)',
+    );
+    assert.equal(keyCostLine(row()), '');
   });
 });
