@@ -4,6 +4,7 @@ import { Command, STATUS_ITEM_ID } from './ids';
 import type { CommandId } from './ids';
 import { notUsableLines, renderStatus } from '../core/view/statusText';
 import { escapeMarkdown } from './markdown';
+import { sharedLine } from '../core/accounting/statusTable';
 import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
 
 /** The status-bar item; click opens the common actions. */
@@ -45,6 +46,7 @@ export class StatusBarController extends DisposableBase {
     md.appendMarkdown(`**${r.summary}**\n\n`);
     if (vm.endpoint) md.appendMarkdown(`Endpoint: \`${vm.endpoint}\` (OpenAI clients: \`${vm.endpoint}/v1\`)\n\n`);
     if (vm.error && vm.role !== 'follower') md.appendMarkdown(`${vm.error}\n\n`);
+    if (vm.shared) md.appendMarkdown(`${escapeMarkdown(sharedLine(vm.shared))}\n\n`);
     const blocked = notUsableLines(vm);
     if (blocked.length)
       md.appendMarkdown(`Not fully usable:\n${blocked.map((l) => `- ${escapeMarkdown(l)}`).join('\n')}\n\n`);
@@ -59,6 +61,7 @@ export class StatusBarController extends DisposableBase {
         link('$(copy) Copy Endpoint', Command.copyEndpoint),
         link('$(info) Status', Command.showStatus),
         link('$(output) Log', Command.showLog),
+        ...(vm.shared?.state === 'no-secret' ? [link('$(lock) Set Team Secret', Command.setTeamSecret)] : []),
         toggle,
       ].join(' · '),
     );

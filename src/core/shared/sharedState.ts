@@ -12,7 +12,7 @@ import type { Stats } from '../accounting/stats';
 import { Emitter, DisposableBase } from '../events';
 import type { Event } from '../events';
 import type { KeyPool } from '../pool/keyPool';
-import type { Clock, KeyRecord, Logger, SharedStoreStatus, Transition } from '../types';
+import type { Clock, KeyRecord, Logger, SharedStoreStatus, SharedStoreSummary, Transition } from '../types';
 import { ioredis } from './redisLoader';
 import { parseRecord, sharedKeyId, StoreNames, USAGE_FIELDS } from './sharedRecords';
 import type { SharedRecord } from './sharedRecords';
@@ -106,20 +106,24 @@ export class SharedState extends DisposableBase {
     this.timer.unref();
   }
 
-  /** What status and the views show. */
+  /** What `/keyrelay/status` shows: the summary and the counters summed over every instance. */
   status(): SharedStoreStatus {
     const usage: Record<string, Record<string, number>> = {};
     for (const [sid, counts] of this.usage.all()) {
       const id = this.idOf(sid);
       if (id) usage[id] = { ...counts };
     }
-    const s: SharedStoreStatus = {
+    return { ...this.summary(), state: this.state, usage };
+  }
+
+  /** What the views show (no counters: cheap enough for every refresh of the tree). */
+  summary(): SharedStoreSummary {
+    const s: SharedStoreSummary = {
       store: this.o.address.shown,
       pool: this.o.address.pool,
       state: this.state,
       since: this.since,
       pending: this.outbox.size + this.usage.pendingCount,
-      usage,
     };
     if (this.state !== 'connected' && this.lastError) s.lastError = this.lastError;
     return s;
