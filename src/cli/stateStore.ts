@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Stats } from '../core/accounting/stats';
 import { readJsonFile, writeJsonFileAtomic, writeJsonFileAtomicAsync } from '../core/config/stateFile';
 import type { Disposable } from '../core/events';
-import type { KeyPool, PersistedHealth } from '../core/pool/keyPool';
+import type { KeyPool } from '../core/pool/keyPool';
+import type { PersistedHealth } from '../core/pool/persistedHealth';
 import type { Clock, Logger } from '../core/types';
 
 /** What `<data-dir>/state.json` holds: key health and counters, never key text. */

@@ -1,6 +1,7 @@
 import { DisposableBase, toDisposable } from '../core/events';
 import type { ValueStore } from '../core/keys/keyVault';
-import type { KeyPool, PersistedHealth } from '../core/pool/keyPool';
+import type { KeyPool } from '../core/pool/keyPool';
+import type { PersistedHealth } from '../core/pool/persistedHealth';
 import type { Stats } from '../core/accounting/stats';
 import { StorageKey } from './ids';
 

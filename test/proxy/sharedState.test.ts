@@ -129,6 +129,13 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
     await traffic; // every request answered: a failure would reject here
     const down = await pollAll((s) => s.shared?.state === 'down', 'down reported', 3_000);
     assert.ok(down.every((s) => s.keys.length === 3));
+    // `keyrelay status` says so in one line: which store (no password), which pool, down.
+    const cli = start(['status', '--port', new URL(endpoints[1]).port], { KEYRELAY_TOKEN: TOKEN });
+    assert.equal(await cli.exited, 0, cli.stderr);
+    assert.match(
+      cli.stdout,
+      /^Shared state: redis:\/\/127\.0\.0\.1:\d+\/0 · pool team-a · down, serving on local state/m,
+    );
     for (let n = 0; n < 3; n++) await ask(n); // still served while the store is away
     await redis.start();
     await pollAll((s) => s.shared?.state === 'connected' && sum(s) === 9 + 30 + 3, 'counters reconciled', 5_000);

@@ -11,7 +11,9 @@ import type { Entry } from './entry';
 import { HealthMachine, publicHealth, scrubReason, toRecord } from './health';
 import type { HealthView, KeyHealth } from './health';
 import { isPristine, persistHealth } from './persistedHealth';
-import type { PersistedKeyHealth } from './persistedHealth';
+import type { PersistedHealth, PersistedKeyHealth } from './persistedHealth';
+import type { PickRequest, PickResult } from './pick';
+import type { RoundTurn } from './strategies';
 import type { Clock, KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
 
 /** Pool settings; the numbers come from ProxyConfig. */
@@ -24,24 +26,6 @@ export interface PoolOptions {
   discardOnQuota: boolean;
   random?: () => number;
 }
-/** What `pick` found: a key, or why there is none. */
-export type PickResult =
-  | { kind: 'key'; key: PoolKey }
-  /** The provider has no keys allowed for this model (or every candidate is in `exclude`). */
-  | { kind: 'none' }
-  /** Every remaining candidate cools; `retryAfterMs` (≥ 1) until the soonest is usable again. */
-  | { kind: 'cooling'; retryAfterMs: number; count: number }
-  /** Every candidate is invalid or discarded. */
-  | { kind: 'unusable'; invalid: number; discarded: number };
-/** One selection: `exclude` holds the ids already tried by this request. */
-export interface PickRequest {
-  providerId: string;
-  model?: string;
-  affinity?: string;
-  exclude?: ReadonlySet<string>;
-  /** A uniformly random usable key instead of the strategy's choice (the fan-out's `random_key`). */
-  random?: boolean;
-}
 /** A key without its secret, plus its health: what views render. */
 export interface KeyView extends KeyRecord {
   health: KeyHealth;
@@ -51,10 +35,6 @@ export interface PoolSnapshot {
   at: number;
   strategy: StrategyName;
   keys: KeyView[];
-}
-/** Health that survives restarts, by key id. */
-export interface PersistedHealth {
-  [keyId: string]: PersistedKeyHealth;
 }
 
 /** Rotating key pool with per-key (and per key × model) health. See DESIGN §3–4. */
@@ -234,6 +214,22 @@ export class KeyPool extends DisposableBase {
     if (!e) return;
     this.drain();
     this.machine.adopt(e, model, until, level, reason);
+  }
+
+  /** Requests other KeyRelays sent with this key (src/core/shared): least-used then counts pool-wide use. */
+  addUses(id: string, n: number): void {
+    const e = this.entries.get(id);
+    if (!e || !(n > 0)) return;
+    e.h.uses += n;
+    this.reorder(e);
+  }
+
+  /** A provider's round-robin cursor, and a key's place in that order (src/core/shared moves the cursor). */
+  roundTurn(providerId: string): RoundTurn | undefined {
+    return this.providers.get(providerId)?.turn;
+  }
+  slotOf(id: string): number | undefined {
+    return this.entries.get(id)?.slot;
   }
 
   /** The key's escalation level for a model (key-wide without one): what a shared cooldown carries. */

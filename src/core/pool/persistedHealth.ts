@@ -6,7 +6,12 @@ import { HISTORY_LIMIT, NO_BACKOFF } from './entry';
 import type { HealthState } from './entry';
 import type { KeyState, Transition } from '../types';
 
-/** Persisted form of one key's health (KeyPool's PersistedHealth values). */
+/** Health that survives restarts, by key id. */
+export interface PersistedHealth {
+  [keyId: string]: PersistedKeyHealth;
+}
+
+/** Persisted form of one key's health (PersistedHealth's values). */
 export interface PersistedKeyHealth {
   state: KeyState;
   coolingUntil?: number;

@@ -8,7 +8,8 @@
 import { ProxyError } from '../errors';
 import { Emitter } from '../events';
 import type { Event } from '../events';
-import type { KeyPool, PickRequest, PickResult } from '../pool/keyPool';
+import type { KeyPool } from '../pool/keyPool';
+import type { PickRequest, PickResult } from '../pool/pick';
 import type { Clock, PoolKey, ProxyConfig } from '../types';
 
 /** The two limits (0 = unlimited) and how long a request may wait for a slot. */

@@ -1,6 +1,6 @@
 import { ProxyError } from '../errors';
 import type { FailureClass } from '../types';
-import type { PickResult } from '../pool/keyPool';
+import type { PickResult } from '../pool/pick';
 import type { AttemptResult } from './attempt';
 import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
 import { errorFacts } from './classify';

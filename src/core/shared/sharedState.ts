@@ -17,6 +17,7 @@ import { ioredis } from './redisLoader';
 import { parseRecord, sharedKeyId, StoreNames, USAGE_FIELDS } from './sharedRecords';
 import type { SharedRecord } from './sharedRecords';
 import type { StoreAddress } from '../config/storeUrl';
+import { SharedRotation } from './sharedRotation';
 import { UsageMirror } from './usageMirror';
 
 export interface SharedStateOptions {
@@ -48,9 +49,13 @@ export class SharedState extends DisposableBase {
   private readonly changed = this._register(new Emitter<void>());
   /** The connection state changed (views re-render). */
   readonly onDidChange: Event<void> = this.changed.event;
+  private readonly flushed = this._register(new Emitter<void>());
+  /** A flush finished: counts sent, shared totals and rotation read back (tests wait on it). */
+  readonly onDidFlush: Event<void> = this.flushed.event;
 
   private readonly names: StoreNames;
   private readonly usage: UsageMirror;
+  private readonly rotation: SharedRotation;
   private cmd: Redis | undefined;
   private sub: Redis | undefined;
   private state: SharedStoreStatus['state'] = 'connecting';
@@ -73,6 +78,12 @@ export class SharedState extends DisposableBase {
     this.names = new StoreNames(o.address.pool);
     this.since = o.clock.now();
     this.usage = new UsageMirror(o.stats, (id) => this.sidOf(id));
+    this.rotation = new SharedRotation(
+      o.pool,
+      this.names,
+      (id) => this.sidOf(id),
+      (sid) => this.idOf(sid),
+    );
     this._register(o.pool.onDidTransition(({ key, transition }) => this.local(key, transition)));
   }
 
@@ -293,7 +304,7 @@ export class SharedState extends DisposableBase {
     this.usage.look();
     if (!cmd || this.state !== 'connected' || this.flushing) return;
     this.flushing = true;
-    const batch = this.usage.take();
+    let batch = this.usage.take();
     try {
       await this.sendOutbox();
       if (batch.size > 0) {
@@ -303,12 +314,18 @@ export class SharedState extends DisposableBase {
             if (Number.isInteger(n)) m.hincrby(this.names.usage(field), sid, n);
             else m.hincrbyfloat(this.names.usage(field), sid, n);
         await m.exec();
+        // In the store now: a later failure (reading totals back) must not send them twice.
+        this.rotation.noteSent(batch.get('requests'));
+        batch = new Map();
       }
       const fields = [...this.fields];
       const p = cmd.pipeline();
       for (const f of fields) p.hgetall(this.names.usage(f));
       const got = (await p.exec()) ?? [];
       this.usage.setTotals(got.map(([, v], i) => [fields[i], (v ?? {}) as Record<string, string>]));
+      this.rotation.adoptUses(this.usage.all());
+      await this.rotation.reserve(cmd);
+      this.flushed.fire();
     } catch (err) {
       this.usage.putBack(batch);
       this.lastError = (err as Error).message;
