@@ -71,7 +71,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   const autoStart = () => config.current.autoStart;
   const ready = startUp({ ...s, hub, log, autoStart, commandKeys: () => config.current.commandKeys });
   void s.shared.restart();
-  const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard, compare };
+  const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard, compare, feed };
   exposeToTests(context, internals);
   return publicApi(hub);
 }
