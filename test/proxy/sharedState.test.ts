@@ -33,7 +33,9 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
   let runs: Run[] = [];
   let endpoints: string[] = [];
 
-  setup(async () => {
+  setup(async function () {
+    // The rotation test runs the pool with least-used; the others with the default round-robin.
+    const strategy = /least-used/.test(this.currentTest?.title ?? '') ? 'least-used' : 'round-robin';
     dir = mkdtempSync(join(tmpdir(), 'keyrelay-shared-'));
     fake = await FakeUpstream.start();
     redis = await RedisServer.start({ persist: true });
@@ -41,7 +43,7 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
     writeFileSync(
       cfg,
       JSON.stringify({
-        proxy: { port: 0 },
+        proxy: { port: 0, strategy },
         stateStore: `${redis.url}?pool=team-a`,
         providers: [{ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' }],
         keys: OPENAI_KEYS.map((key, i) => ({ provider: 'mock', key, label: `k${i}` })),
@@ -101,6 +103,22 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
     const before = fake.countsByKey()[OPENAI_KEYS[0]] ?? 0;
     for (let n = 0; n < 6; n++) await ask(1 + (n % 2));
     assert.equal(fake.countsByKey()[OPENAI_KEYS[0]] ?? 0, before, 'B and C never sent k0 upstream for the model');
+  });
+
+  test("least-used: requests through A and B end evenly spread over the pool's keys, not per instance", async () => {
+    const sum = (s: Status) => Object.values(s.shared?.usage ?? {}).reduce((n, u) => n + (u.requests ?? 0), 0);
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < 4; n++) await ask(0);
+      await pollAll((s) => sum(s) === 6 * round + 4, "B counts A's requests", 3_000, [1]);
+      for (let n = 0; n < 2; n++) await ask(1);
+      await pollAll((s) => sum(s) === 6 * round + 6, "A counts B's requests", 3_000, [0]);
+    }
+    // Each instance alone would have sent 5, 4 and 3 (both start with the same key).
+    const counts = fake.countsByKey();
+    assert.deepEqual(
+      OPENAI_KEYS.map((k) => counts[k] ?? 0),
+      [4, 4, 4],
+    );
   });
 
   test('a key discarded on B is discarded on A and C; one restore restores it everywhere', async () => {
