@@ -126,7 +126,12 @@ const extraNames = [];
 // measured in the same rounds: its ratio beside `keyrelay`'s shows what the store costs the hot path.
 const redis = argv.includes('--shared') ? await startRedis() : undefined;
 if (redis) {
-  T['keyrelay-shared'] = await startKeyRelay(mock, 3, { cli, name: 'keyrelay-shared', stateStore: redis.url });
+  T['keyrelay-shared'] = await startKeyRelay(mock, 3, {
+    cli,
+    name: 'keyrelay-shared',
+    stateStore: redis.url,
+    nodeArgs: nodeArgs(3),
+  });
   extraNames.push('keyrelay-shared');
 }
 for (const spec of parseExtra()) {
