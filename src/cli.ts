@@ -94,7 +94,8 @@ requestLogMaxAgeMs, dailyResetHour,
 shutdownGraceMs, metricsWithoutToken (true: GET /keyrelay/metrics answers callers on 127.0.0.1
 without the token, for a local scraper), credentialTimeoutMs (longest run of a key's credential
 command), reasoning (off|auto|low|medium|high|max, or {"claude-*": "high", "gpt-5*": "medium"}),
-nonReasoningModels (model patterns never given a reasoning field).
+nonReasoningModels (model patterns never given a reasoning field), allowKeyLease (true: GET
+/keyrelay/lease hands a healthy key's secret to token holders; off by default, see the README).
 
 A key may be a command instead of a fixed secret, in the config file's "keys":
   {"provider": "openai", "credentialCommand": ["gcloud", "auth", "print-access-token"],

@@ -24,7 +24,8 @@ export type ProxyErrorCode =
   | 'upstream_error'
   | 'shutting_down'
   | 'invalid_config'
-  | 'credential_failed';
+  | 'credential_failed'
+  | 'key_lease_off';
 
 /** OpenAI-style `type` per code; Anthropic answers use `anthropicType`. */
 const OPENAI_TYPE: Record<ProxyErrorCode, string> = {
@@ -52,6 +53,7 @@ const OPENAI_TYPE: Record<ProxyErrorCode, string> = {
   shutting_down: 'keyrelay_shutting_down',
   invalid_config: 'invalid_request_error',
   credential_failed: 'keyrelay_credential_failed',
+  key_lease_off: 'permission_error',
 };
 
 const ANTHROPIC_TYPE: Partial<Record<ProxyErrorCode, string>> = {
@@ -66,6 +68,7 @@ const ANTHROPIC_TYPE: Partial<Record<ProxyErrorCode, string>> = {
   upstream_error: 'api_error',
   shutting_down: 'overloaded_error',
   credential_failed: 'api_error',
+  key_lease_off: 'permission_error',
 };
 
 /** An error the proxy answers itself, with a status and a message that names the fix. */

@@ -194,6 +194,11 @@ export interface ProxyConfig {
   metricsWithoutToken: boolean;
   /** Longest run of a key's credential command before it counts as failed. */
   credentialTimeoutMs: number;
+  /**
+   * `GET /keyrelay/lease` hands a healthy key's secret to a token holder for tools that cannot use
+   * a proxy (proxy/keyLease.ts). Off by default: the secret leaves KeyRelay.
+   */
+  allowKeyLease: boolean;
   /** The reasoning level to set on requests, globally or per model pattern (proxy/reasoning.ts). */
   reasoning: ReasoningSetting;
   /** Model patterns that take no reasoning parameter: their bodies are never rewritten. */
@@ -237,6 +242,7 @@ export const DEFAULT_CONFIG: Readonly<ProxyConfig> = Object.freeze({
   shutdownGraceMs: 3_000,
   metricsWithoutToken: false,
   credentialTimeoutMs: 30_000,
+  allowKeyLease: false,
   reasoning: 'auto',
   // Models that reject a reasoning parameter; matched without the provider prefix.
   nonReasoningModels: [

@@ -4,7 +4,7 @@ import type { FanOutEvent, FanOutSummary } from '../core/proxy/fanOut';
 import type { ForwardDeps } from '../core/proxy/requestContext';
 import type { Logger } from '../core/types';
 import type { CompareToExtension, CompareToWebview } from '../core/view/compareProtocol';
-import { webviewHtml } from './webviewHtml';
+import { openWebviewPanel } from './webviewHtml';
 
 /** The webview panel's type id. */
 export const COMPARE_VIEW_TYPE = 'keyRelay.compareModels';
@@ -38,15 +38,13 @@ export class ComparePanel implements vscode.Disposable {
       this.panel.reveal();
       return;
     }
-    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
-    const panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, 'Compare Models', vscode.ViewColumn.Active, {
-      enableScripts: true,
+    const panel = openWebviewPanel(this.extensionUri, {
+      viewType: COMPARE_VIEW_TYPE,
+      title: 'Compare Models',
+      name: 'compare',
       retainContextWhenHidden: true,
-      localResourceRoots: [dist],
     });
     this.panel = panel;
-    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'keyrelay.svg');
-    panel.webview.html = webviewHtml(panel.webview, dist, 'compare', 'Compare Models');
     panel.webview.onDidReceiveMessage((m: CompareToExtension) => void this.onMessage(m));
     panel.onDidDispose(() => {
       this.abort?.abort();

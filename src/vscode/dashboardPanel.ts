@@ -5,7 +5,7 @@ import type { Logger } from '../core/types';
 import type { DashboardAction, ToExtension, ToWebview } from '../core/view/dashboardProtocol';
 import type { DashboardFeed } from '../core/windows/dashboardFeed';
 import { Command } from './ids';
-import { webviewHtml } from './webviewHtml';
+import { openWebviewPanel } from './webviewHtml';
 
 /** The webview panel's type id. */
 export const DASHBOARD_VIEW_TYPE = 'keyRelay.dashboard';
@@ -50,19 +50,12 @@ export class DashboardPanel implements vscode.Disposable {
       this.panel.reveal();
       return;
     }
-    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
-    const panel = vscode.window.createWebviewPanel(
-      DASHBOARD_VIEW_TYPE,
-      'KeyRelay Dashboard',
-      vscode.ViewColumn.Active,
-      {
-        enableScripts: true,
-        localResourceRoots: [dist],
-      },
-    );
+    const panel = openWebviewPanel(this.extensionUri, {
+      viewType: DASHBOARD_VIEW_TYPE,
+      title: 'KeyRelay Dashboard',
+      name: 'dashboard',
+    });
     this.panel = panel;
-    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'keyrelay.svg');
-    panel.webview.html = webviewHtml(panel.webview, dist, 'dashboard', 'KeyRelay Dashboard');
     panel.webview.onDidReceiveMessage((m: ToExtension) => void this.onMessage(m));
     panel.onDidChangeViewState(() => this.schedule());
     panel.onDidDispose(() => {

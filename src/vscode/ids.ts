@@ -84,6 +84,7 @@ export const Setting = {
   logKeepDays: 'logging.keepDays',
   dailyResetHour: 'stats.dailyResetHour',
   metricsWithoutToken: 'metrics.allowWithoutToken',
+  allowKeyLease: 'allowKeyLease',
   reasoning: 'reasoning',
   nonReasoningModels: 'nonReasoningModels',
   stateStore: 'stateStore',

@@ -31,3 +31,28 @@ export function webviewHtml(webview: vscode.Webview, dist: vscode.Uri, name: str
 </body>
 </html>`;
 }
+
+/** What `openWebviewPanel` opens: the panel's type and title, and the page's name in dist/. */
+export interface WebviewPage {
+  viewType: string;
+  title: string;
+  name: string;
+  /** Keep the page alive while its tab is hidden (a page that holds what it showed). */
+  retainContextWhenHidden?: boolean;
+}
+
+/**
+ * Opens one of our pages in a new panel beside the editor: scripts on, resources from dist/ only,
+ * KeyRelay's icon, the page's html. The caller wires its messages and disposal.
+ */
+export function openWebviewPanel(extensionUri: vscode.Uri, page: WebviewPage): vscode.WebviewPanel {
+  const dist = vscode.Uri.joinPath(extensionUri, 'dist');
+  const panel = vscode.window.createWebviewPanel(page.viewType, page.title, vscode.ViewColumn.Active, {
+    enableScripts: true,
+    ...(page.retainContextWhenHidden ? { retainContextWhenHidden: true } : {}),
+    localResourceRoots: [dist],
+  });
+  panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'keyrelay.svg');
+  panel.webview.html = webviewHtml(panel.webview, dist, page.name, page.title);
+  return panel;
+}

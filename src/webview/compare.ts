@@ -4,6 +4,7 @@
  * time to first token, total time, tokens, cost, the key used and any error. It only renders and
  * asks: the extension runs the fan-out and sends the chunks.
  */
+import './base.css';
 import './compare.css';
 import type { CompareResult, CompareToExtension, CompareToWebview } from '../core/view/compareProtocol';
 import { count, el, usd } from './format';

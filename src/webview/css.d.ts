@@ -1,2 +1,2 @@
-/** Style sheets imported for their side effect: esbuild bundles them into dist/dashboard.css. */
+/** Style sheets imported for their side effect: esbuild bundles them, in import order, into the page's dist/<page>.css. */
 declare module '*.css';

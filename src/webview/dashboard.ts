@@ -4,6 +4,7 @@
  * a range, a sort, a page, a key action — goes back as a message.
  */
 import 'uplot/dist/uPlot.min.css';
+import './base.css';
 import './dashboard.css';
 import type { DashboardDoc, DashboardQuery } from '../core/accounting/dashboard';
 import type { ToExtension, ToWebview } from '../core/view/dashboardProtocol';

@@ -592,7 +592,8 @@ suite('the headless CLI', () => {
       frame,
       /^KeyRelay at http:\/\/127\.0\.0\.1:\d+ · 2\/3 keys usable · 1 cooling · 0 invalid · 0 discarded · 4 requests today/,
     );
-    assert.match(frame, /^Mock +[ ▁-█]*[▁-█] +4 +0 /m);
+    // "now" is this minute's count: 4, or 0 when the frame lands in the next minute.
+    assert.match(frame, /^Mock +[ ▁-█]*[▁-█] +[40] +0 /m);
     assert.match(frame, /^key-1 sk-…\w{4} +active, gpt-4o (1[12]\d|2m)s? +1 +0% +0 +[▁-█] +HTTP 429/m);
     assert.match(frame, /^key-0 sk-…\w{4} +active +\d +100% /m);
     assertNoKeys(w.stdout + w.stderr, 'status --watch');

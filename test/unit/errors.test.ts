@@ -27,6 +27,7 @@ const ALL_CODES: Record<ProxyErrorCode, true> = {
   shutting_down: true,
   invalid_config: true,
   credential_failed: true,
+  key_lease_off: true,
 };
 
 interface OpenAIErrorBody {

@@ -67,6 +67,7 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['rotation.maxConcurrentPerKeyModel', 'maxConcurrentPerKeyModel'],
   ['stats.dailyResetHour', 'dailyResetHour'],
   ['metrics.allowWithoutToken', 'metricsWithoutToken'],
+  ['allowKeyLease', 'allowKeyLease'],
   ['logging.maxEntryKB', 'requestLogMaxEntryBytes', KIB],
   ['logging.maxFileMB', 'requestLogMaxFileBytes', MIB],
   ['logging.keepDays', 'requestLogMaxAgeMs', DAYS],
@@ -74,6 +75,12 @@ export const SETTING_FIELDS: ReadonlyArray<[setting: string, field: keyof ProxyC
   ['nonReasoningModels', 'nonReasoningModels'],
   ['stateStore', 'stateStore'],
 ];
+
+/**
+ * Settings read from the user's settings only (a machine setting): a workspace must never turn on
+ * what hands a key's secret out (`allowKeyLease`), whatever the editor does with the setting's scope.
+ */
+const MACHINE_ONLY: ReadonlySet<string> = new Set(['allowKeyLease']);
 
 /** A number in the setting's unit to the core's: seconds → ms, MiB → bytes; anything else as is. */
 function toBase(value: unknown, unit: Unit | undefined): unknown {
@@ -92,7 +99,7 @@ export function readEditorSettings(
   const proxy = defaultConfig();
   const problems: string[] = [];
   for (const [setting, field, unit] of SETTING_FIELDS) {
-    const raw = get(setting);
+    const raw = MACHINE_ONLY.has(setting) ? userValue(setting, machine(setting), problems) : get(setting);
     if (raw === undefined || raw === null) continue;
     const value = toBase(raw, unit);
     const problem = settingProblem(field, value, `keyRelay.${setting}`, unit);
@@ -111,6 +118,16 @@ export function readEditorSettings(
   });
   const commandKeys = readCommandKeys(machine(CREDENTIAL_COMMANDS_SETTING), new ProviderCatalogue(providers), problems);
   return { proxy, autoStart: get('proxy.autoStart') !== false, providers, commandKeys, problems };
+}
+
+/** A machine setting's user value; a value from a workspace is ignored, and said so. */
+function userValue(setting: string, read: { user: unknown; fromWorkspace: boolean }, problems: string[]): unknown {
+  if (read.fromWorkspace) {
+    problems.push(
+      `"keyRelay.${setting}" is set in this workspace's settings, and KeyRelay ignores it there: only your user settings may turn it on.`,
+    );
+  }
+  return read.user;
 }
 
 /**

@@ -77,6 +77,7 @@ const RULES: { [K in keyof ProxyConfig]: Rule } = {
   shutdownGraceMs: int(0, 600_000, MS),
   metricsWithoutToken: bool,
   credentialTimeoutMs: int(100, 600_000, MS),
+  allowKeyLease: bool,
   reasoning: {
     test: (v) =>
       isLevel(v) ||

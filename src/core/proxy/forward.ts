@@ -1,5 +1,5 @@
 import { ProxyError } from '../errors';
-import type { FailureClass } from '../types';
+import type { FailureClass, ProviderSpec } from '../types';
 import type { PickResult } from '../pool/pick';
 import type { AttemptResult } from './attempt';
 import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
@@ -213,19 +213,35 @@ async function waitForCooldown(ctx: RequestContext, retryAfterMs: number, budget
   return true;
 }
 
-/** The answer when no key can take the request: why, in words that say what to do. */
+/** The answer when no key can take the request: the last failure when it says more, else why. */
 function noKeyLeft(
   ctx: RequestContext,
   pick: Exclude<PickResult, { kind: 'key' }>,
   last: AttemptResult | undefined,
 ): number {
-  const { deps, provider } = ctx;
+  // A provider-side failure (5xx, timeout) says more than "the others are cooling"; a key's own
+  // 401/402 would wrongly tell the client its credential is bad.
+  if (last && (pick.kind === 'none' || (pick.kind === 'cooling' && isProviderSide(last)))) return finishWith(ctx, last);
+  const said =
+    pick.kind === 'unusable' && last && (last.kind === 'rejected' || last.kind === 'stream-error')
+      ? errorFacts(last.body.toString('utf8')).message
+      : undefined;
+  throw noKeyError(ctx.provider, ctx.model, pick, said && ctx.deps.redactor.redact(said));
+}
+
+/**
+ * Why no key of `provider` can serve `model`, in words that say what to do; `said`: what the
+ * provider last answered (already redacted). The forwarder and the key lease answer with it.
+ */
+export function noKeyError(
+  provider: ProviderSpec,
+  model: string | undefined,
+  pick: Exclude<PickResult, { kind: 'key' }>,
+  said?: string,
+): ProxyError {
   if (pick.kind === 'cooling') {
-    // A provider-side failure (5xx, timeout) says more than "the others are cooling"; a key's
-    // own 401/402 would wrongly tell the client its credential is bad.
-    if (last && isProviderSide(last)) return finishWith(ctx, last);
     const sec = Math.max(1, Math.ceil(pick.retryAfterMs / 1000));
-    throw new ProxyError(
+    return new ProxyError(
       'all_keys_cooling',
       429,
       `Every ${provider.name} key in KeyRelay is cooling down after rate limits (${pick.count} key${pick.count === 1 ? '' : 's'}; the first is ready in ${sec} s). This is not the provider's answer: wait, or add keys with "KeyRelay: Add Key".`,
@@ -238,21 +254,16 @@ function noKeyLeft(
     const states = [pick.invalid ? `${pick.invalid} invalid` : '', pick.discarded ? `${pick.discarded} discarded` : '']
       .filter(Boolean)
       .join(', ');
-    const said =
-      last && (last.kind === 'rejected' || last.kind === 'stream-error')
-        ? errorFacts(last.body.toString('utf8')).message
-        : undefined;
-    throw new ProxyError(
+    return new ProxyError(
       'keys_unusable',
       pick.invalid ? 401 : 402,
-      `No usable ${provider.name} key in KeyRelay (${states})${said ? `; the provider said: "${deps.redactor.redact(said)}"` : ''}. Replace them with "KeyRelay: Add Key", or run "KeyRelay: Restore Key" / "KeyRelay: Test Key" once they work again.`,
+      `No usable ${provider.name} key in KeyRelay (${states})${said ? `; the provider said: "${said}"` : ''}. Replace them with "KeyRelay: Add Key", or run "KeyRelay: Restore Key" / "KeyRelay: Test Key" once they work again.`,
     );
   }
-  if (last) return finishWith(ctx, last);
-  throw new ProxyError(
+  return new ProxyError(
     'no_keys',
     503,
-    `No ${provider.name} key in KeyRelay serves model "${ctx.model ?? '?'}". Add one with "KeyRelay: Add Key", or check the keys' model lists.`,
+    `No ${provider.name} key in KeyRelay serves model "${model ?? '?'}". Add one with "KeyRelay: Add Key", or check the keys' model lists.`,
   );
 }
 

@@ -13,6 +13,7 @@ import { readBody } from './body';
 import type { AccessGuard } from './access';
 import type { ForwardDeps } from './requestContext';
 import { runFanOut } from './fanOut';
+import { KeyLeases } from './keyLease';
 import { testAndRecord } from './keyTest';
 import { NonceBook } from './nonceBook';
 import { buildSync } from '../accounting/syncFeed';
@@ -74,8 +75,10 @@ const json = (res: ServerResponse, status: number, body: unknown): void => {
 export class OwnEndpoints {
   private readonly routes: Route[];
   private readonly nonces = new NonceBook(Date.now);
+  private readonly leases: KeyLeases;
 
   constructor(private readonly d: OwnEndpointDeps) {
+    this.leases = new KeyLeases(() => d.forward());
     this.routes = [
       { method: 'GET', path: '/keyrelay/health', open: true, handle: (_q, res) => this.health(res) },
       { method: 'GET', path: '/keyrelay/challenge', open: true, handle: (req, res) => this.challenge(req, res) },
@@ -108,6 +111,13 @@ export class OwnEndpoints {
         path: /^\/keyrelay\/keys\/([^/]+)$/,
         shown: '/keyrelay/keys/<id>',
         handle: (q, res, m) => this.manage(q, res, 'update', m),
+      },
+      { method: 'GET', path: '/keyrelay/lease', handle: (req, res) => this.lease(req, res) },
+      {
+        method: 'POST',
+        path: /^\/keyrelay\/lease\/([^/]+)$/,
+        shown: '/keyrelay/lease/<id>',
+        handle: (req, res, m) => this.leaseReport(req, res, m!),
       },
     ];
   }
@@ -230,15 +240,40 @@ export class OwnEndpoints {
     }
     const id = m ? decodeURIComponent(m[1]) : '';
     if (op === 'remove') return json(res, 200, { removed: km.remove(id) });
-    const raw = await readBody(req, 1024 * 1024, this.d.config().bodyTimeoutMs);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new ProxyError('invalid_json', 400, 'Send a JSON body, e.g. {"provider": "openai", "key": "sk-…"}.');
-    }
+    const body = await this.readJson(req, '{"provider": "openai", "key": "sk-…"}');
     if (op === 'add') json(res, 201, { added: km.add(body) });
     else json(res, 200, { updated: km.update(id, body) });
+  }
+
+  /** A JSON request body (at most 1 MiB), or a 400 showing `example`. */
+  private async readJson(req: IncomingMessage, example: string): Promise<unknown> {
+    const raw = await readBody(req, 1024 * 1024, this.d.config().bodyTimeoutMs);
+    try {
+      return JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new ProxyError('invalid_json', 400, `Send a JSON body, e.g. ${example}.`);
+    }
+  }
+
+  /** `GET /keyrelay/lease?provider=&model=`: a key's secret for a tool that cannot use the proxy (keyLease.ts). */
+  private async lease(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const q = new URL(req.url ?? '', 'http://x').searchParams;
+    const answer = await this.leases.take(q.get('provider'), q.get('model'), res);
+    if (answer)
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(answer));
+  }
+
+  /** `POST /keyrelay/lease/<id>` `{"outcome", "retryAfter"}`: how the leased key fared. */
+  private async leaseReport(req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+    const body = await this.readJson(req, '{"outcome": "rate_limited", "retryAfter": 30}');
+    json(res, 200, this.leases.report(decodeURIComponent(m[1]), body));
+  }
+
+  /** Closes the open key leases (the server stops). */
+  dispose(): void {
+    this.leases.dispose();
   }
 
   /**

@@ -195,6 +195,7 @@ export class ProxyServer implements Disposable {
   /** Frees the port synchronously (STYLE §3). */
   dispose(): void {
     this.retest.dispose();
+    this.own.dispose();
     this.guard = undefined;
     this.listeners.closeNow();
     if (this.ownsKit) this.kit.dispose();

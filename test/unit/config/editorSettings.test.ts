@@ -110,11 +110,34 @@ suite('editor settings: one validator with the CLI', () => {
   });
 });
 
+suite('keyRelay.allowKeyLease: a machine setting', () => {
+  test('off by default; on only from the user settings; a workspace value is ignored and said so', () => {
+    assert.equal(readEditorSettings(reader(), '/tmp/kr').proxy.allowKeyLease, false);
+    const user = readEditorSettings(reader(), '/tmp/kr', (name) => ({
+      user: name === 'allowKeyLease' ? true : undefined,
+      fromWorkspace: false,
+    }));
+    assert.equal(user.proxy.allowKeyLease, true);
+    assert.deepEqual(user.problems, []);
+    const workspace = readEditorSettings(reader({ allowKeyLease: true }), '/tmp/kr', (name) => ({
+      user: undefined,
+      fromWorkspace: name === 'allowKeyLease',
+    }));
+    assert.equal(workspace.proxy.allowKeyLease, false, 'get() is never asked: a workspace cannot turn it on');
+    assert.match(workspace.problems[0], /"keyRelay\.allowKeyLease" is set in this workspace's settings/);
+    assert.equal(
+      declared['keyRelay.allowKeyLease'] && (declared['keyRelay.allowKeyLease'] as { scope?: string }).scope,
+      'machine',
+    );
+  });
+});
+
 suite('credential command keys in the editor settings', () => {
   const argv = ['gcloud', 'auth', 'print-access-token'];
   const machine =
     (user: unknown, fromWorkspace = false) =>
-    () => ({ user, fromWorkspace });
+    (name: string) =>
+      name === 'credentialCommands' ? { user, fromWorkspace } : { user: undefined, fromWorkspace: false };
 
   test('user settings give pool keys named after the program, never its arguments', () => {
     const s = readEditorSettings(
