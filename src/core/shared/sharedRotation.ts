@@ -3,8 +3,10 @@
  * one pool would. Least-used counts the requests the other instances sent with a key (from the
  * shared usage totals); round-robin continues from a pool-wide cursor, a counter in the store of
  * which each instance reserves as many places as it gave out keys since the last reservation
- * (one INCRBY per provider per flush). Both run on SharedState's timer, never on the request
- * path: a pick uses the local pool, which this only updates.
+ * (one INCRBY per provider per flush). A place maps to a key in the provider's round-robin order
+ * (the order its keys were added: a config's order, the same on every CLI that shares it), so the
+ * local cursor walks on from a reserved place exactly as the places go. Both run on SharedState's
+ * timer, never on the request path: a pick uses the local pool, which this only updates.
  */
 import type { Redis } from 'ioredis';
 import type { KeyPool } from '../pool/keyPool';
@@ -18,14 +20,13 @@ export class SharedRotation {
   private primed = false;
   /** Picks each provider's round-robin had made at its last reservation. */
   private readonly picksSeen = new Map<string, number>();
-  /** Per provider, its key ids in an order every instance shares (by sid), rebuilt when the key set changes. */
+  /** Per provider, its key ids in round-robin order (by slot), rebuilt when the key set changes. */
   private order = new Map<string, string[]>();
   private listSeen: unknown;
 
   constructor(
     private readonly pool: KeyPool,
     private readonly names: StoreNames,
-    private readonly sidOf: (keyId: string) => string | undefined,
     private readonly idOf: (sid: string) => string | undefined,
   ) {}
 
@@ -90,15 +91,13 @@ export class SharedRotation {
     const list = this.pool.list();
     if (list !== this.listSeen) {
       this.listSeen = list;
-      const by = new Map<string, Array<{ id: string; sid: string }>>();
+      const by = new Map<string, Array<{ id: string; slot: number }>>();
       for (const k of list) {
-        const sid = this.sidOf(k.id);
-        if (!sid) continue;
         let ks = by.get(k.providerId);
         if (!ks) by.set(k.providerId, (ks = []));
-        ks.push({ id: k.id, sid });
+        ks.push({ id: k.id, slot: this.pool.slotOf(k.id) ?? 0 });
       }
-      this.order = new Map([...by].map(([p, ks]) => [p, ks.sort((a, b) => (a.sid < b.sid ? -1 : 1)).map((k) => k.id)]));
+      this.order = new Map([...by].map(([p, ks]) => [p, ks.sort((a, b) => a.slot - b.slot).map((k) => k.id)]));
     }
     return this.order.get(provider) ?? [];
   }

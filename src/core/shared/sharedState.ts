@@ -78,12 +78,7 @@ export class SharedState extends DisposableBase {
     this.names = new StoreNames(o.address.pool);
     this.since = o.clock.now();
     this.usage = new UsageMirror(o.stats, (id) => this.sidOf(id));
-    this.rotation = new SharedRotation(
-      o.pool,
-      this.names,
-      (id) => this.sidOf(id),
-      (sid) => this.idOf(sid),
-    );
+    this.rotation = new SharedRotation(o.pool, this.names, (sid) => this.idOf(sid));
     this._register(o.pool.onDidTransition(({ key, transition }) => this.local(key, transition)));
   }
 
