@@ -31,13 +31,8 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   const wiring = new ClientWiring({ prompts, memento: s.state, log, homeDir: os.homedir, target });
   const keysView = new KeysView(hub, (id) => catalogue.get(id)?.name ?? id);
   const statusBar = new StatusBarController(hub);
-  const feed = new DashboardFeed({
-    pool,
-    stats,
-    catalogue,
-    state: () => controller.state,
-    token: () => vault.accessToken,
-  });
+  const feed = new DashboardFeed({ ...s, state: () => controller.state, token: () => vault.accessToken });
+  hub.showShared(s.shared);
   const dashboard = new DashboardPanel(context.extensionUri, feed, log);
   const modelIds = async () => (await chatModels.resolve()).map((m) => m.id);
   const compare = new ComparePanel(context.extensionUri, () => kit.deps, modelIds, log);
@@ -76,7 +71,7 @@ export function activate(context: vscode.ExtensionContext): KeyRelayApi {
   const autoStart = () => config.current.autoStart;
   const ready = startUp({ ...s, hub, log, autoStart, commandKeys: () => config.current.commandKeys });
   void s.shared.restart();
-  const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard, compare };
+  const internals = { ...s, hub, prompts, wiring, config, ready, statusBar, keysView, dashboard, compare, feed };
   exposeToTests(context, internals);
   return publicApi(hub);
 }

@@ -310,3 +310,11 @@ export interface SharedStoreStatus {
   /** Counters summed over every instance of the pool, by local key id (only keys counted anywhere). */
   usage: Record<string, Record<string, number>>;
 }
+
+/**
+ * What the views show of the store (no counters): the status without its usage, plus
+ * `no-secret` in the editor while `keyRelay.stateStore` is set but no team secret is stored.
+ */
+export interface SharedStoreSummary extends Omit<SharedStoreStatus, 'usage' | 'state'> {
+  state: SharedStoreStatus['state'] | 'no-secret';
+}

@@ -1,13 +1,13 @@
 import * as vscode from 'vscode';
 import { DisposableBase } from '../core/events';
-import { groupKeys, renderKey } from '../core/view/keyTree';
-import type { KeyNode } from '../core/view/keyTree';
+import { groupKeys, renderKey, renderShared } from '../core/view/keyTree';
+import type { TreeNode } from '../core/view/keyTree';
 import { coolingModels, isOverBudget } from '../core/view/keyRow';
 import { keyCostLine } from '../core/view/statusText';
 import type { KeyRow } from '../core/view/keyRow';
 import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
 import { formatRemaining } from '../core/accounting/status';
-import { ContextKey, View } from './ids';
+import { Command, ContextKey, View } from './ids';
 import { codeSpan, escapeMarkdown } from './markdown';
 
 function tooltip(row: KeyRow, now: number): vscode.MarkdownString {
@@ -95,8 +95,8 @@ function sameRow(a: KeyRow, ra: Rendered, b: KeyRow, rb: Rendered): boolean {
  * rendered once per view model (the change check and the TreeItem share it), and a row's tooltip
  * is built when VS Code asks for it (hover), not for every row of a 10,000-key tree.
  */
-export class KeysView extends DisposableBase implements vscode.TreeDataProvider<KeyNode> {
-  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<KeyNode | undefined>());
+export class KeysView extends DisposableBase implements vscode.TreeDataProvider<TreeNode> {
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<TreeNode | undefined>());
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
   private vm: ViewModel;
   private rendered: Rendered[];
@@ -117,9 +117,15 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   private update(vm: ViewModel): void {
     const before = this.vm.keys;
     const shown = this.rendered;
+    const sharedBefore = this.vm.shared && renderShared(this.vm.shared).description;
     this.vm = vm;
     this.rendered = this.render(vm, before, shown);
-    if (before.length === vm.keys.length && vm.keys.every((k, i) => sameRow(before[i], shown[i], k, this.rendered[i])))
+    const sameShared = sharedBefore === (vm.shared && renderShared(vm.shared).description);
+    if (
+      sameShared &&
+      before.length === vm.keys.length &&
+      vm.keys.every((k, i) => sameRow(before[i], shown[i], k, this.rendered[i]))
+    )
       return;
     this._onDidChangeTreeData.fire(undefined);
   }
@@ -145,7 +151,7 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   }
 
   /** The tree as indented lines of label and description, as a user sees it (tests assert on it). */
-  outline(node?: KeyNode, depth = 0): string[] {
+  outline(node?: TreeNode, depth = 0): string[] {
     return this.getChildren(node).flatMap((child) => {
       const item = this.getTreeItem(child);
       return [
@@ -155,12 +161,17 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
     });
   }
 
-  getChildren(node?: KeyNode): KeyNode[] {
-    if (!node) return groupKeys(this.vm.keys, this.providerName);
+  getChildren(node?: TreeNode): TreeNode[] {
+    if (!node) {
+      const groups = groupKeys(this.vm.keys, this.providerName);
+      return this.vm.shared ? [{ kind: 'shared', shared: this.vm.shared }, ...groups] : groups;
+    }
+    if (node.kind === 'shared') return [];
     return node.kind === 'key' ? [] : node.children;
   }
 
-  getTreeItem(node: KeyNode): vscode.TreeItem {
+  getTreeItem(node: TreeNode): vscode.TreeItem {
+    if (node.kind === 'shared') return sharedItem(node.shared);
     if (node.kind === 'provider') {
       const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
       let usable = 0;
@@ -191,10 +202,24 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   }
 
   /** A key row's tooltip, built on hover (VS Code calls this for items whose tooltip is unset). */
-  resolveTreeItem(item: vscode.TreeItem, node: KeyNode): vscode.TreeItem {
+  resolveTreeItem(item: vscode.TreeItem, node: TreeNode): vscode.TreeItem {
     if (node.kind === 'key') item.tooltip = tooltip(node.row, this.vm.at);
     return item;
   }
+}
+
+/** The shared store's row: which store, which pool, connected or not (a click sets the team secret when missing). */
+function sharedItem(s: NonNullable<ViewModel['shared']>): vscode.TreeItem {
+  const r = renderShared(s);
+  const item = new vscode.TreeItem(r.label, vscode.TreeItemCollapsibleState.None);
+  item.id = 'shared';
+  item.description = r.description;
+  item.tooltip = r.tooltip;
+  item.iconPath = themeIcon(r.icon, r.color);
+  item.contextValue = `shared:${s.state}`;
+  item.accessibilityInformation = { label: `${r.label}: ${r.description}` };
+  if (s.state === 'no-secret') item.command = { title: 'Set Team Secret', command: Command.setTeamSecret };
+  return item;
 }
 
 /** Keeps the `when`-clause context keys (title actions, welcome view) in step with the model. */

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Stats } from '../core/accounting/stats';
-import { sharedLine } from '../core/accounting/statusTable';
 import { parseStoreUrl } from '../core/config/storeUrl';
-import { DisposableBase } from '../core/events';
+import { DisposableBase, Emitter } from '../core/events';
+import type { Event } from '../core/events';
 import type { KeyPool } from '../core/pool/keyPool';
 import { sharedStateModule } from '../core/shared/sharedLoader';
 import type { SharedState } from '../core/shared/sharedState';
 import { systemClock } from '../core/types';
-import type { Logger, SharedStoreStatus } from '../core/types';
+import type { Logger, SharedStoreStatus, SharedStoreSummary } from '../core/types';
 import type { ConfigWatcher } from './config';
 import { Command } from './ids';
 
@@ -19,15 +19,17 @@ const STORE_PASSWORD = 'keyRelay.stateStorePassword';
 /**
  * The editor's side of shared state (issue 18): starts the core's SharedState when the
  * machine-scoped `keyRelay.stateStore` is set and a team secret is in SecretStorage (ioredis is
- * loaded only then), restarts it when the setting changes, and shows the store's state in a
- * status-bar item of its own (hidden when sharing is off).
+ * loaded only then) and restarts it when the setting or the secrets change. The views show its
+ * summary through the view model (the tree's first row, the status item, the dashboard).
  */
 export class SharedStoreLink extends DisposableBase {
   private shared: SharedState | undefined;
-  private readonly item = this._register(
-    vscode.window.createStatusBarItem('keyRelay.sharedStore', vscode.StatusBarAlignment.Right, 99),
-  );
   private url = '';
+  /** Set while the setting names a store but no team secret is stored. */
+  private missingSecret = false;
+  private readonly changed = this._register(new Emitter<void>());
+  /** The summary changed (started, stopped, connected, down). */
+  readonly onDidChange: Event<void> = this.changed.event;
 
   /** The running SharedState, if any: its counters carry budgets across every KeyRelay of the pool. */
   get counter(): SharedState | undefined {
@@ -44,8 +46,6 @@ export class SharedStoreLink extends DisposableBase {
     },
   ) {
     super();
-    this.item.name = 'KeyRelay Shared State';
-    this.item.command = Command.setTeamSecret;
     this._register(d.config.onDidChange(({ next }) => next.proxy.stateStore !== this.url && void this.restart()));
     this._register(
       d.secrets.onDidChange((e) => (e.key === TEAM_SECRET || e.key === STORE_PASSWORD) && void this.restart()),
@@ -58,6 +58,19 @@ export class SharedStoreLink extends DisposableBase {
     return this.shared?.status();
   }
 
+  /** What the views show; undefined when sharing is off. */
+  summary(): SharedStoreSummary | undefined {
+    if (this.shared) return this.shared.summary();
+    if (!this.missingSecret) return undefined;
+    let address: { shown: string; pool: string };
+    try {
+      address = parseStoreUrl(this.url);
+    } catch {
+      return undefined;
+    }
+    return { store: address.shown, pool: address.pool, state: 'no-secret', since: 0, pending: 0 };
+  }
+
   /** (Re)starts sharing from the current setting and secrets; never waits for the store itself. */
   restart(): Promise<void> {
     return this.start().catch((err: Error) => this.d.log.error(`Shared state: ${err.message}`));
@@ -66,10 +79,11 @@ export class SharedStoreLink extends DisposableBase {
   private async start(): Promise<void> {
     this.stop();
     this.url = this.d.config.current.proxy.stateStore.trim();
-    if (!this.url) return this.item.hide();
+    if (!this.url) return this.changed.fire();
     const teamSecret = await this.d.secrets.get(TEAM_SECRET);
     if (!teamSecret) {
-      this.render(undefined, 'no team secret: click to set it');
+      this.missingSecret = true;
+      this.changed.fire();
       void vscode.window
         .showWarningMessage(
           'KeyRelay: keyRelay.stateStore is set; enter the team secret to share state.',
@@ -89,9 +103,9 @@ export class SharedStoreLink extends DisposableBase {
       instanceId: randomUUID(),
     });
     this.shared = shared;
-    shared.onDidChange(() => this.render(shared.status()));
+    shared.onDidChange(() => this.changed.fire());
     shared.start();
-    this.render(shared.status());
+    this.changed.fire();
   }
 
   override dispose(): void {
@@ -102,16 +116,8 @@ export class SharedStoreLink extends DisposableBase {
   private stop(): void {
     const s = this.shared;
     this.shared = undefined;
+    this.missingSecret = false;
     if (s) void s.close();
-  }
-
-  private render(s: SharedStoreStatus | undefined, why?: string): void {
-    const state = s?.state ?? 'off';
-    this.item.text = `$(${state === 'connected' ? 'database' : 'warning'}) Shared: ${state}`;
-    this.item.tooltip = s ? sharedLine(s) : `Shared state: ${why}`;
-    this.item.backgroundColor =
-      state === 'connected' ? undefined : new vscode.ThemeColor('statusBarItem.warningBackground');
-    this.item.show();
   }
 
   private async askSecrets(): Promise<void> {

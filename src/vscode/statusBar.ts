@@ -4,6 +4,7 @@ import { Command, STATUS_ITEM_ID } from './ids';
 import type { CommandId } from './ids';
 import { costWords, notUsableLines, renderStatus } from '../core/view/statusText';
 import { escapeMarkdown } from './markdown';
+import { sharedLine } from '../core/accounting/statusTable';
 import type { ViewModel, ViewModelHub } from '../core/view/viewModel';
 
 /** The status-bar item; click opens the common actions. */
@@ -47,6 +48,7 @@ export class StatusBarController extends DisposableBase {
     if (vm.error && vm.role !== 'follower') md.appendMarkdown(`${vm.error}\n\n`);
     const cost = costWords(vm.cost);
     if (cost) md.appendMarkdown(`Cost since start: ${escapeMarkdown(cost)}\n\n`);
+    if (vm.shared) md.appendMarkdown(`${escapeMarkdown(sharedLine(vm.shared))}\n\n`);
     const blocked = notUsableLines(vm);
     if (blocked.length)
       md.appendMarkdown(`Not fully usable:\n${blocked.map((l) => `- ${escapeMarkdown(l)}`).join('\n')}\n\n`);
@@ -61,6 +63,7 @@ export class StatusBarController extends DisposableBase {
         link('$(copy) Copy Endpoint', Command.copyEndpoint),
         link('$(info) Status', Command.showStatus),
         link('$(output) Log', Command.showLog),
+        ...(vm.shared?.state === 'no-secret' ? [link('$(lock) Set Team Secret', Command.setTeamSecret)] : []),
         toggle,
       ].join(' · '),
     );

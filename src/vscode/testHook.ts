@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { ViewModelHub } from '../core/view/viewModel';
 import type { ClientWiring } from './clientWiring';
 import type { ConfigWatcher } from './config';
+import type { DashboardFeed } from '../core/windows/dashboardFeed';
 import type { DashboardPanel } from './dashboardPanel';
 import type { ComparePanel } from './comparePanel';
 import type { KeysView } from './keysView';
@@ -21,6 +22,8 @@ export interface Built extends Services {
   statusBar: StatusBarController;
   keysView: KeysView;
   dashboard: DashboardPanel;
+  /** Where the dashboard's document comes from (this window's pool, or the leader's). */
+  feed: DashboardFeed;
   compare: ComparePanel;
   /** Keys loaded and the proxy started (or failed to). */
   ready: Promise<void>;
@@ -28,6 +31,8 @@ export interface Built extends Services {
 
 /** Internals as the host tests use them: everything built, plus what the views show. */
 export interface TestInternals extends Built {
+  /** The extension's SecretStorage (the team secret for shared state is stored through it). */
+  secrets: vscode.SecretStorage;
   statusText(): string;
   statusTooltip(): string;
   treeItems(): ReturnType<KeysView['items']>;
@@ -44,6 +49,7 @@ export function exposeToTests(context: vscode.ExtensionContext, built: Built): v
   if (context.extensionMode !== vscode.ExtensionMode.Test) return;
   const internals: TestInternals = {
     ...built,
+    secrets: context.secrets,
     statusText: () => built.statusBar.text,
     statusTooltip: () => built.statusBar.tooltipMarkdown,
     treeItems: () => built.keysView.items(),

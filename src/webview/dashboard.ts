@@ -28,8 +28,9 @@ const header = el('header');
 const title = el('h1', undefined, 'KeyRelay');
 const summary = el('span', 'summary');
 const source = el('span', 'source');
+const shared = el('span', 'shared');
 const ranges = el('span', 'ranges');
-header.append(title, summary, source, ranges);
+header.append(title, summary, shared, source, ranges);
 const error = el('div', 'error-banner');
 error.hidden = true;
 const grid = el('section', 'charts');
@@ -102,6 +103,7 @@ function render(): void {
   const p = palette();
   const s = doc.summary;
   summary.textContent = `${s.usable}/${s.keys} keys usable · ${s.cooling} cooling · ${s.invalid} invalid · ${s.discarded} discarded · ${count(s.requestsToday)} requests today`;
+  renderShared(doc.shared);
   for (const b of ranges.children as HTMLCollectionOf<HTMLElement>)
     b.classList.toggle('selected', b.dataset.range === doc.charts.range);
   fillSelect(outcomesProvider, doc);
@@ -111,6 +113,20 @@ function render(): void {
   charts.latency.draw(latencyPlan(doc, p, latencyProvider.value), p);
   charts.days.draw(daysPlan(doc, p), p);
   table.render(doc, p);
+}
+
+/** The shared store (issue 18): which, which pool, reachable or not; hidden when the pool is not shared. */
+function renderShared(s: DashboardDoc['shared']): void {
+  shared.hidden = !s;
+  if (!s) return;
+  const state =
+    s.state === 'down'
+      ? `down, serving on local state${s.lastError ? ` (${s.lastError})` : ''}`
+      : s.state === 'no-secret'
+        ? 'no team secret'
+        : s.state;
+  shared.textContent = `Shared state: ${state} · ${s.store} · pool ${s.pool}`;
+  shared.classList.toggle('warn', s.state === 'down' || s.state === 'no-secret');
 }
 
 window.addEventListener('message', (e: MessageEvent<ToWebview>) => {

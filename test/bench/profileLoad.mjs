@@ -4,7 +4,9 @@
 // HTTP server, undici, KeyRelay's src/ files via the bundle's source maps, …) and divided by the
 // requests served in the profiled run: µs per request, side by side, with each area's share of the
 // difference.
-//   node test/bench/profileLoad.mjs [--scenario json-c10|sse-burst-c50] [--seconds 8] [--interval 200]
+//   node test/bench/profileLoad.mjs [--scenario json-c10|sse-burst-c50] [--seconds 8] [--interval 200] [--shared]
+// --shared (issue 18): the 3-key KeyRelay with `stateStore` on a real redis-server against the same
+// KeyRelay without it (in place of bare): what the shared store costs per request, and where.
 // Profiles are kept in bench-results/prof/<scenario>-<target>.cpuprofile (summarise one with
 // profileTop.mjs for single functions).
 import fs from 'node:fs';
@@ -14,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'undici';
 import { tempDir, cpuSeconds } from './lib.mjs';
 import { chooseLoadgen, runLoad } from './loadgen.mjs';
-import { startMock, startBare, startKeyRelay } from './targets.mjs';
+import { startMock, startBare, startKeyRelay, startRedis } from './targets.mjs';
 import { INSPECT_ARGS, inspectorUrl } from './inspect.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,6 +25,9 @@ const opt = (n, d) => (a.includes(n) ? a[a.indexOf(n) + 1] : d);
 const scenario = opt('--scenario', 'json-c10');
 const seconds = Number(opt('--seconds', 8));
 const interval = Number(opt('--interval', 200));
+const shared = a.includes('--shared');
+// The two sides' names in the tables: the reference (A) and the one whose extra is explained (B).
+const [A, B] = shared ? ['store off', 'store on'] : ['bare', 'keyrelay'];
 
 const JSONH = { 'content-type': 'application/json' };
 const SHAPES = {
@@ -198,15 +203,19 @@ fs.mkdirSync(profDir, { recursive: true });
 const cli = path.join(root, 'dist/cli.js');
 const mock = await startMock();
 const res = {};
+const redis = shared ? await startRedis() : undefined;
 try {
-  const bare = await startBare(mock, { nodeArgs: INSPECT_ARGS });
-  res.bare = await profileOne(bare, path.join(profDir, `${scenario}-bare.cpuprofile`));
+  const bare = shared
+    ? await startKeyRelay(mock, 3, { cli, nodeArgs: INSPECT_ARGS })
+    : await startBare(mock, { nodeArgs: INSPECT_ARGS });
+  res.bare = await profileOne(bare, path.join(profDir, `${scenario}-${shared ? 'store-off' : 'bare'}.cpuprofile`));
   await bare.stop();
-  const kr = await startKeyRelay(mock, 3, { cli, nodeArgs: INSPECT_ARGS });
-  res.keyrelay = await profileOne(kr, path.join(profDir, `${scenario}-keyrelay.cpuprofile`));
+  const kr = await startKeyRelay(mock, 3, { cli, nodeArgs: INSPECT_ARGS, stateStore: redis?.url });
+  res.keyrelay = await profileOne(kr, path.join(profDir, `${scenario}-${shared ? 'store-on' : 'keyrelay'}.cpuprofile`));
   await kr.stop();
 } finally {
   await mock.stop();
+  await redis?.stop();
 }
 
 const sum = (m) => [...m.values()].reduce((x, y) => x + y, 0);
@@ -220,10 +229,10 @@ const rows = areas
 const f = (v) => v.toFixed(1);
 const lines = [
   `${scenario}: ${seconds} s of load each, sampling every ${interval} µs; ` +
-    `bare ${Math.round(res.bare.rps)} req/s, ${f(res.bare.cpuUsPerReq)} µs CPU/req (/proc), ${f(total(res.bare))} µs sampled/req; ` +
-    `keyrelay ${Math.round(res.keyrelay.rps)} req/s, ${f(res.keyrelay.cpuUsPerReq)} µs CPU/req, ${f(total(res.keyrelay))} µs sampled/req`,
+    `${A} ${Math.round(res.bare.rps)} req/s, ${f(res.bare.cpuUsPerReq)} µs CPU/req (/proc), ${f(total(res.bare))} µs sampled/req; ` +
+    `${B} ${Math.round(res.keyrelay.rps)} req/s, ${f(res.keyrelay.cpuUsPerReq)} µs CPU/req, ${f(total(res.keyrelay))} µs sampled/req`,
   '',
-  '| area (self time) | bare µs/req | keyrelay µs/req | extra µs/req | share of extra |',
+  `| area (self time) | ${A} µs/req | ${B} µs/req | extra µs/req | share of extra |`,
   '| --- | ---: | ---: | ---: | ---: |',
   ...rows
     .filter((r) => Math.abs(r.kr - r.bare) >= 0.3 || r.kr >= 1)
@@ -251,7 +260,7 @@ for (const r of rows) {
 }
 lines.push(
   '',
-  '| group | bare µs/req | keyrelay µs/req | extra µs/req | share of extra |',
+  `| group | ${A} µs/req | ${B} µs/req | extra µs/req | share of extra |`,
   '| --- | ---: | ---: | ---: | ---: |',
   ...[...groups]
     .sort((p, q) => q[1].kr - q[1].bare - (p[1].kr - p[1].bare))
@@ -266,7 +275,7 @@ lines.push(
     .slice(0, 12)
     .map(([k, t]) => `  ${f(t / res.keyrelay.requests).padStart(5)}  ${k}`),
   '',
-  `bytes allocated per request (sampling heap profiler): bare ${Math.round(sum(res.bare.alloc))}, keyrelay ${Math.round(sum(res.keyrelay.alloc))}; keyrelay's largest:`,
+  `bytes allocated per request (sampling heap profiler): ${A} ${Math.round(sum(res.bare.alloc))}, ${B} ${Math.round(sum(res.keyrelay.alloc))}; ${B}'s largest:`,
   ...[...res.keyrelay.alloc]
     .sort((p, q) => q[1] - p[1])
     .slice(0, 12)

@@ -126,7 +126,12 @@ const extraNames = [];
 // measured in the same rounds: its ratio beside `keyrelay`'s shows what the store costs the hot path.
 const redis = argv.includes('--shared') ? await startRedis() : undefined;
 if (redis) {
-  T['keyrelay-shared'] = await startKeyRelay(mock, 3, { cli, name: 'keyrelay-shared', stateStore: redis.url });
+  T['keyrelay-shared'] = await startKeyRelay(mock, 3, {
+    cli,
+    name: 'keyrelay-shared',
+    stateStore: redis.url,
+    nodeArgs: nodeArgs(3),
+  });
   extraNames.push('keyrelay-shared');
 }
 for (const spec of parseExtra()) {
@@ -343,6 +348,34 @@ const cpuRow = (id, label) =>
   );
 cpuRow('json-c10', 'c=10');
 cpuRow('sse-burst-c50', 'SSE no delay, c=50');
+// --shared (issue 18): the store on against the store off, in the same rounds: within 5 %.
+if (redis)
+  for (const [id, label] of [
+    ['json-c10', 'non-streaming c=10'],
+    ['sse-burst-c50', 'SSE no delay, c=50'],
+  ]) {
+    const vs = { num: 'keyrelay-shared', den: 'keyrelay', steal: steal(id), extras: extraNames };
+    const [thrGoal, cpuGoal] = [
+      { goal: '≥ 0.95× store off', limit: 0.95, better: 'high' },
+      { goal: '≤ 1.05× store off', limit: 1.05, better: 'low' },
+    ];
+    rows.push(
+      ratioRow({
+        ...vs,
+        ...thrGoal,
+        scenario: `store on/off: throughput ${label}`,
+        metric: 'req/s',
+        per: pick(id, 'rps'),
+      }),
+      ratioRow({
+        ...vs,
+        ...cpuGoal,
+        scenario: `store on/off: CPU per request ${label}`,
+        metric: 'µs/req',
+        per: pick(id, 'cpuUsPerReq'),
+      }),
+    );
+  }
 if (per['json200k-c10'])
   rows.push(
     ratioRow({

@@ -34,7 +34,9 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
   let runs: Run[] = [];
   let endpoints: string[] = [];
 
-  setup(async () => {
+  setup(async function () {
+    // The rotation test runs the pool with least-used; the others with the default round-robin.
+    const strategy = /least-used/.test(this.currentTest?.title ?? '') ? 'least-used' : 'round-robin';
     dir = mkdtempSync(join(tmpdir(), 'keyrelay-shared-'));
     fake = await FakeUpstream.start();
     redis = await RedisServer.start({ persist: true });
@@ -42,7 +44,7 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
     writeFileSync(
       cfg,
       JSON.stringify({
-        proxy: { port: 0 },
+        proxy: { port: 0, strategy },
         stateStore: `${redis.url}?pool=team-a`,
         providers: [{ id: 'mock', name: 'Mock', shape: 'openai', baseUrl: `${fake.url}/v1`, auth: 'bearer' }],
         keys: OPENAI_KEYS.map((key, i) => ({ provider: 'mock', key, label: `k${i}` })),
@@ -104,6 +106,22 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
     assert.equal(fake.countsByKey()[OPENAI_KEYS[0]] ?? 0, before, 'B and C never sent k0 upstream for the model');
   });
 
+  test("least-used: requests through A and B end evenly spread over the pool's keys, not per instance", async () => {
+    const sum = (s: Status) => Object.values(s.shared?.usage ?? {}).reduce((n, u) => n + (u.requests ?? 0), 0);
+    for (let round = 0; round < 2; round++) {
+      for (let n = 0; n < 4; n++) await ask(0);
+      await pollAll((s) => sum(s) === 6 * round + 4, "B counts A's requests", 3_000, [1]);
+      for (let n = 0; n < 2; n++) await ask(1);
+      await pollAll((s) => sum(s) === 6 * round + 6, "A counts B's requests", 3_000, [0]);
+    }
+    // Each instance alone would have sent 5, 4 and 3 (both start with the same key).
+    const counts = fake.countsByKey();
+    assert.deepEqual(
+      OPENAI_KEYS.map((k) => counts[k] ?? 0),
+      [4, 4, 4],
+    );
+  });
+
   test('a key discarded on B is discarded on A and C; one restore restores it everywhere', async () => {
     const id = key(await status(1), 'k1').id;
     const act = (i: number, what: string) =>
@@ -152,6 +170,13 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
     await traffic; // every request answered: a failure would reject here
     const down = await pollAll((s) => s.shared?.state === 'down', 'down reported', 3_000);
     assert.ok(down.every((s) => s.keys.length === 3));
+    // `keyrelay status` says so in one line: which store (no password), which pool, down.
+    const cli = start(['status', '--port', new URL(endpoints[1]).port], { KEYRELAY_TOKEN: TOKEN });
+    assert.equal(await cli.exited, 0, cli.stderr);
+    assert.match(
+      cli.stdout,
+      /^Shared state: redis:\/\/127\.0\.0\.1:\d+\/0 · pool team-a · down, serving on local state/m,
+    );
     for (let n = 0; n < 3; n++) await ask(n); // still served while the store is away
     await redis.start();
     await pollAll((s) => s.shared?.state === 'connected' && sum(s) === 9 + 30 + 3, 'counters reconciled', 5_000);

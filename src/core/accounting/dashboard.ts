@@ -7,7 +7,7 @@
 import type { ProviderCatalogue } from '../config/providers';
 import type { KeyPool } from '../pool/keyPool';
 import type { HealthView } from '../pool/health';
-import type { KeyRecord, KeyState } from '../types';
+import type { KeyRecord, KeyState, SharedStoreSummary } from '../types';
 import type { KeyCounters } from './counters';
 import { charts, keyChart, keyDay, RANGES } from './seriesQuery';
 import type { Charts, SeriesRange } from './seriesQuery';
@@ -81,6 +81,8 @@ export interface DashboardDoc {
   table: { total: number; query: DashboardQuery; rows: DashboardRow[] };
   /** The chosen key's attempts over time (per minute when it is among the busiest, else per hour). */
   keyChart?: { id: string } & ReturnType<typeof keyChart>;
+  /** The shared state store when the pool shares its state (issue 18): which, and whether it is reachable. */
+  shared?: SharedStoreSummary;
 }
 
 /** Reads a query from URL parameters (or a webview message), each bad value falling back to the default. */
@@ -179,7 +181,7 @@ function toRow(e: Entry, stats: Stats): DashboardRow {
 
 /** Builds the dashboard document: charts for the range, one sorted and filtered page of keys. */
 export function buildDashboard(
-  d: { pool: KeyPool; stats: Stats; catalogue: ProviderCatalogue },
+  d: { pool: KeyPool; stats: Stats; catalogue: ProviderCatalogue; shared?: () => SharedStoreSummary | undefined },
   q: DashboardQuery,
 ): DashboardDoc {
   const live = d.stats.liveKeys();
@@ -209,6 +211,7 @@ export function buildDashboard(
   const c = charts(d.stats.series, q.range);
   for (const p of c.providers) nameOf(p.id);
   const key = q.key && d.pool.get(q.key) ? { id: q.key, ...keyChart(d.stats.series, q.key) } : undefined;
+  const shared = d.shared?.();
   return {
     at,
     charts: c,
@@ -216,7 +219,14 @@ export function buildDashboard(
     summary,
     table: { total: sorted.length, query: q, rows },
     ...(key ? { keyChart: key } : {}),
+    ...(shared ? { shared: sharedSummary(shared) } : {}),
   };
+}
+
+/** The store's summary without anything else a status holds (its counters stay out of the document). */
+export function sharedSummary(s: SharedStoreSummary): SharedStoreSummary {
+  const { store, pool, state, since, pending, lastError } = s;
+  return { store, pool, state, since, pending, ...(lastError ? { lastError } : {}) };
 }
 
 /** The record fields a row needs, copied (the pool's object also holds the secret). */

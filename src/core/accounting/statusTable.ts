@@ -7,7 +7,7 @@ import { formatRemaining } from './status';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import type { Stats } from './stats';
-import type { SharedStoreStatus } from '../types';
+import type { SharedStoreStatus, SharedStoreSummary } from '../types';
 import type { Budgets } from './budgets';
 import { costSummary, costText } from './costReport';
 import type { CostSummary } from './costReport';
@@ -45,8 +45,13 @@ export interface StatusDoc {
 }
 
 /** "Shared state: redis://host:6379/0 · pool team-a · connected" (or why not). */
-export function sharedLine(s: SharedStoreStatus): string {
-  const how = s.state === 'down' ? `down, serving on local state${s.lastError ? ` (${s.lastError})` : ''}` : s.state;
+export function sharedLine(s: SharedStoreSummary): string {
+  const how =
+    s.state === 'down'
+      ? `down, serving on local state${s.lastError ? ` (${s.lastError})` : ''}`
+      : s.state === 'no-secret'
+        ? 'not started: no team secret (KeyRelay: Set Team Secret)'
+        : s.state;
   const pending = s.pending > 0 ? ` · ${s.pending} changes to send` : '';
   return `Shared state: ${s.store} · pool ${s.pool} · ${how}${pending}`;
 }

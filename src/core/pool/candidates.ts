@@ -149,7 +149,7 @@ export class ProviderIndex {
   /** The most recently used group id: re-ordering the LRU is skipped while it does not change. */
   private mru: string | undefined;
   /** Where round-robin continues, shared by every model's group of this provider. */
-  readonly turn: RoundTurn = { next: 0 };
+  readonly turn: RoundTurn = { next: 0, picks: 0 };
   private slots = 0;
   /** Account name → its keys (DESIGN §4: they share its rate limits). */
   private readonly accounts = new Map<string, Entry[]>();

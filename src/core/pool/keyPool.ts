@@ -13,6 +13,7 @@ import type { HealthView, KeyHealth } from './health';
 import { isPristine, persistHealth } from './persistedHealth';
 import type { PersistedKeyHealth } from './persistedHealth';
 import type { KeyView, PersistedHealth, PickRequest, PickResult, PoolOptions, PoolSnapshot } from './poolTypes';
+import type { RoundTurn } from './strategies';
 import type { KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
 
 export type { KeyView, PersistedHealth, PickRequest, PickResult, PoolOptions, PoolSnapshot } from './poolTypes';
@@ -198,6 +199,22 @@ export class KeyPool extends DisposableBase {
     if (!e) return;
     this.drain();
     this.machine.adopt(e, model, until, level, reason);
+  }
+
+  /** Requests other KeyRelays sent with this key (src/core/shared): least-used then counts pool-wide use. */
+  addUses(id: string, n: number): void {
+    const e = this.entries.get(id);
+    if (!e || !(n > 0)) return;
+    e.h.uses += n;
+    this.reorder(e);
+  }
+
+  /** A provider's round-robin cursor, and a key's place in that order (src/core/shared moves the cursor). */
+  roundTurn(providerId: string): RoundTurn | undefined {
+    return this.providers.get(providerId)?.turn;
+  }
+  slotOf(id: string): number | undefined {
+    return this.entries.get(id)?.slot;
   }
 
   /** The key's escalation level for a model (key-wide without one): what a shared cooldown carries. */

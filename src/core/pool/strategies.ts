@@ -14,9 +14,13 @@ export interface Selector<T> {
   pick(isExcluded: (x: T) => boolean, excludeSize: number): T | undefined;
 }
 
-/** Where a provider's round-robin continues: the slot after the last key it gave out. */
+/**
+ * Where a provider's round-robin continues: the slot after the last key it gave out, and how many
+ * it gave out (src/core/shared reserves that many places of the pool-wide cursor, off the request path).
+ */
 export interface RoundTurn {
   next: number;
+  picks?: number;
 }
 
 /**
@@ -51,6 +55,7 @@ export class RoundSelector<T extends { slot: number }> implements Selector<T> {
       const x = this.items[(start + k) % n];
       if (isExcluded(x)) continue;
       this.turn.next = x.slot + 1;
+      this.turn.picks = (this.turn.picks ?? 0) + 1;
       return x;
     }
     return undefined;

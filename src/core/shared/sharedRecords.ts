@@ -53,6 +53,10 @@ export class StoreNames {
   usage(field: string): string {
     return `${this.prefix}u:${field}`;
   }
+  /** A provider's pool-wide round-robin cursor (a counter every instance reserves places of). */
+  cursor(providerId: string): string {
+    return `${this.prefix}rr:${providerId}`;
+  }
 }
 
 const STATES = new Set(['invalid', 'discarded', 'active']);

@@ -12,11 +12,12 @@ import type { Stats } from '../accounting/stats';
 import { Emitter, DisposableBase } from '../events';
 import type { Event } from '../events';
 import type { KeyPool } from '../pool/keyPool';
-import type { Clock, KeyRecord, Logger, SharedStoreStatus, Transition } from '../types';
+import type { Clock, KeyRecord, Logger, SharedStoreStatus, SharedStoreSummary, Transition } from '../types';
 import { ioredis } from './redisLoader';
 import { parseRecord, sharedKeyId, StoreNames, USAGE_FIELDS } from './sharedRecords';
 import type { SharedRecord } from './sharedRecords';
 import type { StoreAddress } from '../config/storeUrl';
+import { SharedRotation } from './sharedRotation';
 import { UsageMirror } from './usageMirror';
 
 export interface SharedStateOptions {
@@ -51,9 +52,13 @@ export class SharedState extends DisposableBase {
   private readonly changed = this._register(new Emitter<void>());
   /** The connection state changed (views re-render). */
   readonly onDidChange: Event<void> = this.changed.event;
+  private readonly flushed = this._register(new Emitter<void>());
+  /** A flush finished: counts sent, shared totals and rotation read back (tests wait on it). */
+  readonly onDidFlush: Event<void> = this.flushed.event;
 
   private readonly names: StoreNames;
   private readonly usage: UsageMirror;
+  private readonly rotation: SharedRotation;
   private cmd: Redis | undefined;
   private sub: Redis | undefined;
   private state: SharedStoreStatus['state'] = 'connecting';
@@ -79,6 +84,7 @@ export class SharedState extends DisposableBase {
     this.names = new StoreNames(o.address.pool);
     this.since = o.clock.now();
     this.usage = new UsageMirror(o.stats, (id) => this.sidOf(id));
+    this.rotation = new SharedRotation(o.pool, this.names, (sid) => this.idOf(sid));
     this._register(o.pool.onDidTransition(({ key, transition }) => this.local(key, transition)));
   }
 
@@ -112,20 +118,24 @@ export class SharedState extends DisposableBase {
     this.timer.unref();
   }
 
-  /** What status and the views show. */
+  /** What `/keyrelay/status` shows: the summary and the counters summed over every instance. */
   status(): SharedStoreStatus {
     const usage: Record<string, Record<string, number>> = {};
     for (const [sid, counts] of this.usage.all()) {
       const id = this.idOf(sid);
       if (id) usage[id] = { ...counts };
     }
-    const s: SharedStoreStatus = {
+    return { ...this.summary(), state: this.state, usage };
+  }
+
+  /** What the views show (no counters: cheap enough for every refresh of the tree). */
+  summary(): SharedStoreSummary {
+    const s: SharedStoreSummary = {
       store: this.o.address.shown,
       pool: this.o.address.pool,
       state: this.state,
       since: this.since,
       pending: this.outbox.size + this.usage.pendingCount,
-      usage,
     };
     if (this.state !== 'connected' && this.lastError) s.lastError = this.lastError;
     return s;
@@ -300,7 +310,7 @@ export class SharedState extends DisposableBase {
     this.usage.look();
     if (!cmd || this.state !== 'connected' || this.flushing) return;
     this.flushing = true;
-    const batch = this.usage.take();
+    let batch = this.usage.take();
     try {
       await this.sendOutbox();
       if (batch.size > 0) {
@@ -310,12 +320,18 @@ export class SharedState extends DisposableBase {
             if (Number.isInteger(n)) m.hincrby(this.names.usage(field), sid, n);
             else m.hincrbyfloat(this.names.usage(field), sid, n);
         await m.exec();
+        // In the store now: a later failure (reading totals back) must not send them twice.
+        this.rotation.noteSent(batch.get('requests'));
+        batch = new Map();
       }
       const fields = [...this.fields];
       const p = cmd.pipeline();
       for (const f of fields) p.hgetall(this.names.usage(f));
       const got = (await p.exec()) ?? [];
       this.usage.setTotals(got.map(([, v], i) => [fields[i], (v ?? {}) as Record<string, string>]));
+      this.rotation.adoptUses(this.usage.all());
+      await this.rotation.reserve(cmd);
+      this.flushed.fire();
     } catch (err) {
       this.usage.putBack(batch);
       this.lastError = (err as Error).message;

@@ -44,14 +44,15 @@ export class UsageMirror {
     for (const id of ids) {
       const all = live.get(id)?.all;
       if (!all) continue;
-      const prev = this.seen.get(id) ?? ZERO;
-      const now: Counts = {};
-      for (const f of USAGE_FIELDS) now[f] = all[f];
-      this.seen.set(id, now);
-      const sid = this.sidOf(id);
-      if (!record || !sid) continue;
-      // A local reset makes a counter smaller: nothing to add, the shared total keeps its count.
-      for (const f of USAGE_FIELDS) if (now[f] > prev[f]) this.add(sid, f, now[f] - prev[f]);
+      // One record per key, updated in place: a busy pool changes every key between two looks.
+      let seen = this.seen.get(id);
+      if (!seen) this.seen.set(id, (seen = { ...ZERO }));
+      const sid = record ? this.sidOf(id) : undefined;
+      for (const f of USAGE_FIELDS) {
+        // A local reset makes a counter smaller: nothing to add, the shared total keeps its count.
+        if (sid && all[f] > seen[f]) this.add(sid, f, all[f] - seen[f]);
+        seen[f] = all[f];
+      }
     }
   }
 

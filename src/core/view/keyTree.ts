@@ -3,7 +3,8 @@
  * shows. The VS Code tree (src/vscode/keysView.ts) only maps these to TreeItems.
  */
 import { formatRemaining } from '../accounting/status';
-import type { KeyState } from '../types';
+import { sharedLine } from '../accounting/statusTable';
+import type { KeyState, SharedStoreSummary } from '../types';
 import { coolingModels, isOverBudget } from './keyRow';
 import type { KeyRow } from './keyRow';
 
@@ -12,6 +13,9 @@ export type KeyNode =
   | { kind: 'provider'; providerId: string; name: string; keys: KeyRow[]; children: KeyNode[] }
   | { kind: 'account'; providerId: string; account: string; keys: KeyRow[]; children: KeyNode[] }
   | { kind: 'key'; row: KeyRow };
+
+/** What the tree shows: the shared store's row first (when the pool shares its state), then the keys. */
+export type TreeNode = KeyNode | { kind: 'shared'; shared: SharedStoreSummary };
 
 const STATE_ICON: Record<KeyState, [string, string]> = {
   active: ['pass', 'charts.green'],
@@ -47,6 +51,29 @@ export function renderKey(
   if (row.state === 'invalid') description += ' · invalid';
   if (row.state === 'discarded') description += ' · discarded';
   return { label: row.label, description, icon, color, contextValue: `key:${context}` };
+}
+
+/**
+ * The tree's first row when the pool shares its state: the store (password masked), the pool's
+ * name, and whether it is reachable; a warning while it is not (KeyRelay serves on local state).
+ */
+export function renderShared(s: SharedStoreSummary): {
+  label: string;
+  description: string;
+  tooltip: string;
+  icon: string;
+  color: string;
+} {
+  const ok = s.state === 'connected' || s.state === 'connecting';
+  const state =
+    s.state === 'no-secret' ? 'no team secret' : s.state === 'down' ? 'down: serving on local state' : s.state;
+  return {
+    label: 'Shared state',
+    description: `${state} · ${s.store} · pool ${s.pool}`,
+    tooltip: sharedLine(s),
+    icon: ok ? 'database' : 'warning',
+    color: s.state === 'connected' ? 'charts.green' : ok ? 'charts.blue' : 'charts.yellow',
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import { coolingModels, isFullyUsable, isOverBudget } from './keyRow';
 import type { KeyRow } from './keyRow';
 import { usableCount } from './viewModel';
 import type { ViewModel } from './viewModel';
+import type { SharedStoreSummary } from '../types';
 
 /** What the status item shows for a view model (pure: tests and the e2e match the text). */
 export function renderStatus(vm: ViewModel): { text: string; level: 'ok' | 'warning' | 'error'; summary: string } {
@@ -26,12 +27,31 @@ export function renderStatus(vm: ViewModel): { text: string; level: 'ok' | 'warn
   const text =
     total > 0 ? `$(key) KeyRelay ${usable}/${total} · ${vm.requestsToday}` : `$(key) KeyRelay ${usable}/${total}`;
   // No keys at all is the first-run state (requests pass through with the client's own key), not a failure.
-  const level = total === 0 ? 'ok' : usable === 0 ? 'error' : usable < total ? 'warning' : 'ok';
+  let level: 'ok' | 'warning' | 'error' =
+    total === 0 ? 'ok' : usable === 0 ? 'error' : usable < total ? 'warning' : 'ok';
   const role = vm.role === 'follower' ? ' (served by another window)' : '';
+  const shared = sharedStatus(vm.shared);
+  if (shared.warn && level === 'ok') level = 'warning';
   return {
-    text,
+    text: text + shared.text,
     level,
-    summary: `KeyRelay${role}: ${usable} of ${total} keys usable, ${vm.requestsToday} requests today`,
+    summary: `KeyRelay${role}: ${usable} of ${total} keys usable, ${vm.requestsToday} requests today${shared.summary}`,
+  };
+}
+
+/**
+ * The shared store in the status item: a database icon while connected; "shared down" (warning
+ * colour) while KeyRelay serves on local state, until the store is back.
+ */
+function sharedStatus(s: SharedStoreSummary | undefined): { text: string; summary: string; warn: boolean } {
+  if (!s) return { text: '', summary: '', warn: false };
+  if (s.state === 'connected') return { text: ' $(database)', summary: `; state shared (pool ${s.pool})`, warn: false };
+  const word = s.state === 'no-secret' ? 'no team secret' : s.state;
+  const why = s.state === 'down' ? ', serving on local state' : '';
+  return {
+    text: ` · $(warning) shared ${word}`,
+    summary: `; shared state ${word}${why}`,
+    warn: s.state !== 'connecting',
   };
 }
 

@@ -2,7 +2,7 @@ import type { KeyPool } from '../pool/keyPool';
 import type { Stats } from '../accounting/stats';
 import type { KeyCounters } from '../accounting/stats';
 import type { HealthView } from '../pool/health';
-import type { KeyRecord, KeyState, Transition } from '../types';
+import type { KeyRecord, KeyState, SharedStoreSummary, Transition } from '../types';
 import type { ControllerState } from '../windows/proxyController';
 import { DisposableBase, Emitter, toDisposable } from '../events';
 import { cooldownRecord } from '../pool/health';
@@ -22,6 +22,14 @@ export interface ViewModel {
   requestsToday: number;
   /** Cost since the counters started (null: nothing priced yet) and attempts of unknown cost. */
   cost: CostFigure;
+  /** The shared state store (issue 18), when the pool shares its state: which, and whether it is reachable. */
+  shared?: SharedStoreSummary;
+}
+
+/** Where the local shared-state summary comes from (the editor's SharedStoreLink). */
+export interface SharedSource {
+  summary(): SharedStoreSummary | undefined;
+  readonly onDidChange: Event<void>;
 }
 
 /**
@@ -127,7 +135,7 @@ const overBudgetOf = (v: unknown): KeyRow['overBudget'] => {
 };
 
 /** Tolerant reader of the leader's status JSON: unknown fields are ignored, missing ones zero. */
-function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday' | 'cost'> | undefined {
+function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday' | 'cost' | 'shared'> | undefined {
   if (typeof json !== 'object' || json === null) return undefined;
   const j = json as { keys?: unknown[]; stats?: { today?: { byKey?: Record<string, number> } } };
   if (!Array.isArray(j.keys)) return undefined;
@@ -164,10 +172,31 @@ function fromRemote(json: unknown): Pick<ViewModel, 'keys' | 'requestsToday' | '
     costUsd: typeof doc.cost?.costUsd === 'number' ? doc.cost.costUsd : null,
     unpricedAttempts: num(doc.cost?.unpricedAttempts),
   };
+  const shared = sharedFromRemote((json as { shared?: unknown }).shared);
   return {
     keys,
     requestsToday: typeof doc.requestsToday === 'number' ? doc.requestsToday : keys.reduce((a, k) => a + k.today, 0),
     cost,
+    ...(shared ? { shared } : {}),
+  };
+}
+
+const SHARED_STATES = new Set(['connecting', 'connected', 'down', 'no-secret']);
+
+/** The leader's `shared` (its store serves the requests), without its counters; undefined when absent or malformed. */
+export function sharedFromRemote(v: unknown): SharedStoreSummary | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const s = v as Record<string, unknown>;
+  const state = str(s.state);
+  if (str(s.store) === undefined || str(s.pool) === undefined || !state || !SHARED_STATES.has(state)) return undefined;
+  const lastError = str(s.lastError);
+  return {
+    store: s.store as string,
+    pool: s.pool as string,
+    state: state as SharedStoreSummary['state'],
+    since: num(s.since),
+    pending: num(s.pending),
+    ...(lastError ? { lastError } : {}),
   };
 }
 
@@ -196,6 +225,7 @@ export class ViewModelHub extends DisposableBase {
   private _current: ViewModel;
   private timer: NodeJS.Timeout | undefined;
   private due = 0;
+  private sharedSource: SharedSource | undefined;
 
   constructor(
     private readonly pool: KeyPool,
@@ -217,11 +247,20 @@ export class ViewModelHub extends DisposableBase {
     return this._current;
   }
 
+  /** Shows this window's shared-state summary (a follower shows the leader's, from its status). */
+  showShared(source: SharedSource): void {
+    this.sharedSource = source;
+    this._register(source.onDidChange(() => this.schedule()));
+    this.schedule();
+  }
+
   /** Recompute at once (tests, commands that want the view to reflect their change now). */
   refresh(): ViewModel {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this._current = buildViewModel(this.pool, this.stats, this.controller.state, this.now(), this._current.keys);
+    const vm = buildViewModel(this.pool, this.stats, this.controller.state, this.now(), this._current.keys);
+    const shared = vm.shared ?? this.sharedSource?.summary();
+    this._current = shared ? { ...vm, shared } : vm;
     this._onDidChange.fire(this._current);
     if (hasCountdown(this._current)) this.schedule(1_000);
     return this._current;

@@ -9,6 +9,7 @@ import type { DashboardDoc, DashboardQuery } from '../accounting/dashboard';
 import type { Stats } from '../accounting/stats';
 import type { ProviderCatalogue } from '../config/providers';
 import type { KeyPool } from '../pool/keyPool';
+import type { SharedStoreSummary } from '../types';
 import { askLeader } from './localHttp';
 import type { ControllerState } from './proxyController';
 
@@ -18,6 +19,8 @@ export interface DashboardFeedDeps {
   catalogue: ProviderCatalogue;
   state(): ControllerState;
   token(): string;
+  /** This window's shared state (issue 18): its summary, when the pool shares its state. */
+  shared?: { summary(): SharedStoreSummary | undefined };
 }
 
 /** A document, and where it came from (shown on the dashboard). */
@@ -50,7 +53,8 @@ export class DashboardFeed {
   mark(q: DashboardQuery): string {
     const s = this.d.state();
     if (s.role === 'follower') return `leader:${Date.now()}`;
-    return `${this.d.pool.revision}:${this.d.stats.revision}:${this.d.stats.series.revision}:${queryString(q)}`;
+    const shared = this.d.shared?.summary()?.state ?? '';
+    return `${this.d.pool.revision}:${this.d.stats.revision}:${this.d.stats.series.revision}:${shared}:${queryString(q)}`;
   }
 
   async get(q: DashboardQuery): Promise<FedDashboard> {
@@ -61,6 +65,6 @@ export class DashboardFeed {
         throw new Error(`The KeyRelay window that serves the proxy answered HTTP ${r.status} for the dashboard.`);
       return { doc: r.body as DashboardDoc, source: 'leader' };
     }
-    return { doc: buildDashboard(this.d, q), source: 'local' };
+    return { doc: buildDashboard({ ...this.d, shared: () => this.d.shared?.summary() }, q), source: 'local' };
   }
 }
