@@ -1,5 +1,5 @@
 import { ProxyError } from '../errors';
-import type { FailureClass, ProviderSpec, ProxyConfig } from '../types';
+import type { FailureClass, PoolKey, ProviderSpec, ProxyConfig } from '../types';
 import type { PickResult } from '../pool/keyPool';
 import type { AttemptResult } from './attempt';
 import { affinityKey, inspectJsonBody, readBody, replaceModel } from './body';
@@ -172,7 +172,7 @@ async function rotate(ctx: RequestContext): Promise<number> {
     const key = pick.key;
     if (!deps.budgets.admit(key)) {
       // Spent its budget (perhaps on another KeyRelay of a shared pool): now marked, so not picked again.
-      if (limits) deps.gate.release(key, ctx.model);
+      if (limits) release(ctx, key)();
       (tried ??= new Set()).add(key.id);
       continue;
     }
@@ -180,11 +180,7 @@ async function rotate(ctx: RequestContext): Promise<number> {
     trace.attempts++;
     const attempt = tryKey(ctx, key);
     // The slot gate.pick took; without limits no extra promise on the usual path.
-    const {
-      result: r,
-      outcome,
-      ttfbMs,
-    } = await (limits ? attempt.finally(() => deps.gate.release(key, ctx.model)) : attempt);
+    const { result: r, outcome, ttfbMs } = await (limits ? attempt.finally(release(ctx, key)) : attempt);
     trace.ttfbMs = ttfbMs;
     if (r.kind === 'sent') {
       trace.answeredBy = key;
@@ -204,6 +200,11 @@ async function rotate(ctx: RequestContext): Promise<number> {
     const deadline = p.t0 + Math.max(cfg.headersTimeoutMs, cfg.maxWaitMs) + (wait?.waitedMs ?? 0);
     if (trace.attempts >= maxAttempts || deps.clock.now() >= deadline) return finishWith(ctx, r);
   }
+}
+
+/** Gives back the per-key slot `gate.pick` took for this request. */
+function release(ctx: RequestContext, key: PoolKey): () => void {
+  return () => ctx.deps.gate.release(key, ctx.model);
 }
 
 interface WaitBudget {
