@@ -77,7 +77,8 @@ export class Stats implements Disposable {
   readonly spend = new SpendLedger();
 
   constructor(
-    private readonly clock: Clock,
+    /** Read once per count unless the caller hands over the time it read from this same clock. */
+    readonly clock: Clock,
     opts: { dailyResetHour?: number } = {},
   ) {
     this.since = clock.now();
@@ -88,11 +89,11 @@ export class Stats implements Disposable {
 
   /**
    * Counts one upstream attempt with a key: the key's and key × model's counters, over which its
-   * success rate, tokens and latency are reckoned. O(1).
+   * success rate, tokens and latency are reckoned. O(1). `now`: this Stats' clock, read by a caller
+   * that read `this.clock` just before (the proxy, when its clock is this one): one read fewer.
    */
-  recordAttempt(r: RequestRecord): void {
+  recordAttempt(r: RequestRecord, now = this.clock.now()): void {
     if (r.keyId === undefined) return;
-    const now = this.clock.now();
     const failure = classOf(r);
     const k = this.keyCounters(r.keyId);
     add(k.all, r, failure, now);
@@ -105,14 +106,14 @@ export class Stats implements Disposable {
 
   /**
    * Counts one client request, however many attempts it took: the totals, its endpoint, "today",
-   * and the key that answered it (`keyId`, absent when none did). O(1).
+   * and the key that answered it (`keyId`, absent when none did). O(1). `now`: as for `recordAttempt`.
    */
-  recordRequest(r: RequestRecord): void {
-    const now = this.clock.now();
+  recordRequest(r: RequestRecord, now = this.clock.now()): void {
     this.roll(now);
     const failure = classOf(r);
     add(this.total, r, failure, now);
-    const endpoint = r.endpoint.split('?', 1)[0].slice(0, MAX_NAME_LEN);
+    const q = r.endpoint.indexOf('?'); // none in the proxy's path: the slice is the string itself, no copy
+    const endpoint = r.endpoint.slice(0, Math.min(q < 0 ? Infinity : q, MAX_NAME_LEN));
     add(this.bucket(this.byEndpoint, endpoint, MAX_ENDPOINTS), r, failure, now);
     this.series.request(r, failure, now);
     this.todayTotal++;

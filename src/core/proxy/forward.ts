@@ -10,7 +10,7 @@ import { applyReasoning } from './reasoning';
 import { redactedError, sendError, sendRejected } from './replies';
 import type { ForwardDeps, ProxiedRequest, RequestContext, Trace } from './requestContext';
 import { resolveRoute, routeToProvider } from './router';
-import { finishWith, isProviderSide, tryKey } from './tryKey';
+import { finishWith, isProviderSide, statsTime, tryKey } from './tryKey';
 import { classifyNetworkError } from './upstream';
 import { concurrencyLimits } from './concurrency';
 
@@ -54,29 +54,32 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
         ? 'local'
         : undefined;
   const ok = failure === undefined && status > 0 && status < 400;
-  deps.stats.recordRequest({
-    keyId: trace.answeredBy?.id,
-    providerId: trace.provider?.id ?? '',
-    model: trace.model,
-    endpoint: p.rest,
-    ok,
-    failure,
-    status,
-    latencyMs: deps.clock.now() - p.t0,
-    ttfbMs: trace.ttfbMs,
-    inputTokens: upstream ? trace.usage?.inputTokens : undefined,
-    outputTokens: upstream ? trace.usage?.outputTokens : undefined,
-    costUsd: upstream ? trace.costUsd : undefined,
-  });
+  const end = deps.clock.now();
+  deps.stats.recordRequest(
+    {
+      keyId: trace.answeredBy?.id,
+      providerId: trace.provider?.id ?? '',
+      model: trace.model,
+      endpoint: p.rest,
+      ok,
+      failure,
+      status,
+      latencyMs: end - p.t0,
+      ttfbMs: trace.ttfbMs,
+      inputTokens: upstream ? trace.usage?.inputTokens : undefined,
+      outputTokens: upstream ? trace.usage?.outputTokens : undefined,
+      costUsd: upstream ? trace.costUsd : undefined,
+    },
+    statsTime(deps, end),
+  );
   const { logger } = deps;
   const traced = logger.logLevel === undefined || logger.logLevel <= 1;
   const log = deps.requestLog();
-  if (!traced && !log) return; // the usual case: no path to redact, no clock to read
+  if (!traced && !log) return; // the usual case: no path to redact
   const path = deps.redactor.redact(p.req.url?.split('?', 1)[0] ?? '');
-  const now = deps.clock.now();
   if (traced) {
     logger.trace(
-      `${p.req.method} ${path} model=${trace.model ?? '-'} key=${trace.key?.masked ?? '-'} attempts=${trace.attempts} status=${status} ms=${now - p.t0} ttfb=${trace.ttfbMs ?? '-'}`,
+      `${p.req.method} ${path} model=${trace.model ?? '-'} key=${trace.key?.masked ?? '-'} attempts=${trace.attempts} status=${status} ms=${end - p.t0} ttfb=${trace.ttfbMs ?? '-'}`,
     );
   }
   if (!log) return;
@@ -93,11 +96,11 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
       attempts: trace.attempts,
       tries: trace.tries,
       status,
-      ms: now - p.t0,
+      ms: end - p.t0,
       ttfbMs: trace.ttfbMs,
       response: trace.response,
     },
-    now,
+    end,
   );
 }
 

@@ -194,22 +194,30 @@ function settle(ctx: RequestContext, key: PoolKey, r: AttemptResult, h: Attempt)
   ctx.trace.usage = { inputTokens, outputTokens };
   ctx.trace.costUsd = costUsd;
   ctx.trace.lastFailure = judged.failure;
-  deps.stats.recordAttempt({
-    keyId: key.id,
-    providerId: ctx.provider.id,
-    model: ctx.model,
-    endpoint: p.rest,
-    ok: judged.failure === undefined,
-    failure: judged.failure,
-    status: judged.status,
-    latencyMs: now - p.t0,
-    ttfbMs: h.ttfbMs || undefined,
-    inputTokens,
-    outputTokens,
-    costUsd,
-  });
+  deps.stats.recordAttempt(
+    {
+      keyId: key.id,
+      providerId: ctx.provider.id,
+      model: ctx.model,
+      endpoint: p.rest,
+      ok: judged.failure === undefined,
+      failure: judged.failure,
+      status: judged.status,
+      latencyMs: now - p.t0,
+      ttfbMs: h.ttfbMs || undefined,
+      inputTokens,
+      outputTokens,
+      costUsd,
+    },
+    statsTime(deps, now),
+  );
   if (costUsd) deps.budgets.charge(key, costUsd);
   return outcome;
+}
+
+/** `now` for `Stats` when it counts on the proxy's clock (one clock read fewer); else it reads its own. */
+export function statsTime(deps: RequestContext['deps'], now: number): number | undefined {
+  return deps.stats.clock === deps.clock ? now : undefined;
 }
 
 function failureClass(o: Outcome | undefined): FailureClass | undefined {
