@@ -62,6 +62,16 @@ function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: numbe
   for (let i = from; i < to; i++) dst[at++] = src[i];
 }
 
+/**
+ * Whether `buf[at, at + word.length)` equals `word`: a JS loop for these short words, not
+ * `Buffer.compare`, whose call into C++ cost more than the compare (`compareOffset` was the largest
+ * native item of KeyRelay's JSON profile).
+ */
+function bytesAt(buf: Buffer, at: number, word: Buffer): boolean {
+  for (let j = 0; j < word.length; j++) if (buf[at + j] !== word[j]) return false;
+  return true;
+}
+
 function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
@@ -218,7 +228,7 @@ export class UsageScanner {
   private matchAt(buf: Buffer, at: number, limit: number, end: number): [Kind, number] | undefined {
     for (const [prefix, kind] of PREFIXES) {
       const start = at - prefix.length;
-      if (start < 0 || start >= limit || buf.compare(prefix, 0, prefix.length, start, at) !== 0) continue;
+      if (start < 0 || start >= limit || !bytesAt(buf, start, prefix)) continue;
       if (isEscaped(buf, start)) return undefined;
       let i = at + SUFFIX.length;
       while (i < end && isSpace(buf[i])) i++;
@@ -263,6 +273,14 @@ function valueAt(body: Buffer, open: number): { value: string; start: number; en
   }
 }
 
+/** `"key"` as bytes, made once per key (the callers ask for a few fixed names, once per request). */
+const needles = new Map<string, Buffer>();
+function needleOf(key: string): Buffer {
+  let n = needles.get(key);
+  if (!n) needles.set(key, (n = Buffer.from(JSON.stringify(key))));
+  return n;
+}
+
 /**
  * The top-level JSON string field `key` of a request body, with the byte offsets of its content
  * (between the quotes). `undefined` when absent, nested only, or not a string. Absent keys cost one
@@ -274,7 +292,7 @@ export function findTopLevelString(
   body: Buffer,
   key: string,
 ): { value: string; start: number; end: number } | undefined {
-  const needle = Buffer.from(JSON.stringify(key));
+  const needle = needleOf(key);
   if (body.indexOf(needle) === -1) return undefined;
   let i = skipSpace(body, 0);
   if (body[i] !== 0x7b) return undefined; // not an object
@@ -287,7 +305,7 @@ export function findTopLevelString(
       const next = skipString(body, i);
       if (next === -1) return undefined;
       if (depth === 1 && expectKey) {
-        const isTarget = next - i === needle.length && body.compare(needle, 0, needle.length, i, next) === 0;
+        const isTarget = next - i === needle.length && bytesAt(body, i, needle);
         const colon = skipSpace(body, next);
         if (body[colon] !== COLON) return undefined;
         i = skipSpace(body, colon + 1);
