@@ -76,6 +76,19 @@ function isSpace(b: number): boolean {
   return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
+/**
+ * True when no usage field can run from the end of `chunk` into the next one: its last byte that is
+ * not white space is none of a field's bytes (quote, lower-case letter, `_`, colon, digit). An event
+ * stream's chunks end with `}` and blank lines, so the per-chunk copies of the joint are skipped.
+ */
+function endsOutsideField(chunk: Buffer): boolean {
+  let i = chunk.length - 1;
+  while (i >= 0 && isSpace(chunk[i])) i--;
+  if (i < 0) return false;
+  const b = chunk[i];
+  return !(b === Q || b === COLON || b === 0x5f || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7a));
+}
+
 /** True when the quote at `i` is escaped, i.e. preceded by an odd run of backslashes. */
 function isEscaped(buf: Buffer, i: number): boolean {
   let n = 0;
@@ -196,6 +209,10 @@ export class UsageScanner {
       this.scan(joint, this.tailLen, this.tailLen + head);
     }
     this.scan(chunk, n, n);
+    if (endsOutsideField(chunk)) {
+      this.tailLen = 0; // no field runs on into the next chunk: no tail to copy, no joint to scan
+      return;
+    }
     if (n >= TAIL) {
       copyBytes(chunk, n - TAIL, n, joint, 0); // a copy: the tail must not pin the whole chunk
       this.tailLen = TAIL;
