@@ -56,19 +56,16 @@ const NO_OPTIONS: SendOptions = {};
 const HOLD_REFUSAL: SendOptions = { holdRefusal: true };
 const ENDS_TURN: SendOptions = { endsTurn: true };
 
-/**
- * One dispatch with `secret` (see SendOptions). Judged in the attempt's own end callback, so the
- * usual path has no async frame here: one promise and one microtask fewer per request.
- */
-function send(ctx: RequestContext, key: PoolKey, secret: string, o: SendOptions): Promise<Tried> {
-  const { deps, p, cfg } = ctx;
+/** One dispatch with `secret` (see SendOptions). */
+async function send(ctx: RequestContext, key: PoolKey, secret: string, o: SendOptions): Promise<Tried> {
   try {
+    const { deps, p, cfg } = ctx;
     const target = deps.upstream.target(key.baseUrl ?? ctx.provider.baseUrl);
     const headers = ctx.headers.slice();
     headers.push(authHeaderName(ctx.provider.auth), authHeaderValue(ctx.provider.auth, secret));
     const handler = new Attempt(p.res, deps.clock.now);
     handler.capture = captureFor(ctx);
-    const req: UpstreamRequest = {
+    const result = await dispatchAttempt(ctx, handler, {
       origin: target.origin,
       path: target.basePath + p.rest + p.query,
       method: p.req.method ?? 'GET',
@@ -76,26 +73,14 @@ function send(ctx: RequestContext, key: PoolKey, secret: string, o: SendOptions)
       body: ctx.body.length > 0 ? ctx.body : null,
       headersTimeout: cfg.headersTimeoutMs,
       bodyTimeout: cfg.idleTimeoutMs,
-    };
-    return dispatchThen(ctx, handler, req, (result) => {
-      try {
-        return conclude(ctx, key, result, handler, o);
-      } finally {
-        if (o.endsTurn) deps.pool.end(key.id);
-      }
     });
-  } catch (err) {
-    if (o.endsTurn) deps.pool.end(key.id);
-    return Promise.reject(err as Error);
+    if (o.holdRefusal && isAuthRefusal(result)) return { result } satisfies Tried;
+    const outcome = settle(ctx, key, result, handler);
+    noteAttempt(ctx, `${key.label} (${key.masked})`, result, outcome, handler);
+    return { result, outcome, ttfbMs: handler.ttfbMs || undefined } satisfies Tried;
+  } finally {
+    if (o.endsTurn) ctx.deps.pool.end(key.id);
   }
-}
-
-/** What the attempt came to, fed to the pool and the stats unless a refusal is held for a retry. */
-function conclude(ctx: RequestContext, key: PoolKey, result: AttemptResult, handler: Attempt, o: SendOptions): Tried {
-  if (o.holdRefusal && isAuthRefusal(result)) return { result } satisfies Tried;
-  const outcome = settle(ctx, key, result, handler);
-  noteAttempt(ctx, `${key.label} (${key.masked})`, result, outcome, handler);
-  return { result, outcome, ttfbMs: handler.ttfbMs || undefined } satisfies Tried;
 }
 
 function isAuthRefusal(r: AttemptResult): boolean {
@@ -137,45 +122,18 @@ export const CLIENT_CLOSED = 'client closed the connection';
 
 /** Runs one dispatch to its end; a client that goes away aborts the upstream call at once. */
 export function dispatchAttempt(ctx: RequestContext, handler: Attempt, req: UpstreamRequest): Promise<AttemptResult> {
-  return dispatchThen(ctx, handler, req, (r) => r);
-}
-
-/**
- * dispatchAttempt, with `then` run on the result in the attempt's end callback (a throw rejects).
- * A dispatch that throws at once throws here, not as a rejection, so the caller can clean up.
- */
-function dispatchThen<T>(
-  ctx: RequestContext,
-  handler: Attempt,
-  req: UpstreamRequest,
-  then: (r: AttemptResult) => T,
-): Promise<T> {
   const res = ctx.p.res;
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const done = new Promise<T>((ok, fail) => {
-    resolve = ok;
-    reject = fail;
-  });
-  const onClose = (): void => {
-    if (!res.writableFinished) handler.abort(new Error(CLIENT_CLOSED));
-  };
-  res.once('close', onClose);
-  handler.onDone = (r) => {
-    res.off('close', onClose);
-    try {
-      resolve(then(r));
-    } catch (err) {
-      reject(err);
-    }
-  };
-  try {
+  return new Promise<AttemptResult>((resolve) => {
+    const onClose = (): void => {
+      if (!res.writableFinished) handler.abort(new Error(CLIENT_CLOSED));
+    };
+    res.once('close', onClose);
+    handler.onDone = (r) => {
+      res.off('close', onClose);
+      resolve(r);
+    };
     ctx.deps.upstream.dispatch(req, handler);
-  } catch (err) {
-    res.off('close', onClose);
-    throw err;
-  }
-  return done;
+  });
 }
 
 /** What an attempt's result says about the key (for the pool) and how it failed (for the stats). */
