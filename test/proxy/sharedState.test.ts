@@ -136,25 +136,26 @@ suite('shared state through Redis: three CLI instances on one pool', function ()
   });
 
   test('budgets count across instances: spend on A and B pushes a key over its budget on C, which never used it', async () => {
-    // Round-robin starts at k0 on each instance: one of A's three requests and one of B's go to k0.
+    // A and B take turns on one pool-wide round-robin cursor: k0 serves some of their six requests.
     const answers = [];
     for (const i of [0, 0, 0, 1, 1, 1]) answers.push(await ask(i));
-    assert.equal(fake.countsByKey()[OPENAI_KEYS[0]], 2);
+    const onK0 = fake.countsByKey()[OPENAI_KEYS[0]] ?? 0;
+    assert.ok(onK0 >= 1 && onK0 < 6, `k0 served ${onK0} of the six`);
     // gpt-4o-mini: $0.15 in, $0.60 out per million tokens; every answer here has the same usage.
     const u = answers[0].usage!;
     const each = (u.prompt_tokens * 0.15 + u.completion_tokens * 0.6) / 1e6;
     assert.ok(each > 0 && answers.every((a) => a.usage!.prompt_tokens === u.prompt_tokens));
-    // A budget that k0's spend on A alone (or on B alone) stays under, and both together cross.
+    // A budget that k0's spend crosses only with its last request: C, which sent nothing, must see all of it.
     const cfg = join(dir, 'config.json');
     const doc = JSON.parse(readFileSync(cfg, 'utf8'));
-    doc.proxy.budgets = { keys: { k0: { dailyUsd: each * 1.5 } } };
+    doc.proxy.budgets = { keys: { k0: { dailyUsd: each * (onK0 - 0.5) } } };
     writeFileSync(cfg, JSON.stringify(doc));
     // Bounded poll: the CLIs reload their config and read the shared totals on their own timers.
     const seen = await pollAll((s) => key(s, 'k0').budget?.over !== undefined, 'k0 over budget everywhere', 5_000);
-    assert.ok(Math.abs(key(seen[2], 'k0').budget!.spent.dayUsd - 2 * each) < 1e-12, "C sees the pool's spend");
+    assert.ok(Math.abs(key(seen[2], 'k0').budget!.spent.dayUsd - onK0 * each) < 1e-12, "C sees the pool's spend");
     assert.match(key(seen[2], 'k0').budget!.over!.reason, /^over budget: the key spent \$.* today \(UTC\)/);
     for (let n = 0; n < 6; n++) await ask(2);
-    assert.equal(fake.countsByKey()[OPENAI_KEYS[0]], 2, 'C never sent k0 upstream');
+    assert.equal(fake.countsByKey()[OPENAI_KEYS[0]], onK0, 'C never sent k0 upstream');
   });
 
   test('usage is counted across all three; stopping Redis mid-traffic loses no request, restarting reconciles', async () => {

@@ -174,9 +174,9 @@ async function rotate(ctx: RequestContext): Promise<number> {
     }
     const key = pick.key;
     if (!deps.budgets.admit(key)) {
-      // Spent its budget (perhaps on another KeyRelay of a shared pool): now marked, so not picked again.
+      // Spent its budget (perhaps on another KeyRelay of a shared pool): now marked, so the pool skips it
+      // and, once every key is marked, answers "over budget" (an exclusion here would read "no key").
       if (limits) release(ctx, key)();
-      (tried ??= new Set()).add(key.id);
       continue;
     }
     trace.key = key;

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { ProxyError } from '../errors';
 import type { Outcome, PoolKey } from '../types';
 import { concurrencyLimits } from './concurrency';
-import type { Departure } from './concurrency';
+import type { ConcurrencyLimits, Departure, GatedPick } from './concurrency';
 import { noKeyError } from './forward';
 import { authHeaderName } from './headers';
 import type { ForwardDeps } from './requestContext';
@@ -62,6 +62,25 @@ interface Lease {
   release?: () => void;
 }
 
+/**
+ * The pool's pick, skipping keys over their budget as the forwarder does: `admit` marks such a
+ * key over budget, so the pool's next pick passes it by, and answers "over budget" once every
+ * key is marked. Each turn marks one more key, so this ends.
+ */
+async function pickWithinBudget(
+  d: ForwardDeps,
+  want: { providerId: string; model: string | undefined },
+  limits: ConcurrencyLimits | undefined,
+  now: number,
+  client: Departure,
+): Promise<GatedPick> {
+  for (;;) {
+    const pick = limits ? await d.gate.pick(want, limits, now + limits.waitMs, client) : d.pool.pick(want);
+    if (pick.kind !== 'key' || d.budgets.admit(pick.key)) return pick;
+    if (limits) d.gate.release(pick.key, want.model);
+  }
+}
+
 /** The open leases of one proxy server. */
 export class KeyLeases {
   private readonly open = new Map<string, Lease>();
@@ -84,7 +103,7 @@ export class KeyLeases {
     const want = { providerId: spec.id, model: model ?? undefined };
     const limits = concurrencyLimits(d.config());
     const now = d.clock.now();
-    const pick = limits ? await d.gate.pick(want, limits, now + limits.waitMs, client) : d.pool.pick(want);
+    const pick = await pickWithinBudget(d, want, limits, now, client);
     if (pick.kind === 'gone') return undefined;
     if (pick.kind !== 'key') throw noKeyError(spec, want.model, pick);
     const key = pick.key;

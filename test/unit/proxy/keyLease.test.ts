@@ -1,4 +1,7 @@
 import * as assert from 'node:assert/strict';
+import { Budgets } from '../../../src/core/accounting/budgets';
+import type { SharedCounter } from '../../../src/core/accounting/budgets';
+import { Stats } from '../../../src/core/accounting/stats';
 import { ProviderCatalogue } from '../../../src/core/config/providers';
 import { CredentialBroker } from '../../../src/core/credentials/credentialBroker';
 import type { ProxyError } from '../../../src/core/errors';
@@ -8,7 +11,7 @@ import { KeyLeases, LEASE_MS } from '../../../src/core/proxy/keyLease';
 import type { ForwardDeps } from '../../../src/core/proxy/requestContext';
 import { maskKey, SecretRedactor } from '../../../src/core/redact';
 import { DEFAULT_CONFIG } from '../../../src/core/types';
-import type { PoolKey, ProxyConfig } from '../../../src/core/types';
+import type { BudgetSettings, PoolKey, ProxyConfig } from '../../../src/core/types';
 import { CapturingLogger } from '../../proxy/harness';
 import { FakeClock } from '../fakes/fakeClock';
 
@@ -25,6 +28,9 @@ suite('KeyLeases', () => {
   let broker: CredentialBroker;
   let leases: KeyLeases;
   let config: ProxyConfig;
+  let budgetSettings: BudgetSettings;
+  /** The shared store's counters as other KeyRelays of the pool left them. */
+  let sharedTotals: Map<string, number>;
   const log = new CapturingLogger();
 
   setup(() => {
@@ -44,8 +50,22 @@ suite('KeyLeases', () => {
     const redactor = new SecretRedactor();
     redactor.add(SECRET);
     broker = new CredentialBroker({ clock, logger: log, redactor, timeoutMs: () => 10_000 });
+    budgetSettings = { keys: {}, accounts: {} };
+    sharedTotals = new Map();
+    const shared: SharedCounter = {
+      count: () => undefined,
+      total: (id, field) => sharedTotals.get(`${id} ${field}`) ?? 0,
+    };
+    const budgets = new Budgets({
+      clock,
+      pool,
+      stats: new Stats(clock),
+      settings: () => budgetSettings,
+      shared: () => shared,
+    });
     const deps = {
       pool,
+      budgets,
       gate,
       clock,
       redactor,
@@ -130,5 +150,17 @@ suite('KeyLeases', () => {
       () => leases.report('x', {}),
       (e: ProxyError) => e.code === 'key_lease_off',
     );
+  });
+
+  test('a key another KeyRelay pushed over its budget is not leased: the answer is over budget, as the proxy gives', async () => {
+    budgetSettings = { keys: { one: { dailyUsd: 0.01 } }, accounts: {} };
+    const day = new Date(clock.now()).toISOString().slice(0, 10);
+    sharedTotals.set(`k1 usd:${day}`, 0.02);
+    await assert.rejects(
+      leases.take('openai', null, client),
+      (e: ProxyError) => e.status === 429 && e.code === 'budget_exceeded',
+    );
+    assert.ok(pool.health('k1')!.overBudget, 'the key is marked over budget');
+    assert.ok(!log.lines.some((l) => l.includes(SECRET)), 'no key in the log');
   });
 });
