@@ -318,3 +318,27 @@ export interface SharedStoreStatus {
 export interface SharedStoreSummary extends Omit<SharedStoreStatus, 'usage' | 'state'> {
   state: SharedStoreStatus['state'] | 'no-secret';
 }
+
+/**
+ * One model's part of a fan-out's answer (`/keyrelay/run`, the field names of the multi-key `/run`
+ * tools), as the proxy sends it and the Compare Models webview shows it.
+ */
+export interface ModelResponse {
+  model: string;
+  provider: string | null;
+  /** The masked key that answered (or the last one tried), never the key itself. */
+  key: string | null;
+  key_label: string | null;
+  output: string;
+  /** HTTP status of the model's answer; 0 when no call was made. */
+  status: number;
+  /** Milliseconds from the fan-out's start to this model's last byte. */
+  duration: number;
+  /** Milliseconds to the first text. */
+  ttft: number | null;
+  usage: { input_tokens?: number; output_tokens?: number } | null;
+  /** USD from the price table (config/prices.ts); null when the model has no price or no usage came back. */
+  cost: number | null;
+  attempts: number;
+  error: string | null;
+}

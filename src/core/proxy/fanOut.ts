@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProxyError } from '../errors';
-import type { ApiShape, ProviderSpec } from '../types';
+import type { ApiShape, ModelResponse, ProviderSpec } from '../types';
 import { readBody } from './body';
 import { DeltaReader, errorMessageOf, textOfJson } from './fanOutText';
 import { forwardInProcess } from './inProcess';
@@ -16,26 +16,7 @@ export interface FanOutOptions {
   maxBodyBytes: number;
 }
 
-/** One model's part of the answer (the field names of the multi-key `/run` tools). */
-export interface ModelResponse {
-  model: string;
-  provider: string | null;
-  /** The masked key that answered (or the last one tried), never the key itself. */
-  key: string | null;
-  key_label: string | null;
-  output: string;
-  /** HTTP status of the model's answer; 0 when no call was made. */
-  status: number;
-  /** Milliseconds from the fan-out's start to this model's last byte. */
-  duration: number;
-  /** Milliseconds to the first text. */
-  ttft: number | null;
-  usage: { input_tokens?: number; output_tokens?: number } | null;
-  /** USD from the price table (config/prices.ts); null when the model has no price or no usage came back. */
-  cost: number | null;
-  attempts: number;
-  error: string | null;
-}
+export type { ModelResponse } from '../types';
 
 interface Message {
   role: string;

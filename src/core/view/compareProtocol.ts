@@ -1,24 +1,12 @@
 /**
  * The messages between the "KeyRelay: Compare Models" webview and the extension. The webview only
  * asks (run, cancel, copy, open); the extension runs the fan-out in the core and streams back each
- * model's chunks and result. Self-contained types: the webview bundle imports nothing else.
+ * model's chunks and result.
  */
+import type { ModelResponse } from '../types';
 
 /** One model's finished answer, as the fan-out reports it (the masked key only). */
-export interface CompareResult {
-  model: string;
-  provider: string | null;
-  key: string | null;
-  key_label: string | null;
-  output: string;
-  status: number;
-  duration: number;
-  ttft: number | null;
-  usage: { input_tokens?: number; output_tokens?: number } | null;
-  cost: number | null;
-  attempts: number;
-  error: string | null;
-}
+export type CompareResult = ModelResponse;
 
 export type CompareToExtension =
   | { type: 'ready' }
