@@ -65,7 +65,8 @@ async function addKey(d: KeyCommandDeps, kit: KeyKit): Promise<unknown> {
   d.hub.refresh();
   const next = await d.prompts.quickPick(
     [{ label: 'Test now', description: "send the provider's cheap test request" }, { label: 'Skip' }],
-    { title: 'Add API Key (4/4): test the key?' },
+    // like steps 1–3: a webview or notification taking focus must not drop the question
+    { title: 'Add API Key (4/4): test the key?', ignoreFocusOut: true },
   );
   if (next?.label === 'Test now') {
     const key = d.pool.get(rec.id);

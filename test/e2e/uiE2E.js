@@ -278,7 +278,12 @@ async function runSteps(page, upstream, proxyPort, st) {
         () => false,
       )
     ) {
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: UI.skip }).first().click({ timeout: WAIT });
+      const skip = page.locator('.quick-input-list .monaco-list-row', { hasText: UI.skip }).first();
+      await skip.click({ timeout: WAIT }).catch(async (e) => {
+        const shown = await testPick.isVisible().catch(() => false);
+        const focus = await page.evaluate(() => document.activeElement?.className || document.activeElement?.tagName);
+        throw new Error(`choosing "${UI.skip}" failed (test pick visible: ${shown}, focus on "${focus}"): ${e.message}`);
+      });
     }
   };
   step('Add Key: provider pick, password input, empty label, skip the test', () => addKey(FAKE_KEY));
