@@ -7,7 +7,7 @@
 import { formatUsd } from '../config/prices';
 import type { KeyPool } from '../pool/keyPool';
 import type { BudgetLimit, BudgetSettings, Clock, KeyRecord } from '../types';
-import { periodEnds, utcPeriods } from './spend';
+import { PeriodClock } from './spend';
 import type { Stats } from './stats';
 
 /** The shared counters of SharedState (issue 18): added by every instance, summed in the store. */
@@ -40,8 +40,6 @@ export interface BudgetStanding {
   over?: { until: number; reason: string };
 }
 
-const field = (period: string): string => `usd:${period}`;
-
 export class Budgets {
   /** Keys this marked over budget, so a raised limit or a new period brings them back. */
   private readonly marked = new Set<string>();
@@ -49,6 +47,7 @@ export class Budgets {
   private seen: { settings: BudgetSettings; active: boolean } | undefined;
   /** The key list `keysChanged` last checked (the pool hands out one array per key set). */
   private checkedList: readonly KeyRecord[] | undefined;
+  private readonly periods = new PeriodClock();
 
   constructor(private readonly o: BudgetsOptions) {}
 
@@ -67,9 +66,9 @@ export class Budgets {
     if (!(usd > 0)) return;
     const shared = this.o.shared?.();
     if (shared) {
-      const { day, month } = utcPeriods(this.o.clock.now());
-      shared.count(key.id, field(day), usd);
-      shared.count(key.id, field(month), usd);
+      const { dayField, monthField } = this.periods.at(this.o.clock.now());
+      shared.count(key.id, dayField, usd);
+      shared.count(key.id, monthField, usd);
     }
     if (!this.active) return;
     this.check(key);
@@ -116,10 +115,10 @@ export class Budgets {
     const local = this.o.stats.spend.spent(id, now);
     const shared = this.o.shared?.();
     if (!shared) return local;
-    const { day, month } = utcPeriods(now);
+    const { dayField, monthField } = this.periods.at(now);
     return {
-      dayUsd: Math.max(local.dayUsd, shared.total(id, field(day))),
-      monthUsd: Math.max(local.monthUsd, shared.total(id, field(month))),
+      dayUsd: Math.max(local.dayUsd, shared.total(id, dayField)),
+      monthUsd: Math.max(local.monthUsd, shared.total(id, monthField)),
     };
   }
 
@@ -153,7 +152,8 @@ export class Budgets {
 
   /** The spell a standing comes to: the latest end among the limits reached. */
   private overOf(st: BudgetStanding): BudgetStanding['over'] {
-    const ends = periodEnds(this.o.clock.now());
+    const period = this.periods.at(this.o.clock.now());
+    const ends = { day: period.dayEnds, month: period.monthEnds };
     const hits: Array<{ until: number; why: string }> = [];
     const test = (spent: Spent, limit: BudgetLimit | undefined, whose: string): void => {
       if (limit?.dailyUsd !== undefined && spent.dayUsd >= limit.dailyUsd)

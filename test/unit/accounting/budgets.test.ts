@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { Budgets } from '../../../src/core/accounting/budgets';
 import type { SharedCounter } from '../../../src/core/accounting/budgets';
+import { PeriodClock } from '../../../src/core/accounting/spend';
 import { Stats } from '../../../src/core/accounting/stats';
 import { KeyPool } from '../../../src/core/pool/keyPool';
 import type { BudgetSettings, PoolKey } from '../../../src/core/types';
@@ -163,5 +164,30 @@ suite('budgets', () => {
     t.budgets.keysChanged(); // the same key set: nothing to do
     assert.deepEqual(t.picks(2), ['b', 'b']);
     t.dispose();
+  });
+
+  test('the period clock: the UTC day and month of any time, across day, month and year ends, forwards and back', () => {
+    const periods = new PeriodClock();
+    const at = (iso: string) => {
+      const p = periods.at(Date.parse(iso));
+      return [p.day, p.month, new Date(p.dayEnds).toISOString(), new Date(p.monthEnds).toISOString(), p.dayField];
+    };
+    assert.deepEqual(at('2026-12-31T23:59:59.999Z'), [
+      '2026-12-31',
+      '2026-12',
+      '2027-01-01T00:00:00.000Z',
+      '2027-01-01T00:00:00.000Z',
+      'usd:2026-12-31',
+    ]);
+    assert.deepEqual(at('2027-01-01T00:00:00.000Z').slice(0, 2), ['2027-01-01', '2027-01']);
+    assert.deepEqual(at('2026-02-28T12:00:00.000Z').slice(0, 4), [
+      '2026-02-28',
+      '2026-02',
+      '2026-03-01T00:00:00.000Z',
+      '2026-03-01T00:00:00.000Z',
+    ]);
+    const a = periods.at(Date.parse('2026-12-06T01:00:00Z'));
+    assert.equal(periods.at(Date.parse('2026-12-06T23:00:00Z')), a, 'one object for the whole day');
+    assert.equal(periods.at(Date.parse('2026-12-05T23:59:59Z')).day, '2026-12-05', 'a clock set back');
   });
 });
