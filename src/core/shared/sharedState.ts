@@ -7,13 +7,13 @@
  * store is down, KeyRelay serves on local state, says so once, and reconciles when it is back
  * (counters add their pending deltas, states merge by time).
  */
-import type { Redis } from 'ioredis';
 import type { Stats } from '../accounting/stats';
 import { Emitter, DisposableBase } from '../events';
 import type { Event } from '../events';
 import type { KeyPool } from '../pool/keyPool';
 import type { Clock, KeyRecord, Logger, SharedStoreStatus, SharedStoreSummary, Transition } from '../types';
-import { ioredis } from './redisLoader';
+import { RedisLink } from './redisLink';
+import type { RedisCommand } from './redisLink';
 import { parseRecord, sharedKeyId, StoreNames, USAGE_FIELDS } from './sharedRecords';
 import type { SharedRecord } from './sharedRecords';
 import type { StoreAddress } from '../config/storeUrl';
@@ -59,8 +59,8 @@ export class SharedState extends DisposableBase {
   private readonly names: StoreNames;
   private readonly usage: UsageMirror;
   private readonly rotation: SharedRotation;
-  private cmd: Redis | undefined;
-  private sub: Redis | undefined;
+  /** The store's connections, in a worker thread (see redisLink.ts). */
+  private link: RedisLink | undefined;
   private state: SharedStoreStatus['state'] = 'connecting';
   private since: number;
   private lastError: string | undefined;
@@ -75,14 +75,15 @@ export class SharedState extends DisposableBase {
   private timer: NodeJS.Timeout | undefined;
   private flushing = false;
   private readonly fields = new Set<string>(USAGE_FIELDS);
-  /** When a hook field (`count`/`total`) was last used: one unused for FIELD_IDLE_MS is no longer read. */
+  /** The flush a hook field (`count`/`total`) was last used in: one unused for FIELD_IDLE_MS is no longer read. */
   private readonly fieldUse = new Map<string, number>();
-  private sweptAt = 0;
+  /** When the last flush began: the hook fields' clock. */
+  private tickAt = 0;
 
   constructor(private readonly o: SharedStateOptions) {
     super();
     this.names = new StoreNames(o.address.pool);
-    this.since = o.clock.now();
+    this.since = this.tickAt = o.clock.now();
     this.usage = new UsageMirror(o.stats, (id) => this.sidOf(id));
     this.rotation = new SharedRotation(o.pool, this.names, (sid) => this.idOf(sid));
     this._register(o.pool.onDidTransition(({ key, transition }) => this.local(key, transition)));
@@ -90,30 +91,17 @@ export class SharedState extends DisposableBase {
 
   /** Connects (without waiting: the proxy serves on local state until the store answers). */
   start(): void {
-    const { Redis: Client } = ioredis();
-    const common = {
-      ...(this.o.password ? { password: this.o.password } : {}),
-      connectTimeout: 2_000,
-      maxRetriesPerRequest: 1,
-      // Reconnect quickly at first, then every second: a restarted store is found within a second.
-      retryStrategy: (n: number) => Math.min(50 * n, 1_000),
-      ...(this.o.address.tls ? { tls: {} } : {}),
-    };
-    // Commands fail at once while the store is away (no offline queue): they stay in our outbox.
-    const cmd = (this.cmd = new Client(this.o.address.url, {
-      ...common,
-      enableOfflineQueue: false,
-      commandTimeout: 2_000,
-    }));
-    const sub = (this.sub = new Client(this.o.address.url, { ...common, enableOfflineQueue: true }));
-    cmd.on('ready', () => this.up());
-    sub.on('ready', () => this.state === 'connected' && void this.reconcile());
-    for (const c of [cmd, sub]) {
-      c.on('error', (err: Error) => (this.lastError = err.message));
-      c.on('close', () => this.down());
-    }
-    sub.on('message', (_channel: string, text: string) => this.adopt(parseRecord(text)));
-    sub.subscribe(this.names.channel).catch((err: Error) => (this.lastError = err.message));
+    const { url, tls } = this.o.address;
+    const link = (this.link = new RedisLink(
+      { url, tls: Boolean(tls), password: this.o.password },
+      {
+        ready: (conn) => (conn === 'cmd' ? this.up() : this.state === 'connected' && void this.reconcile()),
+        error: (message) => (this.lastError = message),
+        close: () => this.down(),
+        message: (text) => this.adopt(parseRecord(text)),
+      },
+    ));
+    link.subscribe(this.names.channel).catch((err: Error) => (this.lastError = err.message));
     this.timer = setInterval(() => void this.flush(), this.o.flushMs ?? 250);
     this.timer.unref();
   }
@@ -177,8 +165,7 @@ export class SharedState extends DisposableBase {
   override dispose(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.cmd?.disconnect();
-    this.sub?.disconnect();
+    this.link?.disconnect();
     super.dispose();
   }
 
@@ -203,7 +190,7 @@ export class SharedState extends DisposableBase {
   }
 
   private isDisposed(): boolean {
-    return this.timer === undefined && this.cmd !== undefined;
+    return this.timer === undefined && this.link !== undefined;
   }
 
   private setState(s: SharedStoreStatus['state']): void {
@@ -236,14 +223,14 @@ export class SharedState extends DisposableBase {
   }
 
   private async sendOutbox(): Promise<void> {
-    const cmd = this.cmd;
-    if (!cmd || this.state !== 'connected') return;
+    const link = this.link;
+    if (!link || this.state !== 'connected') return;
     for (const [name, r] of [...this.outbox]) {
       this.outbox.delete(name);
       const px = r.k === 'cool' ? Math.ceil(r.until - this.o.clock.now()) : 0;
       if (r.k === 'cool' && px <= 0) continue;
       try {
-        await cmd.eval(PUT_IF_NEWER, 2, name, this.names.channel, JSON.stringify(r), String(r.at), String(px));
+        await link.call('eval', PUT_IF_NEWER, 2, name, this.names.channel, JSON.stringify(r), String(r.at), String(px));
       } catch (err) {
         this.lastError = (err as Error).message;
         if (!this.outbox.has(name)) this.outbox.set(name, r);
@@ -281,22 +268,22 @@ export class SharedState extends DisposableBase {
 
   /** After (re)connecting: local changes out first, then everything the store holds in. */
   private async reconcile(): Promise<void> {
-    const cmd = this.cmd;
-    if (!cmd) return;
+    const link = this.link;
+    if (!link) return;
     try {
       await this.flush();
       const names: string[] = [];
       for (const pattern of [this.names.state('*'), `${this.names.prefix}cd:*`]) {
         let cursor = '0';
         do {
-          const [next, batch] = await cmd.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          const [next, batch] = await link.call<[string, string[]]>('scan', cursor, 'MATCH', pattern, 'COUNT', 1000);
           cursor = next;
           names.push(...batch);
         } while (cursor !== '0');
       }
       // States first: a restore newer than a cooldown wins over it.
       for (let i = 0; i < names.length; i += 500) {
-        const values = await cmd.mget(names.slice(i, i + 500));
+        const values = await link.call<Array<string | null>>('mget', ...names.slice(i, i + 500));
         for (const v of values) this.adopt(parseRecord(v));
       }
     } catch (err) {
@@ -306,31 +293,30 @@ export class SharedState extends DisposableBase {
 
   /** Usage deltas out (atomic increments), shared totals in; outbox retried. Never overlaps itself. */
   private async flush(): Promise<void> {
-    const cmd = this.cmd;
+    const link = this.link;
+    this.tickAt = this.o.clock.now();
+    this.sweepFields();
     this.usage.look();
-    if (!cmd || this.state !== 'connected' || this.flushing) return;
+    if (!link || this.state !== 'connected' || this.flushing) return;
     this.flushing = true;
     let batch = this.usage.take();
     try {
       await this.sendOutbox();
       if (batch.size > 0) {
-        const m = cmd.multi();
+        const adds: RedisCommand[] = [];
         for (const [field, bySid] of batch)
           for (const [sid, n] of bySid)
-            if (Number.isInteger(n)) m.hincrby(this.names.usage(field), sid, n);
-            else m.hincrbyfloat(this.names.usage(field), sid, n);
-        await m.exec();
+            adds.push([Number.isInteger(n) ? 'hincrby' : 'hincrbyfloat', this.names.usage(field), sid, n]);
+        await link.multi(adds);
         // In the store now: a later failure (reading totals back) must not send them twice.
         this.rotation.noteSent(batch.get('requests'));
         batch = new Map();
       }
       const fields = [...this.fields];
-      const p = cmd.pipeline();
-      for (const f of fields) p.hgetall(this.names.usage(f));
-      const got = (await p.exec()) ?? [];
+      const got = await link.pipeline(fields.map((f) => ['hgetall', this.names.usage(f)]));
       this.usage.setTotals(got.map(([, v], i) => [fields[i], (v ?? {}) as Record<string, string>]));
       this.rotation.adoptUses(this.usage.all());
-      await this.rotation.reserve(cmd);
+      await this.rotation.reserve(link);
       this.flushed.fire();
     } catch (err) {
       this.usage.putBack(batch);
@@ -340,15 +326,21 @@ export class SharedState extends DisposableBase {
     }
   }
 
-  /** Reads `field` from the next flush on; a period's field (budgets: `usd:<day>`) stops being read once idle. */
+  /**
+   * Reads `field` from the next flush on. Called per request (budgets count every cost), so it
+   * reads no clock: a field's last use is the time of the flush it was used after, and
+   * `sweepFields` (on the timer) drops a period's field (budgets: `usd:<day>`) once it has been
+   * idle for FIELD_IDLE_MS.
+   */
   private useField(field: string): void {
-    const now = this.o.clock.now();
-    this.fieldUse.set(field, now);
+    if (this.fieldUse.get(field) === this.tickAt) return;
+    this.fieldUse.set(field, this.tickAt);
     this.fields.add(field);
-    if (now - this.sweptAt < 60_000) return;
-    this.sweptAt = now;
+  }
+
+  private sweepFields(): void {
     for (const [f, at] of this.fieldUse) {
-      if (now - at < FIELD_IDLE_MS) continue;
+      if (this.tickAt - at < FIELD_IDLE_MS) continue;
       this.fieldUse.delete(f);
       this.fields.delete(f);
     }
