@@ -78,6 +78,14 @@ const builds = [
     entryPoints: ['src/core/shared/sharedState.ts'],
     outfile: 'dist/shared.js',
   },
+  // The worker thread that holds the store's connections (src/core/shared/redisLink.ts), beside
+  // dist/shared.js, which starts it by path; ioredis stays in dist/redis.js.
+  {
+    ...common,
+    plugins: [...common.plugins, redisApart],
+    entryPoints: ['src/core/shared/redisWorker.ts'],
+    outfile: 'dist/redisWorker.js',
+  },
   // The dashboard webview: a browser script with uPlot bundled in (no remote resource), plus its
   // style sheet (uPlot's and ours) as dist/dashboard.css.
   {

@@ -8,7 +8,7 @@
  * local cursor walks on from a reserved place exactly as the places go. Both run on SharedState's
  * timer, never on the request path: a pick uses the local pool, which this only updates.
  */
-import type { Redis } from 'ioredis';
+import type { RedisLink } from './redisLink';
 import type { KeyPool } from '../pool/keyPool';
 import type { StoreNames } from './sharedRecords';
 
@@ -55,7 +55,7 @@ export class SharedRotation {
    * Reserves each provider's next places of the pool-wide cursor (as many as it gave out since its
    * last reservation; one at first) and moves the local cursor to the first of them.
    */
-  async reserve(cmd: Redis): Promise<void> {
+  async reserve(link: RedisLink): Promise<void> {
     const s = this.pool.strategy;
     if (s !== 'round-robin' && s !== 'cache-affinity') return;
     const asks: Array<{ provider: string; picks: number; n: number }> = [];
@@ -67,9 +67,7 @@ export class SharedRotation {
       if (n > 0) asks.push({ provider, picks, n });
     }
     if (asks.length === 0) return;
-    const p = cmd.pipeline();
-    for (const a of asks) p.incrby(this.names.cursor(a.provider), a.n);
-    const got = (await p.exec()) ?? [];
+    const got = await link.pipeline(asks.map((a) => ['incrby', this.names.cursor(a.provider), a.n]));
     asks.forEach((a, i) => {
       const [err, end] = got[i] ?? [];
       if (err || typeof end !== 'number') return;
