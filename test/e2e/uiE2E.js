@@ -282,7 +282,9 @@ async function runSteps(page, upstream, proxyPort, st) {
       await skip.click({ timeout: WAIT }).catch(async (e) => {
         const shown = await testPick.isVisible().catch(() => false);
         const focus = await page.evaluate(() => document.activeElement?.className || document.activeElement?.tagName);
-        throw new Error(`choosing "${UI.skip}" failed (test pick visible: ${shown}, focus on "${focus}"): ${e.message}`);
+        throw new Error(
+          `choosing "${UI.skip}" failed (test pick visible: ${shown}, focus on "${focus}"): ${e.message}`,
+        );
       });
     }
   };
