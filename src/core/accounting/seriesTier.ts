@@ -90,8 +90,14 @@ export class Tier {
   /** Moves the head to `step`, zeroing the buckets that enter the window (bounded by `slots`). */
   advance(step: number): void {
     if (step <= this.head) return;
-    const from = this.head < 0 || step - this.head >= this.slots ? step - this.slots + 1 : this.head + 1;
-    for (let s = from; s <= step; s++) this.clearStep(s);
+    if (this.head < 0 || step - this.head >= this.slots) {
+      // The whole window is new: one fill per chunk. Clearing it step by step walked every series
+      // once per slot (60 × 1,000 at the start of a 1,000-key proxy), hot enough for the optimizing
+      // compiler, whose code pages alone are +1.4 MB of RSS.
+      for (const c of this.chunks) c.fill(0);
+    } else {
+      for (let s = this.head + 1; s <= step; s++) this.clearStep(s);
+    }
     this.head = step;
   }
 
