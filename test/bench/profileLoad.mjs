@@ -5,6 +5,8 @@
 // requests served in the profiled run: µs per request, side by side, with each area's share of the
 // difference.
 //   node test/bench/profileLoad.mjs [--scenario json-c10|sse-burst-c50] [--seconds 8] [--interval 200] [--shared]
+// --keys N: the 3-key KeyRelay (in place of bare) against one with N keys, both idle 15 s after
+// start as the bench's 10,000-key row has them: what a large pool costs per request, and where.
 // --shared (issue 18): the 3-key KeyRelay with `stateStore` on a real redis-server against the same
 // KeyRelay without it (in place of bare): what the shared store costs per request, and where.
 // Profiles are kept in bench-results/prof/<scenario>-<target>.cpuprofile (summarise one with
@@ -26,8 +28,9 @@ const scenario = opt('--scenario', 'json-c10');
 const seconds = Number(opt('--seconds', 8));
 const interval = Number(opt('--interval', 200));
 const shared = a.includes('--shared');
+const manyKeys = Number(opt('--keys', 0));
 // The two sides' names in the tables: the reference (A) and the one whose extra is explained (B).
-const [A, B] = shared ? ['store off', 'store on'] : ['bare', 'keyrelay'];
+const [A, B] = manyKeys ? ['3 keys', `${manyKeys} keys`] : shared ? ['store off', 'store on'] : ['bare', 'keyrelay'];
 
 const JSONH = { 'content-type': 'application/json' };
 const SHAPES = {
@@ -205,13 +208,18 @@ const mock = await startMock();
 const res = {};
 const redis = shared ? await startRedis() : undefined;
 try {
-  const bare = shared
+  const bare = manyKeys
     ? await startKeyRelay(mock, 3, { cli, nodeArgs: INSPECT_ARGS })
-    : await startBare(mock, { nodeArgs: INSPECT_ARGS });
-  res.bare = await profileOne(bare, path.join(profDir, `${scenario}-${shared ? 'store-off' : 'bare'}.cpuprofile`));
+    : shared
+      ? await startKeyRelay(mock, 3, { cli, nodeArgs: INSPECT_ARGS })
+      : await startBare(mock, { nodeArgs: INSPECT_ARGS });
+  const kr = await startKeyRelay(mock, manyKeys || 3, { cli, nodeArgs: INSPECT_ARGS, stateStore: redis?.url });
+  // A large pool loaded and hammered at once makes V8 pretenure for good (bench README): idle first.
+  if (manyKeys) await new Promise((r) => setTimeout(r, 15_000));
+  const names = manyKeys ? ['keys-3', `keys-${manyKeys}`] : shared ? ['store-off', 'store-on'] : ['bare', 'keyrelay'];
+  res.bare = await profileOne(bare, path.join(profDir, `${scenario}-${names[0]}.cpuprofile`));
   await bare.stop();
-  const kr = await startKeyRelay(mock, 3, { cli, nodeArgs: INSPECT_ARGS, stateStore: redis?.url });
-  res.keyrelay = await profileOne(kr, path.join(profDir, `${scenario}-${shared ? 'store-on' : 'keyrelay'}.cpuprofile`));
+  res.keyrelay = await profileOne(kr, path.join(profDir, `${scenario}-${names[1]}.cpuprofile`));
   await kr.stop();
 } finally {
   await mock.stop();
