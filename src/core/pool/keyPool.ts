@@ -127,7 +127,7 @@ export class KeyPool extends DisposableBase {
 
   /** Chooses a key for one attempt: O(1)/O(log n) amortised at 10,000 keys, no scan of all keys. */
   pick(req: PickRequest): PickResult {
-    const now = this.drain();
+    this.drain();
     const prov = this.providers.get(req.providerId);
     if (!prov) return { kind: 'none' };
     const g = prov.group(req.model);
@@ -156,6 +156,7 @@ export class KeyPool extends DisposableBase {
       this.reorder(chosen); // heap strategies order ties by lastPick
       return { kind: 'key', key: chosen.key };
     }
+    const now = this.opts.clock.now();
     if (g.counts.cooling > 0) {
       const at = g.soonestUsable() ?? now + 1000;
       return { kind: 'cooling', retryAfterMs: Math.max(1, Math.ceil(at - now)), count: g.counts.cooling };
@@ -286,7 +287,8 @@ export class KeyPool extends DisposableBase {
   }
 
   snapshot(): PoolSnapshot {
-    const at = this.drain();
+    this.drain();
+    const at = this.opts.clock.now();
     const keys = [...this.entries.values()].map((e): KeyView => ({ ...toRecord(e.key), health: publicHealth(e.h) }));
     return { at, strategy: this.opts.strategy, keys };
   }
@@ -299,7 +301,8 @@ export class KeyPool extends DisposableBase {
    * (model cooldowns in `health` are the ones still running then).
    */
   forEachKey(visit: (key: Readonly<KeyRecord>, health: HealthView) => void): number {
-    const at = this.drain();
+    this.drain();
+    const at = this.opts.clock.now();
     for (const e of this.entries.values()) visit(e.key, e.h);
     return at;
   }
@@ -379,7 +382,7 @@ export class KeyPool extends DisposableBase {
     this.changed.fire();
   }
 
-  private drain(): number {
-    return this.machine.drain();
+  private drain(): void {
+    this.machine.drain();
   }
 }

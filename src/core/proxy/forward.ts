@@ -19,7 +19,7 @@ import { concurrencyLimits } from './concurrency';
  * before the first byte, try the next key. After the first byte there is no retry.
  */
 export async function forwardRequest(deps: ForwardDeps, p: ProxiedRequest): Promise<void> {
-  const trace: Trace = p.trace ?? { attempts: 0 };
+  const trace: Trace = p.trace ?? newTrace();
   let status = 0;
   try {
     const cfg = deps.config();
@@ -35,6 +35,27 @@ export async function forwardRequest(deps: ForwardDeps, p: ProxiedRequest): Prom
   } finally {
     trace.release?.();
   }
+}
+
+/**
+ * A trace with every field the usual request sets already in place: one allocation, where adding
+ * them one by one grew a property array three times per request.
+ */
+function newTrace(): Trace {
+  return {
+    attempts: 0,
+    body: undefined,
+    sentBody: undefined,
+    provider: undefined,
+    model: undefined,
+    key: undefined,
+    answeredBy: undefined,
+    lastFailure: undefined,
+    usage: undefined,
+    costUsd: undefined,
+    ttfbMs: undefined,
+    settledAt: undefined,
+  };
 }
 
 /**
@@ -54,7 +75,8 @@ function record(deps: ForwardDeps, p: ProxiedRequest, trace: Trace, status: numb
         ? 'local'
         : undefined;
   const ok = failure === undefined && status > 0 && status < 400;
-  const end = deps.clock.now();
+  // An upstream answer went out as its attempt was judged: that reading is the end.
+  const end = trace.answeredBy !== undefined && trace.settledAt !== undefined ? trace.settledAt : deps.clock.now();
   deps.stats.recordRequest(
     {
       keyId: trace.answeredBy?.id,
@@ -224,6 +246,7 @@ async function waitForCooldown(ctx: RequestContext, retryAfterMs: number, budget
   const { deps, p, cfg } = ctx;
   if (budget.waits >= MAX_WAITS || budget.waitedMs + retryAfterMs > cfg.maxWaitMs || p.res.destroyed) return false;
   budget.waits++;
+  ctx.trace.settledAt = undefined;
   const start = deps.clock.now();
   await sleep(retryAfterMs, p.res);
   budget.waitedMs += Math.max(retryAfterMs, deps.clock.now() - start);

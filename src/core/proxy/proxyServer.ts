@@ -261,7 +261,8 @@ export class ProxyServer implements Disposable {
       const access = guard.credential(req.headers);
       if (method === 'GET' && access.isToken && this.answerDiscovery(res, target.rest, shape)) return;
       const { rest, query } = target;
-      const p = { req, res, shape, rest, query, t0, ...access };
+      const { isToken, credential, mayPassThrough } = access;
+      const p = { req, res, shape, rest, query, t0, isToken, credential, mayPassThrough };
       this.track(forwardRequest(this.kit.deps, p));
     } catch (err) {
       this.fail(req, res, shape, err);

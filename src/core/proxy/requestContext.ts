@@ -120,6 +120,11 @@ export interface Trace {
   costUsd?: number;
   attempts: number;
   ttfbMs?: number;
+  /**
+   * When the latest attempt was judged: the request's end when its answer followed at once (one
+   * clock read fewer per request); cleared by a wait for a cooling key.
+   */
+  settledAt?: number;
   /** Each attempt, and the answer the client got: kept only while the request log is on. */
   tries?: LoggedAttempt[];
   response?: LoggedResponse;

@@ -194,6 +194,7 @@ function settle(ctx: RequestContext, key: PoolKey, r: AttemptResult, h: Attempt)
   ctx.trace.usage = { inputTokens, outputTokens };
   ctx.trace.costUsd = costUsd;
   ctx.trace.lastFailure = judged.failure;
+  ctx.trace.settledAt = now;
   deps.stats.recordAttempt(
     {
       keyId: key.id,
