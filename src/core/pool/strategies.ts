@@ -31,6 +31,8 @@ export interface RoundTurn {
  */
 export class RoundSelector<T extends { slot: number }> implements Selector<T> {
   private readonly items: T[] = [];
+  /** Index of the last pick: the next one usually starts just after it. */
+  private last = -1;
 
   constructor(private readonly turn: RoundTurn) {}
 
@@ -50,15 +52,31 @@ export class RoundSelector<T extends { slot: number }> implements Selector<T> {
   pick(isExcluded: (x: T) => boolean, excludeSize: number): T | undefined {
     const n = this.items.length;
     if (n === 0) return undefined;
-    const start = this.lowerBound(this.turn.next);
+    const start = this.startOf(this.turn.next);
     for (let k = 0; k <= Math.min(excludeSize, n - 1); k++) {
-      const x = this.items[(start + k) % n];
+      const i = (start + k) % n;
+      const x = this.items[i];
       if (isExcluded(x)) continue;
       this.turn.next = x.slot + 1;
       this.turn.picks = (this.turn.picks ?? 0) + 1;
+      this.last = i;
       return x;
     }
     return undefined;
+  }
+
+  /**
+   * `lowerBound(next)`, checked first right after the last pick, where the cursor usually is: two
+   * keys read instead of a binary search whose 14 steps at 10,000 keys each read another key
+   * (half of `pick`'s time there). Any other cursor (keys added or removed, another KeyRelay of a
+   * shared pool moved it) fails the check and is searched.
+   */
+  private startOf(next: number): number {
+    const items = this.items;
+    const i = this.last + 1;
+    if (i > 0 && i <= items.length && items[i - 1].slot < next && (i === items.length || items[i].slot >= next))
+      return i;
+    return this.lowerBound(next);
   }
 
   /** The first index whose slot is ≥ `slot` (n when none). */
