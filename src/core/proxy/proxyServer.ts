@@ -239,7 +239,8 @@ export class ProxyServer implements Disposable {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t0 = this.deps.clock.now();
     this.inFlight++;
-    res.once('close', this.responseClosed);
+    // 'close' comes once: `on` spares the wrapper and bound function `once` makes per request.
+    res.on('close', this.responseClosed);
     const url = req.url ?? '';
     const target = splitTarget(url);
     const shape = shapeOf(target, req.headers);

@@ -127,7 +127,7 @@ export function dispatchAttempt(ctx: RequestContext, handler: Attempt, req: Upst
     const onClose = (): void => {
       if (!res.writableFinished) handler.abort(new Error(CLIENT_CLOSED));
     };
-    res.once('close', onClose);
+    res.on('close', onClose); // once at most, and removed when the attempt ends: no `once` wrapper
     handler.onDone = (r) => {
       res.off('close', onClose);
       resolve(r);
