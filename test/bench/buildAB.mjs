@@ -13,8 +13,9 @@
 // within a few %, so a difference between A and B is the change's.
 import fs from 'node:fs';
 import path from 'node:path';
-import { cpuSeconds, median, minMax, pinSelf, raisePriority, shuffle, tempDir } from './lib.mjs';
-import { chooseLoadgen, runLoad } from './loadgen.mjs';
+import { pinSelf, raisePriority, tempDir } from './lib.mjs';
+import { chooseLoadgen } from './loadgen.mjs';
+import { processRounds } from './processRounds.mjs';
 import { startBare, startKeyRelay, startMock } from './targets.mjs';
 
 const a = process.argv.slice(2);
@@ -45,40 +46,16 @@ try {
     T[`A${i}`] = await startKeyRelay(mock, 3, { cli: clis[0], name: `A${i}`, nodeArgs });
     T[`B${i}`] = await startKeyRelay(mock, 3, { cli: clis[1], name: `B${i}`, nodeArgs });
   }
-  const load = async (t, s = seconds) => {
-    const c0 = cpuSeconds(t.pid);
-    const headers = { 'content-type': 'application/json', ...t.headers, ...shape.headers };
-    const r = await runLoad({
-      kind,
-      url: t.url,
-      c: shape.c,
-      seconds: s,
-      path: '/v1/chat/completions',
-      headers,
-      bodyFile: body,
-    });
-    return { rps: r.rps, cpu: ((cpuSeconds(t.pid) - c0) * 1e6) / r.requests };
-  };
-  for (const t of Object.values(T)) await load(t, 4); // warm-up: JIT, connection pools
-  const per = [];
-  for (let r = 0; r < rounds; r++) {
-    const got = {};
-    for (const n of shuffle(Object.keys(T))) got[n] = await load(T[n]);
-    per.push(got);
-  }
-  const cpu = (n) => per.map((g) => g[n].cpu);
-  for (const n of Object.keys(T)) {
-    const [lo, hi] = minMax(cpu(n));
-    const rps = Math.round(median(per.map((g) => g[n].rps)));
-    console.log(`${n}: CPU ${median(cpu(n)).toFixed(1)} µs/req [${lo.toFixed(1)}–${hi.toFixed(1)}], ${rps} req/s`);
-  }
-  const group = (p) =>
-    median(
-      Object.keys(T)
-        .filter((n) => n.startsWith(p))
-        .map((n) => median(cpu(n))),
-    );
-  const bare = median(cpu('bare'));
+  const group = await processRounds({
+    kind,
+    targets: T,
+    rounds,
+    seconds,
+    c: shape.c,
+    headers: shape.headers,
+    bodyFile: body,
+  });
+  const bare = group('bare');
   const [ga, gb] = [group('A'), group('B')];
   console.log(
     `${sse ? 'SSE c=50' : 'JSON c=10'}, CPU per request: A/bare ${(ga / bare).toFixed(3)}×, B/bare ${(gb / bare).toFixed(3)}×, B/A ${(gb / ga).toFixed(3)}× (${(gb - ga).toFixed(1)} µs)`,

@@ -208,9 +208,8 @@ const mock = await startMock();
 const res = {};
 const redis = shared ? await startRedis() : undefined;
 try {
-  const bare = manyKeys
-    ? await startKeyRelay(mock, 3, { cli, nodeArgs: INSPECT_ARGS })
-    : shared
+  const bare =
+    manyKeys || shared
       ? await startKeyRelay(mock, 3, { cli, nodeArgs: INSPECT_ARGS })
       : await startBare(mock, { nodeArgs: INSPECT_ARGS });
   const kr = await startKeyRelay(mock, manyKeys || 3, { cli, nodeArgs: INSPECT_ARGS, stateStore: redis?.url });

@@ -7,8 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, median, minMax, pinSelf, raisePriority, shuffle, tempDir } from './lib.mjs';
-import { chooseLoadgen, runLoad } from './loadgen.mjs';
+import { pinSelf, raisePriority, tempDir } from './lib.mjs';
+import { chooseLoadgen } from './loadgen.mjs';
+import { processRounds } from './processRounds.mjs';
 import { startKeyRelay, startMock, startRedis } from './targets.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,40 +34,16 @@ try {
       stateStore: redis.url.replace('bench', `on${i}`),
     });
   }
-  const load = async (t, s = seconds) => {
-    const c0 = cpuSeconds(t.pid);
-    const headers = { 'content-type': 'application/json', ...t.headers };
-    const r = await runLoad({
-      kind,
-      url: t.url,
-      c: 10,
-      seconds: s,
-      path: '/v1/chat/completions',
-      headers,
-      bodyFile: body,
-    });
-    return { rps: r.rps, cpu: ((cpuSeconds(t.pid) - c0) * 1e6) / r.requests };
-  };
-  for (const t of Object.values(T)) await load(t, 4); // warm-up: JIT, connection pools
-  const per = [];
-  for (let r = 0; r < rounds; r++) {
-    const got = {};
-    for (const n of shuffle(Object.keys(T))) got[n] = await load(T[n]);
-    per.push(got);
-    const line = Object.entries(got).map(([n, v]) => `${n} ${Math.round(v.rps)}/s ${v.cpu.toFixed(1)} µs`);
-    console.log(`round ${r + 1}: ${line.join(' | ')}`);
-  }
-  const cpu = (n) => per.map((g) => g[n].cpu);
-  for (const n of Object.keys(T)) {
-    const [lo, hi] = minMax(cpu(n));
-    console.log(`${n}: CPU ${median(cpu(n)).toFixed(1)} µs/req [${lo.toFixed(1)}–${hi.toFixed(1)}]`);
-  }
-  const group = (p) =>
-    median(
-      Object.keys(T)
-        .filter((n) => n.startsWith(p))
-        .map((n) => median(cpu(n))),
-    );
+  const group = await processRounds({
+    kind,
+    targets: T,
+    rounds,
+    seconds,
+    c: 10,
+    headers: {},
+    bodyFile: body,
+    verbose: true,
+  });
   console.log(`store on/off, CPU per request (median of process medians): ${(group('on') / group('off')).toFixed(3)}×`);
 } finally {
   for (const t of Object.values(T)) await t.stop();
