@@ -228,10 +228,7 @@ function runStatus(values: Parsed, port: number | undefined): Promise<number> {
       }),
     });
   }
-  return status(opts, (out) => {
-    process.stdout.write(out);
-    process.stdout.write('\n');
-  });
+  return status(opts, process.stdout);
 }
 
 async function runServe(values: Parsed, port: number | undefined, level: number): Promise<number> {

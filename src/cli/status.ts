@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { renderStatus } from '../core/accounting/statusTable';
 import type { StatusDoc } from '../core/accounting/statusTable';
 import { proveLeader, UNTRUSTED } from '../core/windows/localHttp';
@@ -18,51 +19,124 @@ export interface StatusOptions {
   pretty?: boolean;
 }
 
+/** The compact status document starts with this (the server writes that member first). */
+const STATUS_PREFIX = '{"keyrelay":true,';
+
 /**
  * `keyrelay status`: asks a running KeyRelay (headless or a VS Code window's) for its keys'
  * health and prints it, masked as the server masks it. Exit 0 when it answered, 1 when it did not.
- * `print` gets the whole output at once (one write: 100,000 lines one by one cost a syscall each).
+ * The table and the indented JSON are written at once (100,000 lines one by one cost a syscall
+ * each); the compact JSON is passed on as it arrives.
  */
-export async function status(opts: StatusOptions, print: (out: string | Uint8Array) => void): Promise<number> {
+export async function status(opts: StatusOptions, out: NodeJS.WritableStream): Promise<number> {
   const token = tokenOf(opts);
   const where = `${opts.host}:${opts.port}`;
-  let res: { status: number; type: string; bytes: Buffer };
+  let res: IncomingMessage;
   try {
     // The token is never sent: the port's holder proves it knows it first (core/proof.ts), so a
     // program that merely listens on --port learns nothing.
     const { authorization } = await proveLeader(opts.port, token.value, { host: opts.host, timeoutMs: 5000 });
     // The table comes ready-made from the server.
-    res = await get(opts.host, opts.port, `/keyrelay/status${opts.json ? '' : '?format=text'}`, authorization);
+    res = await open(opts.host, opts.port, `/keyrelay/status${opts.json ? '' : '?format=text'}`, authorization);
   } catch (err) {
     throw statusError(err as NodeJS.ErrnoException, where, token.where);
   }
-  if (res.status === 401) {
+  if (res.statusCode === 401) {
+    res.resume();
     throw new CliError(`KeyRelay on ${where} refused the proof of the access token from ${token.where}.`);
   }
   const notStatus = () =>
-    new CliError(`${where} answered HTTP ${res.status}, not KeyRelay's status: is another program on that port?`);
-  const body = (): string => res.bytes.toString('utf8');
-  if (!opts.json && res.status === 200 && res.type.startsWith('text/plain') && startsWith(res.bytes, 'KeyRelay ')) {
-    print(body().trimEnd());
+    new CliError(`${where} answered HTTP ${res.statusCode}, not KeyRelay's status: is another program on that port?`);
+  // The compact document passes through as it comes: parsing and re-printing 100,000 keys' JSON
+  // would be most of the command's time, and the server sends it while it is still writing it.
+  if (opts.json && !opts.pretty) {
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw notStatus();
+    }
+    await passOn(res, out, notStatus, where);
     return 0;
   }
-  // The compact document passes through as it came: parsing and re-printing 100,000 keys' JSON
-  // would be most of the command's time. The server's first member tells a status apart.
-  if (opts.json && !opts.pretty) {
-    if (res.status !== 200 || !startsWith(res.bytes, '{"keyrelay":true,') || res.bytes.at(-1) !== 0x7d)
-      throw notStatus();
-    print(res.bytes); // the bytes as they came: no decoding and encoding of 20 MB
+  const bytes = await readAll(res).catch((err: NodeJS.ErrnoException) => {
+    throw cutOff(err, where);
+  });
+  const body = (): string => bytes.toString('utf8');
+  if (!opts.json && res.statusCode === 200 && startsWith(bytes, 'KeyRelay ')) {
+    out.write(`${body().trimEnd()}\n`);
     return 0;
   }
   let doc: StatusDoc;
   try {
     doc = JSON.parse(body()) as StatusDoc;
-    if (res.status !== 200 || !Array.isArray(doc.keys)) throw new Error('not a status');
+    if (res.statusCode !== 200 || !Array.isArray(doc.keys)) throw new Error('not a status');
   } catch {
     throw notStatus();
   }
-  print(opts.json ? JSON.stringify(doc, null, 2) : renderStatus(doc).join('\n'));
+  out.write(`${opts.json ? JSON.stringify(doc, null, 2) : renderStatus(doc).join('\n')}\n`);
   return 0;
+}
+
+/**
+ * Copies the status body to `out` chunk by chunk, waiting when `out` is full, once its first bytes
+ * show it is KeyRelay's document. A body that ends anywhere but after its closing brace was cut
+ * off: what arrived is out, and the error says so. A reader that went away (`| head`, EPIPE)
+ * ends the copy quietly, as `cat` would.
+ */
+async function passOn(
+  res: IncomingMessage,
+  out: NodeJS.WritableStream,
+  notStatus: () => CliError,
+  where: string,
+): Promise<void> {
+  let head: Buffer | undefined = Buffer.alloc(0);
+  let last = 0;
+  let gone = false;
+  const readerGone = (): void => {
+    gone = true;
+    res.destroy();
+  };
+  out.once('error', readerGone);
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      let c = chunk;
+      if (head) {
+        head = Buffer.concat([head, c]);
+        if (head.length < STATUS_PREFIX.length) continue;
+        if (!startsWith(head, STATUS_PREFIX)) throw notStatus();
+        c = head;
+        head = undefined;
+      }
+      last = c[c.length - 1];
+      if (!out.write(c)) await drained(out);
+      if (gone) return;
+    }
+  } catch (err) {
+    if (gone) return;
+    throw err instanceof CliError ? err : cutOff(err as NodeJS.ErrnoException, where);
+  } finally {
+    out.removeListener('error', readerGone);
+  }
+  if (head) throw notStatus();
+  if (last !== 0x7d) throw cutOff(undefined, where);
+  out.write('\n');
+}
+
+/** Resolves once `out` has room again, or has failed (its reader went away). */
+function drained(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.removeListener('drain', done);
+      out.removeListener('error', done);
+      resolve();
+    };
+    out.once('drain', done);
+    out.once('error', done);
+  });
+}
+
+function cutOff(err: NodeJS.ErrnoException | undefined, where: string): CliError {
+  const why = err ? ` (${err.code ?? err.message})` : '';
+  return new CliError(`The answer from ${where} was cut off${why}: is the proxy still running? Run the command again.`);
 }
 
 export function tokenOf(opts: StatusOptions): { value: string; where: string } {
@@ -108,33 +182,40 @@ export function statusError(err: NodeJS.ErrnoException, where: string, tokenWher
 }
 
 /** One request to a running KeyRelay with a proven authorization; `body` is sent as JSON. */
-export function get(
+export async function get(
   host: string,
   port: number,
   path: string,
   authorization: string,
   o: { method?: string; body?: string } = {},
 ): Promise<{ status: number; type: string; bytes: Buffer }> {
+  const res = await open(host, port, path, authorization, o);
+  return { status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', bytes: await readAll(res) };
+}
+
+/** The answer to one request, at its headers; its body is the caller's to read. */
+function open(
+  host: string,
+  port: number,
+  path: string,
+  authorization: string,
+  o: { method?: string; body?: string } = {},
+): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { authorization };
     if (o.body !== undefined) headers['content-type'] = 'application/json';
-    const req = request({ host, port, path, method: o.method ?? 'GET', headers, timeout: 5000 }, (res) => {
-      // Chunks joined and decoded once (a string per chunk, concatenated, is twice the work).
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          type: res.headers['content-type'] ?? '',
-          bytes: Buffer.concat(chunks),
-        }),
-      );
-      res.on('error', reject);
-    });
+    const req = request({ host, port, path, method: o.method ?? 'GET', headers, timeout: 5000 }, resolve);
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer within 5 s'), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
     req.end(o.body);
   });
+}
+
+/** A body's chunks joined once (a string per chunk, concatenated, is twice the work). */
+async function readAll(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 function startsWith(bytes: Buffer, text: string): boolean {

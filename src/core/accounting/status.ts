@@ -17,13 +17,8 @@ export function formatRemaining(ms: number): string {
   return `${Math.round(s / 3600)}h`;
 }
 
-/**
- * The readable state behind `/keyrelay/status` and the VS Code views; never holds key text. Built
- * in one pass over the pool's and the counters' live records (at 100,000 keys the copies that
- * `snapshot()` makes cost more than the rest): it shares the keys' history arrays with the pool,
- * so serialize it at once and never keep it.
- */
-export function buildStatus(opts: {
+/** What the status document is read from. */
+export interface StatusSource {
   pool: KeyPool;
   stats: Stats;
   catalogue: ProviderCatalogue;
@@ -34,15 +29,40 @@ export function buildStatus(opts: {
   shared?: SharedStoreStatus;
   /** Spending limits: each key's standing is shown while any budget is set. */
   budgets?: Budgets;
-}): Record<string, unknown> {
-  const live = opts.stats.liveKeys();
+}
+
+/**
+ * The readable state behind `/keyrelay/status` and the VS Code views; never holds key text. Built
+ * in one pass over the pool's and the counters' live records (at 100,000 keys the copies that
+ * `snapshot()` makes cost more than the rest): it shares the keys' history arrays with the pool,
+ * so serialize it at once and never keep it.
+ */
+export function buildStatus(opts: StatusSource): Record<string, unknown> {
   const keys: Array<Record<string, unknown>> = [];
+  const tail = statusPass(opts, (entry) => keys.push(entry));
+  return { ...statusHead(opts), keys, ...tail };
+}
+
+/** The members before `keys`: the first one, `"keyrelay":true`, tells a status apart. */
+function statusHead(opts: StatusSource): Record<string, unknown> {
+  return {
+    keyrelay: true,
+    version: opts.version,
+    instanceId: opts.instanceId,
+    endpoint: opts.endpoint,
+    strategy: opts.pool.strategy,
+  };
+}
+
+/** One pass over the keys, each entry handed to `onKey`; returns the members after `keys`. */
+function statusPass(opts: StatusSource, onKey: (entry: Record<string, unknown>) => void): Record<string, unknown> {
+  const live = opts.stats.liveKeys();
   const perProvider = new Map<string, { keys: number; usable: number }>();
   const budgets = opts.budgets?.active ? opts.budgets : undefined;
   const at = opts.pool.forEachKey((k, h) => {
     const entry = statusKey(k, h, live.get(k.id));
     if (budgets) entry.budget = budgets.standing(k);
-    keys.push(entry);
+    onKey(entry);
     let p = perProvider.get(k.providerId);
     if (!p) perProvider.set(k.providerId, (p = { keys: 0, usable: 0 }));
     p.keys++;
@@ -55,14 +75,8 @@ export function buildStatus(opts: {
     .map((p) => ({ id: p.id, name: p.name, shape: p.shape, baseUrl: p.baseUrl, ...perProvider.get(p.id) }));
   const totals = opts.stats.totals();
   return {
-    keyrelay: true,
-    version: opts.version,
-    instanceId: opts.instanceId,
-    endpoint: opts.endpoint,
-    strategy: opts.pool.strategy,
     at,
     providers,
-    keys,
     /** Client requests today, however many attempts each took (per key: the ones it answered). */
     requestsToday: opts.stats.requestsToday(),
     totals: totals.total,
@@ -73,15 +87,42 @@ export function buildStatus(opts: {
   };
 }
 
+/** Keys per part of the written document: about 200 KB of JSON. */
+const KEYS_PER_PART = 1000;
+
 /**
- * `/keyrelay/status` as the bytes to send: the document as JSON, `redact` run over the whole text
- * (a safety net: nothing in it should hold key text), every non-ASCII char written as a `\u`
+ * `/keyrelay/status` as the bytes to send, handed to `write` in parts of `KEYS_PER_PART` keys as
+ * the one pass over the keys goes (so the reader starts while the rest is built): the document as
+ * JSON, `redact` run over every part (a safety net: nothing in it should hold key text; a part
+ * ends between two keys' entries, so no string is split), every non-ASCII char written as a `\u`
  * escape. The same JSON, one byte per char: V8 keeps a string with any `…` (every masked key has
  * one) at two bytes a char, and at 100,000 keys that doubled the CLI's decoding and parsing.
  */
-export function statusBody(opts: Parameters<typeof buildStatus>[0], redact: (text: string) => string): Buffer {
-  const text = redact(JSON.stringify(buildStatus(opts)));
-  return Buffer.from(NON_ASCII.test(text) ? text.replace(NON_ASCII_ALL, escapeChar) : text, 'latin1');
+export function writeStatus(opts: StatusSource, redact: (text: string) => string, write: (part: Buffer) => void): void {
+  const encode = (text: string): Buffer => {
+    const safe = redact(text);
+    return Buffer.from(NON_ASCII.test(safe) ? safe.replace(NON_ASCII_ALL, escapeChar) : safe, 'latin1');
+  };
+  write(encode(`${JSON.stringify(statusHead(opts)).slice(0, -1)},"keys":[`));
+  let part: Array<Record<string, unknown>> = [];
+  let sep = '';
+  const flush = (): void => {
+    write(encode(sep + JSON.stringify(part).slice(1, -1)));
+    sep = ',';
+    part = [];
+  };
+  const tail = statusPass(opts, (entry) => {
+    if (part.push(entry) === KEYS_PER_PART) flush();
+  });
+  if (part.length > 0) flush();
+  write(encode(`],${JSON.stringify(tail).slice(1)}`));
+}
+
+/** The whole of what `writeStatus` writes, in one buffer. */
+export function statusBody(opts: StatusSource, redact: (text: string) => string): Buffer {
+  const parts: Buffer[] = [];
+  writeStatus(opts, redact, (part) => parts.push(part));
+  return Buffer.concat(parts);
 }
 
 // Outside JSON strings, JSON.stringify writes ASCII only: every match is inside a string.

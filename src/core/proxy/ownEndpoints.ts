@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildDashboard, parseQuery } from '../accounting/dashboard';
 import { METRICS_CONTENT_TYPE, metricsText } from '../accounting/metrics';
-import { statusBody } from '../accounting/status';
+import { writeStatus } from '../accounting/status';
 import { statusTable } from '../accounting/statusTable';
 import type { Stats } from '../accounting/stats';
 import type { ProviderCatalogue } from '../config/providers';
@@ -203,8 +203,19 @@ export class OwnEndpoints {
       return;
     }
     const doc = { ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared(), budgets: this.d.forward().budgets };
-    const body = statusBody(doc, (text) => this.d.redactor.redact(text));
-    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const socket = res.socket;
+    writeStatus(
+      doc,
+      (text) => this.d.redactor.redact(text),
+      (part) => {
+        res.write(part);
+        // A write corks the socket until the next tick: uncorked, each part leaves as it is made and
+        // the reader (the CLI, on the other CPU) works through it while the rest is built.
+        socket?.uncork();
+      },
+    );
+    res.end();
   }
 
   /** The dashboard's document (charts and one page of keys): what a following window's dashboard shows. */

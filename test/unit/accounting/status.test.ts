@@ -9,6 +9,7 @@ import {
   buildStatus,
   formatRemaining,
   statusBody,
+  writeStatus,
 } from '../../../src/core/accounting/status';
 import type { PoolKey, ProviderSpec } from '../../../src/core/types';
 import { FakeClock } from '../fakes/fakeClock';
@@ -269,12 +270,48 @@ suite('statusBody', () => {
       const text = body.toString('latin1');
       assert.match(text, /^[\x20-\x7e]+$/, 'ASCII only');
       assert.ok(text.includes('"masked":"sk-\\u2026'), 'the ellipsis as an escape');
-      assert.equal(seen.length, 1, 'the whole document went through the redactor once');
+      assert.deepEqual(JSON.parse(seen.join('')), JSON.parse(JSON.stringify(buildStatus(opts))), 'all of it redacted');
       const want = JSON.parse(JSON.stringify(buildStatus(opts)).replace('slow down', 'slow [redacted]')) as unknown;
       assert.deepEqual(JSON.parse(text), want);
       const doc = want as { keys: Array<{ account?: string; history: Array<{ reason: string }> }> };
       assert.equal(doc.keys[0].account, 'équipe');
       assert.match(doc.keys[0].history[0].reason, /HTTP 429 😬$/);
+    } finally {
+      stats.dispose();
+      pool.dispose();
+    }
+  });
+  test('written in parts of 1,000 keys as the pass goes, each ending between two entries', () => {
+    const clock = new FakeClock();
+    const pool = new KeyPool({
+      clock,
+      strategy: 'round-robin',
+      cooldownStepsMs: [10_000],
+      maxCooldownMs: 60_000,
+      degradedAfter: 3,
+      discardOnQuota: true,
+    });
+    const stats = new Stats(clock);
+    try {
+      pool.setKeys(Array.from({ length: 2500 }, (_, i) => key(`k${i}`, 'openai')));
+      const opts = { pool, stats, catalogue: new ProviderCatalogue(), version: '1', instanceId: 'i' };
+      const parts: string[] = [];
+      writeStatus(
+        opts,
+        (text) => text,
+        (part) => parts.push(part.toString('latin1')),
+      );
+      // The members before the keys, three parts of keys (1,000, 1,000, 500), the members after.
+      assert.equal(parts.length, 5);
+      assert.match(parts[0], /^\{"keyrelay":true,.*,"keys":\[$/);
+      assert.match(parts[1], /^\{"id":"k0",.*\}$/);
+      assert.match(parts[2], /^,\{"id":"k1000",.*\}$/);
+      assert.match(parts[3], /^,\{"id":"k2000",.*"id":"k2499",.*\}$/);
+      assert.match(parts[4], /^\],"at":/);
+      const doc = JSON.parse(parts.join('')) as { keys: unknown[]; providers: Array<{ keys: number }> };
+      assert.equal(doc.keys.length, 2500);
+      assert.deepEqual(doc, JSON.parse(JSON.stringify(buildStatus(opts))));
+      assert.equal(doc.providers[0].keys, 2500);
     } finally {
       stats.dispose();
       pool.dispose();
