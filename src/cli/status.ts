@@ -61,7 +61,8 @@ export async function status(opts: StatusOptions, out: NodeJS.WritableStream): P
     throw cutOff(err, where);
   });
   const body = (): string => bytes.toString('utf8');
-  if (!opts.json && res.statusCode === 200 && startsWith(bytes, 'KeyRelay ')) {
+  const type = res.headers['content-type'] ?? '';
+  if (!opts.json && res.statusCode === 200 && type.startsWith('text/plain') && startsWith(bytes, 'KeyRelay ')) {
     out.write(`${body().trimEnd()}\n`);
     return 0;
   }
