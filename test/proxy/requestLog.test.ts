@@ -105,6 +105,29 @@ suite('request log with bodies', () => {
     if (process.platform !== 'win32') for (const f of files) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600);
   });
 
+  test('stop() returns with every answered request on disk: a process that exits next loses no line', async () => {
+    const openai = new OpenAI({ baseURL: `${h.endpoint}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    // Answers that come while stop() waits out its grace: their lines are written at its very end.
+    for (const key of OPENAI_KEYS) h.fake.setKeyBehaviour(key, { kind: 'delay-headers', ms: 300 });
+    const content = 'x'.repeat(20_000);
+    const answers = Promise.all(
+      Array.from({ length: 6 }, () =>
+        openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] }),
+      ),
+    );
+    await h.fake.waitFor(() => h.fake.requests.length === 6, 'six requests upstream');
+    // As the CLI does on SIGTERM: stop, then read (it would exit) without waiting for anything.
+    await h.proxy.stop(5_000);
+    const lines = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('')
+      .split('\n')
+      .filter(Boolean);
+    assert.equal(lines.length, 6);
+    for (const line of lines) assert.equal(JSON.parse(line).request.body.messages[0].content.length, 20_000);
+    assert.equal((await answers).length, 6);
+  });
+
   test("fallback mode: the client's own key answers, is logged as such and never appears", async () => {
     h.pool.setKeys(h.pool.list().filter((k) => k.providerId === 'openai'));
     const own = 'sk-ant-client-own-key-777777777777';

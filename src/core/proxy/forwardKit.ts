@@ -119,6 +119,11 @@ export class ForwardKit implements Disposable {
     this.redactor.add(token);
   }
 
+  /** Resolves once every request log line written so far is on disk; the next line opens the file again. */
+  flushRequestLog(): Promise<void> {
+    return this.requestLog?.close() ?? Promise.resolve();
+  }
+
   dispose(): void {
     this.subscription.dispose();
     this.credentials.dispose();

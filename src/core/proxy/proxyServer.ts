@@ -187,6 +187,9 @@ export class ProxyServer implements Disposable {
         new Promise<void>((r) => setTimeout(r, SETTLE_AFTER_CUT_MS).unref()),
       ]);
     this.onCounted = undefined;
+    // The last requests' log lines are still in the file stream's buffer: a process that exits
+    // next (the CLI on SIGTERM) would lose them.
+    await this.kit.flushRequestLog();
     this.setState({ running: false });
     this.deps.logger.info('KeyRelay stopped');
   }
