@@ -1,7 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readRecentEntries } from '../../src/core/accounting/requestLog';
+import { leaderProof, newNonce } from '../../src/core/proof';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
@@ -634,6 +638,64 @@ suite('the headless CLI', () => {
     assert.equal(await t.exited, 0, t.stderr);
     assert.equal(t.stdout.split('\n').filter((l) => /^ {2}pipe-key-\d+ /.test(l)).length, 2000);
     assert.ok(t.stdout.endsWith('\n'));
+  });
+
+  test('status --json from a KeyRelay that stops mid-document: what came is out, then one line says it was cut off', async () => {
+    // A leader that proves the token as KeyRelay does, then sends part of a status and goes away.
+    let answer: (res: ServerResponse) => void = () => undefined;
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/keyrelay/challenge') {
+        const nonce = url.searchParams.get('nonce') ?? '';
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ keyrelay: true, proof: leaderProof(TOKEN, nonce), nonce: newNonce(), instanceId: 'i' }),
+        );
+        return;
+      }
+      answer(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = String((server.address() as AddressInfo).port);
+    const status = async (): Promise<Run> => {
+      const r = start(['status', '--json', '--port', port, '--token', TOKEN]);
+      runs.push(r);
+      await r.exited;
+      return r;
+    };
+    try {
+      const head = '{"keyrelay":true,"version":"1","keys":[{"id":"a"},';
+      answer = (res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(head);
+        setTimeout(() => res.socket?.destroy(), 50);
+      };
+      const cut = await status();
+      assert.equal(cut.child.exitCode, 1);
+      assert.equal(cut.stdout, head);
+      assert.match(
+        cut.stderr,
+        new RegExp(
+          `^keyrelay: The answer from 127\\.0\\.0\\.1:${port} was cut off \\(\\w+\\): is the proxy still running\\? Run the command again\\.\\n$`,
+        ),
+      );
+
+      // Ended cleanly, but short of its closing brace.
+      answer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(head);
+      const short = await status();
+      assert.equal(short.child.exitCode, 1);
+      assert.match(short.stderr, /^keyrelay: The answer from .* was cut off: is the proxy still running\?/);
+
+      // Not KeyRelay's document at all: nothing printed.
+      answer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"hello":"world","x":1234567}');
+      const other = await status();
+      assert.equal(other.child.exitCode, 1);
+      assert.equal(other.stdout, '');
+      assert.match(other.stderr, /answered HTTP 200, not KeyRelay's status: is another program on that port\?/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('an unknown flag or command: exit 2 pointing at --help', async () => {
