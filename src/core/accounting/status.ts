@@ -118,13 +118,6 @@ export function writeStatus(opts: StatusSource, redact: (text: string) => string
   write(encode(`],${JSON.stringify(tail).slice(1)}`));
 }
 
-/** The whole of what `writeStatus` writes, in one buffer. */
-export function statusBody(opts: StatusSource, redact: (text: string) => string): Buffer {
-  const parts: Buffer[] = [];
-  writeStatus(opts, redact, (part) => parts.push(part));
-  return Buffer.concat(parts);
-}
-
 // Outside JSON strings, JSON.stringify writes ASCII only: every match is inside a string.
 const NON_ASCII = /[\u0080-\uffff]/;
 const NON_ASCII_ALL = /[\u0080-\uffff]/g;

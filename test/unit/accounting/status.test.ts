@@ -8,7 +8,6 @@ import {
   buildProviders,
   buildStatus,
   formatRemaining,
-  statusBody,
   writeStatus,
 } from '../../../src/core/accounting/status';
 import type { PoolKey, ProviderSpec } from '../../../src/core/types';
@@ -230,7 +229,7 @@ suite('buildStatus', () => {
   });
 });
 
-suite('statusBody', () => {
+suite('writeStatus', () => {
   test('the status document as ASCII JSON: same content, redacted, every non-ASCII char escaped', () => {
     const clock = new FakeClock();
     const pool = new KeyPool({
@@ -263,10 +262,16 @@ suite('statusBody', () => {
         endpoint: 'http://x',
       };
       const seen: string[] = [];
-      const body = statusBody(opts, (text) => {
-        seen.push(text);
-        return text.replace('slow down', 'slow [redacted]');
-      });
+      const parts: Buffer[] = [];
+      writeStatus(
+        opts,
+        (text) => {
+          seen.push(text);
+          return text.replace('slow down', 'slow [redacted]');
+        },
+        (part) => parts.push(part),
+      );
+      const body = Buffer.concat(parts);
       const text = body.toString('latin1');
       assert.match(text, /^[\x20-\x7e]+$/, 'ASCII only');
       assert.ok(text.includes('"masked":"sk-\\u2026'), 'the ellipsis as an escape');
