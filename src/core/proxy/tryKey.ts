@@ -120,20 +120,32 @@ async function tokenOrFailure(ctx: RequestContext, key: PoolKey, get: () => Prom
 /** The reason a dispatch is aborted when the client goes away. */
 export const CLIENT_CLOSED = 'client closed the connection';
 
-/** Runs one dispatch to its end; a client that goes away aborts the upstream call at once. */
-export function dispatchAttempt(ctx: RequestContext, handler: Attempt, req: UpstreamRequest): Promise<AttemptResult> {
+/**
+ * Runs one dispatch to its end; a client that goes away aborts the upstream call at once.
+ * The handler is given the promise's own `resolve`, never a closure over this request: a finished
+ * handler stays reachable for a while (past a scavenge or two), and while `onDone` closed over
+ * the request, every early request's objects survived the first scavenges under load. V8 then
+ * tenured their allocation sites and the process ran at ~0.75x for its whole life
+ * (test/bench/README.md, "The cause of the slow state").
+ */
+export async function dispatchAttempt(
+  ctx: RequestContext,
+  handler: Attempt,
+  req: UpstreamRequest,
+): Promise<AttemptResult> {
   const res = ctx.p.res;
-  return new Promise<AttemptResult>((resolve) => {
-    const onClose = (): void => {
-      if (!res.writableFinished) handler.abort(new Error(CLIENT_CLOSED));
-    };
-    res.on('close', onClose); // once at most, and removed when the attempt ends: no `once` wrapper
-    handler.onDone = (r) => {
-      res.off('close', onClose);
-      resolve(r);
-    };
-    ctx.deps.upstream.dispatch(req, handler);
-  });
+  const onClose = (): void => {
+    if (!res.writableFinished) handler.abort(new Error(CLIENT_CLOSED));
+  };
+  res.on('close', onClose);
+  try {
+    return await new Promise<AttemptResult>((resolve) => {
+      handler.onDone = resolve;
+      ctx.deps.upstream.dispatch(req, handler);
+    });
+  } finally {
+    res.off('close', onClose);
+  }
 }
 
 /** What an attempt's result says about the key (for the pool) and how it failed (for the stats). */
