@@ -10,7 +10,7 @@ import {
   formatRemaining,
   writeStatus,
 } from '../../../src/core/accounting/status';
-import type { PoolKey, ProviderSpec } from '../../../src/core/types';
+import type { PoolKey, ProviderSpec, StrategyName } from '../../../src/core/types';
 import { FakeClock } from '../fakes/fakeClock';
 
 /** A fake key shaped like a real one; only its masked form may appear anywhere. */
@@ -160,19 +160,29 @@ suite('buildModels', () => {
   });
 });
 
+/** A pool and counters on one fake clock for the length of `run`, then disposed. */
+function withPool(strategy: StrategyName, run: (pool: KeyPool, stats: Stats) => void): void {
+  const clock = new FakeClock();
+  const pool = new KeyPool({
+    clock,
+    strategy,
+    cooldownStepsMs: [10_000],
+    maxCooldownMs: 60_000,
+    degradedAfter: 3,
+    discardOnQuota: true,
+  });
+  const stats = new Stats(clock);
+  try {
+    run(pool, stats);
+  } finally {
+    stats.dispose();
+    pool.dispose();
+  }
+}
+
 suite('buildStatus', () => {
   test('masked keys with state, counters and provider totals; no key text anywhere', () => {
-    const clock = new FakeClock();
-    const pool = new KeyPool({
-      clock,
-      strategy: 'round-robin',
-      cooldownStepsMs: [10_000],
-      maxCooldownMs: 60_000,
-      degradedAfter: 3,
-      discardOnQuota: true,
-    });
-    const stats = new Stats(clock);
-    try {
+    withPool('round-robin', (pool, stats) => {
       const keys = [key('o1', 'openai', ['gpt-4o']), key('o2', 'openai'), key('a1', 'anthropic')];
       pool.setKeys(keys);
       pool.report('o2', undefined, { kind: 'invalid', status: 401, reason: 'HTTP 401 invalid_api_key' });
@@ -222,26 +232,13 @@ suite('buildStatus', () => {
         },
       ]);
       assert.equal((status.totals as { requests: number }).requests, 1);
-    } finally {
-      stats.dispose();
-      pool.dispose();
-    }
+    });
   });
 });
 
 suite('writeStatus', () => {
   test('the status document as ASCII JSON: same content, redacted, every non-ASCII char escaped', () => {
-    const clock = new FakeClock();
-    const pool = new KeyPool({
-      clock,
-      strategy: 'least-used',
-      cooldownStepsMs: [10_000],
-      maxCooldownMs: 60_000,
-      degradedAfter: 3,
-      discardOnQuota: true,
-    });
-    const stats = new Stats(clock);
-    try {
+    withPool('least-used', (pool, stats) => {
       const keys = [
         { ...key('o1', 'openai', ['gpt-4o']), account: 'équipe', weight: 2 },
         key('o2', 'openai'),
@@ -281,23 +278,10 @@ suite('writeStatus', () => {
       const doc = want as { keys: Array<{ account?: string; history: Array<{ reason: string }> }> };
       assert.equal(doc.keys[0].account, 'équipe');
       assert.match(doc.keys[0].history[0].reason, /HTTP 429 😬$/);
-    } finally {
-      stats.dispose();
-      pool.dispose();
-    }
+    });
   });
   test('written in parts of 1,000 keys as the pass goes, each ending between two entries', () => {
-    const clock = new FakeClock();
-    const pool = new KeyPool({
-      clock,
-      strategy: 'round-robin',
-      cooldownStepsMs: [10_000],
-      maxCooldownMs: 60_000,
-      degradedAfter: 3,
-      discardOnQuota: true,
-    });
-    const stats = new Stats(clock);
-    try {
+    withPool('round-robin', (pool, stats) => {
       pool.setKeys(Array.from({ length: 2500 }, (_, i) => key(`k${i}`, 'openai')));
       const opts = { pool, stats, catalogue: new ProviderCatalogue(), version: '1', instanceId: 'i' };
       const parts: string[] = [];
@@ -317,10 +301,7 @@ suite('writeStatus', () => {
       assert.equal(doc.keys.length, 2500);
       assert.deepEqual(doc, JSON.parse(JSON.stringify(buildStatus(opts))));
       assert.equal(doc.providers[0].keys, 2500);
-    } finally {
-      stats.dispose();
-      pool.dispose();
-    }
+    });
   });
 });
 
