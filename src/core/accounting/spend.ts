@@ -51,7 +51,8 @@ export class PeriodClock {
   }
 }
 
-interface KeySpend {
+/** One key's spend in its current UTC day and month. */
+export interface KeySpend {
   day: string;
   dayUsd: number;
   month: string;
@@ -62,16 +63,20 @@ export class SpendLedger {
   private readonly byKey = new Map<string, KeySpend>();
   private readonly periods = new PeriodClock();
 
-  /** Adds `usd` to the key's day and month that contain `now`. */
-  add(keyId: string, usd: number, now: number): void {
-    if (!(usd > 0) || !Number.isFinite(usd)) return;
+  /**
+   * Adds `usd` to the key's day and month that contain `now`, and returns the key's record: handed
+   * back as `s` next time, it spares the lookup (Stats keeps it with the key's counters). Records
+   * live until `load` replaces them all.
+   */
+  add(keyId: string, usd: number, now: number, s = this.byKey.get(keyId)): KeySpend | undefined {
+    if (!(usd > 0) || !Number.isFinite(usd)) return s;
     const { day, month } = this.periods.at(now);
-    let s = this.byKey.get(keyId);
     if (!s) this.byKey.set(keyId, (s = { day, dayUsd: 0, month, monthUsd: 0 }));
     if (s.day !== day) [s.day, s.dayUsd] = [day, 0];
     if (s.month !== month) [s.month, s.monthUsd] = [month, 0];
     s.dayUsd += usd;
     s.monthUsd += usd;
+    return s;
   }
 
   /** The key's spend in the day and month that contain `now` (0 for a period with none). */

@@ -1,7 +1,10 @@
 import {
   add,
+  bucket,
   classOf,
   cloneCounters,
+  MAX_NAME_LEN,
+  modelCountersFor,
   emptyCounters,
   entries,
   modelEntries,
@@ -31,11 +34,8 @@ export interface StatsSnapshot {
 
 const VERSION = 1;
 const THROTTLE_MS = 250;
-/** Model ids and endpoints come from clients: cap how many distinct ones we keep per key / in all. */
-const MAX_MODELS_PER_KEY = 200;
+/** Endpoints come from clients: cap how many distinct ones we keep. */
 const MAX_ENDPOINTS = 100;
-const MAX_NAME_LEN = 200;
-const OVERFLOW = '(other)';
 
 /** A null-prototype record, so ids like `__proto__` from clients stay plain keys. */
 function record<V>(entries: Iterable<[string, V]>): Record<string, V> {
@@ -71,6 +71,9 @@ export class Stats implements Disposable {
   private timer: NodeJS.Timeout | undefined;
   private rev = 0;
   private wholeRev = 0;
+  /** The key counted last: a request's attempt and then the request are counted back to back. */
+  private lastId: string | undefined;
+  private lastCounters: KeyCounters | undefined;
   /** Counts over time per provider and key (the dashboard, `/keyrelay/metrics`); fed by the two record calls. */
   readonly series: TimeSeries;
   /** Money spent per key this UTC day and month (budgets); fed by `recordAttempt`, saved with the counters. */
@@ -96,10 +99,11 @@ export class Stats implements Disposable {
     if (r.keyId === undefined) return;
     const failure = classOf(r);
     const k = this.keyCounters(r.keyId);
+    const m = modelCountersFor(k, r.model);
     add(k.all, r, failure, now);
-    if (r.model) add(this.modelBucket(k, r.model), r, failure, now);
+    if (m !== undefined && m !== k.all) add(m, r, failure, now);
     this.series.attempt(r, failure, k, now);
-    if (r.costUsd) this.spend.add(r.keyId, r.costUsd, now);
+    if (r.costUsd) k.spend = this.spend.add(r.keyId, r.costUsd, now, k.spend);
     k.rev = ++this.rev;
     this.changed();
   }
@@ -114,7 +118,7 @@ export class Stats implements Disposable {
     add(this.total, r, failure, now);
     const q = r.endpoint.indexOf('?'); // none in the proxy's path: the slice is the string itself, no copy
     const endpoint = r.endpoint.slice(0, Math.min(q < 0 ? Infinity : q, MAX_NAME_LEN));
-    add(this.bucket(this.byEndpoint, endpoint, MAX_ENDPOINTS), r, failure, now);
+    add(bucket(this.byEndpoint, endpoint, MAX_ENDPOINTS), r, failure, now);
     this.series.request(r, failure, now);
     this.todayTotal++;
     if (r.keyId !== undefined) {
@@ -219,6 +223,7 @@ export class Stats implements Disposable {
     this.since = this.clock.now();
     this.total = emptyCounters();
     this.byKey.clear();
+    this.lastId = this.lastCounters = undefined;
     this.byEndpoint.clear();
     this.series.reset();
     this.startDay(this.since);
@@ -291,6 +296,7 @@ export class Stats implements Disposable {
     if (!seriesFromJSON(this.series, j.series)) this.series.reset();
     this.spend.load(j.spend);
     this.byKey = new Map();
+    this.lastId = this.lastCounters = undefined;
     for (const [id, c] of map(j.byKey)) this.keyCounters(id).all = c;
     for (const [id, v] of entries(j.byKeyModel)) {
       const k = this.keyCounters(id);
@@ -324,21 +330,13 @@ export class Stats implements Disposable {
 
   /** The key's record, made on its first request (or first loaded count). */
   private keyCounters(id: string): KeyCounters {
+    // One lookup per request, not two: at 10,000 keys each is a cache miss or two.
+    if (id === this.lastId && this.lastCounters) return this.lastCounters;
     let k = this.byKey.get(id);
     if (!k) this.byKey.set(id, (k = newKeyCounters()));
+    this.lastId = id;
+    this.lastCounters = k;
     return k;
-  }
-
-  /** The key's counters for `model`, capped at MAX_MODELS_PER_KEY names (the rest share one). */
-  private modelBucket(k: KeyCounters, model: string): LiveCounters {
-    if (k.model === model && k.modelCounters) return k.modelCounters;
-    const name = model.slice(0, MAX_NAME_LEN);
-    if (k.model === undefined) {
-      k.model = name;
-      return (k.modelCounters = emptyCounters());
-    }
-    if (k.model === name && k.modelCounters) return k.modelCounters;
-    return this.bucket((k.moreModels ??= new Map()), name, MAX_MODELS_PER_KEY - 1);
   }
 
   /** Keys that served a request (a key known only from a loaded "today" count has none). */
@@ -352,15 +350,6 @@ export class Stats implements Disposable {
 
   private todayRecord(keys: Array<[string, KeyCounters]>): Record<string, number> {
     return record(keys.flatMap(([id, k]) => (k.today > 0 ? [[id, k.today] as [string, number]] : [])));
-  }
-
-  private bucket(m: Map<string, LiveCounters>, name: string, cap: number): LiveCounters {
-    let c = m.get(name);
-    if (c) return c;
-    if (m.size >= cap) name = OVERFLOW;
-    c = m.get(name);
-    if (!c) m.set(name, (c = emptyCounters()));
-    return c;
   }
 
   private changed(): void {

@@ -56,6 +56,8 @@ export interface Entry {
   rev: number;
   /** Order of the key in its provider: round-robin goes round in this order, across models. */
   slot: number;
+  /** Removed from the pool: a handle to it (poolTypes.ts KeyHandle) falls back to a lookup by id. */
+  gone: boolean;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { HealthView, KeyHealth } from './health';
 import { isPristine, persistHealth } from './persistedHealth';
 import type { PersistedKeyHealth } from './persistedHealth';
 import type { KeyView, PersistedHealth, PickRequest, PickResult, PoolOptions, PoolSnapshot } from './poolTypes';
+import type { KeyHandle } from './poolTypes';
 import type { RoundTurn } from './strategies';
 import type { KeyRecord, Outcome, PoolKey, StrategyName, Transition } from '../types';
 
@@ -65,6 +66,7 @@ export class KeyPool extends DisposableBase {
     this.providers.clear();
     this.entries.clear();
     for (const k of keys) this.insert(k, old.get(k.id));
+    for (const [id, e] of old) if (this.entries.get(id) !== e) e.gone = true;
     this.listCache = undefined;
     this.markChanged();
   }
@@ -83,6 +85,7 @@ export class KeyPool extends DisposableBase {
     if (!e) return false;
     this.unindex(e);
     this.entries.delete(id);
+    e.gone = true;
     this.listCache = undefined;
     this.markChanged();
     return true;
@@ -154,7 +157,7 @@ export class KeyPool extends DisposableBase {
       if (affinityKey) remember(this.affinity, affinityKey, chosen.key.id, (id) => this.entries.has(id));
       chosen.lastPick = ++this.pickSeq;
       this.reorder(chosen); // heap strategies order ties by lastPick
-      return { kind: 'key', key: chosen.key };
+      return { kind: 'key', key: chosen.key, handle: chosen };
     }
     const now = this.opts.clock.now();
     if (g.counts.cooling > 0) {
@@ -170,25 +173,25 @@ export class KeyPool extends DisposableBase {
     return { kind: 'none' };
   }
 
-  /** A request started on this key (counts towards least-used). */
-  begin(id: string): void {
-    const e = this.entries.get(id);
+  /** A request started on this key (counts towards least-used): its id, or the handle `pick` gave. */
+  begin(key: string | KeyHandle): void {
+    const e = this.entryOf(key);
     if (!e) return;
     e.h.inFlight++;
     e.h.uses++;
     this.reorder(e);
   }
 
-  end(id: string): void {
-    const e = this.entries.get(id);
+  end(key: string | KeyHandle): void {
+    const e = this.entryOf(key);
     if (!e || e.h.inFlight === 0) return;
     e.h.inFlight--;
     this.reorder(e);
   }
 
   /** Feeds one attempt's outcome into the key's health (and state, when it changes). */
-  report(id: string, model: string | undefined, outcome: Outcome): void {
-    const e = this.entries.get(id);
+  report(key: string | KeyHandle, model: string | undefined, outcome: Outcome): void {
+    const e = this.entryOf(key);
     if (!e) return;
     this.drain();
     this.machine.report(e, model, outcome);
@@ -333,7 +336,7 @@ export class KeyPool extends DisposableBase {
 
   private insert(key: PoolKey, old: Entry | undefined): void {
     // Per-key objects are kept few and small: at 1,000 keys each byte is a kilobyte of heap.
-    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0, rev: 0, slot: 0 };
+    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0, rev: 0, slot: 0, gone: false };
     e.key = key;
     e.groups = [];
     this.entries.set(key.id, e);
@@ -349,6 +352,13 @@ export class KeyPool extends DisposableBase {
       this.pending.delete(key.id);
       this.machine.load(e, p);
     }
+  }
+
+  /** The entry of an id, or of a handle from `pick` (a removed key's handle: by its id, as the id would). */
+  private entryOf(key: string | KeyHandle): Entry | undefined {
+    if (typeof key === 'string') return this.entries.get(key);
+    const e = key as Entry;
+    return e.gone ? this.entries.get(e.key.id) : e;
   }
 
   private unindex(e: Entry): void {

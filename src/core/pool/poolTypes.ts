@@ -15,9 +15,18 @@ export interface PoolOptions {
   discardOnQuota: boolean;
   random?: () => number;
 }
-/** What `pick` found: a key, or why there is none. */
+/**
+ * A picked key's place in the pool, for `begin`, `report` and `end` on the request path: they reach
+ * the key's health through it instead of a lookup by id (at 10,000 keys each lookup is a cache
+ * miss or two). Still valid after the key's record is replaced; once the key is removed, they fall
+ * back to its id.
+ */
+export interface KeyHandle {
+  readonly key: PoolKey;
+}
+/** What `pick` found: a key (and its handle), or why there is none. */
 export type PickResult =
-  | { kind: 'key'; key: PoolKey }
+  | { kind: 'key'; key: PoolKey; handle: KeyHandle }
   /** The provider has no keys allowed for this model (or every candidate is in `exclude`). */
   | { kind: 'none' }
   /** Every remaining candidate cools; `retryAfterMs` (≥ 1) until the soonest is usable again. */

@@ -203,7 +203,7 @@ async function rotate(ctx: RequestContext): Promise<number> {
     }
     trace.key = key;
     trace.attempts++;
-    const attempt = tryKey(ctx, key);
+    const attempt = tryKey(ctx, pick);
     // The slot gate.pick took; without limits no extra promise on the usual path.
     const { result: r, outcome, ttfbMs } = await (limits ? attempt.finally(release(ctx, key)) : attempt);
     trace.ttfbMs = ttfbMs;

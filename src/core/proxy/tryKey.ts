@@ -1,5 +1,6 @@
 import { CredentialFailure, FAILURES_BEFORE_INVALID } from '../credentials/credentialBroker';
 import { ProxyError } from '../errors';
+import type { KeyHandle } from '../pool/poolTypes';
 import type { CredentialCommand, FailureClass, Outcome, PoolKey } from '../types';
 import { Attempt } from './attempt';
 import type { AttemptResult } from './attempt';
@@ -18,32 +19,44 @@ export interface Tried {
   ttfbMs?: number;
 }
 
+/** The key `pick` chose, with its handle for the pool's per-request calls (no lookup by id). */
+export interface Picked {
+  readonly key: PoolKey;
+  readonly handle: KeyHandle;
+}
+
 /**
  * One upstream call with one key; reports the outcome to the pool and the stats. A key whose
  * secret comes from a command gets its token from the broker first, and on a 401/403 one more
  * call with a freshly run token before the refusal counts against the key.
  */
-export function tryKey(ctx: RequestContext, key: PoolKey): Promise<Tried> {
-  if (key.credentialCommand) return tryCommandKey(ctx, key, key.credentialCommand);
+export function tryKey(ctx: RequestContext, picked: Picked): Promise<Tried> {
+  const { key } = picked;
+  if (key.credentialCommand) return tryCommandKey(ctx, picked, key.credentialCommand);
   // The usual path: one async frame (send), which also ends the key's turn.
-  ctx.deps.pool.begin(key.id);
-  return send(ctx, key, key.secret, ENDS_TURN);
+  ctx.deps.pool.begin(picked.handle);
+  return send(ctx, picked, key.secret, ENDS_TURN);
 }
 
-async function tryCommandKey(ctx: RequestContext, key: PoolKey, credentialCommand: CredentialCommand): Promise<Tried> {
+async function tryCommandKey(
+  ctx: RequestContext,
+  picked: Picked,
+  credentialCommand: CredentialCommand,
+): Promise<Tried> {
   const { deps } = ctx;
-  deps.pool.begin(key.id);
+  const { key, handle } = picked;
+  deps.pool.begin(handle);
   try {
     const cmdKey = { id: key.id, label: key.label, credentialCommand };
     const first = await tokenOrFailure(ctx, key, () => deps.credentials.token(cmdKey));
     if (typeof first !== 'string') return first;
-    const tried = await send(ctx, key, first, HOLD_REFUSAL);
+    const tried = await send(ctx, picked, first, HOLD_REFUSAL);
     if (tried.outcome !== undefined || !isAuthRefusal(tried.result)) return tried;
     const second = await tokenOrFailure(ctx, key, () => deps.credentials.refresh(cmdKey, first));
     if (typeof second !== 'string') return second;
-    return await send(ctx, key, second, NO_OPTIONS);
+    return await send(ctx, picked, second, NO_OPTIONS);
   } finally {
-    deps.pool.end(key.id);
+    deps.pool.end(handle);
   }
 }
 
@@ -57,7 +70,8 @@ const HOLD_REFUSAL: SendOptions = { holdRefusal: true };
 const ENDS_TURN: SendOptions = { endsTurn: true };
 
 /** One dispatch with `secret` (see SendOptions). */
-async function send(ctx: RequestContext, key: PoolKey, secret: string, o: SendOptions): Promise<Tried> {
+async function send(ctx: RequestContext, picked: Picked, secret: string, o: SendOptions): Promise<Tried> {
+  const { key } = picked;
   try {
     const { deps, p, cfg } = ctx;
     const target = deps.upstream.target(key.baseUrl ?? ctx.provider.baseUrl);
@@ -75,11 +89,11 @@ async function send(ctx: RequestContext, key: PoolKey, secret: string, o: SendOp
       bodyTimeout: cfg.idleTimeoutMs,
     });
     if (o.holdRefusal && isAuthRefusal(result)) return { result } satisfies Tried;
-    const outcome = settle(ctx, key, result, handler);
+    const outcome = settle(ctx, picked, result, handler);
     noteAttempt(ctx, `${key.label} (${key.masked})`, result, outcome, handler);
     return { result, outcome, ttfbMs: handler.ttfbMs || undefined } satisfies Tried;
   } finally {
-    if (o.endsTurn) ctx.deps.pool.end(key.id);
+    if (o.endsTurn) ctx.deps.pool.end(picked.handle);
   }
 }
 
@@ -182,14 +196,15 @@ function judge(
 }
 
 /** Feeds one attempt's outcome to the key's health and the counters. */
-function settle(ctx: RequestContext, key: PoolKey, r: AttemptResult, h: Attempt): Outcome | undefined {
+function settle(ctx: RequestContext, picked: Picked, r: AttemptResult, h: Attempt): Outcome | undefined {
   const { deps, p } = ctx;
+  const { key } = picked;
   const now = deps.clock.now();
   const judged = judge(ctx, r, now);
   let outcome = judged.outcome;
   if (outcome?.kind === 'success') outcome = { kind: 'success', ttfbMs: h.ttfbMs };
   else if (outcome) outcome = { ...outcome, reason: deps.redactor.redact(outcome.reason) };
-  if (outcome) deps.pool.report(key.id, ctx.model, outcome);
+  if (outcome) deps.pool.report(picked.handle, ctx.model, outcome);
   // count_tokens answers with the size of a prompt nobody sent: it is not usage.
   const counts = !p.rest.endsWith('/count_tokens');
   const inputTokens = counts ? h.usage.inputTokens : undefined;

@@ -197,6 +197,56 @@ suite('stats: Stats', () => {
     assert.equal(snap.byKey['__proto__'].requests, 1);
   });
 
+  test("a key's first model shares its counters until another model, or none, comes: every count stays exact", () => {
+    const s = make(fake(at(15, 12)));
+    const models = (id: string) =>
+      Object.fromEntries(Object.entries(s.snapshot().byKeyModel[id] ?? {}).map(([m, c]) => [m, c.requests]));
+    s.recordAttempt(ok('k', { model: 'a', costUsd: 0.5 }));
+    s.recordAttempt(ok('k', { model: 'a', ok: false, status: 429 }));
+    assert.deepEqual(models('k'), { a: 2 });
+    s.recordAttempt(ok('k', { model: 'b', ok: false, status: 503 }));
+    s.recordAttempt(ok('k', { model: 'a' }));
+    assert.deepEqual(models('k'), { a: 3, b: 1 });
+    const snap = s.snapshot();
+    assert.equal(snap.byKey.k.requests, 4);
+    assert.deepEqual(snap.byKeyModel.k.a.failures, { 'rate-limit': 1 });
+    assert.deepEqual(snap.byKeyModel.k.b.failures, { server: 1 });
+    assert.equal(snap.byKeyModel.k.a.costUsd, 0.5);
+    // An attempt without a model splits the first model off too; one before any model keeps it apart.
+    s.recordAttempt(ok('j'));
+    s.recordAttempt(ok('j', { model: undefined }));
+    s.recordAttempt(ok('j'));
+    s.recordAttempt(ok('m', { model: undefined }));
+    s.recordAttempt(ok('m'));
+    assert.deepEqual([models('j'), models('m')], [{ 'gpt-4o': 2 }, { 'gpt-4o': 1 }]);
+    assert.deepEqual([s.forKey('j')?.requests, s.forKey('m')?.requests], [3, 2]);
+    // Saved and loaded, the shared record comes back as two equal ones, and counting goes on.
+    const back = Stats.fromJSON(s.clock, JSON.parse(JSON.stringify(s.toJSON())));
+    all.push(back);
+    assert.deepEqual(back.snapshot(), s.snapshot());
+    back.recordAttempt(ok('k', { model: 'a' }));
+    assert.deepEqual([back.snapshot().byKeyModel.k.a.requests, back.forKey('k')?.requests], [4, 5]);
+  });
+
+  test('the per-key spend record and the last key counted stay right across reset and load', () => {
+    const clock = fake(at(15, 12));
+    const s = make(clock);
+    s.recordAttempt(ok('k', { costUsd: 0.25 }));
+    s.recordAttempt(ok('k', { costUsd: 0.25 }));
+    assert.equal(s.spend.spent('k', clock.t).dayUsd, 0.5);
+    s.reset(); // counters go, money spent stays spent
+    s.recordAttempt(ok('k', { costUsd: 0.25 }));
+    assert.equal(s.spend.spent('k', clock.t).dayUsd, 0.75);
+    assert.equal(s.load(JSON.parse(JSON.stringify(s.toJSON()))), true);
+    s.recordAttempt(ok('k', { costUsd: 0.25 }));
+    assert.equal(s.spend.spent('k', clock.t).dayUsd, 1);
+    // The attempt and then its request, with a reset in between: the request counts in the new counters.
+    s.recordAttempt(ok('k'));
+    s.reset();
+    s.recordRequest(ok('k'));
+    assert.deepEqual([s.requestsToday('k'), s.keySummary('k').today, s.forKey('k')], [1, 1, undefined]);
+  });
+
   test('reset zeroes everything', () => {
     const clock = fake(at(15, 12));
     const s = make(clock);

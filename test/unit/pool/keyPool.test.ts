@@ -398,6 +398,36 @@ suite('KeyPool', () => {
     assert.deepEqual(pool.providerIds(), []);
   });
 
+  test("pick's handle reaches the key without its id: through a record change, and by id once the key was removed", () => {
+    pool.setKeys([fakeKey('a'), fakeKey('b')]);
+    const first = pool.pick({ providerId: 'openai' });
+    assert.equal(first.kind, 'key');
+    if (first.kind !== 'key') return;
+    assert.equal(first.handle.key, first.key);
+    const id = first.key.id;
+    pool.begin(first.handle);
+    assert.equal(pool.health(id)?.inFlight, 1);
+    pool.upsert(fakeKey(id, { label: 'renamed' })); // the record changes, the key stays: same health
+    pool.setKeys([fakeKey('a', { label: 'again' }), fakeKey('b')]);
+    pool.end(first.handle);
+    assert.equal(pool.health(id)?.inFlight, 0);
+    pool.report(first.handle, undefined, { kind: 'invalid', status: 401, reason: 'x' });
+    assert.equal(pool.health(id)?.state, 'invalid');
+    // Removed, then added again: a late report through the old handle lands where the id would.
+    const other = pool.pick({ providerId: 'openai' });
+    assert.equal(other.kind, 'key');
+    if (other.kind !== 'key') return;
+    pool.remove(other.key.id);
+    pool.report(other.handle, undefined, { kind: 'invalid', status: 401, reason: 'y' });
+    pool.upsert(fakeKey(other.key.id));
+    assert.equal(pool.health(other.key.id)?.state, 'active');
+    pool.report(other.handle, undefined, { kind: 'invalid', status: 401, reason: 'z' });
+    assert.equal(pool.health(other.key.id)?.state, 'invalid');
+    pool.setKeys([]);
+    pool.report(other.handle, undefined, ok); // a key gone from the pool: nothing to report to, no throw
+    assert.equal(pool.health(other.key.id), undefined);
+  });
+
   test('a key text in a reason is replaced by its masked form', () => {
     const k = fakeKey('a');
     pool.setKeys([k]);
