@@ -59,12 +59,22 @@ export interface KeyCounters {
   slot: number;
   /** The key's record in Stats' SpendLedger, kept here so a priced attempt costs no second lookup. */
   spend: KeySpend | undefined;
+  /** The Stats generation that made it (a reset or a load starts a new one): a held record of another is stale. */
+  owner: object;
 }
 
 /** Model ids and endpoints come from clients: cap their length, and how many models a key keeps. */
 export const MAX_NAME_LEN = 200;
 const MAX_MODELS_PER_KEY = 200;
 const OVERFLOW = '(other)';
+
+/**
+ * Something per key that outlives a request (the pool's KeyHandle): Stats keeps the key's record
+ * on it, so an attempt is counted without a lookup by id (at 10,000 keys a cache miss or two).
+ */
+export interface CountersHolder {
+  counters: unknown;
+}
 
 const LAST_USED_BASE = Date.UTC(2025, 0, 1);
 const toSec = (ms: number): number => Math.max(0, Math.floor((ms - LAST_USED_BASE) / 1000));
@@ -118,7 +128,7 @@ export function emptyCounters(): LiveCounters {
   };
 }
 
-export function newKeyCounters(): KeyCounters {
+export function newKeyCounters(owner: object): KeyCounters {
   return {
     all: emptyCounters(),
     today: 0,
@@ -128,6 +138,7 @@ export function newKeyCounters(): KeyCounters {
     rev: 0,
     slot: -1,
     spend: undefined,
+    owner,
   };
 }
 

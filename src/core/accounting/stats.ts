@@ -11,7 +11,7 @@ import {
   newKeyCounters,
   toCounters,
 } from './counters';
-import type { Counters, KeyCounters, KeySummary, LiveCounters, RequestRecord } from './counters';
+import type { Counters, CountersHolder, KeyCounters, KeySummary, LiveCounters, RequestRecord } from './counters';
 import { Emitter } from '../events';
 import { localBoundaryAfter, localDayOf, normHour } from './localDay';
 import { SpendLedger } from './spend';
@@ -20,7 +20,7 @@ import { TimeSeries } from './timeSeries';
 import type { Disposable, Event } from '../events';
 import type { Clock } from '../types';
 
-export type { Counters, KeyCounters, KeySummary, RequestRecord } from './counters';
+export type { Counters, CountersHolder, KeyCounters, KeySummary, RequestRecord } from './counters';
 
 /** A copy of all counters, safe to hand to views and status JSON. */
 export interface StatsSnapshot {
@@ -74,6 +74,8 @@ export class Stats implements Disposable {
   /** The key counted last: a request's attempt and then the request are counted back to back. */
   private lastId: string | undefined;
   private lastCounters: KeyCounters | undefined;
+  /** Renewed by reset and load, which drop every key's record: records held from before are stale. */
+  private generation = {};
   /** Counts over time per provider and key (the dashboard, `/keyrelay/metrics`); fed by the two record calls. */
   readonly series: TimeSeries;
   /** Money spent per key this UTC day and month (budgets); fed by `recordAttempt`, saved with the counters. */
@@ -94,11 +96,12 @@ export class Stats implements Disposable {
    * Counts one upstream attempt with a key: the key's and key × model's counters, over which its
    * success rate, tokens and latency are reckoned. O(1). `now`: this Stats' clock, read by a caller
    * that read `this.clock` just before (the proxy, when its clock is this one): one read fewer.
+   * `holder`: where this key's record is kept between requests (CountersHolder).
    */
-  recordAttempt(r: RequestRecord, now = this.clock.now()): void {
+  recordAttempt(r: RequestRecord, now = this.clock.now(), holder?: CountersHolder): void {
     if (r.keyId === undefined) return;
     const failure = classOf(r);
-    const k = this.keyCounters(r.keyId);
+    const k = this.keyCounters(r.keyId, holder);
     const m = modelCountersFor(k, r.model);
     add(k.all, r, failure, now);
     if (m !== undefined && m !== k.all) add(m, r, failure, now);
@@ -224,6 +227,7 @@ export class Stats implements Disposable {
     this.total = emptyCounters();
     this.byKey.clear();
     this.lastId = this.lastCounters = undefined;
+    this.generation = {};
     this.byEndpoint.clear();
     this.series.reset();
     this.startDay(this.since);
@@ -297,6 +301,7 @@ export class Stats implements Disposable {
     this.spend.load(j.spend);
     this.byKey = new Map();
     this.lastId = this.lastCounters = undefined;
+    this.generation = {};
     for (const [id, c] of map(j.byKey)) this.keyCounters(id).all = c;
     for (const [id, v] of entries(j.byKeyModel)) {
       const k = this.keyCounters(id);
@@ -329,11 +334,14 @@ export class Stats implements Disposable {
   }
 
   /** The key's record, made on its first request (or first loaded count). */
-  private keyCounters(id: string): KeyCounters {
-    // One lookup per request, not two: at 10,000 keys each is a cache miss or two.
-    if (id === this.lastId && this.lastCounters) return this.lastCounters;
-    let k = this.byKey.get(id);
-    if (!k) this.byKey.set(id, (k = newKeyCounters()));
+  private keyCounters(id: string, holder?: CountersHolder): KeyCounters {
+    // No lookup for a held record, one per request otherwise: at 10,000 keys each is a cache miss or two.
+    let k = holder?.counters as KeyCounters | undefined;
+    if (k?.owner !== this.generation) {
+      k = id === this.lastId && this.lastCounters ? this.lastCounters : this.byKey.get(id);
+      if (!k) this.byKey.set(id, (k = newKeyCounters(this.generation)));
+      if (holder) holder.counters = k;
+    }
     this.lastId = id;
     this.lastCounters = k;
     return k;

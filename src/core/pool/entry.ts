@@ -58,6 +58,8 @@ export interface Entry {
   slot: number;
   /** Removed from the pool: a handle to it (poolTypes.ts KeyHandle) falls back to a lookup by id. */
   gone: boolean;
+  /** Kept for the key's counters (KeyHandle.counters). */
+  counters: unknown;
 }
 
 /**
@@ -71,6 +73,11 @@ export const NO_BACKOFF: Map<string, number> = new Map();
 
 /** The history every key shares until its first transition (frozen: `pushHistory` swaps it out). */
 export const NO_HISTORY = Object.freeze([]) as unknown as Transition[];
+
+/** A newly added key's entry. */
+export function newEntry(key: PoolKey): Entry {
+  return { key, h: newHealth(), groups: [], lastPick: 0, rev: 0, slot: 0, gone: false, counters: undefined };
+}
 
 /** Fresh health for a newly added key. */
 export function newHealth(): HealthState {

@@ -6,7 +6,7 @@
 import { DisposableBase, Emitter } from '../events';
 import type { Event } from '../events';
 import { ProviderIndex, remember, reordersOnUse, selectorFor } from './candidates';
-import { newHealth } from './entry';
+import { newEntry } from './entry';
 import type { Entry } from './entry';
 import { HealthMachine, publicHealth, scrubReason, toRecord } from './health';
 import type { HealthView, KeyHealth } from './health';
@@ -336,7 +336,7 @@ export class KeyPool extends DisposableBase {
 
   private insert(key: PoolKey, old: Entry | undefined): void {
     // Per-key objects are kept few and small: at 1,000 keys each byte is a kilobyte of heap.
-    const e: Entry = old ?? { key, h: newHealth(), groups: [], lastPick: 0, rev: 0, slot: 0, gone: false };
+    const e = old ?? newEntry(key);
     e.key = key;
     e.groups = [];
     this.entries.set(key.id, e);

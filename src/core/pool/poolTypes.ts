@@ -23,6 +23,8 @@ export interface PoolOptions {
  */
 export interface KeyHandle {
   readonly key: PoolKey;
+  /** Where the key's counters keep their record (accounting/stats.ts): the attempt is counted without a lookup either. */
+  counters: unknown;
 }
 /** What `pick` found: a key (and its handle), or why there is none. */
 export type PickResult =

@@ -238,6 +238,7 @@ function settle(ctx: RequestContext, picked: Picked, r: AttemptResult, h: Attemp
       costUsd,
     },
     statsTime(deps, now),
+    picked.handle,
   );
   if (costUsd) deps.budgets.charge(key, costUsd);
   return outcome;

@@ -247,6 +247,27 @@ suite('stats: Stats', () => {
     assert.deepEqual([s.requestsToday('k'), s.keySummary('k').today, s.forKey('k')], [1, 1, undefined]);
   });
 
+  test("a held record counts the attempt without a lookup, and is never used once stale or another's", () => {
+    const clock = fake(at(15, 12));
+    const s = make(clock);
+    const other = make(clock);
+    const holder = { counters: undefined as unknown };
+    s.recordAttempt(ok('k'), clock.t, holder);
+    assert.notEqual(holder.counters, undefined);
+    s.recordAttempt(ok('k'), clock.t, holder);
+    assert.equal(s.forKey('k')?.requests, 2);
+    other.recordAttempt(ok('k'), clock.t, holder); // another Stats: its own record, taken over by the holder
+    assert.deepEqual([s.forKey('k')?.requests, other.forKey('k')?.requests], [2, 1]);
+    s.recordAttempt(ok('k'), clock.t, holder);
+    assert.deepEqual([s.forKey('k')?.requests, other.forKey('k')?.requests], [3, 1]);
+    s.reset(); // the held record is dropped with every other: the next count makes a new one
+    s.recordAttempt(ok('k'), clock.t, holder);
+    assert.equal(s.forKey('k')?.requests, 1);
+    assert.equal(s.load(JSON.parse(JSON.stringify(s.toJSON()))), true);
+    s.recordAttempt(ok('k'), clock.t, holder);
+    assert.equal(s.forKey('k')?.requests, 2);
+  });
+
   test('reset zeroes everything', () => {
     const clock = fake(at(15, 12));
     const s = make(clock);
