@@ -1,5 +1,5 @@
 import type { LoggedAttempt } from '../accounting/requestLog';
-import type { Outcome } from '../types';
+import type { Outcome, PoolKey } from '../types';
 import type { Attempt, AttemptResult } from './attempt';
 import { BodyCapture } from './bodyCapture';
 import { headerRecord } from './headers';
@@ -14,10 +14,10 @@ export function captureFor(ctx: RequestContext): BodyCapture | undefined {
   return new BodyCapture(ctx.cfg.requestLogMaxEntryBytes * 4);
 }
 
-/** Notes one attempt in the trace for the request log: whose key (label and masked), what came back, how long. */
+/** Notes one attempt in the trace for the request log: whose key (its label and masked form), what came back, how long. */
 export function noteAttempt(
   ctx: RequestContext,
-  who: string,
+  who: PoolKey | string,
   r: AttemptResult,
   outcome: Outcome | undefined,
   handler: Attempt,
@@ -27,7 +27,8 @@ export function noteAttempt(
   const { trace, deps, p } = ctx;
   const status = r.kind === 'failed' ? 0 : r.status;
   const entry: LoggedAttempt = {
-    key: who,
+    // Named here, not by the caller: without a capture, no string per attempt (nor a read of the key's record).
+    key: typeof who === 'string' ? who : `${who.label} (${who.masked})`,
     status,
     outcome: outcome?.kind ?? (r.kind === 'failed' ? 'network' : r.kind === 'sent' ? 'sent' : 'client-error'),
     ms: deps.clock.now() - p.t0,

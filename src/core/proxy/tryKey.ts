@@ -90,7 +90,7 @@ async function send(ctx: RequestContext, picked: Picked, secret: string, o: Send
     });
     if (o.holdRefusal && isAuthRefusal(result)) return { result } satisfies Tried;
     const outcome = settle(ctx, picked, result, handler);
-    noteAttempt(ctx, `${key.label} (${key.masked})`, result, outcome, handler);
+    noteAttempt(ctx, key, result, outcome, handler);
     return { result, outcome, ttfbMs: handler.ttfbMs || undefined } satisfies Tried;
   } finally {
     if (o.endsTurn) ctx.deps.pool.end(picked.handle);
