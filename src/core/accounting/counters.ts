@@ -3,6 +3,8 @@
  * how one request is added, the copies handed to views, and reading them back from disk.
  */
 import type { FailureClass } from '../types';
+import { ROW_FIELDS } from './keyRows';
+import type { RowCounters } from './keyRows';
 import type { KeySpend } from './spend';
 
 /** Request counters for one key, key × model, endpoint, or everything (DESIGN §3). */
@@ -42,7 +44,10 @@ export interface LiveCounters extends Omit<Counters, 'failures' | 'lastUsed'> {
  * separate per-key Maps (today, per-model) cost ~400 bytes and three lookups per key.
  */
 export interface KeyCounters {
-  all: LiveCounters;
+  /** The key's attempt counters: a row of Stats' KeyRows (accounting/keyRows.ts). */
+  all: RowCounters;
+  /** `all`'s row, read here so the request path reaches it without touching `all`. */
+  row: number;
   /** Requests since the day began (dailyResetHour). */
   today: number;
   model: string | undefined;
@@ -59,7 +64,7 @@ export interface KeyCounters {
   slot: number;
   /** The key's record in Stats' SpendLedger, kept here so a priced attempt costs no second lookup. */
   spend: KeySpend | undefined;
-  /** The Stats generation that made it (a reset or a load starts a new one): a held record of another is stale. */
+  /** The table of `all` (Stats starts a new one on reset and load): a held record of another is stale. */
   owner: object;
 }
 
@@ -77,7 +82,7 @@ export interface CountersHolder {
 }
 
 const LAST_USED_BASE = Date.UTC(2025, 0, 1);
-const toSec = (ms: number): number => Math.max(0, Math.floor((ms - LAST_USED_BASE) / 1000));
+export const toSec = (ms: number): number => Math.max(0, Math.floor((ms - LAST_USED_BASE) / 1000));
 
 /** One key's numbers as the views show them (`priced` / `unpriced`: attempts with a known / unknown cost). */
 export interface KeySummary {
@@ -128,9 +133,10 @@ export function emptyCounters(): LiveCounters {
   };
 }
 
-export function newKeyCounters(owner: object): KeyCounters {
+export function newKeyCounters(all: RowCounters): KeyCounters {
   return {
-    all: emptyCounters(),
+    all,
+    row: all.row,
     today: 0,
     model: undefined,
     modelCounters: undefined,
@@ -138,25 +144,40 @@ export function newKeyCounters(owner: object): KeyCounters {
     rev: 0,
     slot: -1,
     spend: undefined,
-    owner,
+    owner: all.table,
   };
 }
 
 /** A live copy of live counters (same shape as `emptyCounters`'). */
 export function copyCounters(c: LiveCounters): LiveCounters {
-  const n = Object.assign(emptyCounters(), c);
-  if (c.failures) n.failures = { ...c.failures };
+  const n = emptyCounters();
+  assignCounters(n, c);
   return n;
 }
 
-/** A snapshot copy, with "last used" back in milliseconds. */
+/** Sets `to`'s counts to `from`'s (copied: they share nothing after). */
+export function assignCounters(to: LiveCounters, from: LiveCounters): void {
+  for (const f of ROW_FIELDS) to[f] = from[f];
+  to.failures = from.failures && { ...from.failures };
+}
+
+/** A snapshot copy, with "last used" back in milliseconds (field by field: `all` is a row's accessors). */
 export function cloneCounters(c: LiveCounters): Counters {
-  const { lastUsedSec, ...rest } = c;
-  return {
-    ...rest,
+  const out: Counters = {
+    requests: c.requests,
+    successes: c.successes,
     failures: { ...c.failures },
-    ...(lastUsedSec > 0 ? { lastUsed: LAST_USED_BASE + lastUsedSec * 1000 } : {}),
+    inputTokens: c.inputTokens,
+    outputTokens: c.outputTokens,
+    latencyMsTotal: c.latencyMsTotal,
+    ttfbMsTotal: c.ttfbMsTotal,
+    ttfbCount: c.ttfbCount,
+    costUsd: c.costUsd,
+    priced: c.priced,
+    unpriced: c.unpriced,
   };
+  if (c.lastUsedSec > 0) out.lastUsed = LAST_USED_BASE + c.lastUsedSec * 1000;
+  return out;
 }
 
 /** One key's per-model counters, name → counters (the inline first model, then the Map). */
@@ -170,10 +191,7 @@ export function modelEntries(k: KeyCounters): Array<[string, LiveCounters]> {
 export function add(c: LiveCounters, r: RequestRecord, failure: FailureClass | undefined, now: number): void {
   c.requests++;
   if (r.ok) c.successes++;
-  else if (failure) {
-    const f = (c.failures ??= {});
-    f[failure] = (f[failure] ?? 0) + 1;
-  }
+  else if (failure) countFailure(c, failure);
   if (r.inputTokens) c.inputTokens += r.inputTokens;
   if (r.outputTokens) c.outputTokens += r.outputTokens;
   if (r.costUsd !== undefined) {
@@ -186,6 +204,12 @@ export function add(c: LiveCounters, r: RequestRecord, failure: FailureClass | u
     c.ttfbCount++;
   }
   c.lastUsedSec = toSec(now);
+}
+
+/** One more failure of class `failure`. */
+export function countFailure(c: LiveCounters, failure: FailureClass): void {
+  const f = (c.failures ??= {});
+  f[failure] = (f[failure] ?? 0) + 1;
 }
 
 /** A failure without a class is classified from its status, so every failure is counted somewhere. */

@@ -1,8 +1,10 @@
 import {
   add,
+  assignCounters,
   bucket,
   classOf,
   cloneCounters,
+  countFailure,
   emptyCounters,
   entries,
   MAX_NAME_LEN,
@@ -10,7 +12,9 @@ import {
   modelEntries,
   newKeyCounters,
   toCounters,
+  toSec,
 } from './counters';
+import { KeyRows } from './keyRows';
 import type { Counters, CountersHolder, KeyCounters, KeySummary, LiveCounters, RequestRecord } from './counters';
 import { Emitter } from '../events';
 import { localBoundaryAfter, localDayOf, normHour } from './localDay';
@@ -74,8 +78,8 @@ export class Stats implements Disposable {
   /** The key counted last: a request's attempt and then the request are counted back to back. */
   private lastId: string | undefined;
   private lastCounters: KeyCounters | undefined;
-  /** Renewed by reset and load, which drop every key's record: records held from before are stale. */
-  private generation = {};
+  /** Every key's `all`, a row each (keyRows.ts). A new table on reset and load: records held from before are stale. */
+  private rows = new KeyRows();
   /** Counts over time per provider and key (the dashboard, `/keyrelay/metrics`); fed by the two record calls. */
   readonly series: TimeSeries;
   /** Money spent per key this UTC day and month (budgets); fed by `recordAttempt`, saved with the counters. */
@@ -103,7 +107,8 @@ export class Stats implements Disposable {
     const failure = classOf(r);
     const k = this.keyCounters(r.keyId, holder);
     const m = modelCountersFor(k, r.model);
-    add(k.all, r, failure, now);
+    this.rows.count(k.row, r, toSec(now));
+    if (!r.ok && failure) countFailure(k.all, failure);
     if (m !== undefined && m !== k.all) add(m, r, failure, now);
     this.series.attempt(r, failure, k, now);
     if (r.costUsd) k.spend = this.spend.add(r.keyId, r.costUsd, now, k.spend);
@@ -226,8 +231,7 @@ export class Stats implements Disposable {
     this.since = this.clock.now();
     this.total = emptyCounters();
     this.byKey.clear();
-    this.lastId = this.lastCounters = undefined;
-    this.generation = {};
+    this.rows = new KeyRows();
     this.byEndpoint.clear();
     this.series.reset();
     this.startDay(this.since);
@@ -300,9 +304,8 @@ export class Stats implements Disposable {
     if (!seriesFromJSON(this.series, j.series)) this.series.reset();
     this.spend.load(j.spend);
     this.byKey = new Map();
-    this.lastId = this.lastCounters = undefined;
-    this.generation = {};
-    for (const [id, c] of map(j.byKey)) this.keyCounters(id).all = c;
+    this.rows = new KeyRows();
+    for (const [id, c] of map(j.byKey)) assignCounters(this.keyCounters(id).all, c);
     for (const [id, v] of entries(j.byKeyModel)) {
       const k = this.keyCounters(id);
       for (const [model, c] of map(v)) {
@@ -337,9 +340,9 @@ export class Stats implements Disposable {
   private keyCounters(id: string, holder?: CountersHolder): KeyCounters {
     // No lookup for a held record, one per request otherwise: at 10,000 keys each is a cache miss or two.
     let k = holder?.counters as KeyCounters | undefined;
-    if (k?.owner !== this.generation) {
-      k = id === this.lastId && this.lastCounters ? this.lastCounters : this.byKey.get(id);
-      if (!k) this.byKey.set(id, (k = newKeyCounters(this.generation)));
+    if (k?.owner !== this.rows) {
+      k = id === this.lastId && this.lastCounters?.owner === this.rows ? this.lastCounters : this.byKey.get(id);
+      if (!k) this.byKey.set(id, (k = newKeyCounters(this.rows.add())));
       if (holder) holder.counters = k;
     }
     this.lastId = id;
