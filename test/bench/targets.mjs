@@ -61,11 +61,14 @@ export async function startBare(mock, { nodeArgs = [] } = {}) {
 export async function startKeyRelay(
   mock,
   n,
-  { cli, name = `keyrelay${n === 3 ? '' : `-${n}`}`, nodeArgs = [], stateStore } = {},
+  { cli, name = `keyrelay${n === 3 ? '' : `-${n}`}`, nodeArgs = [], stateStore, serving = n } = {},
 ) {
   const dir = tempDir('keyrelay-bench-kr-');
   const keys = [];
-  for (let i = 0; i < n; i++) keys.push({ provider: 'mock', key: benchKey(i, n), label: `k${i}` });
+  // `serving` < n: the other keys are listed for a model no request asks for (loaded, never picked).
+  const unused = { models: ['bench-unused-model'] };
+  for (let i = 0; i < n; i++)
+    keys.push({ provider: 'mock', key: benchKey(i, n), label: `k${i}`, ...(i < serving ? {} : unused) });
   for (let i = 0; i < 3; i++)
     keys.push({ provider: 'mock-anthropic', key: `sk-ant-bench-${i}-a${n}${'w'.repeat(40)}`, label: `a${i}` });
   const config = {
