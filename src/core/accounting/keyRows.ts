@@ -24,7 +24,6 @@ export const ROW_FIELDS = [
   'unpriced',
   'lastUsedSec',
 ] as const;
-export type RowField = (typeof ROW_FIELDS)[number];
 
 /** Numbers per row: the fields, padded to 96 bytes. */
 export const ROW = 12;
