@@ -3,40 +3,11 @@
  * how one request is added, the copies handed to views, and reading them back from disk.
  */
 import type { FailureClass } from '../types';
+import type { Counters, KeySpend, LiveCounters, RequestRecord } from './counterTypes';
 import { ROW_FIELDS } from './keyRows';
 import type { RowCounters } from './keyRows';
-import type { KeySpend } from './spend';
 
-/** Request counters for one key, key × model, endpoint, or everything (DESIGN §3). */
-export interface Counters {
-  requests: number;
-  successes: number;
-  failures: Partial<Record<FailureClass, number>>;
-  inputTokens: number;
-  outputTokens: number;
-  latencyMsTotal: number;
-  ttfbMsTotal: number;
-  ttfbCount: number;
-  /** USD of the attempts whose model had a price (`priced` of them). */
-  costUsd: number;
-  priced: number;
-  /** Attempts that reported tokens for a model without a price: their cost is unknown. */
-  unpriced: number;
-  /** Milliseconds since the epoch, to the second (snapshots only; live counters keep seconds). */
-  lastUsed?: number;
-}
-
-/**
- * Live counters keep "last used" as whole seconds since 2025 so the field stays a small integer.
- * A millisecond timestamp does not fit one: every store put a fresh heap number into a long-lived
- * object, which at 10,000 keys promoted garbage on every request (bench: 0.85× of 3 keys).
- * `failures` stays undefined until the first failure: an empty object per counter was 56 bytes
- * for each key and model that never failed.
- */
-export interface LiveCounters extends Omit<Counters, 'failures' | 'lastUsed'> {
-  failures: Partial<Record<FailureClass, number>> | undefined;
-  lastUsedSec: number;
-}
+export type { Counters, LiveCounters, RequestRecord } from './counterTypes';
 
 /**
  * Everything counted for one key, reached with one Map lookup per request. Most keys serve one
@@ -94,26 +65,6 @@ export interface KeySummary {
   costUsd: number;
   priced: number;
   unpriced: number;
-}
-
-/** One finished request (or attempt) as the forwarder reports it. Holds key ids, never key text. */
-export interface RequestRecord {
-  keyId?: string;
-  providerId: string;
-  model?: string;
-  endpoint: string;
-  ok: boolean;
-  failure?: FailureClass;
-  status: number;
-  latencyMs: number;
-  ttfbMs?: number;
-  inputTokens?: number;
-  outputTokens?: number;
-  /**
-   * What the attempt cost in USD, when its model has a price (config/prices.ts); undefined keeps
-   * the cost "unknown" rather than 0 in the status, dashboard and metrics.
-   */
-  costUsd?: number;
 }
 
 export function emptyCounters(): LiveCounters {

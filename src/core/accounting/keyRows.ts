@@ -8,7 +8,7 @@
  * read a row through `RowCounters`, which looks like any other `LiveCounters`.
  */
 import type { FailureClass } from '../types';
-import type { LiveCounters, RequestRecord } from './counters';
+import type { LiveCounters, RequestRecord } from './counterTypes';
 
 /** The numbers of `LiveCounters`, in the order they are saved and copied. */
 export const ROW_FIELDS = [

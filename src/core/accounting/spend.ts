@@ -4,6 +4,7 @@
  * spend; a period that has ended counts as 0 without any timer. "Reset Statistics" leaves it be:
  * money spent stays spent.
  */
+import type { KeySpend } from './counterTypes';
 import { entries } from './counters';
 
 /** The UTC day and month that contain a time, and when each ends (the next period's first millisecond). */
@@ -49,14 +50,6 @@ export class PeriodClock {
     if (now >= c.from && now < c.dayEnds) return c;
     return (this.current = utcPeriod(now));
   }
-}
-
-/** One key's spend in its current UTC day and month. */
-export interface KeySpend {
-  day: string;
-  dayUsd: number;
-  month: string;
-  monthUsd: number;
 }
 
 export class SpendLedger {
