@@ -10,9 +10,10 @@ import type { RowCounters } from './keyRows';
 export type { Counters, LiveCounters, RequestRecord } from './counterTypes';
 
 /**
- * Everything counted for one key, reached with one Map lookup per request. Most keys serve one
- * model, so the first model's counters sit here and a Map exists only from a key's second model:
- * separate per-key Maps (today, per-model) cost ~400 bytes and three lookups per key.
+ * Everything counted for one key, held on the pool's handle (CountersHolder) or found with one Map
+ * lookup per request. Most keys serve one model, so the first model's counters sit here and a Map
+ * exists only from a key's second model: separate per-key Maps (today, per-model) cost ~400 bytes
+ * and three lookups per key.
  */
 export interface KeyCounters {
   /** The key's attempt counters: a row of Stats' KeyRows (accounting/keyRows.ts). */
@@ -191,19 +192,7 @@ export function toCounters(x: unknown): LiveCounters | undefined {
   const o = x as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
   const c = emptyCounters();
-  for (const f of [
-    'requests',
-    'successes',
-    'inputTokens',
-    'outputTokens',
-    'latencyMsTotal',
-    'ttfbMsTotal',
-    'ttfbCount',
-    'costUsd',
-    'priced',
-    'unpriced',
-  ] as const)
-    c[f] = num(o[f]);
+  for (const f of ROW_FIELDS) if (f !== 'lastUsedSec') c[f] = num(o[f]); // validated on its own below
   for (const [k, v] of entries(o.failures)) if (num(v)) (c.failures ??= {})[k as FailureClass] = num(v);
   if (typeof o.lastUsedSec === 'number' && Number.isInteger(o.lastUsedSec) && o.lastUsedSec > 0)
     c.lastUsedSec = o.lastUsedSec;
