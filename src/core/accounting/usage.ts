@@ -201,10 +201,10 @@ export class UsageScanner {
   /** Scans one chunk, and the joint with the previous one's last bytes. */
   private scanChunk(chunk: Buffer): void {
     const n = chunk.length;
-    const joint = (this.joint ??= Buffer.allocUnsafe(2 * TAIL));
     const head = Math.min(TAIL, n);
     if (this.tailLen > 0) {
       // Matches that start in the previous chunk's tail and end in this one's head.
+      const joint = this.joint as Buffer; // kept a tail: made then
       copyBytes(chunk, 0, head, joint, this.tailLen);
       this.scan(joint, this.tailLen, this.tailLen + head);
     }
@@ -213,6 +213,8 @@ export class UsageScanner {
       this.tailLen = 0; // no field runs on into the next chunk: no tail to copy, no joint to scan
       return;
     }
+    // Made the first time a tail is kept: a JSON body or an event stream usually never needs one.
+    const joint = (this.joint ??= Buffer.allocUnsafe(2 * TAIL));
     if (n >= TAIL) {
       copyBytes(chunk, n - TAIL, n, joint, 0); // a copy: the tail must not pin the whole chunk
       this.tailLen = TAIL;
