@@ -163,6 +163,10 @@ export class ProviderCatalogue {
   list(): ProviderSpec[] {
     return this.ordered.slice();
   }
+  /** The providers in order, not copied: the same array until `set` (read it, never change it). */
+  providers(): readonly ProviderSpec[] {
+    return this.ordered;
+  }
 
   /** Whether `id` was given by the user rather than built in. */
   isCustom(id: string): boolean {

@@ -7,6 +7,8 @@ export interface RoutingPool {
   hasKeys(providerId: string): boolean;
   /** Whether some key of the provider lists the model explicitly (without `others`). */
   listsModel(providerId: string, model: string): boolean;
+  /** The keys: the same array for as long as the key set stays the same (the router's memo hangs on it). */
+  list(): readonly unknown[];
 }
 
 /** Where one request goes, and the model id to forward. */
@@ -60,14 +62,12 @@ export function resolveRoute(
         crossShape = provider;
       }
     }
-    for (const p of catalogue.list()) {
-      if (p.shape === shape && pool.hasKeys(p.id) && pool.listsModel(p.id, model))
-        return { provider: p, model, stripped: false };
-    }
   }
-  const hasKeys = (id: string) => pool.hasKeys(id);
-  const fallback = catalogue.defaultFor(shape, hasKeys);
-  if (fallback && (!crossShape || hasKeys(fallback.id))) return { provider: fallback, model, stripped: false };
+  const keyed = keyedProviders(shape, catalogue, pool);
+  if (model) for (const p of keyed) if (pool.listsModel(p.id, model)) return { provider: p, model, stripped: false };
+  // The first provider of the shape with keys; without any, the shape's preset (not for a cross-shape prefix).
+  const fallback = keyed[0] ?? (crossShape ? undefined : catalogue.defaultFor(shape, NO_KEYS));
+  if (fallback) return { provider: fallback, model, stripped: false };
   if (crossShape) {
     throw new ProxyError(
       'unknown_provider',
@@ -81,6 +81,33 @@ export function resolveRoute(
     400,
     `No provider speaks ${SHAPE_NAME[shape]}${model ? ` for model "${model}"` : ''}. Add a key for such a provider ("KeyRelay: Add Key") or a custom provider with shape "${shape}".`,
   );
+}
+
+const NO_KEYS = (): boolean => false;
+
+/** The catalogue's providers with keys, by shape in catalogue order, for one key set and one catalogue. */
+interface Keyed {
+  keys: readonly unknown[];
+  providers: readonly ProviderSpec[];
+  byShape: Record<ApiShape, ProviderSpec[]>;
+}
+const keyedMemo = new WeakMap<RoutingPool, Keyed>();
+
+/**
+ * The providers of `shape` that have keys, in catalogue order: made again only when the key set or
+ * the catalogue changes. Asking each of the catalogue's ~20 providers `hasKeys` twice per request
+ * (once for a key listing the model, once for the default) was ~30 Map lookups and a copy of the list.
+ */
+function keyedProviders(shape: ApiShape, catalogue: ProviderCatalogue, pool: RoutingPool): readonly ProviderSpec[] {
+  const keys = pool.list();
+  const providers = catalogue.providers();
+  let m = keyedMemo.get(pool);
+  if (m?.keys !== keys || m.providers !== providers) {
+    m = { keys, providers, byShape: { openai: [], anthropic: [] } };
+    for (const p of providers) if (pool.hasKeys(p.id)) m.byShape[p.shape].push(p);
+    keyedMemo.set(pool, m);
+  }
+  return m.byShape[shape];
 }
 
 /** The route of a caller that already chose the provider (in-process requests from the editor). */

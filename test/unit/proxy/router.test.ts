@@ -3,10 +3,15 @@ import { isConfiguredProvider, resolveRoute } from '../../../src/core/proxy/rout
 import type { RoutingPool } from '../../../src/core/proxy/router';
 import { ProviderCatalogue, validateProviderSpec } from '../../../src/core/config/providers';
 import { ProxyError } from '../../../src/core/errors';
+import { KeyPool } from '../../../src/core/pool/keyPool';
+import { DEFAULT_CONFIG } from '../../../src/core/types';
+import type { PoolKey } from '../../../src/core/types';
+import { FakeClock } from '../fakes/fakeClock';
 
 /** A pool stand-in: provider id → explicit model lists of its keys ([] = keys without lists). */
 function pool(keys: Record<string, string[]>): RoutingPool {
-  return { hasKeys: (id) => id in keys, listsModel: (id, model) => (keys[id] ?? []).includes(model) };
+  const list = Object.keys(keys);
+  return { hasKeys: (id) => id in keys, listsModel: (id, model) => (keys[id] ?? []).includes(model), list: () => list };
 }
 
 const custom = [
@@ -119,6 +124,41 @@ suite('router: resolveRoute', () => {
     assert.throws(
       () => resolveRoute({ shape: 'anthropic', model: 'claude' }, only, pool({})),
       (e: unknown) => e instanceof ProxyError && e.code === 'unknown_provider' && /Add a key/.test(e.message),
+    );
+  });
+
+  test('the providers with keys are remembered per key set: adding, removing and the catalogue changing all count', () => {
+    const keys = new KeyPool({ clock: new FakeClock(1_000), ...DEFAULT_CONFIG });
+    const cat2 = new ProviderCatalogue(custom);
+    const key = (id: string, providerId: string, models?: string[]): PoolKey => ({
+      id,
+      providerId,
+      label: id,
+      masked: 'sk-…',
+      addedAt: 1,
+      secret: `sk-${id}`,
+      ...(models ? { models } : {}),
+    });
+    const at = (model?: string): string => resolveRoute({ shape: 'openai', model }, cat2, keys).provider.id;
+    assert.equal(at('gpt-4o'), 'openai'); // no keys: the preset
+    keys.upsert(key('m1', 'mock'));
+    assert.equal(at('gpt-4o'), 'mock');
+    keys.upsert(key('g1', 'groq', ['llama-3.3-70b-versatile']));
+    assert.equal(at('llama-3.3-70b-versatile'), 'groq', 'a key listing the model, found after the key set changed');
+    assert.equal(at('gpt-4o'), 'groq', 'the first provider with keys in catalogue order (presets before custom)');
+    keys.remove('g1');
+    assert.equal(at('llama-3.3-70b-versatile'), 'mock');
+    keys.setKeys([key('o1', 'openai')]);
+    assert.equal(at(), 'openai');
+    // A changed catalogue is read again: `openai` redeclared with the Anthropic shape.
+    cat2.set([
+      ...custom,
+      validateProviderSpec({ id: 'openai', shape: 'anthropic', baseUrl: 'http://127.0.0.1:9997/v1' }),
+    ]);
+    assert.equal(
+      resolveRoute({ shape: 'anthropic', model: 'claude' }, cat2, keys).provider.id,
+      'openai',
+      'openai now speaks the Anthropic shape: the memo was made again for the new catalogue',
     );
   });
 });
