@@ -265,11 +265,30 @@ export class UsageScanner {
   }
 }
 
+/** Bytes a JS loop looks at before handing a search to `Buffer.indexOf` (see NATIVE_SEARCH_FROM). */
+const SHORT_SCAN = 64;
+
+/**
+ * Index of the first `byte` in `buf` from `from`, or -1. Keys and model ids end within a few dozen
+ * bytes, where a JS loop beats `Buffer.indexOf`'s call into C++; a long string goes on natively.
+ */
+function indexOfByte(buf: Buffer, byte: number, from: number): number {
+  const stop = Math.min(buf.length, from + SHORT_SCAN);
+  for (let i = from; i < stop; i++) if (buf[i] === byte) return i;
+  return stop < buf.length ? buf.indexOf(byte, stop) : -1;
+}
+
 /** Index just past the string whose opening quote is at `open`, or -1 when it does not end. */
 function skipString(body: Buffer, open: number): number {
-  let q = body.indexOf(Q, open + 1);
-  while (q !== -1 && isEscaped(body, q)) q = body.indexOf(Q, q + 1);
+  let q = indexOfByte(body, Q, open + 1);
+  while (q !== -1 && isEscaped(body, q)) q = indexOfByte(body, Q, q + 1);
   return q === -1 ? -1 : q + 1;
+}
+
+/** Whether `buf[from, to)` holds a backslash: only the string's own bytes, never the rest of the body. */
+function hasBackslash(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] === BACKSLASH) return true;
+  return false;
 }
 
 function skipSpace(body: Buffer, i: number): number {
@@ -282,8 +301,7 @@ function valueAt(body: Buffer, open: number): { value: string; start: number; en
   if (close === -1) return undefined;
   const start = open + 1;
   const end = close - 1;
-  const raw = body.indexOf(BACKSLASH, start);
-  if (raw === -1 || raw >= end) return { value: body.toString('utf8', start, end), start, end };
+  if (!hasBackslash(body, start, end)) return { value: body.toString('utf8', start, end), start, end };
   try {
     // Escapes present: let JSON decode just this one string.
     return { value: JSON.parse(body.toString('utf8', open, close)) as string, start, end };
@@ -302,9 +320,9 @@ function needleOf(key: string): Buffer {
 
 /**
  * The top-level JSON string field `key` of a request body, with the byte offsets of its content
- * (between the quotes). `undefined` when absent, nested only, or not a string. Absent keys cost one
- * `indexOf`; otherwise a depth-aware scan that jumps over string contents with `indexOf` and stops
- * at the first top-level hit. (A single occurrence is not trusted blindly: tool schemas carry
+ * (between the quotes). `undefined` when absent, nested only, or not a string. In a large body an
+ * absent key costs one `indexOf`; otherwise a depth-aware scan that jumps over string contents and
+ * stops at the first top-level hit. (A single occurrence is not trusted blindly: tool schemas carry
  * nested `"model"` properties, and a request without a top-level model must not route by them.)
  */
 export function findTopLevelString(
@@ -312,7 +330,8 @@ export function findTopLevelString(
   key: string,
 ): { value: string; start: number; end: number } | undefined {
   const needle = needleOf(key);
-  if (body.indexOf(needle) === -1) return undefined;
+  // A large body without the name is refused with one native search; a small one is scanned anyway.
+  if (body.length >= NATIVE_SEARCH_FROM && body.indexOf(needle) === -1) return undefined;
   let i = skipSpace(body, 0);
   if (body[i] !== 0x7b) return undefined; // not an object
   let depth = 0;

@@ -219,6 +219,28 @@ suite('usage: findTopLevelString', () => {
     check('{"messages":[{"content":"no close"', 'model', undefined);
   });
 
+  test('strings ending on either side of the short scan, escaped quotes across it: as JSON.parse reads them', () => {
+    for (let n = 50; n <= 80; n++) {
+      for (const at of [-1, 0, 30, 60, 62, 63, 64, 65]) {
+        // A message text of n characters with an escaped quote at `at`, a model id as long, then the model.
+        const text = 'x'.repeat(n).split('');
+        if (at >= 0 && at < n) text[at] = '"';
+        const model = `m-${'y'.repeat(n)}${at >= 0 ? '\\' : ''}`;
+        const body = JSON.stringify({ messages: [{ role: 'user', content: text.join('') }], model });
+        check(body, 'model', model);
+        check(JSON.stringify({ [`${'k'.repeat(n)}"`]: 1, model }), 'model', model);
+      }
+    }
+    // Large bodies take the native search: without the key it is refused by it, with it found.
+    const big = JSON.stringify({ messages: [{ role: 'user', content: 'z'.repeat(2000) }] });
+    check(big, 'model', undefined);
+    check(big.replace(/}$/, ',"model":"gpt-4o"}'), 'model', 'gpt-4o');
+    // A backslash after the value (in later text) does not send a plain value through JSON.parse.
+    const after = Buffer.from('{"model":"gpt-4o","messages":[{"content":"a\\nb"}]}');
+    const r = findTopLevelString(after, 'model')!;
+    assert.deepEqual([r.value, after.toString('utf8', r.start, r.end)], ['gpt-4o', 'gpt-4o']);
+  });
+
   test('a 2 MB body with the model at the end is still found', () => {
     const msgs = Array.from(
       { length: 2000 },
