@@ -49,6 +49,9 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private headers: string[] = [];
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /** Peek: held bytes before this are whole comment-only events; before `searched`, no event ended. */
+  private peeked = 0;
+  private searched = 0;
   private settled = false;
   /** The one 'drain' listener while upstream is paused for a full client socket (see pauseUntilDrain). */
   private onDrain: (() => void) | undefined;
@@ -162,15 +165,19 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.res.once('drain', this.onDrain);
   }
 
-  /** Looks at the first complete SSE event; comment-only events (keep-alives) are skipped. */
+  /**
+   * Looks at the first complete SSE event; comment-only events (keep-alives) are skipped. Only the
+   * event's own bytes become a string: the rest of a burst that came in the same chunk is not
+   * decoded, and bytes already searched for an event's end are not searched again.
+   */
   private peek(controller: Dispatcher.DispatchController): void {
-    const text = this.joined().toString('utf8');
-    let from = 0;
+    const held = this.joined();
     for (;;) {
-      const end = eventEnd(text, from);
+      const from = this.peeked;
+      const end = eventEnd(held, Math.max(from, this.searched - 3));
       if (end < 0) break;
-      const event = text.slice(from, end);
-      from = end;
+      this.peeked = this.searched = end;
+      const event = held.toString('utf8', from, end);
       if (isCommentOnly(event)) continue;
       if (isErrorEvent(event)) {
         this.mode = Mode.Done;
@@ -181,6 +188,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
       this.commit(controller);
       return;
     }
+    this.searched = held.length;
     if (this.heldBytes >= MAX_PEEK) this.commit(controller);
   }
 
@@ -217,18 +225,30 @@ export class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Index just past the blank line that ends the SSE event starting at `from`, or -1. */
-function eventEnd(text: string, from: number): number {
-  const lf = text.indexOf('\n\n', from);
-  const crlf = text.indexOf('\r\n\r\n', from);
-  if (lf < 0) return crlf < 0 ? -1 : crlf + 4;
-  if (crlf < 0 || lf < crlf) return lf + 2;
-  return crlf + 4;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Index just past the first blank line (`\n\n` or `\r\n\r\n`) that starts at or after `from`, or
+ * -1: the end of the SSE event being read. A JS loop: events are short, and the search stops there.
+ */
+function eventEnd(buf: Buffer, from: number): number {
+  for (let i = Math.max(from, 0); i < buf.length - 1; i++) {
+    if (buf[i] !== LF) continue;
+    if (buf[i + 1] === LF) return i + 2;
+    if (i > from && i + 2 < buf.length && buf[i - 1] === CR && buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
+  }
+  return -1;
 }
 
+/** Every line empty or a comment (`:`): a keep-alive, not the first event. */
 function isCommentOnly(event: string): boolean {
-  for (const line of event.split(/\r?\n/)) {
-    if (line !== '' && !line.startsWith(':')) return false;
+  for (let start = 0; start < event.length;) {
+    let nl = event.indexOf('\n', start);
+    if (nl < 0) nl = event.length;
+    const empty = nl === start || (nl === start + 1 && event.charCodeAt(start) === CR);
+    if (!empty && event.charCodeAt(start) !== 0x3a) return false;
+    start = nl + 1;
   }
   return true;
 }
