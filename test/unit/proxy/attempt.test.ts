@@ -16,6 +16,7 @@ suite('Attempt: the first event of an event stream', () => {
   let upstreamServer: Server;
   let front: Server;
   let up: Upstream;
+  let frontUrl = '';
   let parts: string[] = [];
   let upstreamClosedEarly = false;
   /** Resolves when the upstream's response closes (finished or cut). */
@@ -50,7 +51,6 @@ suite('Attempt: the first event of an event stream', () => {
     });
     frontUrl = await listen(front);
   });
-  let frontUrl = '';
 
   teardown(async () => {
     up.destroy();
