@@ -233,7 +233,7 @@ const CR = 0x0d;
  * -1: the end of the SSE event being read. A JS loop: events are short, and the search stops there.
  */
 function eventEnd(buf: Buffer, from: number): number {
-  for (let i = Math.max(from, 0); i < buf.length - 1; i++) {
+  for (let i = from; i < buf.length - 1; i++) {
     if (buf[i] !== LF) continue;
     if (buf[i + 1] === LF) return i + 2;
     if (i > from && i + 2 < buf.length && buf[i - 1] === CR && buf[i + 1] === CR && buf[i + 2] === LF) return i + 3;
