@@ -110,6 +110,19 @@ suite('fan-out: POST /keyrelay/run', () => {
     assert.deepEqual(anthropicBody.messages, [{ role: 'user', content: 'hi' }]);
   });
 
+  test('a Claude model goes to the OpenAI shape when no Anthropic-shape provider has keys', async () => {
+    await h.close();
+    h = await startHarness({ fake: { chunks: 3 }, keys: { openai: OPENAI_KEYS } });
+    const s = (await (await run({ prompt: 'hi', models: ['claude-sonnet-4-6'] })).body.json()) as Summary;
+    assert.equal(s.successful, 1, JSON.stringify(s.responses));
+    assert.equal(s.responses[0].provider, 'openai');
+    assert.deepEqual(
+      h.fake.requests.map((q) => [q.shape, JSON.parse(q.body).model]),
+      [['openai', 'claude-sonnet-4-6']],
+      'sent once, whole, to the provider with keys',
+    );
+  });
+
   test('the client going away aborts every model call', async () => {
     for (const k of OPENAI_KEYS) h.fake.setKeyBehaviour(k, { kind: 'stall-headers' });
     const ac = new AbortController();

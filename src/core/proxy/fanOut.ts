@@ -257,8 +257,11 @@ function targetOf(spec: string, deps: ForwardDeps): Target {
     if (pool.hasKeys(p.id) && pool.listsModel(p.id, spec)) return { provider: p, model: spec };
   }
   const hasKeys = (id: string): boolean => pool.hasKeys(id);
-  const shape: ApiShape =
-    spec.startsWith('claude') && catalogue.defaultFor('anthropic', hasKeys) !== undefined ? 'anthropic' : 'openai';
+  // `defaultFor` falls back to the shape's preset, keys or not: a `claude-*` model goes to the
+  // Anthropic shape only when a provider of that shape has keys, else to the OpenAI shape's default
+  // (OpenRouter and the like take Claude models too).
+  const anthropic = spec.startsWith('claude') ? catalogue.defaultFor('anthropic', hasKeys) : undefined;
+  const shape: ApiShape = anthropic && hasKeys(anthropic.id) ? 'anthropic' : 'openai';
   const provider = catalogue.defaultFor(shape, hasKeys);
   if (!provider || !pool.hasKeys(provider.id)) {
     throw new ProxyError(
