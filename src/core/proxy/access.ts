@@ -126,7 +126,8 @@ function hostCount(raw: string[]): number {
   let n = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+    // The usual spellings first: toLowerCase makes a new string of any other.
+    if (name === 'Host' || name === 'host' || (name.length === 4 && name.toLowerCase() === 'host')) n++;
   }
   return n;
 }

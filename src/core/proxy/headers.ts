@@ -120,13 +120,28 @@ export function headerRecord(list: string[]): Record<string, string> {
   return out;
 }
 
+const BEARER = /^\s*bearer\s+(\S+)\s*$/i;
+
 /** The credential a client presented, from any of the headers SDKs use (DESIGN §6). */
 export function clientCredential(headers: IncomingHttpHeaders): string | undefined {
   const auth = headers.authorization;
   if (auth !== undefined) {
-    const m = /^\s*bearer\s+(\S+)\s*$/i.exec(auth);
+    // `Bearer <token>` as every SDK sends it is read without the regex (a match array and a
+    // capture on every request); any other spelling, or a character it might count as a space,
+    // goes through it.
+    if (auth.length > 7 && auth.startsWith('Bearer ') && plainAscii(auth, 7)) return auth.slice(7);
+    const m = BEARER.exec(auth);
     return m ? m[1] : auth.trim() || undefined;
   }
   const k = headers['x-api-key'] ?? headers['api-key'] ?? headers['x-goog-api-key'];
   return typeof k === 'string' && k !== '' ? k : undefined;
+}
+
+/** Whether `s` from `from` on is printable ASCII without spaces (nothing `\s` matches). */
+function plainAscii(s: string, from: number): boolean {
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 32 || c >= 127) return false;
+  }
+  return true;
 }

@@ -156,6 +156,25 @@ suite('clientCredential', () => {
     assert.equal(clientCredential({ authorization: `  BEARER   ${KEY}  ` }), KEY);
   });
 
+  test('the plain `Bearer <token>` path reads what the full pattern reads', () => {
+    const full = (auth: string) => /^\s*bearer\s+(\S+)\s*$/i.exec(auth)?.[1] ?? (auth.trim() || undefined);
+    for (const auth of [
+      `Bearer ${KEY}`,
+      'Bearer x',
+      'Bearer ',
+      'Bearer  two-spaces',
+      'Bearer a b',
+      'Bearer tab\tinside',
+      'Bearer trailing\n',
+      'Bearer nbsp\u00a0after',
+      'Bearer \u3000ideographic-space',
+      'Bearer ключ',
+      'Bearerglued',
+    ]) {
+      assert.equal(clientCredential({ authorization: auth }), full(auth), JSON.stringify(auth));
+    }
+  });
+
   test('reads x-api-key, api-key (Azure-style) and x-goog-api-key', () => {
     assert.equal(clientCredential({ 'x-api-key': KEY }), KEY);
     assert.equal(clientCredential({ 'api-key': KEY }), KEY);
