@@ -35,11 +35,25 @@ const KNOWN_ROOTS = new Set([
   'fine_tuning',
 ]);
 
+/**
+ * The usual paths' `rest`, one string each for the life of the process: a slice per request was a
+ * new string that Stats' endpoint map hashed again on every request; these are hashed once.
+ */
+const CHAT = '/chat/completions';
+const MESSAGES = '/messages';
+
 /** Splits `req.url`; never throws (a bad target is refused by `checkTarget` in the caller's shape). */
 export function splitTarget(url: string): Target {
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
-  const rest = path === '/v1' || path.startsWith('/v1/') ? path.slice(3) : path;
+  const rest =
+    path === '/v1/chat/completions'
+      ? CHAT
+      : path === '/v1/messages'
+        ? MESSAGES
+        : path === '/v1' || path.startsWith('/v1/')
+          ? path.slice(3)
+          : path;
   return { path, rest, query: q < 0 ? '' : url.slice(q) };
 }
 
