@@ -3,7 +3,7 @@
  * how one request is added, the copies handed to views, and reading them back from disk.
  */
 import type { FailureClass } from '../types';
-import type { Counters, KeySpend, LiveCounters, RequestRecord } from './counterTypes';
+import type { Counters, LiveCounters, RequestRecord } from './counterTypes';
 import { ROW_FIELDS } from './keyRows';
 import type { RowCounters } from './keyRows';
 
@@ -34,8 +34,8 @@ export interface KeyCounters {
   rev: number;
   /** The key's place in the time series (accounting/timeSeries.ts), -1 until its first attempt. */
   slot: number;
-  /** The key's record in Stats' SpendLedger, kept here so a priced attempt costs no second lookup. */
-  spend: KeySpend | undefined;
+  /** The key's row in Stats' SpendLedger (-1 before its first spend), kept so a priced attempt costs no lookup. */
+  spend: number;
   /** The table of `all` (Stats starts a new one on reset and load): a held record of another is stale. */
   owner: object;
 }
@@ -95,7 +95,7 @@ export function newKeyCounters(all: RowCounters): KeyCounters {
     moreModels: undefined,
     rev: 0,
     slot: -1,
-    spend: undefined,
+    spend: -1,
     owner: all.table,
   };
 }
