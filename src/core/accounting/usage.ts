@@ -296,18 +296,41 @@ function skipSpace(body: Buffer, i: number): number {
   return i;
 }
 
-function valueAt(body: Buffer, open: number): { value: string; start: number; end: number } | undefined {
+function valueAt(
+  body: Buffer,
+  open: number,
+  seen: string[] | undefined,
+): { value: string; start: number; end: number } | undefined {
   const close = skipString(body, open);
   if (close === -1) return undefined;
   const start = open + 1;
   const end = close - 1;
-  if (!hasBackslash(body, start, end)) return { value: body.toString('utf8', start, end), start, end };
+  if (!hasBackslash(body, start, end)) {
+    return { value: (seen && known(seen, body, start, end)) ?? body.toString('utf8', start, end), start, end };
+  }
   try {
     // Escapes present: let JSON decode just this one string.
     return { value: JSON.parse(body.toString('utf8', open, close)) as string, start, end };
   } catch {
     return undefined;
   }
+}
+
+/** Short ASCII strings read before, newest first (at most 8): see `findTopLevelString`'s `seen`. */
+function known(seen: string[], body: Buffer, start: number, end: number): string | undefined {
+  const n = end - start;
+  if (n > 64) return undefined;
+  for (const s of seen) if (s.length === n && asciiAt(body, start, s)) return s;
+  for (let i = start; i < end; i++) if (body[i] >= 0x80) return undefined;
+  const s = body.toString('latin1', start, end);
+  if (seen.unshift(s) > 8) seen.pop();
+  return s;
+}
+
+/** Whether the bytes at `at` are the ASCII string `s`. */
+function asciiAt(body: Buffer, at: number, s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (body[at + i] !== s.charCodeAt(i)) return false;
+  return true;
 }
 
 /** `"key"` as bytes, made once per key (the callers ask for a few fixed names, once per request). */
@@ -324,10 +347,14 @@ function needleOf(key: string): Buffer {
  * absent key costs one `indexOf`; otherwise a depth-aware scan that jumps over string contents and
  * stops at the first top-level hit. (A single occurrence is not trusted blindly: tool schemas carry
  * nested `"model"` properties, and a request without a top-level model must not route by them.)
+ * `seen`: for a field with few values (the model), the caller's list of strings read before; the
+ * same bytes give back the same string, with no decoding, and later comparisons with it (Stats'
+ * per-key model, at 10,000 keys a cache miss each when compared by content) are by identity.
  */
 export function findTopLevelString(
   body: Buffer,
   key: string,
+  seen?: string[],
 ): { value: string; start: number; end: number } | undefined {
   const needle = needleOf(key);
   // A large body without the name is refused with one native search; a small one is scanned anyway.
@@ -348,7 +375,7 @@ export function findTopLevelString(
         if (body[colon] !== COLON) return undefined;
         i = skipSpace(body, colon + 1);
         expectKey = false;
-        if (isTarget) return body[i] === Q ? valueAt(body, i) : undefined;
+        if (isTarget) return body[i] === Q ? valueAt(body, i, seen) : undefined;
         continue;
       }
       i = next;

@@ -182,8 +182,11 @@ export function inspectJsonBody(body: Buffer, shape: 'openai' | 'anthropic'): Bo
       `The request body is not a JSON object. Send a JSON body like the ${shape === 'anthropic' ? 'Anthropic Messages' : 'OpenAI'} API expects.`,
     );
   }
-  return { model: findTopLevelString(body, 'model') };
+  return { model: findTopLevelString(body, 'model', MODELS) };
 }
+
+/** The model names requests named lately (findTopLevelString's `seen`). */
+const MODELS: string[] = [];
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;

@@ -249,4 +249,28 @@ suite('usage: findTopLevelString', () => {
     const buf = Buffer.from(`{"messages":[${msgs}],"model":"gpt-4o"}`);
     for (let i = 0; i < 10; i++) assert.equal(findTopLevelString(buf, 'model')?.value, 'gpt-4o');
   });
+
+  test('with `seen`, the same bytes give the same value, and every value reads as without it', () => {
+    const seen: string[] = [];
+    const read = (model: string) => {
+      const buf = Buffer.from(JSON.stringify({ messages: [], model }));
+      const plain = findTopLevelString(buf, 'model');
+      const r = findTopLevelString(buf, 'model', seen);
+      assert.deepEqual(r, plain, model);
+      return r!.value;
+    };
+    const long = `m-${'x'.repeat(70)}`;
+    for (const model of ['gpt-4o', 'gpt-4o-mini', 'gpt-4', 'claude-sonnet-4-6', 'modèle-é', long, 'a"b\\c', '']) {
+      assert.equal(read(model), model);
+    }
+    assert.deepEqual(
+      seen,
+      ['', 'claude-sonnet-4-6', 'gpt-4', 'gpt-4o-mini', 'gpt-4o'],
+      'ASCII values up to 64 bytes, unescaped',
+    );
+    for (let i = 0; i < 20; i++) read(`model-${i}`);
+    assert.equal(seen.length, 8, 'the newest eight are kept');
+    assert.equal(read('model-19'), 'model-19');
+    assert.equal(seen.length, 8, 'a value seen before is not added again');
+  });
 });
