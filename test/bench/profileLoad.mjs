@@ -10,7 +10,8 @@
 // --shared (issue 18): the 3-key KeyRelay with `stateStore` on a real redis-server against the same
 // KeyRelay without it (in place of bare): what the shared store costs per request, and where.
 // Profiles are kept in bench-results/prof/<scenario>-<target>.cpuprofile (summarise one with
-// profileTop.mjs for single functions).
+// profileTop.mjs for single functions), the allocation samples beside them as .heapprofile (open
+// in DevTools' Memory tab: who allocates what, with callers).
 import fs from 'node:fs';
 import path from 'node:path';
 import { SourceMap } from 'node:module';
@@ -190,6 +191,7 @@ async function profileOne(target, file) {
   });
   const ra = await loadRun(Math.max(2, seconds / 2));
   const heap = (await dt.call('HeapProfiler.stopSampling')).profile;
+  fs.writeFileSync(file.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(heap));
   dt.close();
   return {
     requests: r.requests,
