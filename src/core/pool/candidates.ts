@@ -282,6 +282,9 @@ export function selectorFor(strategy: StrategyName, random: () => number, turn: 
 /** Conversations remembered by cache-affinity (least recently used dropped first). */
 const AFFINITY_LIMIT = 10_000;
 
+/** `choose`'s `isExcluded` when the request excludes nothing: one function, not a closure per pick. */
+export const NONE_EXCLUDED = (): boolean => false;
+
 /** Cache-affinity: the conversation `key` was served by key `id` (`has`: whether a key is still pooled). */
 export function remember(
   affinity: Map<string, { home: string; away?: string }>,

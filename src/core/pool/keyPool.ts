@@ -5,7 +5,7 @@
  */
 import { DisposableBase, Emitter } from '../events';
 import type { Event } from '../events';
-import { ProviderIndex, remember, reordersOnUse, selectorFor } from './candidates';
+import { NONE_EXCLUDED, ProviderIndex, remember, reordersOnUse, selectorFor } from './candidates';
 import { newEntry } from './entry';
 import type { Entry } from './entry';
 import { HealthMachine, publicHealth, scrubReason, toRecord } from './health';
@@ -137,7 +137,7 @@ export class KeyPool extends DisposableBase {
     if (g.members.size === 0) return { kind: 'none' };
     const ex = req.exclude;
     const exSize = ex?.size ?? 0;
-    const isExcluded = exSize > 0 ? (e: Entry) => (ex as ReadonlySet<string>).has(e.key.id) : () => false;
+    const isExcluded = exSize > 0 ? (e: Entry) => (ex as ReadonlySet<string>).has(e.key.id) : NONE_EXCLUDED;
 
     let chosen: Entry | undefined;
     const affinityKey =

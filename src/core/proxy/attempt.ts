@@ -21,6 +21,9 @@ export type AttemptResult =
   /** No response: connect failure, timeout, reset, or the client went away. */
   | { kind: 'failed'; error: Error };
 
+/** `onDone` until the caller sets it: one function for every attempt, not a closure each. */
+const IGNORE = (): void => undefined;
+
 const enum Mode {
   Waiting,
   Pass,
@@ -57,7 +60,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private onDrain: (() => void) | undefined;
   private readonly started: number;
   /** Called once with the attempt's result. */
-  onDone: (r: AttemptResult) => void = () => undefined;
+  onDone: (r: AttemptResult) => void = IGNORE;
 
   constructor(
     private readonly res: ResponseSink,
