@@ -316,14 +316,18 @@ function valueAt(
   }
 }
 
-/** Short ASCII strings read before, newest first (at most 8): see `findTopLevelString`'s `seen`. */
+/** How many strings `seen` keeps, and the longest it keeps (model ids are shorter). */
+const SEEN_MAX = 8;
+const SEEN_BYTES = 64;
+
+/** Short ASCII strings read before, newest first: see `findTopLevelString`'s `seen`. */
 function known(seen: string[], body: Buffer, start: number, end: number): string | undefined {
   const n = end - start;
-  if (n > 64) return undefined;
+  if (n > SEEN_BYTES) return undefined;
   for (const s of seen) if (s.length === n && asciiAt(body, start, s)) return s;
   for (let i = start; i < end; i++) if (body[i] >= 0x80) return undefined;
   const s = body.toString('latin1', start, end);
-  if (seen.unshift(s) > 8) seen.pop();
+  if (seen.unshift(s) > SEEN_MAX) seen.pop();
   return s;
 }
 

@@ -257,13 +257,15 @@ function targetOf(spec: string, deps: ForwardDeps): Target {
     if (pool.hasKeys(p.id) && pool.listsModel(p.id, spec)) return { provider: p, model: spec };
   }
   const hasKeys = (id: string): boolean => pool.hasKeys(id);
-  // `defaultFor` falls back to the shape's preset, keys or not: a `claude-*` model goes to the
-  // Anthropic shape only when a provider of that shape has keys, else to the OpenAI shape's default
-  // (OpenRouter and the like take Claude models too).
-  const anthropic = spec.startsWith('claude') ? catalogue.defaultFor('anthropic', hasKeys) : undefined;
-  const shape: ApiShape = anthropic && hasKeys(anthropic.id) ? 'anthropic' : 'openai';
-  const provider = catalogue.defaultFor(shape, hasKeys);
-  if (!provider || !pool.hasKeys(provider.id)) {
+  // The shape's first provider with keys (`defaultFor` falls back to the preset, keys or not). A
+  // `claude-*` model tries the Anthropic shape first, then the OpenAI shape's (OpenRouter and the
+  // like take Claude models too).
+  const keyed = (shape: ApiShape): ProviderSpec | undefined => {
+    const p = catalogue.defaultFor(shape, hasKeys);
+    return p && hasKeys(p.id) ? p : undefined;
+  };
+  const provider = (spec.startsWith('claude') ? keyed('anthropic') : undefined) ?? keyed('openai');
+  if (!provider) {
     throw new ProxyError(
       'no_keys',
       503,
