@@ -1,11 +1,9 @@
 /**
- * Hot-path byte scanners: token usage out of response bodies and streams, and top-level string
- * fields (`model`, `prompt_cache_key`) out of request bodies, without JSON.parse of whole bodies.
+ * Hot-path byte scanner for token usage out of response bodies and streams, without JSON.parse of
+ * whole bodies (request bodies' top-level fields: proxy/bodyFields.ts).
  */
+import { bytesAt, COLON, isEscaped, isSpace, NATIVE_SEARCH_FROM, Q } from './jsonBytes';
 
-const Q = 0x22; // "
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
 /** Bytes kept from one chunk to the next so a field split across chunks is still seen (the longest, `"cache_creation_input_tokens": 123456`, fits). */
 const TAIL = 48;
 /** Every usage field ends in this; one indexOf pass finds every kind. */
@@ -22,8 +20,6 @@ const PREFIXES: ReadonlyArray<[Buffer, Kind]> = [
   [Buffer.from('"cache_creation_input'), 'written'],
 ];
 
-/** Below this many bytes a JS loop beats `Buffer.indexOf`, whose call into C++ costs ~0.3 µs. */
-const NATIVE_SEARCH_FROM = 512;
 const SUFFIX_LAST = SUFFIX.length - 1;
 /**
  * Horspool's skip table for SUFFIX: how far the window may move when the byte under its last
@@ -63,20 +59,6 @@ function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: numbe
 }
 
 /**
- * Whether `buf[at, at + word.length)` equals `word`: a JS loop for these short words, not
- * `Buffer.compare`, whose call into C++ cost more than the compare (`compareOffset` was the largest
- * native item of KeyRelay's JSON profile).
- */
-function bytesAt(buf: Buffer, at: number, word: Buffer): boolean {
-  for (let j = 0; j < word.length; j++) if (buf[at + j] !== word[j]) return false;
-  return true;
-}
-
-function isSpace(b: number): boolean {
-  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
-}
-
-/**
  * True when no usage field can run from the end of `chunk` into the next one: its last byte that is
  * not white space is none of a field's bytes (quote, lower-case letter, `_`, colon, digit). An event
  * stream's chunks end with `}` and blank lines, so the per-chunk copies of the joint are skipped.
@@ -89,13 +71,6 @@ function endsOutsideField(chunk: Buffer): boolean {
   return !(b === Q || b === COLON || b === 0x5f || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7a));
 }
 
-/** True when the quote at `i` is escaped, i.e. preceded by an odd run of backslashes. */
-function isEscaped(buf: Buffer, i: number): boolean {
-  let n = 0;
-  while (i - n - 1 >= 0 && buf[i - n - 1] === BACKSLASH) n++;
-  return n % 2 === 1;
-}
-
 /** Bytes at the start of a response scanned as they arrive (Anthropic's `message_start`). */
 const HEAD_BYTES = 4096;
 /**
@@ -106,6 +81,9 @@ const HEAD_BYTES = 4096;
  */
 const TAIL_BYTES = 16_384;
 
+/** The ring of every scanner that has not remembered a chunk yet (never written: `grow` comes first). */
+const NO_RING: Array<Buffer | undefined> = [];
+
 /**
  * Reads `prompt_tokens` / `input_tokens` and `completion_tokens` / `output_tokens` from a response
  * as it streams (OpenAI chat with `stream_options.include_usage`, Anthropic `message_start` /
@@ -113,10 +91,10 @@ const TAIL_BYTES = 16_384;
  * seen wins. Occurrences inside JSON strings (escaped quotes) are ignored.
  *
  * Cost per chunk is O(1) whatever its size: the first HEAD_BYTES are scanned as they come, later
- * chunks are only remembered (a reference in a reused array, the oldest forgotten once the last
+ * chunks are only remembered (a reference in a reused ring, the oldest forgotten once the last
  * TAIL_BYTES are covered) and the remembered ones are scanned once, when the counts are read after
  * the response. Nothing is allocated per chunk once the array has grown to its working size, and
- * no strings are built from chunks.
+ * no strings are built from chunks (test/unit/proxy/streamChunks.test.ts counts it).
  */
 export class UsageScanner {
   private _in?: number;
@@ -124,9 +102,14 @@ export class UsageScanner {
   private _cached?: number;
   private _written?: number;
   private headLeft = HEAD_BYTES;
-  /** Chunks not scanned yet, `[first, length)`; the ones before `first` were forgotten. */
-  private readonly pending: Array<Buffer | undefined> = [];
-  private first = 0;
+  /**
+   * Chunks not scanned yet: `count` of them from `head`, in a ring that only ever grows (a power
+   * of two; none until the first chunk past the head). An array pushed to and cut back by length
+   * instead had V8 trim and regrow its store: ~36 bytes allocated per chunk of every stream.
+   */
+  private ring: Array<Buffer | undefined> = NO_RING;
+  private head = 0;
+  private count = 0;
   private pendingBytes = 0;
   /** A chunk was forgotten: the next scanned one does not continue the previous tail. */
   private gap = false;
@@ -170,30 +153,45 @@ export class UsageScanner {
       this.headLeft -= n;
       return this.scanChunk(chunk);
     }
-    const p = this.pending;
-    p.push(chunk);
+    if (this.count === this.ring.length) this.grow();
+    const ring = this.ring;
+    const mask = ring.length - 1;
+    ring[(this.head + this.count++) & mask] = chunk;
     this.pendingBytes += n;
-    // Forget the oldest while the rest still covers the tail window.
-    while (this.pendingBytes - (p[this.first] as Buffer).length >= TAIL_BYTES) {
-      this.pendingBytes -= (p[this.first] as Buffer).length;
-      p[this.first++] = undefined;
+    // Forget the oldest while the rest still covers the tail window (the newest always stays).
+    for (
+      let old = ring[this.head] as Buffer;
+      this.pendingBytes - old.length >= TAIL_BYTES;
+      old = ring[this.head] as Buffer
+    ) {
+      this.pendingBytes -= old.length;
+      ring[this.head] = undefined;
+      this.head = (this.head + 1) & mask;
+      this.count--;
       this.gap = true;
     }
-    if (this.first >= 32 && this.first * 2 >= p.length) {
-      p.copyWithin(0, this.first);
-      p.length -= this.first;
-      this.first = 0;
-    }
+  }
+
+  /** Twice the room, the remembered chunks moved to its start in order. */
+  private grow(): void {
+    const old = this.ring;
+    const ring = new Array<Buffer | undefined>(Math.max(8, 2 * old.length)).fill(undefined);
+    for (let i = 0; i < this.count; i++) ring[i] = old[(this.head + i) & (old.length - 1)];
+    this.ring = ring;
+    this.head = 0;
   }
 
   /** Scans the remembered chunks, oldest first. */
   private settle(): void {
-    const p = this.pending;
-    if (p.length === this.first) return;
+    if (this.count === 0) return;
     if (this.gap) this.tailLen = 0; // the bytes before the first kept chunk are gone
-    for (let i = this.first; i < p.length; i++) this.scanChunk(p[i] as Buffer);
-    p.length = 0;
-    this.first = 0;
+    const ring = this.ring;
+    for (; this.count > 0; this.count--) {
+      const chunk = ring[this.head] as Buffer;
+      ring[this.head] = undefined;
+      this.head = (this.head + 1) & (ring.length - 1);
+      this.scanChunk(chunk);
+    }
     this.pendingBytes = 0;
     this.gap = false;
   }
@@ -263,138 +261,4 @@ export class UsageScanner {
     }
     return undefined;
   }
-}
-
-/** Bytes a JS loop looks at before handing a search to `Buffer.indexOf` (see NATIVE_SEARCH_FROM). */
-const SHORT_SCAN = 64;
-
-/**
- * Index of the first `byte` in `buf` from `from`, or -1. Keys and model ids end within a few dozen
- * bytes, where a JS loop beats `Buffer.indexOf`'s call into C++; a long string goes on natively.
- */
-function indexOfByte(buf: Buffer, byte: number, from: number): number {
-  const stop = Math.min(buf.length, from + SHORT_SCAN);
-  for (let i = from; i < stop; i++) if (buf[i] === byte) return i;
-  return stop < buf.length ? buf.indexOf(byte, stop) : -1;
-}
-
-/** Index just past the string whose opening quote is at `open`, or -1 when it does not end. */
-function skipString(body: Buffer, open: number): number {
-  let q = indexOfByte(body, Q, open + 1);
-  while (q !== -1 && isEscaped(body, q)) q = indexOfByte(body, Q, q + 1);
-  return q === -1 ? -1 : q + 1;
-}
-
-/** Whether `buf[from, to)` holds a backslash: only the string's own bytes, never the rest of the body. */
-function hasBackslash(buf: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (buf[i] === BACKSLASH) return true;
-  return false;
-}
-
-function skipSpace(body: Buffer, i: number): number {
-  while (i < body.length && isSpace(body[i])) i++;
-  return i;
-}
-
-function valueAt(
-  body: Buffer,
-  open: number,
-  seen: string[] | undefined,
-): { value: string; start: number; end: number } | undefined {
-  const close = skipString(body, open);
-  if (close === -1) return undefined;
-  const start = open + 1;
-  const end = close - 1;
-  if (!hasBackslash(body, start, end)) {
-    return { value: (seen && known(seen, body, start, end)) ?? body.toString('utf8', start, end), start, end };
-  }
-  try {
-    // Escapes present: let JSON decode just this one string.
-    return { value: JSON.parse(body.toString('utf8', open, close)) as string, start, end };
-  } catch {
-    return undefined;
-  }
-}
-
-/** How many strings `seen` keeps, and the longest it keeps (model ids are shorter). */
-const SEEN_MAX = 8;
-const SEEN_BYTES = 64;
-
-/** Short ASCII strings read before, newest first: see `findTopLevelString`'s `seen`. */
-function known(seen: string[], body: Buffer, start: number, end: number): string | undefined {
-  const n = end - start;
-  if (n > SEEN_BYTES) return undefined;
-  for (const s of seen) if (s.length === n && asciiAt(body, start, s)) return s;
-  for (let i = start; i < end; i++) if (body[i] >= 0x80) return undefined;
-  const s = body.toString('latin1', start, end);
-  if (seen.unshift(s) > SEEN_MAX) seen.pop();
-  return s;
-}
-
-/** Whether the bytes at `at` are the ASCII string `s`. */
-function asciiAt(body: Buffer, at: number, s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (body[at + i] !== s.charCodeAt(i)) return false;
-  return true;
-}
-
-/** `"key"` as bytes, made once per key (the callers ask for a few fixed names, once per request). */
-const needles = new Map<string, Buffer>();
-function needleOf(key: string): Buffer {
-  let n = needles.get(key);
-  if (!n) needles.set(key, (n = Buffer.from(JSON.stringify(key))));
-  return n;
-}
-
-/**
- * The top-level JSON string field `key` of a request body, with the byte offsets of its content
- * (between the quotes). `undefined` when absent, nested only, or not a string. In a large body an
- * absent key costs one `indexOf`; otherwise a depth-aware scan that jumps over string contents and
- * stops at the first top-level hit. (A single occurrence is not trusted blindly: tool schemas carry
- * nested `"model"` properties, and a request without a top-level model must not route by them.)
- * `seen`: for a field with few values (the model), the caller's list of strings read before; the
- * same bytes give back the same string, with no decoding, and later comparisons with it (Stats'
- * per-key model, at 10,000 keys a cache miss each when compared by content) are by identity.
- */
-export function findTopLevelString(
-  body: Buffer,
-  key: string,
-  seen?: string[],
-): { value: string; start: number; end: number } | undefined {
-  const needle = needleOf(key);
-  // A large body without the name is refused with one native search; a small one is scanned anyway.
-  if (body.length >= NATIVE_SEARCH_FROM && body.indexOf(needle) === -1) return undefined;
-  let i = skipSpace(body, 0);
-  if (body[i] !== 0x7b) return undefined; // not an object
-  let depth = 0;
-  // At depth 1, strings alternate key, value; `expectKey` tracks which one comes next.
-  let expectKey = false;
-  while (i < body.length) {
-    const b = body[i];
-    if (b === Q) {
-      const next = skipString(body, i);
-      if (next === -1) return undefined;
-      if (depth === 1 && expectKey) {
-        const isTarget = next - i === needle.length && bytesAt(body, i, needle);
-        const colon = skipSpace(body, next);
-        if (body[colon] !== COLON) return undefined;
-        i = skipSpace(body, colon + 1);
-        expectKey = false;
-        if (isTarget) return body[i] === Q ? valueAt(body, i, seen) : undefined;
-        continue;
-      }
-      i = next;
-      continue;
-    }
-    if (b === 0x7b || b === 0x5b) {
-      depth++;
-      expectKey = depth === 1;
-    } else if (b === 0x7d || b === 0x5d) {
-      depth--;
-      if (depth === 0) return undefined;
-    } else if (b === 0x2c && depth === 1) {
-      expectKey = true;
-    }
-    i++;
-  }
-  return undefined;
 }

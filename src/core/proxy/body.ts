@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ProxyError } from '../errors';
-import { findTopLevelString } from '../accounting/usage';
+import { findTopLevelString } from './bodyFields';
 import type { RequestSource } from './requestContext';
 
 const EMPTY = Buffer.alloc(0);

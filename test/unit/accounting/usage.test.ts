@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { findTopLevelString, UsageScanner } from '../../../src/core/accounting/usage';
+import { UsageScanner } from '../../../src/core/accounting/usage';
+import { findTopLevelString } from '../../../src/core/proxy/bodyFields';
 
 /** Real-shaped bodies, as the providers send them. */
 const OPENAI_JSON = `{
