@@ -52,6 +52,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private headers: string[] = [];
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /** Peek: where chunks after the first are gathered, with room to spare (see `gathered`). */
+  private room: Buffer | undefined;
+  /** `held[0]` is the start of `room`: later chunks are copied in after it. */
+  private inRoom = false;
   /** Peek: held bytes before this are whole comment-only events; before `searched`, no event ended. */
   private peeked = 0;
   private searched = 0;
@@ -174,7 +178,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
    * decoded, and bytes already searched for an event's end are not searched again.
    */
   private peek(controller: Dispatcher.DispatchController): void {
-    const held = this.joined();
+    const held = this.gathered();
     for (;;) {
       const from = this.peeked;
       const end = eventEnd(held, Math.max(from, this.searched - 3));
@@ -210,6 +214,28 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private hold(chunk: Buffer): void {
     this.held.push(chunk);
     this.heldBytes += chunk.length;
+  }
+
+  /**
+   * The held bytes as one buffer, for the peek. Chunks after the first are copied into a buffer
+   * that doubles when full, so a first event in many small chunks costs O(its bytes) in all: a
+   * concat of everything held, on every chunk, was quadratic up to MAX_PEEK.
+   */
+  private gathered(): Buffer {
+    const held = this.held;
+    if (held.length === 1) return held[0];
+    let at = 0;
+    let from = 0;
+    if (this.inRoom && (this.room as Buffer).length >= this.heldBytes) {
+      at = held[0].length;
+      from = 1;
+    } else this.room = Buffer.allocUnsafe(Math.max(2 * this.heldBytes, 4096));
+    const room = this.room as Buffer;
+    for (let i = from; i < held.length; i++) at += held[i].copy(room, at);
+    const b = room.subarray(0, at);
+    this.held = [b];
+    this.inRoom = true;
+    return b;
   }
 
   private joined(): Buffer {

@@ -105,7 +105,7 @@ async function sampledBytes(run: () => void): Promise<number> {
   }
 }
 
-suite('Attempt: per-chunk work after the first event', () => {
+suite('Attempt: per-chunk work on a stream', () => {
   for (const [name, event, usageTail] of [
     [
       'OpenAI',
@@ -152,6 +152,28 @@ suite('Attempt: per-chunk work after the first event', () => {
       assert.equal(sink.bytes, Buffer.byteLength(event(-1)) + 4 * chunkBytes + Buffer.byteLength(usageTail));
     });
   }
+
+  test('a 40 KB first event in 1-byte chunks is held, then sent once whole, byte for byte', () => {
+    const written: Buffer[] = [];
+    const sink = new NullSink();
+    sink.write = (chunk: Buffer): boolean => {
+      written.push(Buffer.from(chunk));
+      return true;
+    };
+    const attempt = new Attempt(sink, () => 0);
+    attempt.onRequestStart(controller);
+    attempt.onResponseStart(controller, 200, { 'content-type': 'text/event-stream' });
+    const keepAlive = ': ping\n\n';
+    const first = `data: {"choices":[{"delta":{"content":"${'x'.repeat(40_000)}"}}]}\n\n`;
+    const bytes = Buffer.from(keepAlive + first + openaiDelta(1));
+    const firstEnd = Buffer.byteLength(keepAlive + first);
+    for (let i = 0; i < firstEnd - 1; i++) attempt.onResponseData(controller, bytes.subarray(i, i + 1));
+    assert.equal(sink.headersSent, false, 'nothing goes out before the first event is whole');
+    attempt.onResponseData(controller, bytes.subarray(firstEnd - 1, firstEnd + 10));
+    assert.equal(sink.headersSent, true);
+    attempt.onResponseData(controller, bytes.subarray(firstEnd + 10));
+    assert.ok(Buffer.concat(written).equals(bytes));
+  });
 
   test('the counter sees an allocation per chunk when there is one (the check can fail)', async () => {
     const chunks = chunksOf(openaiDelta, 2_000);
