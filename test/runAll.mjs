@@ -73,9 +73,18 @@ function count(kind, out) {
   return m ? { passed: Number(m[1]), failed: Number(m[2]) } : { passed: 0, failed: 0 };
 }
 
+/** Mocha's failure report (from "N failing" on), cut short: repeated at the end, where a CI log's tail shows it. */
+function failureReport(out) {
+  // eslint-disable-next-line no-control-regex
+  const lines = out.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  const from = lines.findIndex((l) => /^\s*\d+ failing/.test(l));
+  return from < 0 ? [] : lines.slice(from, from + 40);
+}
+
 let passed = 0;
 let failed = 0;
 const broken = [];
+const reports = [];
 for (const stage of stages) {
   if (only.length && !only.includes(stage.name)) continue;
   if (stage.name === 'bench-quick' && !existsSync('test/bench/run.mjs')) continue;
@@ -96,10 +105,13 @@ for (const stage of stages) {
   }
   if (broke) {
     broken.push(stage.name);
+    const report = failureReport(out);
+    if (report.length) reports.push(`--- ${stage.name}:`, ...report);
     // Later stages need what an earlier one builds; stop at the first broken prerequisite.
     if (!stage.counts && stage.blocks !== false) break;
   }
 }
+if (reports.length) console.log(`\n${reports.join('\n')}`);
 if (broken.length) console.log(`\nbroken stages: ${broken.join(', ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && broken.length === 0 ? 0 : 1);
