@@ -43,7 +43,7 @@ export async function runLoad(o) {
       '-c',
       String(o.c),
       '-d',
-      `${o.seconds}s`,
+      `${Math.max(1, Math.round(o.seconds))}s`, // wrk reads whole seconds only ("7.5s" is a usage error)
       '--timeout',
       '10s',
       '-s',

@@ -189,7 +189,7 @@ async function profileOne(target, file) {
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   });
-  const ra = await loadRun(Math.max(2, seconds / 2));
+  const ra = await loadRun(Math.max(2, Math.ceil(seconds / 2)));
   const heap = (await dt.call('HeapProfiler.stopSampling')).profile;
   fs.writeFileSync(file.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(heap));
   dt.close();
