@@ -1,5 +1,6 @@
 // Shared helpers of the extension's host tests: activation, waits on the extension's own events,
 // settings that restore.
+import * as assert from 'node:assert';
 import * as http from 'node:http';
 import * as vscode from 'vscode';
 import type { KeyRelayApi } from '../../src/vscode/publicApi';
@@ -56,6 +57,39 @@ export async function moveToFreePort(api: TestInternals): Promise<{ port: number
   const restore = await setSetting(Setting.port, port);
   await leading(api, port);
   return { port, restore };
+}
+
+/**
+ * Makes this window follow the KeyRelay serving on `port`; returns how to stop following: stopped,
+ * with the port setting put back (the caller starts it again if it wants it serving). The proxy is
+ * stopped before the setting changes and started once the extension has read the new value: the
+ * setting's own restart (src/vscode/lifecycle.ts) would otherwise race a second start, and a
+ * command could find this window between the two, serving itself.
+ */
+export async function followOn(api: TestInternals, port: number): Promise<() => Promise<void>> {
+  const { controller, config } = api;
+  await controller.stop(0);
+  const restorePort = await setSetting(Setting.port, port);
+  const unfollow = async () => {
+    // Stopped first: when the setting's change reaches the extension, there is nothing to restart.
+    await controller.stop(0);
+    await restorePort();
+  };
+  try {
+    // VS Code can deliver the change a while after `update` resolved: a generous bound.
+    await until(
+      config.onDidChange,
+      () => config.current.proxy.port === port,
+      `the port setting (${port}) read`,
+      15_000,
+    );
+    const state = await controller.start();
+    assert.strictEqual(state.role, 'follower', `following the KeyRelay on port ${port} (${state.error ?? ''})`);
+  } catch (err) {
+    await unfollow();
+    throw err;
+  }
+  return unfollow;
 }
 
 /** One HTTP request on loopback without keep-alive; the body is read in full. */

@@ -9,8 +9,7 @@ import { ProxyServer } from '../../src/core/proxy/proxyServer';
 import { DEFAULT_CONFIG, nullLogger, systemClock } from '../../src/core/types';
 import type { TestInternals } from '../../src/vscode/testHook';
 import { FakeUpstream } from '../fakes/upstreamServer';
-import { until } from '../fakes/waits';
-import { answers, freePort, getApi, httpRequest, leading, setSetting, stubPrompts } from './extensionHelpers';
+import { answers, followOn, freePort, getApi, httpRequest, leading, stubPrompts } from './extensionHelpers';
 
 const SECRET = 'sk-test-follower-window-eeeeeeee7777';
 
@@ -34,6 +33,7 @@ suite('KeyRelay in a following window', () => {
     const pool = new KeyPool({ clock: systemClock, ...DEFAULT_CONFIG });
     pool.setKeys([{ ...key }]);
     const stats = new Stats(systemClock);
+    const ownPort = api.controller.state.port;
     const port = await freePort();
     const leader = new ProxyServer({
       config: { ...DEFAULT_CONFIG, port },
@@ -46,7 +46,7 @@ suite('KeyRelay in a following window', () => {
       version: 'it-leader',
     });
     await leader.start();
-    const restorePort = await setSetting('proxy.port', port);
+    let unfollow: (() => Promise<void>) | undefined;
     const said: string[] = [];
     const stub = stubPrompts(api, {
       info: async (m: string) => {
@@ -56,9 +56,7 @@ suite('KeyRelay in a following window', () => {
       confirm: answers('Reset'),
     });
     try {
-      void api.controller.start();
-      await until(api.controller.onDidChange, () => api.controller.state.role === 'follower', 'following', 10_000);
-
+      unfollow = await followOn(api, port);
       fake.setKeyBehaviour(SECRET, { kind: 'status', status: 401 });
       assert.strictEqual(await vscode.commands.executeCommand('keyRelay.testKey', key.id), false);
       assert.strictEqual(pool.health(key.id)!.state, 'invalid', "the serving window's key failed its test");
@@ -81,15 +79,15 @@ suite('KeyRelay in a following window', () => {
       assert.strictEqual(stats.snapshot().total.requests, 0, "the serving window's counters were reset");
     } finally {
       stub.restore();
-      await api.controller.stop(0);
+      await unfollow?.();
       await leader.stop(0);
       leader.dispose();
       pool.dispose();
       stats.dispose();
-      // The suites after this one expect this window to serve again, on its own port.
-      await restorePort();
+      // The suites after this one expect this window to serve again, on its own port (if the
+      // setting's change arrives after this start, it restarts the proxy there).
       void api.controller.start();
-      await leading(api);
+      await leading(api, ownPort);
     }
   });
 });

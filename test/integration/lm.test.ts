@@ -10,8 +10,7 @@ import { ProxyServer } from '../../src/core/proxy/proxyServer';
 import { DEFAULT_CONFIG, nullLogger, systemClock } from '../../src/core/types';
 import type { TestInternals } from '../../src/vscode/testHook';
 import { FakeUpstream } from '../fakes/upstreamServer';
-import { until } from '../fakes/waits';
-import { freePort, getApi, setSetting } from './extensionHelpers';
+import { followOn, freePort, getApi, setSetting } from './extensionHelpers';
 
 const OA = ['sk-lm-openai-aaaaaaaaaaaaaaaa1111', 'sk-lm-openai-bbbbbbbbbbbbbbbb2222'];
 const AN = ['sk-ant-lm-cccccccccccccccccccc3333', 'sk-ant-lm-dddddddddddddddddddd4444'];
@@ -276,15 +275,9 @@ suite('KeyRelay chat models (vscode.lm)', () => {
       version: 'it-leader',
     });
     await leader.start();
-    const restorePort = await setSetting('proxy.port', port);
+    let unfollow: (() => Promise<void>) | undefined;
     try {
-      void api.controller.start();
-      await until(
-        api.controller.onDidChange,
-        () => api.controller.state.role === 'follower',
-        'this window to follow the leader',
-        10_000,
-      );
+      unfollow = await followOn(api, port);
       const ownBefore = api.stats.snapshot().total.requests;
       const gpt = await model('itoai/gpt-4o');
       const parts = await collect(await gpt.sendRequest([vscode.LanguageModelChatMessage.User('hi')]));
@@ -297,8 +290,7 @@ suite('KeyRelay chat models (vscode.lm)', () => {
         "the leader's key served it",
       );
     } finally {
-      await api.controller.stop(0);
-      await restorePort();
+      await unfollow?.(); // stopped again, as this suite runs the models in process
       await leader.stop(0);
       leader.dispose();
       pool.dispose();
