@@ -61,6 +61,8 @@ export class ProxyController extends DisposableBase {
   private readonly mirror = new LeaderMirror();
   /** Bumped by start/stop so a stale async step cannot change the state. */
   private generation = 0;
+  /** The latest start while it runs: an action asked meanwhile waits for it (see `settled`). */
+  private pending: Promise<ControllerState> | undefined;
 
   constructor(private readonly deps: ControllerDeps) {
     super();
@@ -75,8 +77,17 @@ export class ProxyController extends DisposableBase {
     return this._state.role === 'leader' || this._state.role === 'follower';
   }
 
-  async start(): Promise<ControllerState> {
-    const gen = ++this.generation;
+  start(): Promise<ControllerState> {
+    const run = this.run(++this.generation);
+    this.pending = run;
+    const done = () => {
+      if (this.pending === run) this.pending = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  private async run(gen: number): Promise<ControllerState> {
     await this.stopServer();
     this.set({ role: 'starting' });
     const cfg = this.deps.config();
@@ -146,6 +157,7 @@ export class ProxyController extends DisposableBase {
   }
 
   private async postToLeader(path: string, what: string, timeoutMs: number): Promise<LeaderAnswer | undefined> {
+    await this.settled();
     if (this._state.role !== 'follower' || this._state.port === undefined) return undefined;
     const gen = this.generation;
     const { status, body } = await askLeader(this._state.port, this.deps.token(), path, { method: 'POST', timeoutMs });
@@ -157,6 +169,17 @@ export class ProxyController extends DisposableBase {
     }
     await this.poll(gen);
     return (body ?? {}) as LeaderAnswer;
+  }
+
+  /**
+   * Waits out a start under way (a restart after a port change: a bind attempt and at most one
+   * question to the port's holder), so an action asked meanwhile goes to the window that will
+   * serve, not to this window's own pool because it was, for a moment, neither leader nor follower.
+   */
+  private async settled(): Promise<void> {
+    for (let i = 0; i < 3 && this._state.role === 'starting' && this.pending; i++) {
+      await this.pending.catch(() => undefined);
+    }
   }
 
   /**

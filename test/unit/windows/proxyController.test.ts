@@ -138,6 +138,32 @@ suite('KeyRelay leader and followers', () => {
     await assert.rejects(b.controller.actOnLeader('nope', 'discard'), /refused.*404/);
   });
 
+  test('an action asked while a following window restarts waits for the restart and goes to the leader', async () => {
+    const port = await freePort();
+    const a = makeWindow(port);
+    const b = makeWindow(port);
+    disposables.push(a, b);
+    const key = {
+      id: 'k1',
+      providerId: 'openai',
+      label: 'shared-key',
+      masked: 'sk-…CCCC',
+      addedAt: 0,
+      secret: 'sk-test-shared-000000000000CCCC',
+    };
+    a.pool.upsert(key);
+    b.pool.upsert(key);
+    await a.controller.start();
+    await b.controller.start();
+    // A restart (the port setting changed): for a moment the window is neither leader nor follower.
+    const restarted = b.controller.start();
+    await until(b.controller.onDidChange, () => b.controller.state.role === 'starting', 'the restart under way');
+    const answer = await b.controller.actOnLeader('k1', 'discard');
+    assert.strictEqual(answer?.state, 'discarded', 'the leader answered, not "act on your own pool"');
+    assert.strictEqual(a.pool.health('k1')!.state, 'discarded');
+    assert.strictEqual((await restarted).role, 'follower');
+  });
+
   test('a following window tests a key and resets statistics on the serving window', async () => {
     const fake = await FakeUpstream.start();
     disposables.push({ dispose: () => void fake.close() });
