@@ -13,6 +13,11 @@ export function fmt(v, unit = '') {
   return s + unit;
 }
 
+/** A median that rounds to its goal shows a third decimal, so "0.95× FAIL" against ≥ 0.95× reads 0.948×. */
+function atGoal(m, limit) {
+  return Number.isFinite(m) && Number.isFinite(limit) && fmt(m) === fmt(limit) && m !== limit ? m.toFixed(3) : fmt(m);
+}
+
 /**
  * A ratio row: `per` is an array of per-round { [target]: value } maps; ratio = num/den per round.
  * `better` says which direction is good ('high' for throughput, 'low' for costs).
@@ -54,7 +59,7 @@ export function ratioRow({
     bare: cols?.bare ?? col('bare'),
     keyrelay: cols?.keyrelay ?? col(num),
     extras: Object.fromEntries(extras.map((e) => [e, col(e)])),
-    ratio: `${fmt(m)}× [${fmt(lo)}–${fmt(hi)}]`,
+    ratio: `${atGoal(m, limit)}× [${fmt(lo)}–${fmt(hi)}]`,
     goal,
     pass,
     note: notes.filter(Boolean).join('; '),
