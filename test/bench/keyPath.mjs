@@ -6,42 +6,12 @@
 // per request over the writes alone, medians of alternating rounds.
 //   node test/bench/keyPath.mjs [--without pool|stats|series|rows|request|secret] [--rounds 7] [--ops 100000]
 // --without: that part skipped (an ablation): which of the parts the 10,000-key extra is made of.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median } from './lib.mjs';
+import { bundleFromSrc, median } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const a = process.argv.slice(2);
 const opt = (n, d) => (a.includes(n) ? a[a.indexOf(n) + 1] : d);
 const without = opt('--without', 'nothing');
 const [rounds, ops] = [Number(opt('--rounds', 7)), Number(opt('--ops', 100_000))];
-
-async function loadCore() {
-  const esbuild = await import('esbuild');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyrelay-bench-keypath-'));
-  try {
-    const outfile = path.join(dir, 'core.mjs');
-    await esbuild.build({
-      stdin: {
-        contents:
-          "export { KeyPool } from './src/core/pool/keyPool';\nexport { Stats } from './src/core/accounting/stats';",
-        resolveDir: root,
-        loader: 'ts',
-      },
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      outfile,
-      logLevel: 'error',
-    });
-    return await import(pathToFileURL(outfile).href);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 function world({ KeyPool, Stats }, n) {
   let t = 1_700_000_000_000;
@@ -121,7 +91,10 @@ function timed(f) {
   return Number(process.hrtime.bigint() - t0) / ops;
 }
 
-const core = await loadCore();
+const core = await bundleFromSrc(
+  "export { KeyPool } from './src/core/pool/keyPool';\nexport { Stats } from './src/core/accounting/stats';",
+  'keypath',
+);
 const sizes = [3, 10_000, 100_000];
 const worlds = sizes.map((n) => world(core, n));
 for (const w of worlds) timed(() => (evict(), request(w))); // warm: every key used, code optimised

@@ -2,31 +2,11 @@
 // esbuild (no dependency on the test build), 3 keys vs 10,000 keys, alternating, median ns/op.
 // Two operations: `pick` alone, and the per-request cycle pick + begin + end + report(success).
 //   node test/bench/keySelect.mjs [--ops 200000] [--rounds 5]   → prints BENCH_JSON {...}
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { bundleFromSrc } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-export async function loadKeyPool() {
-  const esbuild = await import('esbuild');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyrelay-bench-pool-'));
-  try {
-    const outfile = path.join(dir, 'keyPool.mjs');
-    await esbuild.build({
-      entryPoints: [path.join(root, 'src/core/pool/keyPool.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      outfile,
-      logLevel: 'error',
-    });
-    return await import(pathToFileURL(outfile).href);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+export function loadKeyPool() {
+  return bundleFromSrc("export * from './src/core/pool/keyPool';", 'pool');
 }
 
 function makePool(KeyPool, n) {

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const children = new Set();
 const tempDirs = new Set();
@@ -36,6 +37,33 @@ export function tempDir(prefix = 'keyrelay-bench-') {
 export function removeTemp(d) {
   fs.rmSync(d, { recursive: true, force: true });
   tempDirs.delete(d);
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * TypeScript from src/ bundled on the fly with esbuild (no dependency on the test build) and
+ * imported: `contents` is the entry, resolved from the repository root, e.g.
+ * `export { KeyPool } from './src/core/pool/keyPool';`.
+ */
+export async function bundleFromSrc(contents, name = 'src') {
+  const esbuild = await import('esbuild');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `keyrelay-bench-${name}-`));
+  try {
+    const outfile = path.join(dir, `${name}.mjs`);
+    await esbuild.build({
+      stdin: { contents, resolveDir: ROOT, loader: 'ts' },
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      outfile,
+      logLevel: 'error',
+    });
+    return await import(pathToFileURL(outfile).href);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** CPU layout: with two or more CPUs proxies get CPU 0, load generator + mock + this process CPU 1. */

@@ -6,39 +6,12 @@
 // each calls into the series once (series.attempt, series.request). The row times those two calls
 // directly, at 10,000 keys over 12 providers (every key's hourly ring and the providers' minute
 // rings warm), best of 5 batches per round; the note gives the whole Stats.record for context.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { bundleFromSrc } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KEYS = 10_000;
 const PROVIDERS = 12;
-
-async function load() {
-  const esbuild = await import('esbuild');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyrelay-bench-series-'));
-  try {
-    const outfile = path.join(dir, 'series.mjs');
-    await esbuild.build({
-      stdin: {
-        contents: `export { Stats } from './src/core/accounting/stats';\nexport { TimeSeries } from './src/core/accounting/timeSeries';\n`,
-        resolveDir: root,
-        loader: 'ts',
-      },
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      outfile,
-      logLevel: 'error',
-    });
-    return await import(pathToFileURL(outfile).href);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** Records as the forwarder makes them: one per key, spread over the providers, built up front. */
 function records() {
@@ -120,7 +93,10 @@ async function gcsDuring(fn) {
 
 export async function seriesBench({ ops = 1_000_000, rounds = 5 } = {}) {
   if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
-  const { Stats, TimeSeries } = await load();
+  const { Stats, TimeSeries } = await bundleFromSrc(
+    "export { Stats } from './src/core/accounting/stats';\nexport { TimeSeries } from './src/core/accounting/timeSeries';",
+    'series',
+  );
   const recs = records();
   const mem = memory(TimeSeries, recs);
   const ts = mem.series;

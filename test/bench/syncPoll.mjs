@@ -2,45 +2,17 @@
 // leader sends, bundled on the fly with esbuild (no dependency on the test build). Measured, not
 // asserted: the unit test (test/unit/accounting/syncFeed.test.ts) asserts the payload is a delta.
 //   node test/bench/syncPoll.mjs [--keys 10000] [--polls 2000]   → prints BENCH_JSON {...}
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function load() {
-  const esbuild = await import('esbuild');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keyrelay-bench-sync-'));
-  try {
-    const entry = path.join(dir, 'entry.ts');
-    fs.writeFileSync(
-      entry,
-      ['syncFeed', 'stats']
-        .map((m) => `export * from ${JSON.stringify(path.join(root, `src/core/accounting/${m}`))};`)
-        .join('\n') + `\nexport { KeyPool } from ${JSON.stringify(path.join(root, 'src/core/pool/keyPool'))};\n`,
-    );
-    const outfile = path.join(dir, 'sync.mjs');
-    await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      outfile,
-      logLevel: 'error',
-    });
-    return await import(pathToFileURL(outfile).href);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { bundleFromSrc } from './lib.mjs';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function syncPollBench({ keys = 10_000, polls = 2000 } = {}) {
-  const { buildSync, Stats, KeyPool } = await load();
+  const { buildSync, Stats, KeyPool } = await bundleFromSrc(
+    "export * from './src/core/accounting/syncFeed';\nexport * from './src/core/accounting/stats';\nexport { KeyPool } from './src/core/pool/keyPool';",
+    'sync',
+  );
   const clock = { now: () => Date.now() };
   const pool = new KeyPool({
     clock,
