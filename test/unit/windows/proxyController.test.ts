@@ -59,6 +59,31 @@ function makeWindow(port: number, onConflict?: (p: number) => void) {
   };
 }
 
+/** A key every window holds (it reaches each through SecretStorage). */
+function sharedKey(tail: string) {
+  return {
+    id: 'k1',
+    providerId: 'openai',
+    label: 'shared-key',
+    masked: `sk-…${tail}`,
+    addedAt: 0,
+    secret: `sk-test-shared-000000000000${tail}`,
+  };
+}
+
+/** A serving window and a second one on the same fresh port, both holding `key`, both started. */
+async function leaderAndFollower(key: Parameters<KeyPool['upsert']>[0], disposables: Array<{ dispose(): void }>) {
+  const port = await freePort();
+  const a = makeWindow(port);
+  const b = makeWindow(port);
+  disposables.push(a, b);
+  a.pool.upsert(key);
+  b.pool.upsert(key);
+  await a.controller.start();
+  await b.controller.start();
+  return { a, b, port };
+}
+
 suite('KeyRelay leader and followers', () => {
   const disposables: Array<{ dispose(): void }> = [];
   teardown(() => {
@@ -110,22 +135,7 @@ suite('KeyRelay leader and followers', () => {
   });
 
   test('a following window discards and restores a key through the leader', async () => {
-    const port = await freePort();
-    const a = makeWindow(port);
-    const b = makeWindow(port);
-    disposables.push(a, b);
-    const key = {
-      id: 'k1',
-      providerId: 'openai',
-      label: 'shared-key',
-      masked: 'sk-…BBBB',
-      addedAt: 0,
-      secret: 'sk-test-shared-000000000000BBBB',
-    };
-    a.pool.upsert(key);
-    b.pool.upsert(key); // the same key reaches every window through SecretStorage
-    await a.controller.start();
-    await b.controller.start();
+    const { a, b } = await leaderAndFollower(sharedKey('BBBB'), disposables);
     assert.strictEqual(b.controller.state.role, 'follower');
     assert.strictEqual(await a.controller.actOnLeader('k1', 'discard'), undefined, 'the leader acts on its own pool');
 
@@ -139,22 +149,7 @@ suite('KeyRelay leader and followers', () => {
   });
 
   test('an action asked while a following window restarts waits for the restart and goes to the leader', async () => {
-    const port = await freePort();
-    const a = makeWindow(port);
-    const b = makeWindow(port);
-    disposables.push(a, b);
-    const key = {
-      id: 'k1',
-      providerId: 'openai',
-      label: 'shared-key',
-      masked: 'sk-…CCCC',
-      addedAt: 0,
-      secret: 'sk-test-shared-000000000000CCCC',
-    };
-    a.pool.upsert(key);
-    b.pool.upsert(key);
-    await a.controller.start();
-    await b.controller.start();
+    const { a, b } = await leaderAndFollower(sharedKey('CCCC'), disposables);
     // A restart (the port setting changed): for a moment the window is neither leader nor follower.
     const restarted = b.controller.start();
     await until(b.controller.onDidChange, () => b.controller.state.role === 'starting', 'the restart under way');
@@ -167,10 +162,6 @@ suite('KeyRelay leader and followers', () => {
   test('a following window tests a key and resets statistics on the serving window', async () => {
     const fake = await FakeUpstream.start();
     disposables.push({ dispose: () => void fake.close() });
-    const port = await freePort();
-    const a = makeWindow(port);
-    const b = makeWindow(port);
-    disposables.push(a, b);
     const secret = 'sk-test-follower-test-0000000CCCC';
     const key = {
       id: 'k1',
@@ -181,10 +172,7 @@ suite('KeyRelay leader and followers', () => {
       secret,
       baseUrl: fake.openaiBase,
     };
-    a.pool.upsert(key);
-    b.pool.upsert(key);
-    await a.controller.start();
-    await b.controller.start();
+    const { a, b, port } = await leaderAndFollower(key, disposables);
     assert.strictEqual(b.controller.state.role, 'follower');
     assert.strictEqual(await a.controller.actOnLeader('k1', 'test'), undefined, 'the leader tests with its own pool');
 
