@@ -32,6 +32,7 @@ import { activationBench } from './activation.mjs';
 import { statusCliBench } from './statusCli.mjs';
 import { INSPECT_ARGS, measureAfterGc } from './inspect.mjs';
 import { ratioRow, valueRow, printTable, fmt } from './report.mjs';
+import { runTrios, trioRows } from './keysTrio.mjs';
 import { seriesRows } from './seriesRows.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -239,52 +240,25 @@ for (let r = 0; r < rounds; r++) {
   );
 }
 
-// 10,000 keys against 3 keys: two processes started for this row and given the same history.
-// Against the rounds' 3-key process the row compared histories, not key counts: that one had
-// worked through every scenario while the 10,000-key one had idled for minutes (V8's memory
-// reducer had shrunk its heap): 20–40 % more CPU per request for its first ~30 s of load.
-// Both now idle 15 s after start, get the same 10 s of continuous load (as every target's
-// warm-up before the rounds), then take 2-second runs in rotated order, 4 per round: the true
-// gap is a few per cent against this machine's ±15 % per run. The idle start is deliberate and
-// written up in the README: loading 10,000 keys grows V8's young generation to its maximum, and
-// load within the next ~8 s makes V8 tenure ~14 per-request allocation sites for good (its
-// pretenuring decisions are final at that size); their dead objects then keep young ones alive
-// until the next mark-compact (~1.5 MB promoted per scavenge instead of ~1.0 MB, about 0.92×).
-// A bare proxy started with them ('bare-b', same idle and warm-up) takes its turn in every round:
-// issue 13 sets the goals against bare at 10,000 keys as at 3. As in the rounds above, the full run
-// starts two such trios, which take alternate rounds: each ratio spans two processes per side.
-const keysPer = [];
-if (!quick) {
-  const trios = [];
-  for (let k = 1; k <= SETS; k++) {
-    const sfx = k === 1 ? '' : `-${k}`;
-    T[`keyrelay-10k${sfx}`] = await kr(10_000, `keyrelay-10k${sfx}`);
-    T[`keyrelay-3b${sfx}`] = await kr(3, `keyrelay-3b${sfx}`);
-    T[`bare-b${sfx}`] = { ...(await startBare(mock)), name: `bare-b${sfx}` };
-    trios.push([T[`keyrelay-3b${sfx}`], T[`keyrelay-10k${sfx}`], T[`bare-b${sfx}`]]);
-  }
-  await sleep(15_000);
-  // 10 s of load each, in two passes so that none idles much longer between warm-up and its first
-  // round than one trio did (~20 s).
-  for (let pass = 0; pass < 2; pass++) for (const t of trios.flat()) await load(t, { c: 10, secs: 5 });
-  for (let r = 0; r < 4 * rounds; r++) {
-    const got = {};
-    const trio = trios[r % SETS];
-    // Rotated, not reversed: reversing kept the 10,000-key process always in the middle and let the
-    // other two run twice in a row at every round's edge; rotated, each takes each place in turn
-    // and none runs twice in a row. Stored under the first trio's names, whichever trio ran.
-    const turn = Math.floor(r / SETS);
-    for (let i = 0; i < trio.length; i++) {
-      const j = (i + turn) % trio.length;
-      got[trios[0][j].name] = await load(trio[j], { c: 10 });
-    }
-    keysPer.push(got);
-  }
-  const each = (n) => keysPer.map((g) => Math.round(g[n].rps)).join(' ');
-  log(
-    `10,000 keys / 3 keys / bare, req/s per round${SETS > 1 ? ` (the ${SETS} trios alternate)` : ''}: ${each('keyrelay-10k')} / ${each('keyrelay-3b')} / ${each('bare-b')}`,
-  );
-}
+// Issue 13's goals at 10,000 keys (keysTrio.mjs): trios of 3 keys, 10,000 keys and a bare proxy,
+// started after the rounds, on JSON c=10, the CPU-bound stream and latency at c=1; full run only.
+const trio = quick
+  ? undefined
+  : await runTrios({
+      T,
+      kr,
+      startBare: () => startBare(mock),
+      direct: T.direct,
+      load,
+      rounds,
+      sets: SETS,
+      scenarios: {
+        json: { c: 10 },
+        sse: { c: 50, headers: SSE_BURST, body: sseBody },
+        lat: { c: 1 },
+      },
+      log,
+    });
 
 const keySel = await (async () => {
   const [cmd, args] = pinned(PIN.proxy, process.execPath, [
@@ -474,53 +448,7 @@ rows.push(
   }),
 );
 rows.push(...g.rows.filter((x) => x.order === 'early').map((x) => x.row));
-if (!quick) {
-  const of = (f) => keysPer.map((round) => Object.fromEntries(Object.entries(round).map(([k, v]) => [k, v[f]])));
-  rows.push(
-    ratioRow({
-      scenario: '10,000 keys vs 3 keys throughput (c=10)',
-      metric: 'req/s',
-      per: of('rps'),
-      steal: of('stealPct'),
-      num: 'keyrelay-10k',
-      den: 'keyrelay-3b',
-      goal: '≥ 0.95×',
-      limit: 0.95,
-      better: 'high',
-      cols: { direct: '–', bare: '–' },
-      note: `keyrelay column = 10,000 keys; ratio = 10,000 keys / 3 keys: two processes started together after the rounds (with a bare one), idle 15 s, 10 s warm-up each, then 2-s runs back to back, the order rotated every round${SETS > 1 ? `; ${SETS} such trios, alternate rounds` : ''}`,
-    }),
-  );
-  // Issue 13's goals at 10,000 keys: against the bare proxy started and loaded alongside.
-  const vsBare = (f, unit = '') => ({
-    per: of(f),
-    steal: of('stealPct'),
-    num: 'keyrelay-10k',
-    den: 'bare-b',
-    unit,
-    cols: { direct: '–', bare: fmt(median(of(f).map((r) => r['bare-b'])), unit) },
-  });
-  rows.push(
-    ratioRow({
-      ...vsBare('rps'),
-      scenario: 'throughput non-streaming c=10, 10,000 keys',
-      metric: 'req/s',
-      goal: '≥ 0.90×',
-      limit: 0.9,
-      better: 'high',
-      note: 'keyrelay column = 10,000 keys; bare = a bare proxy started with it (same rounds as the row above)',
-    }),
-    ratioRow({
-      ...vsBare('cpuUsPerReq'),
-      scenario: 'proxy CPU per request (c=10), 10,000 keys',
-      metric: 'µs/req',
-      goal: '≤ 1.15×',
-      limit: 1.15,
-      better: 'low',
-      note: 'same runs as the row above',
-    }),
-  );
-}
+if (trio) rows.push(...trioRows(trio, SETS));
 if (keySel.error)
   rows.push(
     valueRow({
@@ -659,7 +587,7 @@ fs.writeFileSync(
       cli: cli === 'bare' ? 'bare' : path.relative(root, cli),
       targets: Object.values(T).map((t) => ({ name: t.name, url: t.url })),
       per,
-      keysPer,
+      keysTrio: trio,
       sse,
       keySel,
       viewRefresh: viewRef,
