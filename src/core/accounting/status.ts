@@ -3,8 +3,10 @@ import type { ProviderCatalogue } from '../config/providers';
 import type { Stats } from './stats';
 import type { Budgets } from './budgets';
 import { costFigure, costSummary } from './costReport';
-import { cloneCounters, modelEntries } from './counters';
-import type { Counters, KeyCounters } from './counters';
+import { cloneCounters } from './counters';
+import type { KeyCounters } from './counters';
+import { PART_BYTES } from './byteParts';
+import { asciiText, JsonBytes, modelRecord, writeKeyJson } from './statusJson';
 import { cooldownRecord } from '../pool/health';
 import type { HealthView } from '../pool/health';
 import type { ApiShape, KeyRecord, SharedStoreStatus } from '../types';
@@ -39,7 +41,11 @@ export interface StatusSource {
  */
 export function buildStatus(opts: StatusSource): Record<string, unknown> {
   const keys: Array<Record<string, unknown>> = [];
-  const tail = statusPass(opts, (entry) => keys.push(entry));
+  const tail = statusPass(opts, (k, h, c, budget) => {
+    const entry = statusKey(k, h, c);
+    if (budget) entry.budget = budget;
+    keys.push(entry);
+  });
   return { ...statusHead(opts), keys, ...tail };
 }
 
@@ -54,15 +60,16 @@ function statusHead(opts: StatusSource): Record<string, unknown> {
   };
 }
 
-/** One pass over the keys, each entry handed to `onKey`; returns the members after `keys`. */
-function statusPass(opts: StatusSource, onKey: (entry: Record<string, unknown>) => void): Record<string, unknown> {
+/** What one key's entry is made of; `budget`: its standing, while any budget is set. */
+type KeyVisit = (k: Readonly<KeyRecord>, h: HealthView, c: Readonly<KeyCounters> | undefined, budget?: unknown) => void;
+
+/** One pass over the keys, each handed to `onKey`; returns the members after `keys`. */
+function statusPass(opts: StatusSource, onKey: KeyVisit): Record<string, unknown> {
   const live = opts.stats.liveKeys();
   const perProvider = new Map<string, { keys: number; usable: number }>();
   const budgets = opts.budgets?.active ? opts.budgets : undefined;
   const at = opts.pool.forEachKey((k, h) => {
-    const entry = statusKey(k, h, live.get(k.id));
-    if (budgets) entry.budget = budgets.standing(k);
-    onKey(entry);
+    onKey(k, h, live.get(k.id), budgets?.standing(k));
     let p = perProvider.get(k.providerId);
     if (!p) perProvider.set(k.providerId, (p = { keys: 0, usable: 0 }));
     p.keys++;
@@ -87,43 +94,37 @@ function statusPass(opts: StatusSource, onKey: (entry: Record<string, unknown>) 
   };
 }
 
-/** Keys per part of the written document: about 200 KB of JSON. */
-const KEYS_PER_PART = 1000;
-
 /**
- * `/keyrelay/status` as the bytes to send, handed to `write` in parts of `KEYS_PER_PART` keys as
+ * `/keyrelay/status` as the text to send, handed to `write` in parts of about `PART_BYTES` as
  * the one pass over the keys goes (so the reader starts while the rest is built): the document as
- * JSON, `redact` run over every part (a safety net: nothing in it should hold key text; a part
- * ends between two keys' entries, so no string is split), every non-ASCII char written as a `\u`
- * escape. The same JSON, one byte per char: V8 keeps a string with any `…` (every masked key has
- * one) at two bytes a char, and at 100,000 keys that doubled the CLI's decoding and parsing.
+ * ASCII JSON (every non-ASCII char a `\u` escape, so V8 keeps each part at one byte a char, and at
+ * 100,000 keys the CLI's decoding and parsing with it), `redact` run over every part (a safety
+ * net: nothing in it should hold key text; a part ends between two keys' entries, so no string is
+ * split). Parsed, it equals `buildStatus`'s document.
  */
-export function writeStatus(opts: StatusSource, redact: (text: string) => string, write: (part: Buffer) => void): void {
-  const encode = (text: string): Buffer => {
-    const safe = redact(text);
-    return Buffer.from(NON_ASCII.test(safe) ? safe.replace(NON_ASCII_ALL, escapeChar) : safe, 'latin1');
-  };
-  write(encode(`${JSON.stringify(statusHead(opts)).slice(0, -1)},"keys":[`));
-  let part: Array<Record<string, unknown>> = [];
-  let sep = '';
+export function writeStatus(opts: StatusSource, redact: (text: string) => string, write: (part: string) => void): void {
+  const w = new JsonBytes();
   const flush = (): void => {
-    write(encode(sep + JSON.stringify(part).slice(1, -1)));
-    sep = ',';
-    part = [];
+    const text = w.takeText('latin1');
+    const safe = redact(text);
+    write(safe === text ? text : asciiText(safe)); // a mask's `…`, escaped
   };
-  const tail = statusPass(opts, (entry) => {
-    if (part.push(entry) === KEYS_PER_PART) flush();
+  w.raw(`${JSON.stringify(statusHead(opts)).slice(0, -1)},"keys":[`);
+  let sep = '';
+  const tail = statusPass(opts, (k, h, c, budget) => {
+    w.raw(sep);
+    sep = ',';
+    writeKeyJson(w, k, h, c, budget);
+    if (w.length >= PART_BYTES) flush();
   });
-  if (part.length > 0) flush();
-  write(encode(`],${JSON.stringify(tail).slice(1)}`));
+  w.raw(`],${JSON.stringify(tail).slice(1)}`);
+  flush();
 }
 
-// Outside JSON strings, JSON.stringify writes ASCII only: every match is inside a string.
-const NON_ASCII = /[\u0080-\uffff]/;
-const NON_ASCII_ALL = /[\u0080-\uffff]/g;
-const escapeChar = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-
-/** One key's entry: its record's shown fields, health and counters (copied only where it has some). */
+/**
+ * One key's entry: its record's shown fields, health and counters (copied only where it has some).
+ * `writeKeyJson` (statusJson.ts) writes the same members as bytes; the tests compare the two.
+ */
 function statusKey(
   k: Readonly<KeyRecord>,
   h: HealthView,
@@ -149,12 +150,6 @@ function statusKey(
     cost: c && c.all.requests > 0 ? costFigure(c.all) : undefined,
     byModel: c && c.model !== undefined ? modelRecord(c) : undefined,
   };
-}
-
-function modelRecord(c: Readonly<KeyCounters>): Record<string, Counters> {
-  const out = Object.create(null) as Record<string, Counters>;
-  for (const [model, m] of modelEntries(c)) out[model] = cloneCounters(m);
-  return out;
 }
 
 /**

@@ -7,11 +7,14 @@ import { formatRemaining } from './status';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import type { Stats } from './stats';
-import type { SharedStoreStatus, SharedStoreSummary } from '../types';
+import type { KeyRecord, SharedStoreStatus, SharedStoreSummary } from '../types';
+import type { HealthView } from '../pool/health';
+import type { KeyCounters } from './counters';
 import type { Budgets } from './budgets';
 import { costSummary, costText } from './costReport';
 import type { CostSummary } from './costReport';
 import { formatUsd } from '../config/prices';
+import { ByteParts, PART_BYTES } from './byteParts';
 
 /** The parts of a `/keyrelay/status` key the table shows. */
 export interface StatusKey {
@@ -56,8 +59,8 @@ export function sharedLine(s: SharedStoreSummary): string {
   return `Shared state: ${s.store} · pool ${s.pool} · ${how}${pending}`;
 }
 
-/** The table of a running pool, from its live records (redact the result before it leaves). */
-export function statusTable(opts: {
+/** What `writeStatusTable` is read from. */
+export interface TableSource {
   pool: KeyPool;
   stats: Stats;
   catalogue: ProviderCatalogue;
@@ -65,87 +68,170 @@ export function statusTable(opts: {
   endpoint?: string;
   shared?: SharedStoreStatus;
   budgets?: Budgets;
-}): string {
+}
+
+/** One provider's keys, in pool order, with their live health (read during the call only). */
+interface KeyGroup {
+  keys: Array<Readonly<KeyRecord>>;
+  health: HealthView[];
+  counters: Array<Readonly<KeyCounters> | undefined>;
+  usable: number;
+}
+
+/**
+ * The table of a running pool, from its live records, handed to `write` in parts of about
+ * `PART_BYTES` (each ends after a line, so no key text is split), each run through `redact` first.
+ * No key's columns are kept: they are made once to measure the widths and again to be written
+ * (at 100,000 keys, keeping them and one 4 MB string of the whole table, then redacting and
+ * encoding it, cost more than making them twice).
+ */
+export function writeStatusTable(
+  opts: TableSource,
+  redact: (text: string) => string,
+  write: (part: string) => void,
+): void {
   const live = opts.stats.liveKeys();
-  const keys: StatusKey[] = [];
-  const perProvider = new Map<string, { keys: number; usable: number }>();
+  const groups = new Map<string, KeyGroup>();
   const at = opts.pool.forEachKey((k, h) => {
-    const c = live.get(k.id);
-    keys.push({
-      providerId: k.providerId,
-      label: k.label,
-      masked: k.masked,
-      account: k.account,
-      state: h.state,
-      coolingUntil: h.state === 'cooling' ? h.coolingUntil : undefined,
-      modelCooldowns: h.modelCooldowns.size === 0 ? undefined : Object.fromEntries(h.modelCooldowns),
-      overBudget: h.overBudget,
-      lastError: h.lastError,
-      requestsToday: c?.today ?? 0,
-      stats: c && c.all.requests > 0 ? c.all : undefined,
-    });
-    let p = perProvider.get(k.providerId);
-    if (!p) perProvider.set(k.providerId, (p = { keys: 0, usable: 0 }));
-    p.keys++;
-    if (h.state === 'active' && h.modelCooldowns.size === 0 && !h.overBudget) p.usable++;
+    let g = groups.get(k.providerId);
+    if (!g) groups.set(k.providerId, (g = { keys: [], health: [], counters: [], usable: 0 }));
+    g.keys.push(k);
+    g.health.push(h);
+    g.counters.push(live.get(k.id));
+    if (h.state === 'active' && h.modelCooldowns.size === 0 && !h.overBudget) g.usable++;
   });
-  const providers = opts.catalogue
-    .list()
-    .filter((p) => perProvider.has(p.id))
-    .map((p) => ({ id: p.id, name: p.name, ...perProvider.get(p.id)! }));
-  const doc = {
-    version: opts.version,
-    endpoint: opts.endpoint,
-    strategy: opts.pool.strategy,
-    at,
-    providers,
-    keys,
-    requestsToday: opts.stats.requestsToday(),
-    shared: opts.shared,
-    cost: costSummary(opts.stats),
+  const keyOf = (g: KeyGroup, i: number): StatusKey => liveKey(g.keys[i], g.health[i], g.counters[i]);
+  let usable = 0;
+  let total = 0;
+  const widths = new Map<KeyGroup, number[]>();
+  for (const g of groups.values()) {
+    const width = [0, 0, 0, 0, 0, 0];
+    for (let i = 0; i < g.keys.length; i++) {
+      const k = keyOf(g, i);
+      if (isUsable(k, at)) usable++;
+      measure(columns(k, at), width);
+    }
+    widths.set(g, width);
+    total += g.keys.length;
+  }
+  const out = new ByteParts();
+  const flush = (): void => write(redact(out.takeText('utf8')));
+  const line = (text: string): void => {
+    out.utf8(text);
+    out.utf8('\n');
+    if (out.length >= PART_BYTES) flush();
   };
-  return renderStatus(doc).join('\n');
+  const head = { ...opts, strategy: opts.pool.strategy, cost: costSummary(opts.stats) };
+  for (const l of headLines(head, usable, total, opts.stats.requestsToday())) line(l);
+  for (const p of opts.catalogue.list()) {
+    const g = groups.get(p.id);
+    if (!g) continue;
+    line('');
+    line(`${p.name} · ${g.usable}/${g.keys.length} usable`);
+    const width = widths.get(g)!;
+    for (let i = 0; i < g.keys.length; i++) {
+      writeRow(out, columns(keyOf(g, i), at), width);
+      if (out.length >= PART_BYTES) flush();
+    }
+  }
+  flush();
+}
+
+/** A live key as the table reads it. */
+function liveKey(k: Readonly<KeyRecord>, h: HealthView, c: Readonly<KeyCounters> | undefined): StatusKey {
+  return {
+    providerId: k.providerId,
+    label: k.label,
+    masked: k.masked,
+    account: k.account,
+    state: h.state,
+    coolingUntil: h.state === 'cooling' ? h.coolingUntil : undefined,
+    modelCooldowns: h.modelCooldowns.size === 0 ? undefined : Object.fromEntries(h.modelCooldowns),
+    overBudget: h.overBudget,
+    lastError: h.lastError,
+    requestsToday: c?.today ?? 0,
+    stats: c && c.all.requests > 0 ? c.all : undefined,
+  };
+}
+
+/** Usable = serves every model now: a key cooling for one model, or over its budget, is not (DESIGN §3). */
+function isUsable(k: StatusKey, at: number): boolean {
+  if (k.state !== 'active' || (k.overBudget?.until ?? 0) > at) return false;
+  for (const model in k.modelCooldowns) if (k.modelCooldowns[model] > at) return false;
+  return true;
+}
+
+/** The widths of the padded columns (all but the last) grown to fit `cols`. */
+function measure(cols: string[], width: number[]): void {
+  for (let i = 0; i < width.length; i++) if (cols[i].length > width[i]) width[i] = cols[i].length;
+}
+
+/** A key's line: every column padded but the last, the line's end trimmed (as `rowText` makes it). */
+function writeRow(out: ByteParts, cols: string[], width: number[]): void {
+  let last = cols.length - 1; // the line ends after the last column with text
+  while (last >= 0 && cols[last].trimEnd() === '') last--;
+  for (let i = 0; i <= last; i++) {
+    out.spaces(2);
+    if (i === last) {
+      out.utf8(cols[i].trimEnd());
+    } else {
+      out.utf8(cols[i]);
+      if (i < width.length) out.spaces(width[i] - cols[i].length);
+    }
+  }
+  out.utf8('\n');
+}
+
+/** A key's line as text (see writeRow). */
+function rowText(cols: string[], width: number[]): string {
+  let line = '';
+  for (let i = 0; i < width.length; i++) line += `  ${cols[i].padEnd(width[i])}`;
+  return `${line}  ${cols[width.length]}`.trimEnd();
 }
 
 /**
  * One line per key under its provider, columns aligned; states say how long a cooldown has left.
- * Linear in the keys: one pass groups them, one measures the columns, one writes the lines.
+ * Linear in the keys: one pass groups them and measures the columns, one writes the lines. The
+ * CLI's table for a KeyRelay that sends only the JSON document.
  */
 export function renderStatus(doc: StatusDoc): string[] {
   let usable = 0;
   let today = 0;
-  const byProvider = new Map<string, string[][]>();
+  const byProvider = new Map<string, { rows: string[][]; width: number[] }>();
   for (const k of doc.keys) {
-    // Usable = serves every model now: a key cooling for one model is not (DESIGN §3).
-    const skipped = (k.overBudget?.until ?? 0) > doc.at;
-    if (k.state === 'active' && !skipped && !Object.values(k.modelCooldowns ?? {}).some((until) => until > doc.at))
-      usable++;
+    if (isUsable(k, doc.at)) usable++;
     today += k.requestsToday ?? 0;
-    let rows = byProvider.get(k.providerId);
-    if (!rows) byProvider.set(k.providerId, (rows = []));
-    rows.push(columns(k, doc.at));
+    let g = byProvider.get(k.providerId);
+    if (!g) byProvider.set(k.providerId, (g = { rows: [], width: [0, 0, 0, 0, 0, 0] }));
+    const cols = columns(k, doc.at);
+    measure(cols, g.width);
+    g.rows.push(cols);
   }
-  if (doc.requestsToday !== undefined) today = doc.requestsToday;
+  const lines = headLines(doc, usable, doc.keys.length, doc.requestsToday ?? today);
+  for (const p of doc.providers) {
+    const g = byProvider.get(p.id);
+    lines.push('', `${p.name} · ${p.usable}/${p.keys} usable`);
+    for (const r of g?.rows ?? []) lines.push(rowText(r, g!.width));
+  }
+  return lines;
+}
+
+/** The lines above the keys: endpoint, strategy, usable keys and requests today; shared state; cost. */
+function headLines(
+  doc: Pick<StatusDoc, 'version' | 'endpoint' | 'strategy' | 'shared' | 'cost'>,
+  usable: number,
+  total: number,
+  today: number,
+): string[] {
   const lines = [
-    `KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${doc.keys.length} keys usable · ${today} requests today`,
+    `KeyRelay ${doc.version} at ${doc.endpoint ?? '?'} · ${doc.strategy} · ${usable}/${total} keys usable · ${today} requests today`,
   ];
   if (doc.shared) lines.push(sharedLine(doc.shared));
   if (doc.cost) lines.push(...costLines(doc.cost));
-  if (doc.keys.length === 0)
+  if (total === 0)
     lines.push(
       'No keys: requests are answered in fallback mode. Add keys with --keys-file, --config or OPENAI_API_KEY_1..N.',
     );
-  for (const p of doc.providers) {
-    const rows = byProvider.get(p.id) ?? [];
-    const width = [0, 0, 0, 0, 0, 0];
-    for (const r of rows) for (let i = 0; i < width.length; i++) if (r[i].length > width[i]) width[i] = r[i].length;
-    lines.push('', `${p.name} · ${p.usable}/${p.keys} usable`);
-    for (const r of rows) {
-      let line = ''; // every column padded but the last (the last error)
-      for (let i = 0; i < width.length; i++) line += `  ${r[i].padEnd(width[i])}`;
-      lines.push(`${line}  ${r[width.length]}`.trimEnd());
-    }
-  }
   return lines;
 }
 

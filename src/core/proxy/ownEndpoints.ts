@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildDashboard, parseQuery } from '../accounting/dashboard';
 import { METRICS_CONTENT_TYPE, metricsText } from '../accounting/metrics';
 import { writeStatus } from '../accounting/status';
-import { statusTable } from '../accounting/statusTable';
+import { writeStatusTable } from '../accounting/statusTable';
 import type { Stats } from '../accounting/stats';
 import type { ProviderCatalogue } from '../config/providers';
 import { ProxyError } from '../errors';
@@ -192,29 +192,19 @@ export class OwnEndpoints {
 
   /** The status document; `?format=text`: the table `keyrelay status` prints, built here. */
   private status(req: IncomingMessage, res: ServerResponse): void {
-    if (/[?&]format=text(&|$)/.test(req.url ?? '')) {
-      const text = statusTable({
-        ...this.d,
-        endpoint: this.d.endpoint(),
-        shared: this.d.shared(),
-        budgets: this.d.forward().budgets,
-      });
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(`${this.d.redactor.redact(text)}\n`);
-      return;
-    }
+    const text = /[?&]format=text(&|$)/.test(req.url ?? '');
     const doc = { ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared(), budgets: this.d.forward().budgets };
-    res.writeHead(200, { 'content-type': 'application/json' });
+    res.writeHead(200, { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json' });
     const socket = res.socket;
-    writeStatus(
-      doc,
-      (text) => this.d.redactor.redact(text),
-      (part) => {
-        res.write(part);
-        // A write corks the socket until the next tick: uncorked, each part leaves as it is made and
-        // the reader (the CLI, on the other CPU) works through it while the rest is built.
-        socket?.uncork();
-      },
-    );
+    const redact = (part: string): string => this.d.redactor.redact(part);
+    const write = (part: string): void => {
+      res.write(part, text ? 'utf8' : 'latin1');
+      // A write corks the socket until the next tick: uncorked, each part leaves as it is made and
+      // the reader (the CLI, on the other CPU) works through it while the rest is built.
+      socket?.uncork();
+    };
+    if (text) writeStatusTable(doc, redact, write);
+    else writeStatus(doc, redact, write);
     res.end();
   }
 

@@ -10,6 +10,9 @@ import {
   formatRemaining,
   writeStatus,
 } from '../../../src/core/accounting/status';
+import { renderStatus, writeStatusTable } from '../../../src/core/accounting/statusTable';
+import type { StatusDoc } from '../../../src/core/accounting/statusTable';
+import type { Budgets } from '../../../src/core/accounting/budgets';
 import type { PoolKey, ProviderSpec, StrategyName } from '../../../src/core/types';
 import { FakeClock } from '../fakes/fakeClock';
 
@@ -243,6 +246,8 @@ suite('writeStatus', () => {
         { ...key('o1', 'openai', ['gpt-4o']), account: 'équipe', weight: 2 },
         key('o2', 'openai'),
         key('a1', 'anthropic'),
+        // Every kind of char a string member can hold: quote, backslash, controls, DEL, BMP, astral, lone surrogate.
+        { ...key('x1', 'openai'), label: 'a "b" \\ c\n\t\u0001\u007f é € 😬 \ud800 end' },
       ];
       pool.setKeys(keys);
       pool.report('o1', 'gpt-4o', { kind: 'rate-limited', status: 429, retryAfterMs: 5_000, reason: 'HTTP 429 😬' });
@@ -250,6 +255,10 @@ suite('writeStatus', () => {
       const base = { keyId: 'o1', providerId: 'openai', endpoint: '/v1/chat/completions', status: 200, latencyMs: 9 };
       stats.record({ ...base, model: 'gpt-4o', ok: true, inputTokens: 3, outputTokens: 4 });
       stats.record({ ...base, model: 'gpt-4o-mini', ok: false, status: 500 });
+      const budgets = {
+        active: true,
+        standing: (k: { id: string }) => ({ spent: { dayUsd: k.id.length, monthUsd: 0.5 } }),
+      };
       const opts = {
         pool,
         stats,
@@ -257,50 +266,113 @@ suite('writeStatus', () => {
         version: '1',
         instanceId: 'i',
         endpoint: 'http://x',
+        budgets: budgets as unknown as Budgets,
       };
       const seen: string[] = [];
-      const parts: Buffer[] = [];
+      const parts: string[] = [];
       writeStatus(
         opts,
         (text) => {
           seen.push(text);
+          return text.replace('slow down', 'slow [redacted] …');
+        },
+        (part) => parts.push(part),
+      );
+      const text = parts.join('');
+      assert.match(text, /^[\x20-\x7f]+$/, 'ASCII only (DEL as JSON.stringify writes it)');
+      assert.ok(text.includes('"masked":"sk-\\u2026'), 'the ellipsis as an escape');
+      const whole = JSON.parse(JSON.stringify(buildStatus(opts))) as unknown;
+      assert.deepEqual(JSON.parse(seen.join('')), whole, 'all of it redacted');
+      const want = JSON.parse(JSON.stringify(buildStatus(opts)).replace('slow down', 'slow [redacted] …')) as unknown;
+      assert.deepEqual(JSON.parse(text), want);
+      const doc = want as { keys: Array<{ account?: string; label: string; history: Array<{ reason: string }> }> };
+      assert.equal(doc.keys[0].account, 'équipe');
+      assert.match(doc.keys[0].history[0].reason, /HTTP 429 😬$/);
+      assert.equal(doc.keys[3].label, keys[3].label);
+    });
+  });
+  test('written in parts below 128 KB as the pass goes, each ending between two entries', () => {
+    withPool('round-robin', (pool, stats) => {
+      pool.setKeys(Array.from({ length: 2500 }, (_, i) => key(`k${i}`, 'openai')));
+      const opts = { pool, stats, catalogue: new ProviderCatalogue(), version: '1', instanceId: 'i' };
+      let inPass = false;
+      const forEachKey = pool.forEachKey.bind(pool);
+      pool.forEachKey = (visit) => {
+        inPass = true;
+        try {
+          return forEachKey(visit);
+        } finally {
+          inPass = false;
+        }
+      };
+      const parts: Array<{ text: string; inPass: boolean }> = [];
+      writeStatus(
+        opts,
+        (text) => text,
+        (text) => parts.push({ text, inPass }),
+      );
+      assert.ok(parts.length >= 5, `${parts.length} parts`);
+      assert.match(parts[0].text, /^\{"keyrelay":true,.*,"keys":\[\{"id":"k0",.*\}$/);
+      assert.match(parts.at(-1)!.text, /\],"at":\d+,.*\}$/);
+      for (const [i, p] of parts.entries()) {
+        assert.ok(p.text.length < 128 * 1024, `part ${i}: ${p.text.length} chars`);
+        if (i > 0) assert.match(p.text, /^,\{"id":"k\d+"/, `part ${i} starts with an entry`);
+        if (i < parts.length - 1) assert.equal(p.inPass, true, `part ${i} written while the keys were read`);
+      }
+      const doc = JSON.parse(parts.map((p) => p.text).join('')) as {
+        keys: unknown[];
+        providers: Array<{ keys: number }>;
+      };
+      assert.equal(doc.keys.length, 2500);
+      assert.deepEqual(doc, JSON.parse(JSON.stringify(buildStatus(opts))));
+      assert.equal(doc.providers[0].keys, 2500);
+    });
+  });
+});
+
+suite('writeStatusTable', () => {
+  test("the server's table is the one the CLI renders from the JSON document, in parts ending after a line", () => {
+    withPool('round-robin', (pool, stats) => {
+      const keys = [
+        { ...key('o1', 'openai', ['gpt-4o']), account: 'team' },
+        key('o2', 'openai'),
+        { ...key('o3', 'openai'), label: 'spaces at the end   ' },
+        { ...key('a1', 'anthropic'), label: 'é 😬 wide' },
+        ...Array.from({ length: 6000 }, (_, i) => key(`m${i}`, 'mistral')),
+      ];
+      pool.setKeys(keys);
+      pool.report('o1', 'gpt-4o', { kind: 'rate-limited', status: 429, retryAfterMs: 5_000, reason: 'HTTP 429' });
+      pool.report('o2', undefined, { kind: 'rate-limited', status: 429, retryAfterMs: 5_000, reason: 'slow down' });
+      pool.report('a1', undefined, { kind: 'invalid', status: 401, reason: 'HTTP 401 invalid x-api-key\nsecond line' });
+      const base = { keyId: 'o1', providerId: 'openai', endpoint: '/v1/chat/completions', status: 200, latencyMs: 9 };
+      stats.record({ ...base, model: 'gpt-4o-mini', ok: true, inputTokens: 3, outputTokens: 4, costUsd: 0.0012 });
+      stats.record({ ...base, keyId: 'm7', providerId: 'mistral', model: 'codestral', ok: false, status: 500 });
+      const opts = { pool, stats, catalogue: new ProviderCatalogue(), version: '1', endpoint: 'http://x' };
+      const parts: string[] = [];
+      const redacted: string[] = [];
+      writeStatusTable(
+        opts,
+        (text) => {
+          redacted.push(text);
           return text.replace('slow down', 'slow [redacted]');
         },
         (part) => parts.push(part),
       );
-      const body = Buffer.concat(parts);
-      const text = body.toString('latin1');
-      assert.match(text, /^[\x20-\x7e]+$/, 'ASCII only');
-      assert.ok(text.includes('"masked":"sk-\\u2026'), 'the ellipsis as an escape');
-      assert.deepEqual(JSON.parse(seen.join('')), JSON.parse(JSON.stringify(buildStatus(opts))), 'all of it redacted');
-      const want = JSON.parse(JSON.stringify(buildStatus(opts)).replace('slow down', 'slow [redacted]')) as unknown;
-      assert.deepEqual(JSON.parse(text), want);
-      const doc = want as { keys: Array<{ account?: string; history: Array<{ reason: string }> }> };
-      assert.equal(doc.keys[0].account, 'équipe');
-      assert.match(doc.keys[0].history[0].reason, /HTTP 429 😬$/);
-    });
-  });
-  test('written in parts of 1,000 keys as the pass goes, each ending between two entries', () => {
-    withPool('round-robin', (pool, stats) => {
-      pool.setKeys(Array.from({ length: 2500 }, (_, i) => key(`k${i}`, 'openai')));
-      const opts = { pool, stats, catalogue: new ProviderCatalogue(), version: '1', instanceId: 'i' };
-      const parts: string[] = [];
-      writeStatus(
-        opts,
-        (text) => text,
-        (part) => parts.push(part.toString('latin1')),
-      );
-      // The members before the keys, three parts of keys (1,000, 1,000, 500), the members after.
-      assert.equal(parts.length, 5);
-      assert.match(parts[0], /^\{"keyrelay":true,.*,"keys":\[$/);
-      assert.match(parts[1], /^\{"id":"k0",.*\}$/);
-      assert.match(parts[2], /^,\{"id":"k1000",.*\}$/);
-      assert.match(parts[3], /^,\{"id":"k2000",.*"id":"k2499",.*\}$/);
-      assert.match(parts[4], /^\],"at":/);
-      const doc = JSON.parse(parts.join('')) as { keys: unknown[]; providers: Array<{ keys: number }> };
-      assert.equal(doc.keys.length, 2500);
-      assert.deepEqual(doc, JSON.parse(JSON.stringify(buildStatus(opts))));
-      assert.equal(doc.providers[0].keys, 2500);
+      const doc = JSON.parse(JSON.stringify(buildStatus({ ...opts, instanceId: 'i' }))) as StatusDoc;
+      const want = `${renderStatus(doc).join('\n')}\n`;
+      assert.equal(redacted.join(''), want);
+      assert.equal(parts.join(''), want.replace('slow down', 'slow [redacted]'));
+      assert.ok(parts.length >= 3, `${parts.length} parts`);
+      for (const [i, p] of parts.entries()) {
+        assert.ok(Buffer.byteLength(p) < 128 * 1024, `part ${i}`);
+        assert.ok(p.endsWith('\n'), `part ${i} ends after a line`);
+      }
+      const text = parts.join('');
+      assert.match(text, /^KeyRelay 1 at http:\/\/x · round-robin · 6001\/6004 keys usable · 2 requests today\n/);
+      const lines = text.split('\n');
+      // Padded to the widest of its provider's column, the label's own trailing spaces kept inside the line.
+      assert.ok(lines.includes('  spaces at the end     sk-…p7Rt  active                     0 today'), 'padded');
+      assert.ok(lines.includes('  é 😬 wide  sk-…p7Rt  invalid  0 today      HTTP 401 invalid x-api-key second line'));
     });
   });
 });
