@@ -51,11 +51,12 @@ function tooltip(row: KeyRow, now: number): vscode.MarkdownString {
 type Rendered = ReturnType<typeof renderKey>;
 
 /** One ThemeIcon per icon and colour (a handful), shared by every row that shows it. */
-const icons = new Map<string, vscode.ThemeIcon>();
+const icons = new Map<string, Map<string, vscode.ThemeIcon>>();
 function themeIcon(icon: string, color: string): vscode.ThemeIcon {
-  const key = `${icon} ${color}`;
-  let t = icons.get(key);
-  if (!t) icons.set(key, (t = new vscode.ThemeIcon(icon, new vscode.ThemeColor(color))));
+  let byColor = icons.get(icon);
+  if (!byColor) icons.set(icon, (byColor = new Map()));
+  let t = byColor.get(color);
+  if (!t) byColor.set(color, (t = new vscode.ThemeIcon(icon, new vscode.ThemeColor(color))));
   return t;
 }
 
@@ -99,9 +100,8 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
   private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<TreeNode | undefined>());
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
   private vm: ViewModel;
+  /** The current rows' renderings, by the row's index in `vm.keys` (a key node carries it). */
   private rendered: Rendered[];
-  /** The current rows' renderings by row (a fresh Map per view model: no WeakMap churn for GC). */
-  private renderedOf = new Map<KeyRow, Rendered>();
 
   constructor(
     hub: ViewModelHub,
@@ -135,14 +135,7 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
    * it counts down (a cooldown shows the time left).
    */
   private render(vm: ViewModel, before: readonly KeyRow[] = [], shown: readonly Rendered[] = []): Rendered[] {
-    const of = new Map<KeyRow, Rendered>();
-    const out = vm.keys.map((k, i) => {
-      const r = before[i] === k && !countsDown(k) ? shown[i] : renderKey(k, vm.at);
-      of.set(k, r);
-      return r;
-    });
-    this.renderedOf = of;
-    return out;
+    return vm.keys.map((k, i) => (before[i] === k && !countsDown(k) ? shown[i] : renderKey(k, vm.at)));
   }
 
   /** The rendered rows, flat (tests assert on these). */
@@ -191,7 +184,8 @@ export class KeysView extends DisposableBase implements vscode.TreeDataProvider<
       item.iconPath = new vscode.ThemeIcon('organization');
       return item;
     }
-    const r = this.renderedOf.get(node.row) ?? renderKey(node.row, this.vm.at);
+    // A node from an earlier view model (VS Code may still hold one) renders its own row.
+    const r = this.vm.keys[node.index] === node.row ? this.rendered[node.index] : renderKey(node.row, this.vm.at);
     const item = new vscode.TreeItem(r.label, vscode.TreeItemCollapsibleState.None);
     item.id = `key:${node.row.id}`;
     item.description = r.description;

@@ -12,7 +12,8 @@ import type { KeyRow } from './keyRow';
 export type KeyNode =
   | { kind: 'provider'; providerId: string; name: string; keys: KeyRow[]; children: KeyNode[] }
   | { kind: 'account'; providerId: string; account: string; keys: KeyRow[]; children: KeyNode[] }
-  | { kind: 'key'; row: KeyRow };
+  /** `index`: the row's place in the view model's `keys` it was grouped from (the tree's lookups). */
+  | { kind: 'key'; row: KeyRow; index: number };
 
 /** What the tree shows: the shared store's row first (when the pool shares its state), then the keys. */
 export type TreeNode = KeyNode | { kind: 'shared'; shared: SharedStoreSummary };
@@ -81,34 +82,36 @@ export function renderShared(s: SharedStoreSummary): {
  * made this quadratic: 235 ms at 10,000 keys).
  */
 export function groupKeys(rows: readonly KeyRow[], providerName: (id: string) => string): KeyNode[] {
-  const providers = new Map<string, { keys: KeyRow[]; accounts: Map<string, KeyRow[]>; loose: KeyRow[] }>();
-  for (const row of rows) {
+  type Leaf = Extract<KeyNode, { kind: 'key' }>;
+  const providers = new Map<string, { keys: KeyRow[]; accounts: Map<string, Leaf[]>; loose: Leaf[] }>();
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index];
     let p = providers.get(row.providerId);
     if (!p) providers.set(row.providerId, (p = { keys: [], accounts: new Map(), loose: [] }));
     p.keys.push(row);
+    const leaf: Leaf = { kind: 'key', row, index };
     if (!row.account) {
-      p.loose.push(row);
+      p.loose.push(leaf);
       continue;
     }
     const mates = p.accounts.get(row.account);
-    if (mates) mates.push(row);
-    else p.accounts.set(row.account, [row]);
+    if (mates) mates.push(leaf);
+    else p.accounts.set(row.account, [leaf]);
   }
-  const leaf = (row: KeyRow): KeyNode => ({ kind: 'key', row });
   return [...providers].map(([providerId, p]): KeyNode => ({
     kind: 'provider',
     providerId,
     name: providerName(providerId),
     keys: p.keys,
     children: [
-      ...[...p.accounts].map(([account, keys]): KeyNode => ({
+      ...[...p.accounts].map(([account, leaves]): KeyNode => ({
         kind: 'account',
         providerId,
         account,
-        keys,
-        children: keys.map(leaf),
+        keys: leaves.map((l) => l.row),
+        children: leaves,
       })),
-      ...p.loose.map(leaf),
+      ...p.loose,
     ],
   }));
 }

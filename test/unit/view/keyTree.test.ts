@@ -84,6 +84,14 @@ suite('key tree grouping', () => {
       ['ANTHROPIC', [['team', ['b', 'e']], 'd']],
     ]);
     assert.equal(tree[1].kind === 'provider' && tree[1].keys.length, 3);
+    const team = tree[1].kind === 'provider' ? tree[1].children[0] : undefined;
+    assert.deepEqual(team?.kind === 'account' && team.keys, [rows[1], rows[4]]);
+    // Every key node knows its row's place in the rows it was grouped from (the tree's lookup).
+    const leaves = (nodes: ReturnType<typeof groupKeys>): Array<{ row: unknown; index: number }> =>
+      nodes.flatMap((n) => (n.kind === 'key' ? [n] : leaves(n.children)));
+    const found = leaves(tree);
+    assert.equal(found.length, rows.length);
+    for (const leaf of found) assert.equal(rows[leaf.index], leaf.row);
   });
 
   test('10,000 keys group in one pass (no per-row copies)', () => {
