@@ -23,11 +23,6 @@ export function asciiText(json: string): string {
   return NON_ASCII.test(json) ? json.replace(NON_ASCII_ALL, escapeChar) : json;
 }
 
-/** `JSON.stringify(value)` as ASCII (see asciiText). */
-export function asciiJson(value: unknown): string {
-  return asciiText(JSON.stringify(value) ?? 'null');
-}
-
 const HEX = '0123456789abcdef';
 /** The short escapes JSON.stringify writes for these control chars; the others are `\u00XX`. */
 const SHORT_ESCAPE: Record<number, number> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
