@@ -77,6 +77,27 @@ export function trioRows(got, sets) {
     cols: { direct: '–', bare: fmt(median(of(rounds, f).map((r) => r['bare-b'])), unit) },
   });
   const same = 'keyrelay column = 10,000 keys; bare = a bare proxy started with it';
+  /** Throughput and CPU per request at 10,000 keys against the trio's bare, over `rounds`. */
+  const againstBare = (rounds, load, cpuLoad, which) => [
+    ratioRow({
+      ...vsBare(rounds, 'rps'),
+      scenario: `throughput ${load}, 10,000 keys`,
+      metric: 'req/s',
+      goal: '≥ 0.90×',
+      limit: 0.9,
+      better: 'high',
+      note: `${same} ${which}`,
+    }),
+    ratioRow({
+      ...vsBare(rounds, 'cpuUsPerReq'),
+      scenario: `proxy CPU per request (${cpuLoad}), 10,000 keys`,
+      metric: 'µs/req',
+      goal: '≤ 1.15×',
+      limit: 1.15,
+      better: 'low',
+      note: 'same runs as the row above',
+    }),
+  ];
   const added = got.lat.map((rd) => Object.fromEntries(Object.entries(rd).map(([k, v]) => [k, v.p50 - rd.direct.p50])));
   return [
     ratioRow({
@@ -92,42 +113,13 @@ export function trioRows(got, sets) {
       cols: { direct: '–', bare: '–' },
       note: `keyrelay column = 10,000 keys; ratio = 10,000 keys / 3 keys: three processes (with a bare one) started together after the rounds, idle 15 s, 12 s warm-up each, then 2-s runs back to back, the order rotated every round${trios}`,
     }),
-    ratioRow({
-      ...vsBare(got.json, 'rps'),
-      scenario: 'throughput non-streaming c=10, 10,000 keys',
-      metric: 'req/s',
-      goal: '≥ 0.90×',
-      limit: 0.9,
-      better: 'high',
-      note: `${same} (same rounds as the row above)`,
-    }),
-    ratioRow({
-      ...vsBare(got.json, 'cpuUsPerReq'),
-      scenario: 'proxy CPU per request (c=10), 10,000 keys',
-      metric: 'µs/req',
-      goal: '≤ 1.15×',
-      limit: 1.15,
-      better: 'low',
-      note: 'same runs as the row above',
-    }),
-    ratioRow({
-      ...vsBare(got.sse, 'rps'),
-      scenario: 'throughput SSE 20 chunks c=50, no delay (CPU-bound), 10,000 keys',
-      metric: 'req/s',
-      goal: '≥ 0.90×',
-      limit: 0.9,
-      better: 'high',
-      note: `${same} (every other round of each trio)`,
-    }),
-    ratioRow({
-      ...vsBare(got.sse, 'cpuUsPerReq'),
-      scenario: 'proxy CPU per request (SSE no delay, c=50), 10,000 keys',
-      metric: 'µs/req',
-      goal: '≤ 1.15×',
-      limit: 1.15,
-      better: 'low',
-      note: 'same runs as the row above',
-    }),
+    ...againstBare(got.json, 'non-streaming c=10', 'c=10', '(same rounds as the row above)'),
+    ...againstBare(
+      got.sse,
+      'SSE 20 chunks c=50, no delay (CPU-bound)',
+      'SSE no delay, c=50',
+      '(every other round of each trio)',
+    ),
     ratioRow({
       per: added,
       steal: of(got.lat, 'stealPct'),

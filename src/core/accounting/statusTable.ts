@@ -8,6 +8,7 @@ import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import type { Stats } from './stats';
 import type { KeyRecord, SharedStoreStatus, SharedStoreSummary } from '../types';
+import { cooldownRecord } from '../pool/health';
 import type { HealthView } from '../pool/health';
 import type { KeyCounters } from './counters';
 import type { Budgets } from './budgets';
@@ -146,7 +147,7 @@ function liveKey(k: Readonly<KeyRecord>, h: HealthView, c: Readonly<KeyCounters>
     account: k.account,
     state: h.state,
     coolingUntil: h.state === 'cooling' ? h.coolingUntil : undefined,
-    modelCooldowns: h.modelCooldowns.size === 0 ? undefined : Object.fromEntries(h.modelCooldowns),
+    modelCooldowns: cooldownRecord(h),
     overBudget: h.overBudget,
     lastError: h.lastError,
     requestsToday: c?.today ?? 0,
