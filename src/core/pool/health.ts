@@ -167,7 +167,7 @@ export class HealthMachine {
       case 'exhausted':
         // discardOnQuota=false: a long key-wide cooldown instead, so the key comes back by itself.
         if (!o.discardOnQuota)
-          this.cool(e, undefined, o.maxCooldownMs, `${QUOTA_REASON}${code}: ${outcome.reason}`, extra);
+          this.cool(e, undefined, this.endAfter(o.maxCooldownMs), `${QUOTA_REASON}${code}: ${outcome.reason}`, extra);
         else if (h.state !== 'discarded')
           this.setState(e, 'discarded', `${QUOTA_REASON}${code}: ${outcome.reason}`, extra);
         break;
@@ -178,7 +178,7 @@ export class HealthMachine {
           this.cool(
             e,
             undefined,
-            this.nextStep(e),
+            this.endAfter(this.nextStep(e)),
             `degraded after ${o.degradedAfter} failures: ${outcome.reason}`,
             extra,
           );
@@ -217,8 +217,10 @@ export class HealthMachine {
       if (h.modelBackoff === NO_BACKOFF) h.modelBackoff = new Map();
       h.modelBackoff.set(model, level);
     }
-    const ms = until - this.host.options().clock.now();
-    if (ms > 0) this.cool(e, model, ms, reason, { status: 429, model });
+    // The other instance's end time as it is (reading the clock twice could move it by a ms).
+    const o = this.host.options();
+    const now = o.clock.now();
+    if (until > now) this.cool(e, model, Math.min(until, now + o.maxCooldownMs), reason, { status: 429, model });
   }
 
   /**
@@ -303,7 +305,7 @@ export class HealthMachine {
     let level = 0;
     for (const x of group)
       level = Math.max(level, model === undefined ? x.h.backoffLevel : (x.h.modelBackoff.get(model) ?? 0));
-    const ms = retryAfterMs ?? this.step(level);
+    const until = this.endAfter(retryAfterMs ?? this.step(level));
     const scope = model !== undefined ? ` for ${model}` : '';
     for (const x of group) {
       if (retryAfterMs === undefined) {
@@ -317,16 +319,20 @@ export class HealthMachine {
         x === e
           ? `rate limited${scope}${said}`
           : `rate limited${scope}: account "${e.key.account}" hit its limit on ${e.key.label}${said}`;
-      this.cool(x, model, ms, reason, { ...extra, model });
+      this.cool(x, model, until, reason, { ...extra, model });
     }
   }
 
-  /** Cooling for key × model when `model` is given, else key-wide; invalid/discarded keys stay so. */
-  private cool(e: Entry, model: string | undefined, ms: number, reason: string, extra: TransitionExtra): void {
+  /** The end of a cooldown of `ms` from now: whole ms, at least 1, at most maxCooldownMs. */
+  private endAfter(ms: number): number {
+    const o = this.host.options();
+    return o.clock.now() + Math.min(Math.max(1, Math.ceil(ms)), o.maxCooldownMs);
+  }
+
+  /** Cooling until `at` for key × model when `model` is given, else key-wide; invalid/discarded keys stay so. */
+  private cool(e: Entry, model: string | undefined, at: number, reason: string, extra: TransitionExtra): void {
     const h = e.h;
     if (h.state === 'invalid' || h.state === 'discarded') return;
-    const o = this.host.options();
-    const at = o.clock.now() + Math.min(Math.max(1, Math.ceil(ms)), o.maxCooldownMs);
     if (model !== undefined) {
       const prev = h.modelCooldowns.get(model);
       const until = Math.max(prev ?? 0, at);

@@ -227,6 +227,25 @@ suite('KeyPool', () => {
     assert.equal(pool.health('a2')?.state, 'active');
   });
 
+  test("another instance's cooldown is adopted at its exact end, and account mates end together, on a clock that ticks per read", () => {
+    // A real clock moves between two reads; this one moves 1 ms at every read.
+    const ticking = { t: clock.t, now: (): number => ++ticking.t };
+    const p = makePool(clock, { clock: ticking });
+    try {
+      p.setKeys([fakeKey('a'), fakeKey('a1', { account: 'team' }), fakeKey('a2', { account: 'team' })]);
+      const end = ticking.t + 20_000;
+      p.adoptCooldown('a', 'm', end, 2, 'another KeyRelay: 429');
+      assert.equal(p.health('a')?.modelCooldowns.m, end);
+      assert.equal(p.backoffLevel('a', 'm'), 2);
+      p.adoptCooldown('a', undefined, ticking.t + 10 * MAX, 1, 'another KeyRelay: 429');
+      assert.ok((p.health('a')?.coolingUntil ?? 0) - ticking.t <= MAX, 'capped at maxCooldownMs');
+      p.report('a1', 'm', rl());
+      assert.equal(p.health('a1')?.modelCooldowns.m, p.health('a2')?.modelCooldowns.m);
+    } finally {
+      p.dispose();
+    }
+  });
+
   test('key-wide and model cooldowns together: usable after the later one', () => {
     pool.setKeys([fakeKey('a')]);
     pool.report('a', 'm', rl(30_000));
