@@ -1,6 +1,10 @@
-// Activation benchmark: the bundled dist/extension.js loaded with a stub `vscode`, activate() run
-// until its proxy listens, A/B against a bundled bare-listen baseline (baselineExtension.cjs) and an
-// empty Node start. Fresh process per sample, the three kinds interleaved in random order.
+// Activation benchmark: the extension as the .vsix ships it (`node esbuild.mjs --production`, built
+// into a temp dir) loaded with a stub `vscode`, activate() run until its proxy listens, A/B against
+// a bare-listen baseline (baselineExtension.cjs) bundled and minified the same way, and an empty
+// host: a Node start that loads the built-ins VS Code's extension host has loaded before any
+// extension (hostBuiltins.cjs; the other two load them too, before their clock starts). Fresh
+// process per sample, the three kinds interleaved in random order.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -32,6 +36,7 @@ async function bundleBaseline(dir) {
     target: 'node20',
     external: ['vscode'],
     outfile,
+    minify: true,
     logLevel: 'error',
     nodePaths: [path.join(root, 'node_modules')],
   });
@@ -42,7 +47,7 @@ async function sample(kind, bundle, dir) {
   const start = process.hrtime.bigint();
   let cmd, args, ready;
   if (kind === 'empty') {
-    [cmd, args] = pinned(PIN.proxy, process.execPath, ['-e', 'process.stdout.write("READY\\n")']);
+    [cmd, args] = pinned(PIN.proxy, process.execPath, [path.join(here, 'hostBuiltins.cjs')]);
     ready = /READY/;
   } else {
     [cmd, args] = pinned(PIN.proxy, process.execPath, [
@@ -67,11 +72,21 @@ async function sample(kind, bundle, dir) {
   };
 }
 
-/** Returns per-kind arrays of samples, or { error } when the extension bundle cannot activate. */
-export async function activationBench({ samples = 7, extension = path.join(root, 'dist/extension.js') } = {}) {
-  if (!fs.existsSync(extension)) return { error: `${path.relative(root, extension)} missing (run node esbuild.mjs)` };
+/** The production build (minified, no source maps), as `vscode:prepublish` makes it for the .vsix. */
+function bundleProduction(dir) {
+  const outdir = path.join(dir, 'dist');
+  execFileSync(process.execPath, ['esbuild.mjs', '--production', '--outdir', outdir], { cwd: root, stdio: 'inherit' });
+  return path.join(outdir, 'extension.js');
+}
+
+/**
+ * Returns per-kind arrays of samples, or { error } when the extension bundle cannot activate.
+ * `extension`: a bundle to measure instead of the production build (e.g. dist/extension.js).
+ */
+export async function activationBench({ samples = 7, extension } = {}) {
   const dir = tempDir('keyrelay-bench-act-');
   try {
+    extension ??= bundleProduction(dir);
     const baseline = await bundleBaseline(dir);
     const res = { empty: [], baseline: [], extension: [] };
     const bundles = { empty: undefined, baseline, extension };
@@ -103,7 +118,8 @@ export async function activationBench({ samples = 7, extension = path.join(root,
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = await activationBench({ samples: Number(process.argv[2] ?? 7) });
+  const bundle = process.argv[3] && path.resolve(process.argv[3]);
+  const r = await activationBench({ samples: Number(process.argv[2] ?? 7), extension: bundle });
   delete r.samples;
   console.log(JSON.stringify(r, null, 2));
 }
