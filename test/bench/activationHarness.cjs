@@ -1,8 +1,10 @@
 // Loads one bundled extension with the stub `vscode`, runs activate() with a fake context and
 // prints `ACTIVATED <ms from require to listening> <ms since process start> <port> <ms in require>` once a server
 // listens (any net.Server: the product's proxy or the baseline's). Then deactivates and exits.
+// The built-ins a real extension host has already loaded are loaded first (hostBuiltins.cjs).
 //   node test/bench/activationHarness.cjs <bundle.js> <storageDir>
 'use strict';
+require('./hostBuiltins.cjs').loadHostBuiltins();
 const { performance } = require('node:perf_hooks');
 const Module = require('node:module');
 const net = require('node:net');
