@@ -72,7 +72,9 @@ const sharedApart = {
 const withUndiciApart = { ...common, plugins: [...common.plugins, undiciApart, redisApart, sharedApart] };
 
 const builds = [
-  { ...withUndiciApart, entryPoints: ['src/extension.ts'], outfile: `${outdir}/extension.js`, external: ['vscode'] },
+  // The extension's entry: dist/extension.js loads dist/main.js (src/extension.ts) with V8's code cache.
+  { ...common, entryPoints: ['src/boot.ts'], outfile: `${outdir}/extension.js`, external: ['vscode'] },
+  { ...withUndiciApart, entryPoints: ['src/extension.ts'], outfile: `${outdir}/main.js`, external: ['vscode'] },
   {
     ...withUndiciApart,
     entryPoints: ['src/cli.ts'],

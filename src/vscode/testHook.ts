@@ -33,6 +33,8 @@ export interface Built extends Services {
 export interface TestInternals extends Built {
   /** The extension's SecretStorage (the team secret for shared state is stored through it). */
   secrets: vscode.SecretStorage;
+  /** The extension's global storage dir (its code cache is kept in code-cache/ there: src/boot.ts). */
+  globalStorage: string;
   statusText(): string;
   statusTooltip(): string;
   treeItems(): ReturnType<KeysView['items']>;
@@ -50,6 +52,7 @@ export function exposeToTests(context: vscode.ExtensionContext, built: Built): v
   const internals: TestInternals = {
     ...built,
     secrets: context.secrets,
+    globalStorage: context.globalStorageUri.fsPath,
     statusText: () => built.statusBar.text,
     statusTooltip: () => built.statusBar.tooltipMarkdown,
     treeItems: () => built.keysView.items(),

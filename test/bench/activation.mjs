@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PIN, pinned, startChild, stop, tempDir, removeTemp, median, shuffle } from './lib.mjs';
+import { PIN, pinned, startChild, stop, tempDir, removeTemp, median, shuffle, sleep } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -43,26 +43,28 @@ async function bundleBaseline(dir) {
   return outfile;
 }
 
-async function sample(kind, bundle, dir) {
+/**
+ * One fresh process. `storage`: its storage dir (a fresh one by default); `saveCache`: wait for the
+ * extension to save its code cache there before it exits.
+ */
+async function sample(kind, bundle, dir, { storage, saveCache = false } = {}) {
   const start = process.hrtime.bigint();
   let cmd, args, ready;
   if (kind === 'empty') {
     [cmd, args] = pinned(PIN.proxy, process.execPath, [path.join(here, 'hostBuiltins.cjs')]);
     ready = /READY/;
   } else {
-    [cmd, args] = pinned(PIN.proxy, process.execPath, [
-      path.join(here, 'activationHarness.cjs'),
-      bundle,
-      fs.mkdtempSync(path.join(dir, 's-')),
-    ]);
+    storage ??= fs.mkdtempSync(path.join(dir, 's-'));
+    [cmd, args] = pinned(PIN.proxy, process.execPath, [path.join(here, 'activationHarness.cjs'), bundle, storage]);
     ready = /ACTIVATED ([\d.]+) ([\d.]+) \d+ ([\d.]+)|ACTIVATION_(TIMEOUT|ERROR.*)/;
   }
   const p = await startChild(cmd, args, {
     ready,
     timeoutMs: 20_000,
-    env: { BENCH_VSCODE_PORT: String(await freePort()) },
+    env: { BENCH_VSCODE_PORT: String(await freePort()), ...(saveCache ? { BENCH_SAVE_CODE_CACHE: '1' } : {}) },
   });
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
+  if (saveCache) await untilOutput(p, /CODE_CACHE_\w+/, 15_000);
   await stop(p.child);
   if (kind !== 'empty' && !p.match[1]) throw new Error(`${kind}: ${p.match[0]}`);
   return {
@@ -70,6 +72,11 @@ async function sample(kind, bundle, dir) {
     activateMs: kind === 'empty' ? 0 : Number(p.match[1]),
     requireMs: kind === 'empty' ? 0 : Number(p.match[3]),
   };
+}
+
+/** Resolves once the child's output so far matches `re`, it exits, or `ms` pass. */
+async function untilOutput(p, re, ms) {
+  for (let t = 0; t < ms && p.child.exitCode === null && !re.test(p.stdout()); t += 50) await sleep(50);
 }
 
 /** The production build (minified, no source maps), as `vscode:prepublish` makes it for the .vsix. */
@@ -88,11 +95,22 @@ export async function activationBench({ samples = 7, extension } = {}) {
   try {
     extension ??= bundleProduction(dir);
     const baseline = await bundleBaseline(dir);
-    const res = { empty: [], baseline: [], extension: [] };
-    const bundles = { empty: undefined, baseline, extension };
-    for (const k of Object.keys(res)) await sample(k, bundles[k], dir); // warm the file cache
+    // Every start but the first after an install finds the code cache the first one saved
+    // (src/core/codeCache.ts): `extension` samples get a copy of it, `extensionCold` none.
+    const warm = fs.mkdtempSync(path.join(dir, 'warm-'));
+    await sample('extension', extension, dir, { storage: warm, saveCache: true });
+    const cache = path.join(warm, 'global', 'code-cache');
+    const withCache = () => {
+      const s = fs.mkdtempSync(path.join(dir, 's-'));
+      if (fs.existsSync(cache)) fs.cpSync(cache, path.join(s, 'global', 'code-cache'), { recursive: true });
+      return { storage: s };
+    };
+    const res = { empty: [], baseline: [], extension: [], extensionCold: [] };
+    const bundles = { empty: undefined, baseline, extension, extensionCold: extension };
+    const run = (k) => sample(k, bundles[k], dir, k === 'extension' ? withCache() : {});
+    for (const k of Object.keys(res)) await run(k); // warm the file cache
     for (let i = 0; i < samples; i++) {
-      for (const k of shuffle(Object.keys(res))) res[k].push(await sample(k, bundles[k], dir));
+      for (const k of shuffle(Object.keys(res))) res[k].push(await run(k));
     }
     const m = (k, f) => median(res[k].map((x) => x[f]));
     return {
@@ -102,6 +120,9 @@ export async function activationBench({ samples = 7, extension } = {}) {
       extensionWallMs: m('extension', 'wallMs'),
       baselineActivateMs: m('baseline', 'activateMs'),
       extensionActivateMs: m('extension', 'activateMs'),
+      extensionColdWallMs: m('extensionCold', 'wallMs'),
+      extensionColdActivateMs: m('extensionCold', 'activateMs'),
+      codeCache: fs.existsSync(cache) && fs.readdirSync(cache).some((f) => f.endsWith('.v8cache')),
       baselineRequireMs: m('baseline', 'requireMs'),
       extensionRequireMs: m('extension', 'requireMs'),
     };

@@ -2,10 +2,13 @@
 // prints `ACTIVATED <ms from require to listening> <ms since process start> <port> <ms in require>` once a server
 // listens (any net.Server: the product's proxy or the baseline's). Then deactivates and exits.
 // The built-ins a real extension host has already loaded are loaded first (hostBuiltins.cjs).
+// BENCH_SAVE_CODE_CACHE=1: before exiting, waits (≤ 10 s) for the extension to save its V8 code
+// cache into <storageDir>/global/code-cache (src/core/codeCache.ts), for the next samples.
 //   node test/bench/activationHarness.cjs <bundle.js> <storageDir>
 'use strict';
 require('./hostBuiltins.cjs').loadHostBuiltins();
 const { performance } = require('node:perf_hooks');
+const fs = require('node:fs');
 const Module = require('node:module');
 const net = require('node:net');
 const path = require('node:path');
@@ -40,8 +43,16 @@ const timer = setTimeout(() => {
   process.exit(3);
 }, 15_000);
 let ext, ctx;
+async function codeCacheSaved() {
+  const dir = path.join(storageDir, 'global', 'code-cache');
+  const has = () => fs.existsSync(dir) && fs.readdirSync(dir).some((f) => f.endsWith('.v8cache'));
+  for (let i = 0; i < 200 && !has(); i++) await new Promise((r) => setTimeout(r, 50));
+  process.stdout.write(has() ? 'CODE_CACHE_SAVED\n' : 'CODE_CACHE_MISSING\n');
+}
+
 async function finish() {
   clearTimeout(timer);
+  if (process.env.BENCH_SAVE_CODE_CACHE) await codeCacheSaved();
   try {
     if (ext && ext.deactivate) await Promise.race([ext.deactivate(), new Promise((r) => setTimeout(r, 2000))]);
   } catch {
