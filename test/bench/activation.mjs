@@ -70,7 +70,6 @@ async function sample(kind, bundle, dir, { storage, saveCache = false } = {}) {
   return {
     wallMs,
     activateMs: kind === 'empty' ? 0 : Number(p.match[1]),
-    requireMs: kind === 'empty' ? 0 : Number(p.match[3]),
   };
 }
 
@@ -123,8 +122,6 @@ export async function activationBench({ samples = 7, extension } = {}) {
       extensionColdWallMs: m('extensionCold', 'wallMs'),
       extensionColdActivateMs: m('extensionCold', 'activateMs'),
       codeCache: fs.existsSync(cache) && fs.readdirSync(cache).some((f) => f.endsWith('.v8cache')),
-      baselineRequireMs: m('baseline', 'requireMs'),
-      extensionRequireMs: m('extension', 'requireMs'),
     };
   } catch (e) {
     return {

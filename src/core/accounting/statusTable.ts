@@ -177,7 +177,7 @@ function writeRow(out: ByteParts, cols: string[], width: number[]): void {
       out.utf8(cols[i].trimEnd());
     } else {
       out.utf8(cols[i]);
-      if (i < width.length) out.spaces(width[i] - cols[i].length);
+      out.spaces(width[i] - cols[i].length);
     }
   }
   out.utf8('\n');
