@@ -236,6 +236,9 @@ suite('KeyRelay keys', () => {
       label: 'it-test-bad',
       baseUrl: fake.openaiBase,
     });
+    // New keys make the chat-model catalogue list the provider's models through the proxy (with
+    // one of these keys): let that finish first, so the fake's requests below are the tests' alone.
+    await api.chatModels.resolve();
     fake.setKeyBehaviour(secrets.bad, { kind: 'status', status: 401 });
     const said: string[] = [];
     const stub = stubPrompts(api, {
