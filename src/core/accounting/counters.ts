@@ -55,6 +55,8 @@ export interface CountersHolder {
 
 const LAST_USED_BASE = Date.UTC(2025, 0, 1);
 export const toSec = (ms: number): number => Math.max(0, Math.floor((ms - LAST_USED_BASE) / 1000));
+/** `toSec`'s seconds as milliseconds since the epoch again. */
+export const fromSec = (sec: number): number => LAST_USED_BASE + sec * 1000;
 
 /** One key's numbers as the views show them (`priced` / `unpriced`: attempts with a known / unknown cost). */
 export interface KeySummary {
@@ -128,7 +130,7 @@ export function cloneCounters(c: LiveCounters): Counters {
     priced: c.priced,
     unpriced: c.unpriced,
   };
-  if (c.lastUsedSec > 0) out.lastUsed = LAST_USED_BASE + c.lastUsedSec * 1000;
+  if (c.lastUsedSec > 0) out.lastUsed = fromSec(c.lastUsedSec);
   return out;
 }
 

@@ -10,9 +10,8 @@ import { ByteParts } from './byteParts';
 import type { HealthView } from '../pool/health';
 import { cooldownRecord } from '../pool/health';
 import type { KeyRecord } from '../types';
-import { costFigure } from './costReport';
-import { cloneCounters, modelEntries } from './counters';
-import type { Counters, KeyCounters } from './counters';
+import { cloneCounters, fromSec, modelEntries } from './counters';
+import type { Counters, KeyCounters, LiveCounters } from './counters';
 
 const NON_ASCII = /[\u0080-\uffff]/;
 const NON_ASCII_ALL = /[\u0080-\uffff]/g;
@@ -120,11 +119,61 @@ export function writeKeyJson(
   w.raw(',"requestsToday":');
   w.num(c?.today ?? 0);
   if (c && c.all.requests > 0) {
-    member(w, ',"stats":', cloneCounters(c.all));
-    member(w, ',"cost":', costFigure(c.all));
+    w.raw(',"stats":');
+    writeCounters(w, c.all);
+    w.raw(',"cost":{"costUsd":');
+    w.num(c.all.priced > 0 ? c.all.costUsd : NaN); // costFigure's null
+    w.raw(',"unpricedAttempts":');
+    w.num(c.all.unpriced);
+    w.raw('}');
   }
-  if (c && c.model !== undefined) member(w, ',"byModel":', modelRecord(c));
+  if (c && c.model !== undefined) {
+    w.raw(',"byModel":');
+    let sep = '{';
+    for (const [model, m] of modelEntries(c)) {
+      w.raw(sep);
+      sep = ',';
+      w.str(model);
+      w.raw(':');
+      writeCounters(w, m);
+    }
+    w.raw(sep === '{' ? '{}' : '}');
+  }
   if (budget !== undefined) member(w, ',"budget":', budget);
+  w.raw('}');
+}
+
+/**
+ * `JSON.stringify(cloneCounters(c))`, without the copy: at 100,000 keys the keys that served
+ * (stats, cost and per model each) were a tenth of the status call in JSON.stringify.
+ */
+function writeCounters(w: JsonBytes, c: Readonly<LiveCounters>): void {
+  w.raw('{"requests":');
+  w.num(c.requests);
+  w.raw(',"successes":');
+  w.num(c.successes);
+  if (c.failures === undefined) w.raw(',"failures":{}');
+  else member(w, ',"failures":', c.failures);
+  w.raw(',"inputTokens":');
+  w.num(c.inputTokens);
+  w.raw(',"outputTokens":');
+  w.num(c.outputTokens);
+  w.raw(',"latencyMsTotal":');
+  w.num(c.latencyMsTotal);
+  w.raw(',"ttfbMsTotal":');
+  w.num(c.ttfbMsTotal);
+  w.raw(',"ttfbCount":');
+  w.num(c.ttfbCount);
+  w.raw(',"costUsd":');
+  w.num(c.costUsd);
+  w.raw(',"priced":');
+  w.num(c.priced);
+  w.raw(',"unpriced":');
+  w.num(c.unpriced);
+  if (c.lastUsedSec > 0) {
+    w.raw(',"lastUsed":');
+    w.num(fromSec(c.lastUsedSec));
+  }
   w.raw('}');
 }
 

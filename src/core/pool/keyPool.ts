@@ -299,8 +299,9 @@ export class KeyPool extends DisposableBase {
   /**
    * Visits every key (pool order) with its live health, without the copies `snapshot()` makes: the
    * views and `/keyrelay/status` read 10,000+ keys this way. Both arguments are the pool's own
-   * objects: read them during the call, never keep or change them, and copy the key's fields one
-   * by one (the object also holds the secret, which a spread would carry). Returns the drain time
+   * objects: read them, never change them, keep them no longer than one pass (`/keyrelay/status`
+   * waits for its reader between parts: a key removed meanwhile is shown as it was), and copy the
+   * key's fields one by one (the object also holds the secret, which a spread would carry). Returns the drain time
    * (model cooldowns in `health` are the ones still running then).
    */
   forEachKey(visit: (key: Readonly<KeyRecord>, health: HealthView) => void): number {

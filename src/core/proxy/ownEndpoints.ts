@@ -68,6 +68,22 @@ const json = (res: ServerResponse, status: number, body: unknown): void => {
     .end(typeof body === 'string' ? body : JSON.stringify(body));
 };
 
+/** Resolves true once `res` has room again, false once it closed (its reader went away). */
+function caughtUp(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const settle = (room: boolean): void => {
+      res.removeListener('drain', drained);
+      res.removeListener('close', closed);
+      resolve(room);
+    };
+    const drained = (): void => settle(true);
+    const closed = (): void => settle(false);
+    res.on('drain', drained);
+    res.on('close', closed);
+  });
+}
+
 /**
  * KeyRelay's own endpoints (DESIGN §1): health without auth; status, fan-out and key actions with
  * the access token. The server checks Host and Origin before any of these run.
@@ -191,21 +207,22 @@ export class OwnEndpoints {
   }
 
   /** The status document; `?format=text`: the table `keyrelay status` prints, built here. */
-  private status(req: IncomingMessage, res: ServerResponse): void {
+  private async status(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const text = /[?&]format=text(&|$)/.test(req.url ?? '');
     const doc = { ...this.d, endpoint: this.d.endpoint(), shared: this.d.shared(), budgets: this.d.forward().budgets };
     res.writeHead(200, { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json' });
     const socket = res.socket;
     const redact = (part: string): string => this.d.redactor.redact(part);
-    const write = (part: string): void => {
-      res.write(part, text ? 'utf8' : 'latin1');
+    const send = (part: string): boolean => {
+      const room = res.write(part, text ? 'utf8' : 'latin1');
       // A write corks the socket until the next tick: uncorked, each part leaves as it is made and
       // the reader (the CLI, on the other CPU) works through it while the rest is built.
       socket?.uncork();
+      return room;
     };
-    if (text) writeStatusTable(doc, redact, write);
-    else writeStatus(doc, redact, write);
-    res.end();
+    if (text) writeStatusTable(doc, redact, send);
+    else await writeStatus(doc, redact, (part) => send(part) || caughtUp(res));
+    if (!res.destroyed) res.end();
   }
 
   /** The dashboard's document (charts and one page of keys): what a following window's dashboard shows. */

@@ -163,8 +163,8 @@ suite('buildModels', () => {
   });
 });
 
-/** A pool and counters on one fake clock for the length of `run`, then disposed. */
-function withPool(strategy: StrategyName, run: (pool: KeyPool, stats: Stats) => void): void {
+/** A pool and counters on one fake clock for the length of `run` (until its promise settles), then disposed. */
+function withPool<T>(strategy: StrategyName, run: (pool: KeyPool, stats: Stats) => T): T {
   const clock = new FakeClock();
   const pool = new KeyPool({
     clock,
@@ -175,12 +175,20 @@ function withPool(strategy: StrategyName, run: (pool: KeyPool, stats: Stats) => 
     discardOnQuota: true,
   });
   const stats = new Stats(clock);
-  try {
-    run(pool, stats);
-  } finally {
+  const dispose = (): void => {
     stats.dispose();
     pool.dispose();
+  };
+  let out: T;
+  try {
+    out = run(pool, stats);
+  } catch (err) {
+    dispose();
+    throw err;
   }
+  if (out instanceof Promise) return out.finally(dispose) as T;
+  dispose();
+  return out;
 }
 
 suite('buildStatus', () => {
@@ -240,8 +248,8 @@ suite('buildStatus', () => {
 });
 
 suite('writeStatus', () => {
-  test('the status document as ASCII JSON: same content, redacted, every non-ASCII char escaped', () => {
-    withPool('least-used', (pool, stats) => {
+  test('the status document as ASCII JSON: same content, redacted, every non-ASCII char escaped', () =>
+    withPool('least-used', async (pool, stats) => {
       const keys = [
         { ...key('o1', 'openai', ['gpt-4o']), account: 'équipe', weight: 2 },
         key('o2', 'openai'),
@@ -255,6 +263,7 @@ suite('writeStatus', () => {
       const base = { keyId: 'o1', providerId: 'openai', endpoint: '/v1/chat/completions', status: 200, latencyMs: 9 };
       stats.record({ ...base, model: 'gpt-4o', ok: true, inputTokens: 3, outputTokens: 4 });
       stats.record({ ...base, model: 'gpt-4o-mini', ok: false, status: 500 });
+      stats.record({ ...base, keyId: 'a1', providerId: 'anthropic', model: 'claude-x', ok: true, costUsd: 0.25 });
       const budgets = {
         active: true,
         standing: (k: { id: string }) => ({ spent: { dayUsd: k.id.length, monthUsd: 0.5 } }),
@@ -270,13 +279,13 @@ suite('writeStatus', () => {
       };
       const seen: string[] = [];
       const parts: string[] = [];
-      writeStatus(
+      await writeStatus(
         opts,
         (text) => {
           seen.push(text);
           return text.replace('slow down', 'slow [redacted] …');
         },
-        (part) => parts.push(part),
+        (part) => parts.push(part) > 0,
       );
       const text = parts.join('');
       assert.match(text, /^[\x20-\x7f]+$/, 'ASCII only (DEL as JSON.stringify writes it)');
@@ -289,45 +298,60 @@ suite('writeStatus', () => {
       assert.equal(doc.keys[0].account, 'équipe');
       assert.match(doc.keys[0].history[0].reason, /HTTP 429 😬$/);
       assert.equal(doc.keys[3].label, keys[3].label);
-    });
-  });
-  test('written in parts below 128 KB as the pass goes, each ending between two entries', () => {
-    withPool('round-robin', (pool, stats) => {
+    }));
+  test('written in parts below 128 KB, each ending between two entries', () =>
+    withPool('round-robin', async (pool, stats) => {
       pool.setKeys(Array.from({ length: 2500 }, (_, i) => key(`k${i}`, 'openai')));
       const opts = { pool, stats, catalogue: new ProviderCatalogue(), version: '1', instanceId: 'i' };
-      let inPass = false;
-      const forEachKey = pool.forEachKey.bind(pool);
-      pool.forEachKey = (visit) => {
-        inPass = true;
-        try {
-          return forEachKey(visit);
-        } finally {
-          inPass = false;
-        }
-      };
-      const parts: Array<{ text: string; inPass: boolean }> = [];
-      writeStatus(
+      const parts: string[] = [];
+      await writeStatus(
         opts,
         (text) => text,
-        (text) => parts.push({ text, inPass }),
+        (text) => parts.push(text) > 0,
       );
       assert.ok(parts.length >= 5, `${parts.length} parts`);
-      assert.match(parts[0].text, /^\{"keyrelay":true,.*,"keys":\[\{"id":"k0",.*\}$/);
-      assert.match(parts.at(-1)!.text, /\],"at":\d+,.*\}$/);
+      assert.match(parts[0], /^\{"keyrelay":true,.*,"keys":\[\{"id":"k0",.*\}$/);
+      assert.match(parts.at(-1)!, /\],"at":\d+,.*\}$/);
       for (const [i, p] of parts.entries()) {
-        assert.ok(p.text.length < 128 * 1024, `part ${i}: ${p.text.length} chars`);
-        if (i > 0) assert.match(p.text, /^,\{"id":"k\d+"/, `part ${i} starts with an entry`);
-        if (i < parts.length - 1) assert.equal(p.inPass, true, `part ${i} written while the keys were read`);
+        assert.ok(p.length < 128 * 1024, `part ${i}: ${p.length} chars`);
+        if (i > 0) assert.match(p, /^,\{"id":"k\d+"/, `part ${i} starts with an entry`);
       }
-      const doc = JSON.parse(parts.map((p) => p.text).join('')) as {
-        keys: unknown[];
-        providers: Array<{ keys: number }>;
-      };
+      const doc = JSON.parse(parts.join('')) as { keys: unknown[]; providers: Array<{ keys: number }> };
       assert.equal(doc.keys.length, 2500);
       assert.deepEqual(doc, JSON.parse(JSON.stringify(buildStatus(opts))));
       assert.equal(doc.providers[0].keys, 2500);
-    });
-  });
+    }));
+  test('waits while the reader is behind: keys as they were at the start, counters as they are; stops when the reader goes', () =>
+    withPool('round-robin', async (pool, stats) => {
+      const keys = Array.from({ length: 2500 }, (_, i) => key(`k${i}`, 'openai'));
+      pool.setKeys(keys);
+      const opts = { pool, stats, catalogue: new ProviderCatalogue(), version: '1', instanceId: 'i' };
+      const parts: string[] = [];
+      let behind: ((more: boolean) => void) | undefined;
+      const sink = (text: string): boolean | Promise<boolean> => {
+        parts.push(text);
+        return parts.length === 1 ? new Promise<boolean>((resolve) => (behind = resolve)) : true;
+      };
+      const whole = writeStatus(opts, (text) => text, sink);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(parts.length, 1, 'nothing more is built while the reader is behind');
+      pool.setKeys(keys.slice(0, 10)); // removed meanwhile
+      stats.record({ keyId: 'k2499', providerId: 'openai', endpoint: '/v1/x', ok: true, status: 200, latencyMs: 3 });
+      behind!(true);
+      await whole;
+      const doc = JSON.parse(parts.join('')) as { keys: Array<{ id: string; requestsToday: number }> };
+      assert.equal(doc.keys.length, 2500, 'every key of the start');
+      assert.equal(doc.keys[2499].requestsToday, 1, 'the request counted while the pass waited');
+
+      parts.length = 0;
+      const gone = writeStatus(
+        opts,
+        (text) => text,
+        (text) => (parts.push(text), Promise.resolve(false)),
+      );
+      await gone;
+      assert.equal(parts.length, 1, 'the pass stopped when its reader went away');
+    }));
 });
 
 suite('writeStatusTable', () => {
