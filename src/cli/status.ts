@@ -1,10 +1,13 @@
 import { request } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { renderStatus } from '../core/accounting/statusTable';
 import type { StatusDoc } from '../core/accounting/statusTable';
 import { proveLeader, UNTRUSTED } from '../core/windows/localHttp';
 import { CliError } from './cliError';
 import { findToken } from './token';
+import { plainGet } from './plainGet';
+import type { PlainResponse } from './plainGet';
 import { watch } from './watch';
 import type { WatchOptions } from './watch';
 
@@ -31,18 +34,19 @@ const STATUS_PREFIX = '{"keyrelay":true,';
 export async function status(opts: StatusOptions, out: NodeJS.WritableStream): Promise<number> {
   const token = tokenOf(opts);
   const where = `${opts.host}:${opts.port}`;
-  let res: IncomingMessage;
+  let res: PlainResponse;
   try {
     // The token is never sent: the port's holder proves it knows it first (core/proof.ts), so a
     // program that merely listens on --port learns nothing.
     const { authorization } = await proveLeader(opts.port, token.value, { host: opts.host, timeoutMs: 5000 });
     // The table comes ready-made from the server.
-    res = await open(opts.host, opts.port, `/keyrelay/status${opts.json ? '' : '?format=text'}`, authorization);
+    const path = `/keyrelay/status${opts.json ? '' : '?format=text'}`;
+    res = await plainGet(opts.host, opts.port, path, authorization, 5000);
   } catch (err) {
     throw statusError(err as NodeJS.ErrnoException, where, token.where);
   }
   if (res.statusCode === 401) {
-    res.resume();
+    res.body.destroy();
     throw new CliError(`KeyRelay on ${where} refused the proof of the access token from ${token.where}.`);
   }
   const notStatus = () =>
@@ -51,13 +55,13 @@ export async function status(opts: StatusOptions, out: NodeJS.WritableStream): P
   // would be most of the command's time, and the server sends it while it is still writing it.
   if (opts.json && !opts.pretty) {
     if (res.statusCode !== 200) {
-      res.resume();
+      res.body.destroy();
       throw notStatus();
     }
-    await passOn(res, out, notStatus, where);
+    await passOn(res.body, out, notStatus, where);
     return 0;
   }
-  const bytes = await readAll(res).catch((err: NodeJS.ErrnoException) => {
+  const bytes = await readAll(res.body).catch((err: NodeJS.ErrnoException) => {
     throw cutOff(err, where);
   });
   const body = (): string => bytes.toString('utf8');
@@ -78,60 +82,54 @@ export async function status(opts: StatusOptions, out: NodeJS.WritableStream): P
 }
 
 /**
- * Copies the status body to `out` chunk by chunk, waiting when `out` is full, once its first bytes
+ * Copies the status body to `out` chunk by chunk, pausing while `out` is full, once its first bytes
  * show it is KeyRelay's document. A body that ends anywhere but after its closing brace was cut
  * off: what arrived is out, and the error says so. A reader that went away (`| head`, EPIPE)
- * ends the copy quietly, as `cat` would.
+ * ends the copy quietly, as `cat` would. The chunks are taken as 'data' events: read through the
+ * async iterator, the stream joined the chunks it held into new buffers first (bench: 47 ms of
+ * the CLI's 230 at 100,000 keys).
  */
-async function passOn(
-  res: IncomingMessage,
-  out: NodeJS.WritableStream,
-  notStatus: () => CliError,
-  where: string,
-): Promise<void> {
-  let head: Buffer | undefined = Buffer.alloc(0);
-  let last = 0;
-  let gone = false;
-  const readerGone = (): void => {
-    gone = true;
-    res.destroy();
-  };
-  out.once('error', readerGone);
-  try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
+function passOn(res: Readable, out: NodeJS.WritableStream, notStatus: () => CliError, where: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let head: Buffer | undefined = Buffer.alloc(0);
+    let last = 0;
+    let whole = false;
+    const resume = (): void => void res.resume();
+    const data = (chunk: Buffer): void => {
       let c = chunk;
       if (head) {
         head = Buffer.concat([head, c]);
-        if (head.length < STATUS_PREFIX.length) continue;
-        if (!startsWith(head, STATUS_PREFIX)) throw notStatus();
+        if (head.length < STATUS_PREFIX.length) return;
+        if (!startsWith(head, STATUS_PREFIX)) return done(notStatus());
         c = head;
         head = undefined;
       }
       last = c[c.length - 1];
-      if (!out.write(c)) await drained(out);
-      if (gone) return;
-    }
-  } catch (err) {
-    if (gone) return;
-    throw err instanceof CliError ? err : cutOff(err as NodeJS.ErrnoException, where);
-  } finally {
-    out.removeListener('error', readerGone);
-  }
-  if (head) throw notStatus();
-  if (last !== 0x7d) throw cutOff(undefined, where);
-  out.write('\n');
-}
-
-/** Resolves once `out` has room again, or has failed (its reader went away). */
-function drained(out: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      out.removeListener('drain', done);
-      out.removeListener('error', done);
-      resolve();
+      if (out.write(c)) return;
+      res.pause();
+      out.once('drain', resume);
     };
-    out.once('drain', done);
-    out.once('error', done);
+    const end = (): void => {
+      whole = true;
+      if (head) return done(notStatus());
+      if (last !== 0x7d) return done(cutOff(undefined, where));
+      out.write('\n');
+      done();
+    };
+    const failed = (err: NodeJS.ErrnoException): void => done(cutOff(err, where));
+    const closed = (): void => done(cutOff(undefined, where)); // closed before its end, without an error
+    const readerGone = (): void => done();
+    const done = (err?: CliError): void => {
+      res.removeListener('data', data).removeListener('end', end).removeListener('error', failed);
+      res.removeListener('close', closed);
+      out.removeListener('error', readerGone);
+      out.removeListener('drain', resume);
+      if (err || !whole) res.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    res.on('data', data).once('end', end).once('error', failed).once('close', closed);
+    out.once('error', readerGone);
   });
 }
 
@@ -213,7 +211,7 @@ function open(
 }
 
 /** A body's chunks joined once (a string per chunk, concatenated, is twice the work). */
-async function readAll(res: IncomingMessage): Promise<Buffer> {
+async function readAll(res: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of res as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks);
