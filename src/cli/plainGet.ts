@@ -20,7 +20,11 @@ export interface PlainResponse {
 
 const MAX_HEAD = 64 * 1024;
 
-/** Sends `GET path` with `authorization`; resolves at the answer's headers. No answer in `timeoutMs` (or a pause as long in its body) is ETIMEDOUT. */
+/**
+ * Sends `GET path` with `authorization`; resolves at the answer's headers. No answer in `timeoutMs`
+ * (or a pause as long in its body while the reader waits for it) is ETIMEDOUT; the time the
+ * reader itself takes (`| less`) is not.
+ */
 export function plainGet(
   host: string,
   port: number,
@@ -48,7 +52,7 @@ export function plainGet(
       }
       const parsed = parseHead(head.toString('latin1', 0, end));
       if (!parsed) return socket.destroy(errorWithCode('an answer that is not HTTP/1.1', 'EPROTO'));
-      body = new BodyStream(socket, framing(parsed.headers));
+      body = new BodyStream(socket, framing(parsed.headers), timeoutMs);
       resolve({ ...parsed, body });
       if (end + 4 < head.length) body.feed(head.subarray(end + 4));
     });
@@ -99,6 +103,7 @@ class BodyStream extends Readable {
   constructor(
     private readonly socket: Socket,
     private readonly frame: { chunked: boolean; length: number },
+    private readonly timeoutMs: number,
   ) {
     super();
     this.state = frame.chunked ? 'size' : frame.length === 0 ? 'done' : 'data';
@@ -107,6 +112,7 @@ class BodyStream extends Readable {
   }
 
   override _read(): void {
+    this.socket.setTimeout(this.timeoutMs);
     this.socket.resume();
   }
 
@@ -141,7 +147,7 @@ class BodyStream extends Readable {
         i += n;
         if (this.remaining > 0) this.remaining -= n;
         if (this.remaining === 0) this.endOfData();
-        if (!more) this.socket.pause();
+        if (!more) this.waitForReader();
         continue;
       }
       const nl = b.indexOf(0x0a, i);
@@ -152,6 +158,12 @@ class BodyStream extends Readable {
       this.onLine(this.line.endsWith('\r') ? this.line.slice(0, -1) : this.line);
       this.line = '';
     }
+  }
+
+  /** The reader is behind, not the server: no bytes are asked for, and none are waited for, until `_read`. */
+  private waitForReader(): void {
+    this.socket.pause();
+    this.socket.setTimeout(0);
   }
 
   private endOfData(): void {
