@@ -69,6 +69,8 @@ function errorWithCode(message: string, code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code });
 }
 
+const brokenFraming = (): NodeJS.ErrnoException => errorWithCode('an answer whose chunk framing is broken', 'EPROTO');
+
 function parseHead(text: string): { statusCode: number; headers: Record<string, string> } | undefined {
   const [statusLine, ...lines] = text.split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(statusLine);
@@ -152,7 +154,7 @@ class BodyStream extends Readable {
       }
       const nl = b.indexOf(0x0a, i);
       this.line += b.toString('latin1', i, nl < 0 ? b.length : nl);
-      if (this.line.length > 4096) throw errorWithCode('an answer whose chunk framing is broken', 'EPROTO');
+      if (this.line.length > 4096) throw brokenFraming();
       if (nl < 0) return;
       i = nl + 1;
       this.onLine(this.line.endsWith('\r') ? this.line.slice(0, -1) : this.line);
@@ -174,11 +176,11 @@ class BodyStream extends Readable {
   private onLine(line: string): void {
     if (this.state === 'size') {
       const size = /^([0-9a-fA-F]{1,12})\s*(;.*)?$/.exec(line);
-      if (!size) throw errorWithCode('an answer whose chunk framing is broken', 'EPROTO');
+      if (!size) throw brokenFraming();
       this.remaining = parseInt(size[1], 16);
       this.state = this.remaining === 0 ? 'trailers' : 'data';
     } else if (this.state === 'afterData') {
-      if (line !== '') throw errorWithCode('an answer whose chunk framing is broken', 'EPROTO');
+      if (line !== '') throw brokenFraming();
       this.state = 'size';
     } else if (line === '') {
       this.finish(); // the blank line after the trailers

@@ -177,7 +177,9 @@ export function statusError(err: NodeJS.ErrnoException, where: string, tokenWher
       `${err.message} (token from ${tokenWhere}); nothing was sent to it. Pass the right port with --port, or the proxy's token with --token or KEYRELAY_TOKEN (in VS Code: "KeyRelay: Copy Access Token").`,
     );
   }
-  return new CliError(`Could not ask ${where}: ${err.code ?? err.message}.`);
+  return new CliError(
+    `Could not ask ${where} (${err.code ?? err.message}): is KeyRelay running there? Check --port, then run the command again.`,
+  );
 }
 
 /** One request to a running KeyRelay with a proven authorization; `body` is sent as JSON. */

@@ -125,9 +125,10 @@ export type PartSink = (part: string) => boolean | Promise<boolean>;
  * The pass waits whenever the reader is behind. Built at once, the 20 MB of 100,000 keys sat in
  * the socket's queue until the reader took them: V8 copied them from collection to collection,
  * and that cost more than building them (bench: 190 ms of the server's CPU per call, 70 ms with
- * the parts dropped unsent, 120–140 ms waiting). Waiting, a few parts are alive at a time, and the proxy serves other requests
- * between them. The keys are the pool's at the start (a key removed meanwhile is still listed,
- * as it was then); each key's health and counters are read when its entry is written.
+ * the parts dropped unsent, 120–140 ms waiting). Waiting, a few parts are alive at a time, and
+ * the proxy serves other requests between them. The keys are the pool's at the start (a key
+ * removed meanwhile is still listed, as it was then); each key's health and counters are read
+ * when its entry is written.
  */
 export async function writeStatus(
   opts: StatusSource,

@@ -121,10 +121,8 @@ export function writeKeyJson(
   if (c && c.all.requests > 0) {
     w.raw(',"stats":');
     writeCounters(w, c.all);
-    w.raw(',"cost":{"costUsd":');
-    w.num(c.all.priced > 0 ? c.all.costUsd : NaN); // costFigure's null
-    w.raw(',"unpricedAttempts":');
-    w.num(c.all.unpriced);
+    member(w, ',"cost":{"costUsd":', c.all.priced > 0 ? c.all.costUsd : NaN); // NaN: costFigure's null
+    member(w, ',"unpricedAttempts":', c.all.unpriced);
     w.raw('}');
   }
   if (c && c.model !== undefined) {
@@ -148,32 +146,19 @@ export function writeKeyJson(
  * (stats, cost and per model each) were a tenth of the status call in JSON.stringify.
  */
 function writeCounters(w: JsonBytes, c: Readonly<LiveCounters>): void {
-  w.raw('{"requests":');
-  w.num(c.requests);
-  w.raw(',"successes":');
-  w.num(c.successes);
+  member(w, '{"requests":', c.requests);
+  member(w, ',"successes":', c.successes);
   if (c.failures === undefined) w.raw(',"failures":{}');
   else member(w, ',"failures":', c.failures);
-  w.raw(',"inputTokens":');
-  w.num(c.inputTokens);
-  w.raw(',"outputTokens":');
-  w.num(c.outputTokens);
-  w.raw(',"latencyMsTotal":');
-  w.num(c.latencyMsTotal);
-  w.raw(',"ttfbMsTotal":');
-  w.num(c.ttfbMsTotal);
-  w.raw(',"ttfbCount":');
-  w.num(c.ttfbCount);
-  w.raw(',"costUsd":');
-  w.num(c.costUsd);
-  w.raw(',"priced":');
-  w.num(c.priced);
-  w.raw(',"unpriced":');
-  w.num(c.unpriced);
-  if (c.lastUsedSec > 0) {
-    w.raw(',"lastUsed":');
-    w.num(fromSec(c.lastUsedSec));
-  }
+  member(w, ',"inputTokens":', c.inputTokens);
+  member(w, ',"outputTokens":', c.outputTokens);
+  member(w, ',"latencyMsTotal":', c.latencyMsTotal);
+  member(w, ',"ttfbMsTotal":', c.ttfbMsTotal);
+  member(w, ',"ttfbCount":', c.ttfbCount);
+  member(w, ',"costUsd":', c.costUsd);
+  member(w, ',"priced":', c.priced);
+  member(w, ',"unpriced":', c.unpriced);
+  if (c.lastUsedSec > 0) member(w, ',"lastUsed":', fromSec(c.lastUsedSec));
   w.raw('}');
 }
 

@@ -301,8 +301,8 @@ export class KeyPool extends DisposableBase {
    * views and `/keyrelay/status` read 10,000+ keys this way. Both arguments are the pool's own
    * objects: read them, never change them, keep them no longer than one pass (`/keyrelay/status`
    * waits for its reader between parts: a key removed meanwhile is shown as it was), and copy the
-   * key's fields one by one (the object also holds the secret, which a spread would carry). Returns the drain time
-   * (model cooldowns in `health` are the ones still running then).
+   * key's fields one by one (the object also holds the secret, which a spread would carry).
+   * Returns the drain time (model cooldowns in `health` are the ones still running then).
    */
   forEachKey(visit: (key: Readonly<KeyRecord>, health: HealthView) => void): number {
     this.drain();
