@@ -160,6 +160,10 @@ suite('in-process forwarding', () => {
     const r = await send({ signal: ac.signal });
     const it = r.body[Symbol.asyncIterator]();
     assert.equal((await it.next()).done, false, 'the first chunk arrived');
+    // One 'close' listener while the attempt is in flight: a second would put both in an array
+    // per request, which V8 may tenure (bench README, "The load generator's cut").
+    assert.ok(r.body instanceof ResponseQueue);
+    assert.equal(r.body.listenerCount('close'), 1);
     ac.abort();
     const rec = await fake.waitForAbort(1000);
     assert.ok(rec.abortedAt, 'the fake saw the client go away');

@@ -1,4 +1,7 @@
 import * as assert from 'node:assert/strict';
+import * as diagnostics from 'node:diagnostics_channel';
+import type { Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { OPENAI_KEYS, startHarness, TOKEN } from './harness';
@@ -31,6 +34,37 @@ suite('upstream failures, client cancels and fallback mode', () => {
     const rec = await aborted;
     assert.ok(rec.aborted);
     assert.equal(h.stats.snapshot().total.failures.aborted, 1);
+  });
+
+  test('a forwarded response carries one close listener while its attempt is in flight, and it still aborts', async () => {
+    h = await startHarness({ fake: { chunks: 50, chunkDelayMs: 50 } });
+    const port = Number(new URL(h.endpoint).port);
+    const responses: ServerResponse[] = [];
+    const grab = (m: unknown): void => {
+      const { server, response } = m as { server: Server; response: ServerResponse };
+      if ((server.address() as AddressInfo | null)?.port === port) responses.push(response);
+    };
+    diagnostics.subscribe('http.server.request.start', grab);
+    try {
+      const ac = new AbortController();
+      const r = await request(`${h.endpoint}/v1/chat/completions`, {
+        method: 'POST',
+        body: body(true),
+        headers,
+        signal: ac.signal,
+      });
+      for await (const _ of r.body) break; // first chunk arrived: the attempt is in flight
+      assert.equal(responses.length, 1);
+      // A second 'close' listener (one per attempt, beside the server's) puts both in an array per
+      // request, which V8 may tenure under load (test/bench/README.md, "The load generator's cut").
+      assert.equal(responses[0].listenerCount('close'), 1);
+      const aborted = h.fake.waitForAbort(2000);
+      ac.abort();
+      assert.ok((await aborted).aborted);
+      assert.equal(h.stats.snapshot().total.failures.aborted, 1);
+    } finally {
+      diagnostics.unsubscribe('http.server.request.start', grab);
+    }
   });
 
   test('an upstream that resets mid-stream: the SDK reports an error, the proxy keeps serving', async () => {

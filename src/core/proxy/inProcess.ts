@@ -3,6 +3,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ApiShape } from '../types';
 import { forwardRequest } from './forward';
+import { clientGone } from './tryKey';
 import type { ForwardDeps, ResponseSink, Trace } from './requestContext';
 
 /** One request made inside this process, by a caller that holds no socket (the editor's chat models). */
@@ -69,7 +70,9 @@ export async function forwardInProcess(deps: ForwardDeps, r: InProcessRequest): 
     providerId: r.providerId,
     randomKey: r.randomKey,
     trace: r.trace,
+    attempt: undefined,
   };
+  sink.on('close', () => clientGone(p));
   const done = forwardRequest(deps, p)
     .catch((err: unknown) => deps.logger.error(err instanceof Error ? err : String(err)))
     .finally(() => r.signal?.removeEventListener('abort', onAbort));

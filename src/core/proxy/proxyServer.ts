@@ -8,7 +8,8 @@ import { forwardRequest } from './forward';
 import { ForwardKit } from './forwardKit';
 import { Listeners } from './listeners';
 import { redactedError, sendError } from './replies';
-import type { Wording } from './requestContext';
+import type { ProxiedRequest, Wording } from './requestContext';
+import { clientGone } from './tryKey';
 import type { KeyPool } from '../pool/keyPool';
 import type { ProviderCatalogue } from '../config/providers';
 import { OwnEndpoints } from './ownEndpoints';
@@ -79,9 +80,6 @@ export class ProxyServer implements Disposable {
   private onDrained: (() => void) | undefined;
   /** Set while stopping: called when the last forwarded request is counted. */
   private onCounted: (() => void) | undefined;
-  private readonly responseClosed = (): void => {
-    if (--this.inFlight === 0) this.onDrained?.();
-  };
   private readonly forwardSettled = (): void => {
     if (--this.forwards === 0) this.onCounted?.();
   };
@@ -229,6 +227,10 @@ export class ProxyServer implements Disposable {
     });
   }
 
+  private responseClosed(): void {
+    if (--this.inFlight === 0) this.onDrained?.();
+  }
+
   private track(forward: Promise<void>): void {
     this.forwards++;
     forward.then(this.forwardSettled, this.forwardSettled);
@@ -242,8 +244,13 @@ export class ProxyServer implements Disposable {
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t0 = this.deps.clock.now();
     this.inFlight++;
-    // 'close' comes once: `on` spares the wrapper and bound function `once` makes per request.
-    res.on('close', this.responseClosed);
+    // The response's one 'close' listener, for the count and for the attempt in flight alike
+    // (`clientGone` says why only one); 'close' comes once, so `on` spares `once`'s wrapper.
+    let p: ProxiedRequest | undefined;
+    res.on('close', () => {
+      this.responseClosed();
+      if (p !== undefined) clientGone(p);
+    });
     const url = req.url ?? '';
     const target = splitTarget(url);
     const shape = shapeOf(target, req.headers);
@@ -266,7 +273,7 @@ export class ProxyServer implements Disposable {
       if (method === 'GET' && access.isToken && this.answerDiscovery(res, target.rest, shape)) return;
       const { rest, query } = target;
       const { isToken, credential, mayPassThrough } = access;
-      const p = { req, res, shape, rest, query, t0, isToken, credential, mayPassThrough };
+      p = { req, res, shape, rest, query, t0, isToken, credential, mayPassThrough, attempt: undefined };
       this.track(forwardRequest(this.kit.deps, p));
     } catch (err) {
       this.fail(req, res, shape, err);

@@ -97,6 +97,8 @@ export interface ProxiedRequest {
   randomKey?: boolean;
   /** The caller's own trace to fill in (the fan-out reads which key answered and the tokens). */
   trace?: Trace;
+  /** The upstream attempt in flight, which `clientGone` aborts when the client goes away. */
+  attempt?: { abort(err: Error): void };
 }
 
 /** Per-request bookkeeping for the log line, the request log and the stats. */

@@ -8,7 +8,7 @@ import { classifyRejection, classifyStreamError } from './classify';
 import { authHeaderName, authHeaderValue, headerRecord } from './headers';
 import { captureFor, noteAttempt } from './logCapture';
 import { sendRejected } from './replies';
-import type { RequestContext } from './requestContext';
+import type { ProxiedRequest, RequestContext } from './requestContext';
 import { classifyNetworkError } from './upstream';
 import type { UpstreamRequest } from './upstream';
 
@@ -135,30 +135,41 @@ async function tokenOrFailure(ctx: RequestContext, key: PoolKey, get: () => Prom
 export const CLIENT_CLOSED = 'client closed the connection';
 
 /**
- * Runs one dispatch to its end; a client that goes away aborts the upstream call at once.
- * The handler is given the promise's own `resolve`, never a closure over this request: a finished
- * handler stays reachable for a while (past a scavenge or two), and while `onDone` closed over
- * the request, every early request's objects survived the first scavenges under load. V8 then
- * tenured their allocation sites and the process ran at ~0.75x for its whole life
- * (test/bench/README.md, "The cause of the slow state").
+ * The response's 'close' for a forwarded request: aborts the attempt in flight, unless the
+ * response had finished. Whoever owns the response (the server, the in-process caller) registers
+ * it once per request; attempts only set `p.attempt`. One listener, not one more per attempt:
+ * with two, Node keeps them in a two-element array per request, made at one allocation site in
+ * `events` that every emitter shares and that V8 tenures when a burst of cancelled streams leaves
+ * 100+ such arrays alive at a scavenge. From then on each request's array is born in old space
+ * and holds the attempt's listener, and through it the attempt, until the next full GC
+ * (test/bench/README.md, "The load generator's cut").
+ */
+export function clientGone(p: ProxiedRequest): void {
+  if (p.attempt !== undefined && !p.res.writableFinished) p.attempt.abort(new Error(CLIENT_CLOSED));
+}
+
+/**
+ * Runs one dispatch to its end; a client that goes away aborts the upstream call at once (through
+ * `clientGone`). The handler is given the promise's own `resolve`, never a closure over this
+ * request: a finished handler stays reachable for a while (past a scavenge or two), and while
+ * `onDone` closed over the request, every early request's objects survived the first scavenges
+ * under load. V8 then tenured their allocation sites and the process ran at ~0.75x for its whole
+ * life (test/bench/README.md, "The cause of the slow state").
  */
 export async function dispatchAttempt(
   ctx: RequestContext,
   handler: Attempt,
   req: UpstreamRequest,
 ): Promise<AttemptResult> {
-  const res = ctx.p.res;
-  const onClose = (): void => {
-    if (!res.writableFinished) handler.abort(new Error(CLIENT_CLOSED));
-  };
-  res.on('close', onClose);
+  const p = ctx.p;
+  p.attempt = handler;
   try {
     return await new Promise<AttemptResult>((resolve) => {
       handler.onDone = resolve;
       ctx.deps.upstream.dispatch(req, handler);
     });
   } finally {
-    res.off('close', onClose);
+    p.attempt = undefined;
   }
 }
 
