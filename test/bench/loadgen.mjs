@@ -8,6 +8,8 @@ import { PIN, pinned, run } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let wrkPath;
+/** A run's last 250 ms send no new request (wrk.lua): every response under way ends before the cut. */
+const GRACE_MS = 250;
 
 /** Finds wrk, installing it once when we are root; returns 'wrk' or 'builtin'. */
 export async function chooseLoadgen(pref = 'auto') {
@@ -52,6 +54,9 @@ export async function runLoad(o) {
     ]);
     res = await run(cmd, args, {
       env: {
+        // wrk.lua: the last GRACE_MS hold the connections instead of being cut mid-response.
+        BENCH_SECONDS: String(Math.max(1, Math.round(o.seconds))),
+        BENCH_GRACE_MS: String(GRACE_MS),
         BENCH_METHOD: o.method ?? 'POST',
         BENCH_PATH: o.path,
         BENCH_HEADERS: headerLines,
