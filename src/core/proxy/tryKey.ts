@@ -139,9 +139,9 @@ export const CLIENT_CLOSED = 'client closed the connection';
  * response had finished. Whoever owns the response (the server, the in-process caller) registers
  * it once per request; attempts only set `p.attempt`. One listener, not one more per attempt:
  * with two, Node keeps them in a two-element array per request, made at one allocation site in
- * `events` that every emitter shares and that V8 tenures when a burst of cancelled streams leaves
- * 100+ such arrays alive at a scavenge. From then on each request's array is born in old space
- * and holds the attempt's listener, and through it the attempt, until the next full GC
+ * `events` that every emitter shares and that V8 may tenure under load (it did in the bench, when
+ * wrk cut 50 streams at once). From then on each request's array is born in old space and holds
+ * the attempt's listener, and through it the attempt, until the next full GC
  * (test/bench/README.md, "The load generator's cut").
  */
 export function clientGone(p: ProxiedRequest): void {
