@@ -11,6 +11,19 @@ const body = (stream: boolean) =>
   JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'hi' }] });
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
+/** Sends a streaming request through the proxy and reads until its first chunk arrived; cancel with the controller. */
+async function firstChunk(h: Harness): Promise<AbortController> {
+  const ac = new AbortController();
+  const r = await request(`${h.endpoint}/v1/chat/completions`, {
+    method: 'POST',
+    body: body(true),
+    headers,
+    signal: ac.signal,
+  });
+  for await (const _ of r.body) break;
+  return ac;
+}
+
 /** Cuts, stalls, cancels and fallback mode (DESIGN §2, §5.3, §5.5, §5.7). */
 suite('upstream failures, client cancels and fallback mode', () => {
   let h: Harness;
@@ -21,14 +34,7 @@ suite('upstream failures, client cancels and fallback mode', () => {
 
   test('client abort mid-stream closes the upstream connection at once', async () => {
     h = await startHarness({ fake: { chunks: 50, chunkDelayMs: 50 } });
-    const ac = new AbortController();
-    const r = await request(`${h.endpoint}/v1/chat/completions`, {
-      method: 'POST',
-      body: body(true),
-      headers,
-      signal: ac.signal,
-    });
-    for await (const _ of r.body) break; // first chunk arrived: now cancel
+    const ac = await firstChunk(h); // now cancel
     const aborted = h.fake.waitForAbort(2000);
     ac.abort();
     const rec = await aborted;
@@ -46,14 +52,7 @@ suite('upstream failures, client cancels and fallback mode', () => {
     };
     diagnostics.subscribe('http.server.request.start', grab);
     try {
-      const ac = new AbortController();
-      const r = await request(`${h.endpoint}/v1/chat/completions`, {
-        method: 'POST',
-        body: body(true),
-        headers,
-        signal: ac.signal,
-      });
-      for await (const _ of r.body) break; // first chunk arrived: the attempt is in flight
+      const ac = await firstChunk(h); // the attempt is in flight
       assert.equal(responses.length, 1);
       // A second 'close' listener (one per attempt, beside the server's) puts both in an array per
       // request, which V8 may tenure under load (test/bench/README.md, "The load generator's cut").
