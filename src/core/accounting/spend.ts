@@ -6,6 +6,7 @@
  */
 import type { KeySpend } from './counterTypes';
 import { entries } from './counters';
+import { LazyRecord } from '../config/lazyRecord';
 
 /** The UTC day and month that contain a time, and when each ends (the next period's first millisecond). */
 export interface UtcPeriod {
@@ -107,21 +108,21 @@ export class SpendLedger {
     };
   }
 
-  toJSON(): Record<string, KeySpend> {
-    const c = this.cells;
-    // fromEntries, not assignment: an id such as `__proto__` stays an entry.
-    return Object.fromEntries(
-      this.ids.map((id, row) => {
-        const o = row * CELLS;
-        const spend = {
+  toJSON(): LazyRecord<string, KeySpend> {
+    // Each row read when the writer reaches it (the cells may have grown by then).
+    return new LazyRecord(this.ids, (id, row) => {
+      const c = this.cells;
+      const o = row * CELLS;
+      return [
+        id,
+        {
           day: dayText(c[o + DAY]),
           dayUsd: c[o + DAY_USD],
           month: monthText(c[o + MONTH]),
           monthUsd: c[o + MONTH_USD],
-        };
-        return [id, spend];
-      }),
-    );
+        },
+      ];
+    });
   }
 
   /** Restores what `toJSON` wrote; unreadable entries are skipped. Rows handed out before are stale. */

@@ -15,6 +15,7 @@ import {
   toSec,
 } from './counters';
 import { KeyRows } from './keyRows';
+import { LazyRecord } from '../config/lazyRecord';
 import type { Counters, CountersHolder, KeyCounters, KeySummary, LiveCounters, RequestRecord } from './counters';
 import { Emitter } from '../events';
 import { localBoundaryAfter, localDayOf, normHour } from './localDay';
@@ -254,20 +255,20 @@ export class Stats implements Disposable {
     this.changed();
   }
 
-  /** Persistable form, sharing the live counters (a copy cost more than the write at 10,000 keys): serialize at once. */
+  /** Persistable form, sharing the live counters; per-key records made as they are written: serialize at once. */
   toJSON(): unknown {
     this.roll(this.clock.now());
-    const keys = [...this.byKey];
+    const keys = this.byKey;
     return {
       version: VERSION,
       since: this.since,
       total: this.total,
-      byKey: record(this.counted(keys)),
-      byKeyModel: record(
-        this.withModels(keys).map(([id, k]) => [id, record(modelEntries(k))] as [string, Record<string, LiveCounters>]),
+      byKey: new LazyRecord(keys, ([id, k]) => (k.all.requests > 0 ? [id, k.all] : undefined)),
+      byKeyModel: new LazyRecord(keys, ([id, k]) =>
+        k.model !== undefined ? [id, record(modelEntries(k))] : undefined,
       ),
       byEndpoint: record(this.byEndpoint),
-      today: { day: this.day, byKey: this.todayRecord(keys) },
+      today: { day: this.day, byKey: this.todayRecord([...keys]) },
       series: seriesToJSON(this.series),
       spend: this.spend.toJSON(),
     };

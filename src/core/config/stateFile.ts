@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, open, rename } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { LazyRecord } from './lazyRecord';
 
 /**
  * Reads a JSON state file; a missing file is `undefined`, a corrupt one is kept aside as
@@ -33,73 +34,138 @@ export function writeJsonFileAtomic(file: string, value: unknown): void {
 
 /**
  * `writeJsonFileAtomic` for periodic saves while the proxy serves: neither the disk nor the
- * stringifying holds the event loop (see `stringifyInSlices`).
+ * stringifying holds the event loop, and the text goes to the file as it is made, ~64 KB at a
+ * time (see `writeJsonInSlices`): a 6 MB document joined in memory first, at 10,000 keys, was one
+ * more large object for the collector to count as live.
  */
 export async function writeJsonFileAtomicAsync(file: string, value: unknown): Promise<void> {
-  const text = await stringifyInSlices(value);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   const handle = await open(tmp, 'w', 0o600);
   try {
-    await handle.writeFile(text);
+    // writeFile writes from the handle's position and retries short writes; one piece at a time.
+    await writeJsonInSlices(value, (text) => handle.writeFile(text));
     // On disk before the rename: after a power cut the file is the old state or the new one.
     await handle.sync();
-  } finally {
+  } catch (err) {
     await handle.close();
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
+  await handle.close();
   await rename(tmp, file);
 }
 
 /** Entries of large objects written per event-loop turn. */
 const SLICE = 500;
+/** Text is handed on in pieces of at least this many characters (the last one may be shorter). */
+const PIECE = 64 * 1024;
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/**
- * `JSON.stringify(value)` built over several event-loop turns. Objects with more than 500 entries
- * (10,000 keys' counters or health) are written 500 entries at a time with a pause in between:
- * in one piece that document held the loop for 30–84 ms at 10,000 keys, a stall every in-flight
- * stream would feel. Entries are read as they are when reached, each one whole.
- */
+/** `JSON.stringify(value)` built over several event-loop turns (see `writeJsonInSlices`). */
 export async function stringifyInSlices(value: unknown, pause: () => Promise<void> = yieldToLoop): Promise<string> {
-  const out: string[] = [];
+  const pieces: string[] = [];
+  await writeJsonInSlices(value, (text) => void pieces.push(text), pause);
+  return pieces.join('');
+}
+
+/**
+ * Writes `JSON.stringify(value)` through `write` over several event-loop turns. Objects with more
+ * than 500 entries (10,000 keys' counters or health), and every `LazyRecord`, are written 500
+ * entries at a time with a pause in between: in one piece that document held the loop for
+ * 30–84 ms at 10,000 keys, a stall every in-flight stream would feel. Entries are read as they are
+ * when reached, each one whole; a `LazyRecord` makes each entry only then.
+ */
+export async function writeJsonInSlices(
+  value: unknown,
+  write: (text: string) => Promise<void> | void,
+  pause: () => Promise<void> = yieldToLoop,
+): Promise<void> {
+  const out = new Pieces(write);
   let sinceYield = 0;
   const isPlain = (v: unknown): v is Record<string, unknown> =>
     typeof v === 'object' &&
     v !== null &&
     !Array.isArray(v) &&
     typeof (v as { toJSON?: unknown }).toJSON !== 'function';
+  /** The object's entries, each read when reached, and whether to write them in slices. */
+  const entriesOf = (v: Record<string, unknown> | LazyRecord<unknown, unknown>) => {
+    if (v instanceof LazyRecord) return { list: v.entries(), large: true };
+    const names = Object.keys(v);
+    return { list: readAsReached(v, names), large: names.length > SLICE };
+  };
   // Walks small objects near the root to find the large ones; a large object's small entries are
   // handed to JSON.stringify whole, which is where the time goes.
   const visit = async (v: unknown, insideLarge: boolean): Promise<boolean> => {
-    if (!isPlain(v)) {
+    const lazy = v instanceof LazyRecord;
+    if (!lazy && !isPlain(v)) {
       const text = JSON.stringify(v) as string | undefined;
       if (text === undefined) return false; // undefined, a function, a symbol: left out, as JSON.stringify does
-      out.push(text);
+      out.put(text);
       return true;
     }
-    const keys = Object.keys(v);
-    const large = keys.length > SLICE;
+    const { list, large } = entriesOf(v as Record<string, unknown> | LazyRecord<unknown, unknown>);
     if (insideLarge && !large) {
-      out.push(JSON.stringify(v));
+      out.put(JSON.stringify(v));
       return true;
     }
-    out.push('{');
+    out.put('{');
     let first = true;
-    for (const k of keys) {
-      const at = out.length;
-      out.push(`${first ? '' : ','}${JSON.stringify(k)}:`);
-      if (await visit(v[k], insideLarge || large)) first = false;
-      else out.length = at;
+    for (const [k, item] of list) {
+      const at = out.mark();
+      out.put(`${first ? '' : ','}${JSON.stringify(k)}:`);
+      if (await visit(item, insideLarge || large)) first = false;
+      else out.rollBack(at);
+      await out.flushIfFull();
       if (large && ++sinceYield >= SLICE) {
         sinceYield = 0;
         await pause();
       }
     }
-    out.push('}');
+    out.put('}');
     return true;
   };
   await visit(value, false);
-  return out.join('');
+  await out.flush();
+}
+
+/** Text held until it makes a piece of PIECE characters, then handed to `write`. */
+class Pieces {
+  private held: string[] = [];
+  private chars = 0;
+
+  constructor(private readonly write: (text: string) => Promise<void> | void) {}
+
+  put(text: string): void {
+    this.held.push(text);
+    this.chars += text.length;
+  }
+
+  /** Where the held text ends now, to take back what was put since (only before a flush). */
+  mark(): { count: number; chars: number } {
+    return { count: this.held.length, chars: this.chars };
+  }
+
+  rollBack(at: { count: number; chars: number }): void {
+    this.held.length = at.count;
+    this.chars = at.chars;
+  }
+
+  async flushIfFull(): Promise<void> {
+    if (this.chars >= PIECE) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const text = this.held.join('');
+    this.held = [];
+    this.chars = 0;
+    await this.write(text);
+  }
+}
+
+/** `obj`'s entries by `names`, each value read when its turn comes (one removed by then is undefined). */
+function* readAsReached(obj: Record<string, unknown>, names: string[]): Generator<readonly [string, unknown]> {
+  for (const k of names) yield [k, obj[k]];
 }
 
 /** The atomic, owner-only write behind `writeJsonFileAtomic`, for plain text (the token file). */

@@ -18,7 +18,9 @@ import {
   writeFileAtomic,
   writeJsonFileAtomic,
   writeJsonFileAtomicAsync,
+  writeJsonInSlices,
 } from '../../../src/core/config/stateFile';
+import { LazyRecord } from '../../../src/core/config/lazyRecord';
 
 // Modes are POSIX; Windows does not enforce them, so mode assertions are made elsewhere only.
 const posix = process.platform !== 'win32';
@@ -84,6 +86,35 @@ suite('stateFile', () => {
     const file = join(dir, 'state.json');
     await writeJsonFileAtomicAsync(file, { byKey });
     assert.deepEqual(readJsonFile(file), JSON.parse(JSON.stringify({ byKey })));
+  });
+
+  test('a LazyRecord makes each entry only when the writer reaches it, and never holds the document', async () => {
+    const ids = Array.from({ length: 3_000 }, (_, i) => `key-${i}`);
+    let made = 0;
+    const lazy = new LazyRecord(ids, (id, i) => {
+      made++;
+      return i % 10 === 9 ? undefined : ([id, { requests: i, model: `m-${i % 3}` }] as const);
+    });
+    const value = { version: 1, stats: { byKey: lazy, small: new LazyRecord(['a'], () => ['a', 1] as const) } };
+    const expected = JSON.stringify(value);
+    assert.equal(made, 3_000, 'JSON.stringify reads it whole through toJSON');
+    made = 0;
+    const madeAtPause: number[] = [];
+    const pieces: number[] = [];
+    await writeJsonInSlices(
+      value,
+      (text) => void pieces.push(text.length),
+      async () => void madeAtPause.push(made),
+    );
+    // A pause after every 500 entries written (2,700 of the 3,000 are): each slice made as it is written.
+    assert.deepEqual(madeAtPause, [555, 1111, 1666, 2222, 2777]);
+    assert.ok(pieces.length >= 2, `handed on in pieces, not as one document (${pieces.length})`);
+    assert.ok(pieces.slice(0, -1).every((n) => n >= 64 * 1024 && n < 80 * 1024));
+    assert.equal(await stringifyInSlices(value, async () => undefined), expected);
+    const file = join(dir, 'lazy.json');
+    await writeJsonFileAtomicAsync(file, value);
+    assert.equal(readFileSync(file, 'utf8'), expected, 'the pieces follow one another in the file');
+    assert.deepEqual(readdirSync(dir), ['lazy.json'], 'no temp file left');
   });
 
   test('a missing file reads as undefined without complaint', () => {
