@@ -75,6 +75,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   /** Aborts the upstream request (client gone, or a peeked stream failed). */
   abort(err: Error): void {
+    if (this.settled) return;
     if (this.controller) this.controller.abort(err);
     else this.pendingAbort = err;
   }
@@ -250,6 +251,9 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.settled = true;
     if (this.onDrain) this.res.off('drain', this.onDrain);
     this.onDrain = undefined;
+    // The result has what it needs; the attempt may be kept after its request (lastForwarded).
+    if (this.held.length > 0) this.held = [];
+    this.room = undefined;
     this.onDone(r);
   }
 }

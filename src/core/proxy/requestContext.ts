@@ -97,7 +97,7 @@ export interface ProxiedRequest {
   randomKey?: boolean;
   /** The caller's own trace to fill in (the fan-out reads which key answered and the tokens). */
   trace?: Trace;
-  /** The upstream attempt in flight, which `clientGone` aborts when the client goes away. */
+  /** The latest upstream attempt, which `clientGone` aborts when the client goes away (unless it ended). */
   attempt?: { abort(err: Error): void };
 }
 

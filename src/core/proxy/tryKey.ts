@@ -150,27 +150,20 @@ export function clientGone(p: ProxiedRequest): void {
 
 /**
  * Runs one dispatch to its end; a client that goes away aborts the upstream call at once (through
- * `clientGone`). The handler is given the promise's own `resolve`, never a closure over this
- * request: a finished handler stays reachable for a while (past a scavenge or two), and while
- * `onDone` closed over the request, every early request's objects survived the first scavenges
- * under load. V8 then tenured their allocation sites and the process ran at ~0.75x for its whole
- * life (test/bench/README.md, "The cause of the slow state").
+ * `clientGone`). `p.attempt` stays set after the attempt ends (a settled attempt ignores an abort):
+ * the server keeps the last request, and with it its attempt (`ProxyServer.lastForwarded` says why).
+ * The handler is given the promise's own `resolve`, never a closure over this request: a finished
+ * handler stays reachable for a while (past a scavenge or two), and while `onDone` closed over the
+ * request, every early request's objects survived the first scavenges under load. V8 then tenured
+ * their allocation sites and the process ran at ~0.75x for its whole life (test/bench/README.md,
+ * "The cause of the slow state").
  */
-export async function dispatchAttempt(
-  ctx: RequestContext,
-  handler: Attempt,
-  req: UpstreamRequest,
-): Promise<AttemptResult> {
-  const p = ctx.p;
-  p.attempt = handler;
-  try {
-    return await new Promise<AttemptResult>((resolve) => {
-      handler.onDone = resolve;
-      ctx.deps.upstream.dispatch(req, handler);
-    });
-  } finally {
-    p.attempt = undefined;
-  }
+export function dispatchAttempt(ctx: RequestContext, handler: Attempt, req: UpstreamRequest): Promise<AttemptResult> {
+  ctx.p.attempt = handler;
+  return new Promise<AttemptResult>((resolve) => {
+    handler.onDone = resolve;
+    ctx.deps.upstream.dispatch(req, handler);
+  });
 }
 
 /** What an attempt's result says about the key (for the pool) and how it failed (for the stats). */

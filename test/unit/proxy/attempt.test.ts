@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { Attempt } from '../../../src/core/proxy/attempt';
 import type { AttemptResult } from '../../../src/core/proxy/attempt';
 import { Upstream } from '../../../src/core/proxy/upstream';
@@ -128,3 +129,48 @@ suite('Attempt: the first event of an event stream', () => {
     assert.equal(result?.kind, 'sent');
   });
 });
+
+/**
+ * The server keeps its last request, attempt included, while the proxy idles (ProxyServer's
+ * `lastForwarded`): a settled attempt must then neither abort anything nor hold a body.
+ */
+suite('Attempt: once settled', () => {
+  test('an abort after the result is a no-op, and the held error body goes with the result', () => {
+    const aborted: unknown[] = [];
+    const controller = {
+      abort: (e: Error) => void aborted.push(e),
+      pause: () => undefined,
+      resume: () => undefined,
+      aborted: false,
+      paused: false,
+      reason: null,
+    } as unknown as Dispatcher.DispatchController;
+    const sink = { destroyed: false } as unknown as ConstructorParameters<typeof Attempt>[0];
+    const h = new Attempt(sink, Date.now);
+    let result: AttemptResult | undefined;
+    h.onDone = (r) => (result = r);
+    h.onRequestStart(controller);
+    h.onResponseStart(controller, 429, { 'content-type': 'application/json' });
+    const body = `{"error":{"message":"slow down${'.'.repeat(4000)}"}}`;
+    h.onResponseData(controller, Buffer.from(body));
+    h.abort(new Error('before the end: passed on'));
+    assert.equal(aborted.length, 1);
+    h.onResponseEnd(controller);
+    assert.equal(result?.kind, 'rejected');
+    assert.equal(result?.kind === 'rejected' && result.body.toString(), body);
+    h.abort(new Error('client closed later'));
+    assert.equal(aborted.length, 1, 'the settled attempt did not abort again');
+    const retained = heldBufferBytes(h);
+    assert.ok(retained < 1024, `the settled attempt holds ${retained} bytes of buffers`);
+  });
+});
+
+/** Bytes of Buffers an object holds directly or in arrays one level down (its own fields). */
+function heldBufferBytes(o: object): number {
+  let n = 0;
+  for (const v of Object.values(o)) {
+    if (Buffer.isBuffer(v)) n += v.length;
+    else if (Array.isArray(v)) for (const x of v) if (Buffer.isBuffer(x)) n += x.length;
+  }
+  return n;
+}
