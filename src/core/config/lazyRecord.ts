@@ -3,7 +3,7 @@
  * whole before a save held every key's entries (~8 MB at 10,000 keys) for the whole sliced write;
  * under load they outlived their scavenges, and V8 counted them as live at the save's mark-compact
  * and let the heap grow to ~110 MB before the next one, which then ran while the proxy was idle
- * and dropped its optimised code (test/bench/README.md, "The save and the idle collection").
+ * and dropped its optimised code (test/bench/README.md, "The idle collection").
  * `writeJsonInSlices` asks for one entry at a time; `JSON.stringify` gets the whole object.
  */
 export class LazyRecord<I, V> {

@@ -80,8 +80,8 @@ export class ProxyServer implements Disposable {
    * The last forwarded request (its request, response and attempt), kept until the next one. While
    * the proxy is idle no request is alive, and a full GC then (V8's memory reducer runs one on an
    * idle process) collects the hidden classes of those objects, which optimised code holds weakly:
-   * ~130 functions of the request path were dropped at once, and after each time the process spent
-   * ~5 % more CPU per request. With one request kept, ~20 (test/bench/README.md, "The idle
+   * 120–130 functions of the request path were dropped at once, and after each time the process
+   * spent ~5 % more CPU per request. With one request kept, 25 (test/bench/README.md, "The idle
    * collection"). It holds no body: the request's is the forwarder's, the attempt drops its own.
    */
   private readonly lastForwarded: { request?: ProxiedRequest } = {};
