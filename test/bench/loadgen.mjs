@@ -39,13 +39,14 @@ export async function runLoad(o) {
   let res;
   if (o.kind === 'wrk') {
     const threads = o.c >= 50 ? '2' : '1';
+    const seconds = String(Math.max(1, Math.round(o.seconds))); // wrk reads whole seconds only ("7.5s" is a usage error)
     const [cmd, args] = pinned(PIN.load, wrkPath, [
       '-t',
       threads,
       '-c',
       String(o.c),
       '-d',
-      `${Math.max(1, Math.round(o.seconds))}s`, // wrk reads whole seconds only ("7.5s" is a usage error)
+      `${seconds}s`,
       '--timeout',
       '10s',
       '-s',
@@ -55,7 +56,7 @@ export async function runLoad(o) {
     res = await run(cmd, args, {
       env: {
         // wrk.lua: the last GRACE_MS hold the connections instead of being cut mid-response.
-        BENCH_SECONDS: String(Math.max(1, Math.round(o.seconds))),
+        BENCH_SECONDS: seconds,
         BENCH_GRACE_MS: String(GRACE_MS),
         BENCH_METHOD: o.method ?? 'POST',
         BENCH_PATH: o.path,

@@ -3,10 +3,10 @@ import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import type { Dispatcher } from 'undici';
 import { Attempt } from '../../../src/core/proxy/attempt';
 import type { AttemptResult } from '../../../src/core/proxy/attempt';
 import { Upstream } from '../../../src/core/proxy/upstream';
+import { fakeController } from '../fakes/dispatchController';
 
 /**
  * The first-event peek of an event stream (DESIGN §5.3), through real sockets: an upstream that
@@ -137,14 +137,7 @@ suite('Attempt: the first event of an event stream', () => {
 suite('Attempt: once settled', () => {
   test('an abort after the result is a no-op, and the held error body goes with the result', () => {
     const aborted: unknown[] = [];
-    const controller = {
-      abort: (e: Error) => void aborted.push(e),
-      pause: () => undefined,
-      resume: () => undefined,
-      aborted: false,
-      paused: false,
-      reason: null,
-    } as unknown as Dispatcher.DispatchController;
+    const controller = fakeController((e) => void aborted.push(e));
     const sink = { destroyed: false } as unknown as ConstructorParameters<typeof Attempt>[0];
     const h = new Attempt(sink, Date.now);
     let result: AttemptResult | undefined;

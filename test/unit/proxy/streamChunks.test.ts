@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { Session } from 'node:inspector/promises';
-import type { Dispatcher } from 'undici';
+import { fakeController } from '../fakes/dispatchController';
 import { Attempt } from '../../../src/core/proxy/attempt';
 import type { AttemptResult } from '../../../src/core/proxy/attempt';
 import type { ResponseSink } from '../../../src/core/proxy/requestContext';
@@ -49,14 +49,7 @@ class NullSink implements ResponseSink {
 /** This file, compiled: where the drivers whose allocations are counted live. */
 const HERE = /streamChunks\.test\.js$/;
 
-const controller = {
-  pause: () => undefined,
-  resume: () => undefined,
-  abort: () => undefined,
-  paused: false,
-  aborted: false,
-  reason: null,
-} as unknown as Dispatcher.DispatchController;
+const controller = fakeController();
 
 const openaiDelta = (i: number): string =>
   `data: {"id":"chatcmpl-9","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"word ${i} \\"completion_tokens\\": 5"},"finish_reason":null}],"usage":null}\n\n`;
