@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PIN, pinned, run } from './lib.mjs';
+import { PIN, cpuSeconds, cpuTicks, pinned, run } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let wrkPath;
@@ -26,6 +26,21 @@ export async function chooseLoadgen(pref = 'auto') {
   }
   if (!wrkPath && pref === 'wrk') throw new Error('wrk requested but not installed');
   return wrkPath ? 'wrk' : 'builtin';
+}
+
+/**
+ * One run against target `t` (`url`, `pid`, its own `headers`) with what the ratio rows need beside
+ * the load's figures: `cpuUsPerReq`, the target process's CPU (all threads) per request over the
+ * run, and `stealPct`, the machine's CPU steal over it. `o` is runLoad's, without `url`.
+ */
+export async function measuredLoad(t, o) {
+  const cpu0 = t.pid ? cpuSeconds(t.pid) : NaN;
+  const ticks0 = cpuTicks();
+  const r = await runLoad({ ...o, url: t.url, headers: { ...o.headers, ...t.headers } });
+  r.cpuUsPerReq = t.pid ? ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests : NaN;
+  const ticks1 = cpuTicks();
+  r.stealPct = (100 * (ticks1.steal - ticks0.steal)) / Math.max(1, ticks1.total - ticks0.total);
+  return r;
 }
 
 /**

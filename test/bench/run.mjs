@@ -16,15 +16,13 @@ import {
   pinned,
   run,
   tempDir,
-  cpuSeconds,
-  cpuTicks,
   rssMb,
   sleep,
   shuffle,
   median,
   minMax,
 } from './lib.mjs';
-import { chooseLoadgen, runLoad } from './loadgen.mjs';
+import { chooseLoadgen, measuredLoad } from './loadgen.mjs';
 import { startMock, directTarget, startBare, startKeyRelay, parseExtra, startExtra, startRedis } from './targets.mjs';
 import { sseProbe, closeProbeAgent } from './probes.mjs';
 import { gates, memoryCycles } from './phases.mjs';
@@ -167,20 +165,7 @@ const SSE_BURST = { ...SSEH, 'x-mock-delay': 'burst' };
 const errors = {};
 /** One load run against one target, with the target process's CPU time over the run. */
 async function load(t, { c, body = small, headers = JSONH, secs = seconds, kind = loadgen }) {
-  const cpu0 = t.pid ? cpuSeconds(t.pid) : NaN;
-  const ticks0 = cpuTicks();
-  const r = await runLoad({
-    kind,
-    url: t.url,
-    c,
-    seconds: secs,
-    path: '/v1/chat/completions',
-    headers: { ...headers, ...t.headers },
-    bodyFile: body,
-  });
-  r.cpuUsPerReq = t.pid ? ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests : NaN;
-  const ticks1 = cpuTicks();
-  r.stealPct = (100 * (ticks1.steal - ticks0.steal)) / Math.max(1, ticks1.total - ticks0.total);
+  const r = await measuredLoad(t, { kind, c, seconds: secs, path: '/v1/chat/completions', headers, bodyFile: body });
   errors[t.name] = (errors[t.name] ?? 0) + r.errors;
   return r;
 }
