@@ -116,11 +116,8 @@ export async function writeJsonInSlices(
       out.put(text);
       return true;
     }
+    // Inside a large object only large or lazy entries get here (putWhole wrote the others).
     const { list, large } = entriesOf(v as Record<string, unknown> | LazyRecord<unknown, unknown>);
-    if (insideLarge && !large) {
-      out.put(JSON.stringify(v));
-      return true;
-    }
     out.put('{');
     let first = true;
     const inside = insideLarge || large;
